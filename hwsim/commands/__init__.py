@@ -1,0 +1,6 @@
+"""Sub-commands of the ``hwsim`` CLI, in the order ``hwsim --help`` lists them.
+
+Each module has ``register(subparsers)``; add a new command by adding its module here.
+"""
+
+COMMANDS: tuple = ()
