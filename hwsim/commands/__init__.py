@@ -3,4 +3,6 @@
 Each module has ``register(subparsers)``; add a new command by adding its module here.
 """
 
-COMMANDS: tuple = ()
+from hwsim.commands import demo
+
+COMMANDS = (demo,)

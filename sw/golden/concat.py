@@ -1,12 +1,16 @@
 """Concatenation of quantized tensors, requantizing inputs whose parameters differ from the output's.
 
 An input with the output's scale and zero point is copied. Otherwise each code is
-rescaled with the fixed-point multiplier of ``M = s_in / s_out``::
+rescaled like an ADD input (:mod:`sw.golden.elementwise`): it is first shifted
+left by 20 bits so that the Q0.31 multiply keeps its precision on small code
+differences, then multiplied by the fixed-point form of ``M = s_in / (s_out * 2**20)``::
 
-    q_out = clamp(MBQM(q_in - z_in, m, shift) + z_out, qmin, qmax)
+    q_out = clamp(MBQM((q_in - z_in) * 2**20, m, shift) + z_out, qmin, qmax)
 
 (double rounding, :mod:`sw.golden.fixedpoint`). ``|q_in - z_in| <= 255`` so the
-left shift of ``M >= 1`` never leaves int32 for ``M < 2**23``. TFLite's int8
+shifted value stays below 2**28; ``M`` must be below 2**10. Without the pre-shift
+the double rounding of ``MBQM(q_in - z_in, ...)`` can be off by a whole code for
+4-bit inputs (e.g. 1 * 0.32 -> SRDHM gives 1, then RDBPOT(1, 1) gives 1). TFLite's int8
 CONCATENATION requires identical parameters; this is the natural integer
 generalisation used by the golden model for FPN / YOLO concats.
 """
@@ -17,6 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sw.golden.elementwise import LEFT_SHIFT
 from sw.golden.requant import OutputStage
 from sw.quant.params import QuantParams
 
@@ -46,8 +51,8 @@ def concat(inputs: Sequence[np.ndarray], params: Sequence[QuantParams], output: 
         if _same(p, output):
             parts.append(x.astype(np.int64))
             continue
-        stage = OutputStage.from_real(float(p.scale) / float(output.scale), output)
-        parts.append(stage.apply(x.astype(np.int64) - int(p.zero_point)))
+        stage = OutputStage.from_real(float(p.scale) / (float(output.scale) * (1 << LEFT_SHIFT)), output)
+        parts.append(stage.apply((x.astype(np.int64) - int(p.zero_point)) << LEFT_SHIFT))
     try:
         return np.concatenate(parts, axis=axis)
     except ValueError as exc:
