@@ -5,7 +5,7 @@ the range is first widened to contain 0.0, then the zero point
 ``z = round(qmin - lb / Delta)`` (half away from zero) is clamped to the code range,
 which nudges the range to ``[Delta * (qmin - z), Delta * (qmax - z)]`` so that
 real 0.0 is exactly the code ``z`` and zero padding is exact. A degenerate range
-(``lb == ub == 0``) gets ``Delta = 1`` and ``z`` at the code of 0.
+(``lb == ub == 0``, or a step below the smallest normal float) gets ``Delta = 1``.
 """
 
 from __future__ import annotations
@@ -59,12 +59,13 @@ def params_from_range(
     if symmetric:
         if not signed:
             raise ValueError("symmetric: symmetric quantization needs signed codes")
-        bound = np.maximum(-lb, ub)
-        scale = np.where(bound > 0, bound / qmax, 1.0)
+        step = np.maximum(-lb, ub) / qmax
+        scale = np.where(step >= np.finfo(np.float64).tiny, step, 1.0)
         zp = np.zeros_like(scale, dtype=np.int64)
         return QuantParams(bits, signed, scale, zp, axis)
-    width = ub - lb
-    scale = np.where(width > 0, width / (qmax - qmin), 1.0)
+    step = (ub - lb) / (qmax - qmin)
+    # A range whose step underflows the normal floats is degenerate: Delta = 1.
+    scale = np.where(step >= np.finfo(np.float64).tiny, step, 1.0)
     zp = np.clip(_round_half_away(qmin - lb / scale), qmin, qmax).astype(np.int64)
     return QuantParams(bits, signed, scale, zp, axis)
 

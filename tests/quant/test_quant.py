@@ -151,3 +151,8 @@ def test_quantize_rejects_non_finite_and_mismatched_channels():
         p.quantize(np.array([[np.nan], [0.0]]))
     with pytest.raises(ValueError, match="2 per-channel parameters but axis 0"):
         p.quantize(np.zeros((3, 1)))
+
+
+def test_subnormal_range_is_degenerate_not_nan():
+    p = params_from_range(0.0, 5e-324, 2, signed=False)
+    assert float(p.scale) == 1.0 and int(p.zero_point) == 0
