@@ -3,6 +3,6 @@
 Each module has ``register(subparsers)``; add a new command by adding its module here.
 """
 
-from hwsim.commands import demo
+from hwsim.commands import demo, inspect_cmd, models
 
-COMMANDS = (demo,)
+COMMANDS = (demo, models, inspect_cmd)

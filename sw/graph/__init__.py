@@ -1,0 +1,57 @@
+"""Layer IR, model zoo and importers.
+
+:func:`load_model` is the one entry point: a zoo name, or a file dispatched by
+suffix through ``IMPORTERS`` (add a format with one line there).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+from sw.graph.builder import GraphBuilder
+from sw.graph.importers import load_scalesim_csv
+from sw.graph.ir import Activation, Graph, Layer, Op, Part, Totals
+from sw.graph.zoo import ZOO, ModelSpec, load_zoo_model
+
+__all__ = ["Activation", "Graph", "GraphBuilder", "Layer", "ModelSpec", "Op", "Part", "Totals", "ZOO",
+           "IMPORTERS", "load_model", "load_zoo_model"]
+
+IMPORTERS: Mapping[str, Callable[[Path], Graph]] = MappingProxyType({
+    ".csv": load_scalesim_csv,
+})
+
+
+def load_model(name_or_path: str | os.PathLike[str], **zoo_kwargs: object) -> Graph:
+    """A zoo model by name, or a model file by suffix (see ``IMPORTERS``).
+
+    Parameters
+    ----------
+    name_or_path
+        Zoo name (``ZOO``) or path to a file with a supported suffix.
+    zoo_kwargs
+        Builder arguments for zoo models (e.g. ``input_size``, ``proposals``).
+
+    Raises
+    ------
+    ValueError
+        Unknown name, unsupported suffix, missing file, or the importer's error
+        (all one line, naming the file).
+    """
+    text = os.fspath(name_or_path)
+    if text in ZOO:
+        return load_zoo_model(text, **zoo_kwargs)
+    path = Path(text)
+    importer = IMPORTERS.get(path.suffix.lower())
+    if importer is None:
+        raise ValueError(
+            f"'{text}' is neither a zoo model (known: {', '.join(ZOO)}) "
+            f"nor a file with a supported suffix ({', '.join(IMPORTERS)})"
+        )
+    if zoo_kwargs:
+        raise ValueError(f"{path}: builder arguments {sorted(zoo_kwargs)} apply to zoo models only")
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    return importer(path)
