@@ -25,8 +25,8 @@ import numpy as np
 
 from sw.golden.codes import centered
 from sw.golden.exact import choose_dtype, exact_matmul
-from sw.golden.requant import OutputStage, add_bias_checked
-from sw.golden.window import Padding2D, extract_patches, pair, resolve_padding
+from sw.golden.requant import OutputStage
+from sw.golden.window import Padding2D, extract_patches, group_columns, group_weights, pair, resolve_padding
 
 __all__ = ["conv2d", "conv2d_accumulate", "depthwise_weights_to_ohwi"]
 
@@ -108,13 +108,9 @@ def conv2d_accumulate(
         for t in range(taps):
             acc += patches[:, :, :, t, :] * wt[t]
         return acc.astype(np.int64)
-    og = cout // groups
     # Implicit GEMM per group: [G, N*Ho*Wo, taps*Cg] @ [G, taps*Cg, Og].
-    cols = patches.reshape(n * ho * wo, taps, groups, cg).transpose(2, 0, 1, 3).reshape(groups, n * ho * wo, taps * cg)
-    wg = wc.reshape(groups, og, taps * cg).transpose(0, 2, 1)
-    acc = exact_matmul(cols, wg, max_x, max_w)  # [G, N*Ho*Wo, Og]
-    acc = acc.transpose(1, 0, 2)
-    return acc.reshape(n, ho, wo, cout)
+    acc = exact_matmul(group_columns(patches, groups), group_weights(wc, groups), max_x, max_w)
+    return acc.transpose(1, 0, 2).reshape(n, ho, wo, cout)
 
 
 def conv2d(
@@ -146,6 +142,4 @@ def conv2d(
         padding=padding,
         groups=groups,
     )
-    if bias is not None and np.shape(bias) != (acc.shape[-1],):
-        raise ValueError(f"conv2d: bias: expected shape ({acc.shape[-1]},), got {np.shape(bias)}")
-    return output.apply(add_bias_checked(acc, bias, "conv2d"))
+    return output.finish(acc, bias, "conv2d")

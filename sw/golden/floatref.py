@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sw.golden.resize import resize_nearest
-from sw.golden.window import Padding2D, extract_patches, pair, resolve_padding
+from sw.golden.window import Padding2D, extract_patches, group_columns, group_weights, pair, resolve_padding
 
 __all__ = ["conv2d_float", "fully_connected_float", "avg_pool2d_float", "max_pool2d_float", "resize_nearest_float"]
 
@@ -35,10 +35,7 @@ def conv2d_float(
     pads = resolve_padding(padding, (h, wd), (kh, kw), stride, dilation)
     patches = extract_patches(x, (kh, kw), stride, dilation, pads, pad_value=0.0)
     _, ho, wo, taps, _ = patches.shape
-    og = cout // groups
-    cols = patches.reshape(n * ho * wo, taps, groups, cg).transpose(2, 0, 1, 3).reshape(groups, n * ho * wo, taps * cg)
-    wg = w.reshape(groups, og, taps * cg).transpose(0, 2, 1)
-    out = np.matmul(cols, wg).transpose(1, 0, 2).reshape(n, ho, wo, cout)
+    out = np.matmul(group_columns(patches, groups), group_weights(w, groups)).transpose(1, 0, 2).reshape(n, ho, wo, cout)
     return out if b is None else out + np.asarray(b, dtype=np.float64)
 
 

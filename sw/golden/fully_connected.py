@@ -12,7 +12,7 @@ import numpy as np
 
 from sw.golden.codes import centered
 from sw.golden.exact import exact_matmul
-from sw.golden.requant import OutputStage, add_bias_checked
+from sw.golden.requant import OutputStage
 
 __all__ = ["fully_connected", "fully_connected_accumulate"]
 
@@ -43,6 +43,4 @@ def fully_connected(
 ) -> np.ndarray:
     """Integer fully connected layer; returns output codes ``[N, Cout]`` (int64)."""
     acc = fully_connected_accumulate(x, w, input_zero_point=input_zero_point, weight_zero_point=weight_zero_point)
-    if bias is not None and np.shape(bias) != (acc.shape[-1],):
-        raise ValueError(f"fully_connected: bias: expected shape ({acc.shape[-1]},), got {np.shape(bias)}")
-    return output.apply(add_bias_checked(acc, bias, "fully_connected"))
+    return output.finish(acc, bias, "fully_connected")

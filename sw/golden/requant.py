@@ -145,6 +145,15 @@ class OutputStage:
         """Number of per-channel multipliers (1 for a per-tensor stage)."""
         return int(self.multiplier.size)
 
+    def finish(self, acc: np.ndarray, bias: np.ndarray | None, where: str) -> np.ndarray:
+        """Add the int32 ``bias`` (one per output channel, or None) to ``acc`` and requantize.
+
+        Raises ValueError if ``bias`` has the wrong shape or ``acc + bias`` leaves int32.
+        """
+        if bias is not None and np.shape(bias) != (acc.shape[-1],):
+            raise ValueError(f"{where}: bias: expected shape ({acc.shape[-1]},), got {np.shape(bias)}")
+        return self.apply(add_bias_checked(acc, bias, where))
+
     def apply(self, acc: np.ndarray) -> np.ndarray:
         """Requantize int32-range accumulators (channels on the last axis) to output codes (int64)."""
         acc = np.asarray(acc)

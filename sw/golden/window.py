@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Padding2D", "resolve_padding", "output_size", "extract_patches", "pair"]
+__all__ = ["Padding2D", "resolve_padding", "output_size", "extract_patches", "group_columns", "group_weights", "pair"]
 
 Padding2D = tuple[tuple[int, int], tuple[int, int]]
 
@@ -102,3 +102,19 @@ def extract_patches(
                 :, r0 : r0 + (ho - 1) * stride[0] + 1 : stride[0], c0 : c0 + (wo - 1) * stride[1] + 1 : stride[1], :
             ]
     return out
+
+
+def group_columns(patches: np.ndarray, groups: int) -> np.ndarray:
+    """Implicit-GEMM operand of grouped convolution: ``(N, Ho, Wo, T, C)`` -> ``(G, N*Ho*Wo, T*C/G)``.
+
+    Columns are ordered (tap, channel within group), matching :func:`group_weights`.
+    """
+    n, ho, wo, taps, c = patches.shape
+    cg = c // groups
+    return patches.reshape(n * ho * wo, taps, groups, cg).transpose(2, 0, 1, 3).reshape(groups, n * ho * wo, taps * cg)
+
+
+def group_weights(w: np.ndarray, groups: int) -> np.ndarray:
+    """OHWI weights ``(O, kh, kw, C/G)`` as per-group GEMM operands ``(G, kh*kw*C/G, O/G)``."""
+    o = w.shape[0]
+    return w.reshape(groups, o // groups, -1).transpose(0, 2, 1)
