@@ -26,7 +26,16 @@ import numpy as np
 from sw.golden.codes import centered
 from sw.golden.exact import choose_dtype, exact_matmul
 from sw.golden.requant import OutputStage
-from sw.golden.window import Padding2D, extract_patches, group_columns, group_weights, pair, resolve_padding
+from sw.golden.window import (
+    Padding2D,
+    extract_patches,
+    group_columns,
+    group_weights,
+    pad_input,
+    pair,
+    resolve_padding,
+    tap,
+)
 
 __all__ = ["conv2d", "conv2d_accumulate", "depthwise_weights_to_ohwi"]
 
@@ -95,19 +104,23 @@ def conv2d_accumulate(
     xc, max_x = centered("conv2d: input", x, input_zero_point)
     wc, max_w = centered("conv2d: weights", w, weight_zero_point, axis=0)
     depth = kh * kw * cg
-    dtype = np.dtype(choose_dtype(depth, max_x, max_w))
+    path = choose_dtype(depth, max_x, max_w)
+    if cg == 1 and groups == cin:
+        # Depthwise: output channel o reads input channel o // multiplier; one
+        # multiply-add per tap over strided views (the bound is the same).
+        dtype = np.dtype("float64" if path == "float32_chunked" else path)
+        padded, out_hw = pad_input(xc.astype(dtype), (kh, kw), stride, dilation, pads)
+        if cout > cin:
+            padded = np.repeat(padded, cout // cin, axis=-1)
+        wt = wc.reshape(cout, kh * kw).T.astype(dtype)  # [taps, Cout]
+        acc = np.zeros((n, *out_hw, cout), dtype=dtype)
+        for i in range(kh):
+            for j in range(kw):
+                acc += tap(padded, i, j, out_hw, stride, dilation) * wt[i * kw + j]
+        return acc.astype(np.int64)
+    dtype = np.float32 if path.startswith("float32") else np.dtype(path)
     patches = extract_patches(xc.astype(dtype), (kh, kw), stride, dilation, pads, pad_value=0)
     _, ho, wo, taps, _ = patches.shape
-    if cg == 1 and groups == cin:
-        # Depthwise: output channel o reads input channel o // multiplier.
-        multiplier = cout // cin
-        wt = wc.reshape(cout, taps).T.astype(dtype)  # [taps, Cout]
-        if multiplier > 1:
-            patches = np.repeat(patches, multiplier, axis=-1)
-        acc = np.zeros((n, ho, wo, cout), dtype=dtype)
-        for t in range(taps):
-            acc += patches[:, :, :, t, :] * wt[t]
-        return acc.astype(np.int64)
     # Implicit GEMM per group: [G, N*Ho*Wo, taps*Cg] @ [G, taps*Cg, Og].
     acc = exact_matmul(group_columns(patches, groups), group_weights(wc, groups), max_x, max_w)
     return acc.transpose(1, 0, 2).reshape(n, ho, wo, cout)

@@ -6,8 +6,13 @@ is bounded in magnitude by ``K * max|a| * max|b|``, whatever order the BLAS
 kernel adds the terms in (and fused multiply-adds round nothing while the
 result is representable). So:
 
-* float32 is exact when ``K * max|a| * max|b| <= 2**24``;
-* float64 is exact when ``K * max|a| * max|b| <= 2**53``;
+* ``float32``: exact when ``K * max|a| * max|b| <= 2**24``;
+* ``float32_chunked``: the depth is split into chunks of
+  ``C = floor(2**24 / (max|a| * max|b|))`` (at least 128) products; each chunk's GEMM is
+  exact in float32 and the chunk results are summed in float64, exact while
+  ``K * max|a| * max|b| <= 2**53``. This runs int8 layers (``C = 514`` for
+  ``|x - zx| <= 255``, ``|w| <= 128``) at float32 GEMM speed;
+* ``float64``: exact when ``K * max|a| * max|b| <= 2**53`` (chunks would be too small);
 * otherwise int64 (exact while the bound is below ``2**63``; beyond that we raise).
 
 The returned accumulators are int64 either way.
@@ -25,7 +30,10 @@ FLOAT32_EXACT = 2**24
 FLOAT64_EXACT = 2**53
 INT64_EXACT = 2**63 - 1
 
-Path = Literal["float32", "float64", "int64"]
+Path = Literal["float32", "float32_chunked", "float64", "int64"]
+
+#: Smallest chunk depth worth a separate float32 GEMM.
+MIN_CHUNK = 128
 
 
 def choose_dtype(depth: int, max_abs_a: int, max_abs_b: int) -> Path:
@@ -43,11 +51,12 @@ def choose_dtype(depth: int, max_abs_a: int, max_abs_b: int) -> Path:
     ValueError
         If even int64 cannot hold the worst-case sum.
     """
-    bound = int(depth) * int(max_abs_a) * int(max_abs_b)
+    per_term = int(max_abs_a) * int(max_abs_b)
+    bound = int(depth) * per_term
     if bound <= FLOAT32_EXACT:
         return "float32"
     if bound <= FLOAT64_EXACT:
-        return "float64"
+        return "float32_chunked" if FLOAT32_EXACT // per_term >= MIN_CHUNK else "float64"
     if bound <= INT64_EXACT:
         return "int64"
     raise ValueError(
@@ -66,7 +75,16 @@ def exact_matmul(a: np.ndarray, b: np.ndarray, max_abs_a: int, max_abs_b: int) -
         Proven bounds on ``|a|`` and ``|b|`` (from the operands' bit widths);
         they select float32, float64 or int64 accumulation (see module docstring).
     """
-    path = choose_dtype(a.shape[-1], max_abs_a, max_abs_b)
+    depth = a.shape[-1]
+    path = choose_dtype(depth, max_abs_a, max_abs_b)
+    if path == "float32_chunked":
+        chunk = FLOAT32_EXACT // (int(max_abs_a) * int(max_abs_b))
+        a32 = a.astype(np.float32, copy=False)
+        b32 = b.astype(np.float32, copy=False)
+        out = np.matmul(a32[..., :chunk], b32[..., :chunk, :]).astype(np.float64)
+        for k0 in range(chunk, depth, chunk):
+            out += np.matmul(a32[..., k0 : k0 + chunk], b32[..., k0 : k0 + chunk, :])
+        return out.astype(np.int64)
     dtype = np.dtype(path)
     out = np.matmul(a.astype(dtype, copy=False), b.astype(dtype, copy=False))
     return out.astype(np.int64, copy=False)

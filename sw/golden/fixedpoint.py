@@ -57,7 +57,7 @@ def as_int32_array(name: str, value: np.ndarray | int) -> np.ndarray:
     arr = np.asarray(value)
     if arr.dtype.kind not in "iu":
         raise ValueError(f"{name}: expected an integer array, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64)
+    arr = arr.astype(np.int64, copy=False)
     if arr.size and (arr.min() < INT32_MIN or arr.max() > INT32_MAX):
         raise ValueError(
             f"{name}: values must lie in the int32 range [{INT32_MIN}, {INT32_MAX}], "
@@ -71,6 +71,54 @@ def _check_shift_range(name: str, shift: np.ndarray, lo: int, hi: int) -> None:
         raise ValueError(
             f"{name}: expected values in [{lo}, {hi}], got [{shift.min()}, {shift.max()}]"
         )
+
+
+def _srdhm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """SRDHM of validated int64 operands in the int32 range (no checks).
+
+    ``|a*b| <= 2**62`` so the int64 product never wraps; only ``INT32_MIN**2 = 2**62``
+    rounds to ``2**31``, which the final ``minimum`` saturates to ``INT32_MAX``.
+    """
+    prod = np.asarray(a * b)
+    prod += 1 << 30
+    prod >>= 31
+    return np.minimum(prod, INT32_MAX, out=prod)
+
+
+def _rdbpot(x: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+    """RDBPOT of a validated int64 array (no checks); ties away from zero.
+
+    Equivalent to gemmlowp's mask/threshold form: for ``e >= 1`` and ``h = 2**(e-1)``,
+    ``(x + h - [x < 0]) >> e`` (an arithmetic shift is a floor division); ``e = 0`` is ``x``.
+    """
+    half = np.where(exponent > 0, np.int64(1) << np.maximum(exponent - 1, 0), 0)
+    out = np.asarray(x + half)
+    if np.any(exponent > 0):
+        out -= (x < 0) & (exponent > 0)
+    out >>= exponent
+    return out
+
+
+def _mbqm(x: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Double-rounding MBQM of validated operands; refuses a left shift that leaves int32."""
+    left = np.maximum(shift, 0)
+    if left.size and left.max() > 0:
+        x = x << left
+        if x.size and (x.min() < INT32_MIN or x.max() > INT32_MAX):
+            raise ValueError(
+                "multiply_by_quantized_multiplier: x * 2**shift leaves the int32 range "
+                f"(left shift up to {left.max()})"
+            )
+    return _rdbpot(_srdhm(x, multiplier), np.maximum(-shift, 0))
+
+
+def _shift_array(name: str, shift: np.ndarray | int, lo: int, hi: int) -> np.ndarray:
+    s = np.asarray(shift)
+    if s.dtype.kind not in "iu":
+        raise ValueError(f"{name}: expected integers, got dtype {s.dtype}")
+    s = s.astype(np.int64)
+    _check_shift_range(name, s, lo, hi)
+    return s
 
 
 def saturating_rounding_doubling_high_mul(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
@@ -88,14 +136,7 @@ def saturating_rounding_doubling_high_mul(a: np.ndarray | int, b: np.ndarray | i
         ``a == b == INT32_MIN``, which gives ``INT32_MAX``. ``|a*b| <= 2**62``, so
         the int64 product never wraps.
     """
-    a64 = as_int32_array("a", a)
-    b64 = as_int32_array("b", b)
-    overflow = (a64 == INT32_MIN) & (b64 == INT32_MIN)
-    # Substitute a harmless operand where the product would be 2**62 exactly
-    # (2**62 + 2**30 still fits in int64, but keep the intent explicit).
-    prod = np.where(overflow, 0, a64 * b64)
-    result = (prod + (1 << 30)) >> 31
-    return np.where(overflow, INT32_MAX, result)
+    return _srdhm(as_int32_array("a", a), as_int32_array("b", b))
 
 
 def rounding_divide_by_pot(x: np.ndarray | int, exponent: np.ndarray | int) -> np.ndarray:
@@ -108,13 +149,7 @@ def rounding_divide_by_pot(x: np.ndarray | int, exponent: np.ndarray | int) -> n
     exponent
         Integers in [0, 31].
     """
-    x64 = as_int32_array("x", x)
-    e = np.asarray(exponent, dtype=np.int64)
-    _check_shift_range("exponent", e, 0, 31)
-    mask = (np.int64(1) << e) - 1
-    remainder = x64 & mask
-    threshold = (mask >> 1) + (x64 < 0)
-    return (x64 >> e) + (remainder > threshold)
+    return _rdbpot(as_int32_array("x", x), _shift_array("exponent", exponent, 0, 31))
 
 
 def multiply_by_quantized_multiplier(
@@ -138,18 +173,7 @@ def multiply_by_quantized_multiplier(
     ValueError
         If ``x * 2**shift`` would leave the int32 range (TFLite would wrap: we refuse).
     """
-    x64 = as_int32_array("x", x)
-    s = np.asarray(shift, dtype=np.int64)
-    _check_shift_range("shift", s, -31, 30)
-    left = np.maximum(s, 0)
-    right = np.maximum(-s, 0)
-    shifted = x64 << left
-    if shifted.size and (shifted.min() < INT32_MIN or shifted.max() > INT32_MAX):
-        raise ValueError(
-            "multiply_by_quantized_multiplier: x * 2**shift leaves the int32 range "
-            f"(x in [{x64.min()}, {x64.max()}], left shift up to {left.max()})"
-        )
-    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right)
+    return _mbqm(as_int32_array("x", x), as_int32_array("multiplier", multiplier), _shift_array("shift", shift, -31, 30))
 
 
 def multiply_by_quantized_multiplier_single_round(
@@ -162,9 +186,7 @@ def multiply_by_quantized_multiplier_single_round(
     """
     x64 = as_int32_array("x", x)
     m = as_int32_array("multiplier", multiplier)
-    s = np.asarray(shift, dtype=np.int64)
-    _check_shift_range("shift", s, -31, 30)
-    total_shift = 31 - s
+    total_shift = 31 - _shift_array("shift", shift, -31, 30)
     # |x * m| < 2**62 and the round constant is < 2**62: the sum fits in int64.
     result = (x64 * m + (np.int64(1) << (total_shift - 1))) >> total_shift
     return np.clip(result, INT32_MIN, INT32_MAX)
@@ -187,11 +209,13 @@ def requantize(
     ``multiplier`` and ``shift`` broadcast against the last axis for per-channel use.
     """
     if rounding == "double":
-        scaled = multiply_by_quantized_multiplier(acc, multiplier, shift)
+        # One validation of each operand, then the unchecked kernels.
+        scaled = _mbqm(as_int32_array("acc", acc), as_int32_array("multiplier", multiplier), _shift_array("shift", shift, -31, 30))
     elif rounding == "single":
         scaled = multiply_by_quantized_multiplier_single_round(acc, multiplier, shift)
     else:
         raise ValueError(f"rounding: expected 'double' or 'single', got {rounding!r}")
     if act_min > act_max:
         raise ValueError(f"act_min/act_max: expected act_min <= act_max, got {act_min} > {act_max}")
-    return np.clip(scaled + output_zero_point, act_min, act_max)
+    scaled = np.asarray(scaled + output_zero_point)
+    return np.clip(scaled, act_min, act_max, out=scaled)

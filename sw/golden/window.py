@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Padding2D", "resolve_padding", "output_size", "extract_patches", "group_columns", "group_weights", "pair"]
+__all__ = [
+    "Padding2D",
+    "resolve_padding",
+    "output_size",
+    "pad_input",
+    "tap",
+    "extract_patches",
+    "group_columns",
+    "group_weights",
+    "pair",
+]
 
 Padding2D = tuple[tuple[int, int], tuple[int, int]]
 
@@ -64,6 +74,45 @@ def output_size(size: int, kernel: int, stride: int, dilation: int, pad: tuple[i
     return (size + pad[0] + pad[1] - effective) // stride + 1
 
 
+def pad_input(
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    padding: Padding2D,
+    pad_value: float | int = 0,
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """Padded NHWC input and the output size ``(Ho, Wo)`` of a window operation.
+
+    Raises
+    ------
+    ValueError
+        If the padded input is smaller than the dilated kernel.
+    """
+    _, h, w, _ = x.shape
+    (top, bottom), (left, right) = padding
+    ho = output_size(h, kernel[0], stride[0], dilation[0], (top, bottom))
+    wo = output_size(w, kernel[1], stride[1], dilation[1], (left, right))
+    if ho < 1 or wo < 1:
+        raise ValueError(
+            f"input {h}x{w} with padding {padding} is smaller than the {kernel[0]}x{kernel[1]} "
+            f"kernel (dilation {dilation})"
+        )
+    if top or bottom or left or right:
+        x = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=pad_value)
+    return x, (ho, wo)
+
+
+def tap(
+    padded: np.ndarray, i: int, j: int, out_hw: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> np.ndarray:
+    """View of the padded input seen by kernel tap ``(i, j)`` at every output pixel: ``(N, Ho, Wo, C)``."""
+    r0, c0 = i * dilation[0], j * dilation[1]
+    return padded[
+        :, r0 : r0 + (out_hw[0] - 1) * stride[0] + 1 : stride[0], c0 : c0 + (out_hw[1] - 1) * stride[1] + 1 : stride[1], :
+    ]
+
+
 def extract_patches(
     x: np.ndarray,
     kernel: tuple[int, int],
@@ -76,31 +125,12 @@ def extract_patches(
 
     Padded positions hold ``pad_value``. The taps order matches OHWI weights
     flattened as ``(O, kh*kw*I)``.
-
-    Raises
-    ------
-    ValueError
-        If the padded input is smaller than the dilated kernel.
     """
-    n, h, w, c = x.shape
-    (top, bottom), (left, right) = padding
-    ho = output_size(h, kernel[0], stride[0], dilation[0], (top, bottom))
-    wo = output_size(w, kernel[1], stride[1], dilation[1], (left, right))
-    if ho < 1 or wo < 1:
-        raise ValueError(
-            f"input {h}x{w} with padding {padding} is smaller than the {kernel[0]}x{kernel[1]} "
-            f"kernel (dilation {dilation})"
-        )
-    if top or bottom or left or right:
-        x = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=pad_value)
-    out = np.empty((n, ho, wo, kernel[0] * kernel[1], c), dtype=x.dtype)
+    padded, (ho, wo) = pad_input(x, kernel, stride, dilation, padding, pad_value)
+    out = np.empty((x.shape[0], ho, wo, kernel[0] * kernel[1], x.shape[3]), dtype=x.dtype)
     for i in range(kernel[0]):
-        r0 = i * dilation[0]
         for j in range(kernel[1]):
-            c0 = j * dilation[1]
-            out[:, :, :, i * kernel[1] + j, :] = x[
-                :, r0 : r0 + (ho - 1) * stride[0] + 1 : stride[0], c0 : c0 + (wo - 1) * stride[1] + 1 : stride[1], :
-            ]
+            out[:, :, :, i * kernel[1] + j, :] = tap(padded, i, j, (ho, wo), stride, dilation)
     return out
 
 

@@ -54,8 +54,9 @@ def test_accumulator_beyond_int32_is_refused_not_wrapped():
 
 def test_exact_path_selection_bounds():
     assert choose_dtype(74_565, 15, 15) == "float32"  # 74,565 * 225 = 16,777,125 <= 2**24
-    assert choose_dtype(74_566, 15, 15) == "float64"
-    assert choose_dtype(2304, 255, 128) == "float64"
+    assert choose_dtype(74_566, 15, 15) == "float32_chunked"  # chunks of 74,565 products
+    assert choose_dtype(2304, 255, 128) == "float32_chunked"  # chunks of 514 products
+    assert choose_dtype(2304, 383, 383) == "float64"  # chunks would hold only 114 products
     assert choose_dtype(2**30, 2**12, 2**12) == "int64"
     with pytest.raises(ValueError, match="exceeds int64"):
         choose_dtype(2**50, 2**8, 2**8)
