@@ -1,9 +1,23 @@
 """Output stage of integer layers: accumulator -> output codes.
 
 ``q = clamp(MBQM(acc, multiplier[c], shift[c]) + zero_point, act_min, act_max)``
-with TFLite's default double rounding (see :mod:`sw.golden.fixedpoint`).
+with TFLite's default double rounding (see :mod:`sw.golden.fixedpoint`), the
+arithmetic of every integer layer here and of the RTL requantization unit.
 Fused ReLU / ReLU6 are the clamp bounds, as in TFLite
 (``CalculateActivationRangeQuantized``).
+
+Rounding modes (:data:`StageRounding`):
+
+``"double"`` (default)
+    Integer-only, TFLite's default ``MultiplyByQuantizedMultiplier``.
+``"single"``
+    Integer-only ``TFLITE_SINGLE_ROUNDING`` variant.
+``"float"``
+    ``round_half_away(acc * M)`` in float64 with the real multiplier
+    ``M = (s_in * s_w[c]) / s_out``: **not** integer-only. It reproduces the
+    reference FULLY_CONNECTED kernel of LiteRT (ai-edge-litert 2.3.0), which was
+    changed upstream to requantize in float while CONV_2D, DEPTHWISE_CONV_2D and
+    ADD keep double rounding. Use it only to match such TFLite models bit for bit.
 """
 
 from __future__ import annotations
@@ -13,13 +27,14 @@ from typing import Literal
 
 import numpy as np
 
-from sw.golden.fixedpoint import INT32_MAX, INT32_MIN, Rounding, as_int32_array, requantize
+from sw.golden.fixedpoint import INT32_MAX, INT32_MIN, as_int32_array, requantize
 from sw.quant.multiplier import quantize_multiplier
 from sw.quant.params import QuantParams
 
-__all__ = ["OutputStage", "FusedActivation", "activation_range", "add_bias_checked"]
+__all__ = ["OutputStage", "FusedActivation", "StageRounding", "activation_range", "add_bias_checked"]
 
 FusedActivation = Literal["none", "relu", "relu6", "relu_n1_to_1"]
+StageRounding = Literal["double", "single", "float"]
 
 
 def activation_range(activation: FusedActivation, output: QuantParams) -> tuple[int, int]:
@@ -75,7 +90,11 @@ class OutputStage:
     act_min, act_max
         Clamp bounds in output codes (fused activation and code range).
     rounding
-        ``"double"`` (TFLite default, the golden model's and RTL's arithmetic) or ``"single"``.
+        ``"double"`` (TFLite default, the golden model's and RTL's arithmetic),
+        ``"single"`` or ``"float"`` (see the module docstring).
+    real_multiplier
+        The real multipliers ``M`` the integer ones were quantized from (float64,
+        same shape); required by ``rounding="float"``.
     """
 
     multiplier: np.ndarray
@@ -83,7 +102,8 @@ class OutputStage:
     zero_point: int
     act_min: int
     act_max: int
-    rounding: Rounding = "double"
+    rounding: StageRounding = "double"
+    real_multiplier: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         m = as_int32_array("multiplier", self.multiplier)
@@ -99,8 +119,16 @@ class OutputStage:
             raise ValueError(f"shift: expected values in [-31, 30], got [{s.min()}, {s.max()}]")
         if self.act_min > self.act_max:
             raise ValueError(f"act_min/act_max: expected act_min <= act_max, got {self.act_min} > {self.act_max}")
-        if self.rounding not in ("double", "single"):
-            raise ValueError(f"rounding: expected 'double' or 'single', got {self.rounding!r}")
+        if self.rounding not in ("double", "single", "float"):
+            raise ValueError(f"rounding: expected 'double', 'single' or 'float', got {self.rounding!r}")
+        if self.real_multiplier is not None:
+            real = np.array(self.real_multiplier, dtype=np.float64)
+            if real.shape != m.shape or not np.all(np.isfinite(real)) or np.any(real < 0):
+                raise ValueError(f"real_multiplier: expected finite values >= 0 of shape {m.shape}")
+            real.setflags(write=False)
+            object.__setattr__(self, "real_multiplier", real)
+        elif self.rounding == "float":
+            raise ValueError("rounding: 'float' needs the real_multiplier")
         for arr in (m, s):
             arr.setflags(write=False)
         object.__setattr__(self, "multiplier", m)
@@ -115,12 +143,12 @@ class OutputStage:
         real_multiplier: np.ndarray | float,
         output: QuantParams,
         activation: FusedActivation = "none",
-        rounding: Rounding = "double",
+        rounding: StageRounding = "double",
     ) -> "OutputStage":
         """Build from real multipliers ``M = s_in * s_w[c] / s_out`` and the output's parameters."""
         multiplier, shift = quantize_multiplier(real_multiplier)
         act_min, act_max = activation_range(activation, output)
-        return cls(multiplier, shift, int(output.zero_point), act_min, act_max, rounding)
+        return cls(multiplier, shift, int(output.zero_point), act_min, act_max, rounding, np.asarray(real_multiplier, dtype=np.float64))
 
     @classmethod
     def for_layer(
@@ -129,7 +157,7 @@ class OutputStage:
         weight_params: QuantParams,
         output: QuantParams,
         activation: FusedActivation = "none",
-        rounding: Rounding = "double",
+        rounding: StageRounding = "double",
     ) -> "OutputStage":
         """Output stage of a conv/FC layer: ``M[c] = (s_in * s_w[c]) / s_out`` in float64.
 
@@ -162,6 +190,10 @@ class OutputStage:
                 f"output stage: {self.multiplier.size} per-channel multipliers for "
                 f"{acc.shape[-1]} accumulator channels"
             )
+        if self.rounding == "float":
+            scaled = np.asarray(acc, dtype=np.float64) * self.real_multiplier
+            rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)
+            return np.clip(rounded + self.zero_point, self.act_min, self.act_max).astype(np.int64)
         return requantize(
             acc, self.multiplier, self.shift, self.zero_point, self.act_min, self.act_max, self.rounding
         )

@@ -67,8 +67,10 @@ def test_output_stage_validation():
         OutputStage(np.array(1 << 30), np.array(31), 0, -128, 127)
     with pytest.raises(ValueError, match="act_min <= act_max"):
         OutputStage(np.array(1 << 30), np.array(0), 0, 5, 4)
-    with pytest.raises(ValueError, match="rounding: expected 'double' or 'single'"):
+    with pytest.raises(ValueError, match="rounding: expected 'double', 'single' or 'float'"):
         OutputStage(np.array(1 << 30), np.array(0), 0, -128, 127, rounding="stochastic")
+    with pytest.raises(ValueError, match="'float' needs the real_multiplier"):
+        OutputStage(np.array(1 << 30), np.array(0), 0, -128, 127, rounding="float")
     stage = OutputStage(np.full(3, 1 << 30), np.zeros(3, int), 0, -128, 127)
     with pytest.raises(ValueError, match="3 per-channel multipliers for 4 accumulator channels"):
         stage.apply(np.zeros((2, 4), np.int64))

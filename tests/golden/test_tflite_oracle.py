@@ -109,6 +109,8 @@ def test_depthwise_matches_tflite(w_bits, k, stride, padding, fused, multiplier,
 @pytest.mark.parametrize("per_channel", [True, False])
 @pytest.mark.parametrize("fused", ["NONE", "RELU"])
 def test_fully_connected_matches_tflite(per_channel, fused):
+    """LiteRT's reference FULLY_CONNECTED requantizes in float64 (see sw/golden/requant.py):
+    the golden FC in ``rounding="float"`` mode matches it exactly."""
     rng = np.random.default_rng(7 + per_channel)
     cin, cout = 200, 24
     wts, x_scale, w_scales, bias, out_scale = layer_case(rng, cout, (cout, cin), 8, cin)
@@ -118,8 +120,47 @@ def test_fully_connected_matches_tflite(per_channel, fused):
     x_zp, out_zp = 5, -3
     expected = tflite_ref.run_fully_connected(x, x_scale, x_zp, wts, w_scales, bias, out_scale, out_zp, fused=fused)
     scales = w_scales if per_channel else w_scales[:1].repeat(cout)
-    got = fully_connected(x, wts, bias, golden_stage(x_scale, scales, out_scale, out_zp, fused), input_zero_point=x_zp)
+    stage = OutputStage.for_layer(
+        QuantParams(8, True, x_scale, 0), QuantParams(8, True, scales, np.zeros(cout, int), axis=0),
+        QuantParams(8, True, out_scale, out_zp), FUSED[fused], rounding="float",
+    )
+    got = fully_connected(x, wts, bias, stage, input_zero_point=x_zp)
     assert np.count_nonzero(got != expected) == 0
+
+
+def near_tie_accumulators(rng, count=48):
+    """float32 scales and accumulators whose ``acc * M`` lies within 1e-6 of a half integer."""
+    while True:
+        s_in, s_w, s_out = (float(v) for v in f32(rng.uniform(0.001, 1.0, 3)))
+        real = s_in * s_w / s_out
+        acc = np.arange(-12_000, 12_001)
+        v = acc * real
+        near = (np.abs(np.abs(v - np.floor(v)) - 0.5) < 1e-6) & (np.abs(v) < 120)
+        if near.sum() >= 4:
+            return s_in, s_w, s_out, acc[near][:count]
+
+
+def test_fully_connected_near_ties_float_exact_double_within_one_lsb():
+    """On accumulators set (through the bias) next to rounding ties, LiteRT's float FC and the golden
+    float mode agree exactly; the integer double rounding (the RTL's) differs by at most 1 LSB."""
+    rng = np.random.default_rng(123)
+    mismatched_double = 0
+    total = 0
+    for _ in range(6):
+        s_in, s_w, s_out, accs = near_tie_accumulators(rng)
+        cout = accs.size
+        x = np.zeros((1, 1), dtype=int)
+        w = np.ones((cout, 1), dtype=int)
+        expected = tflite_ref.run_fully_connected(x, s_in, 0, w, np.full(cout, s_w), accs, s_out, 0)
+        params = (QuantParams(8, True, s_in, 0), QuantParams(8, True, np.full(cout, s_w), np.zeros(cout, int), axis=0), QuantParams(8, True, s_out, 0))
+        floats = fully_connected(x, w, accs, OutputStage.for_layer(*params, rounding="float"))
+        doubles = fully_connected(x, w, accs, OutputStage.for_layer(*params))
+        assert np.count_nonzero(floats != expected) == 0
+        assert np.abs(doubles - expected).max() <= 1
+        mismatched_double += int(np.count_nonzero(doubles != expected))
+        total += cout
+    # The difference is real (ties round differently), which is why the float mode exists.
+    assert 0 < mismatched_double < total
 
 
 @pytest.mark.parametrize("fused", ["NONE", "RELU"])
