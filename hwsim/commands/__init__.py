@@ -3,6 +3,6 @@
 Each module has ``register(subparsers)``; add a new command by adding its module here.
 """
 
-from hwsim.commands import demo, inspect_cmd, models
+from hwsim.commands import demo, inspect_cmd, models, run
 
-COMMANDS = (demo, models, inspect_cmd)
+COMMANDS = (demo, models, inspect_cmd, run)

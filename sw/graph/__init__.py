@@ -12,7 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from sw.graph.builder import GraphBuilder
-from sw.graph.importers import load_scalesim_csv
+from sw.graph.importers import load_onnx_graph, load_scalesim_csv, load_tflite_graph
 from sw.graph.ir import Activation, Graph, Layer, Op, Part, Totals
 from sw.graph.zoo import ZOO, ModelSpec, load_zoo_model
 
@@ -21,6 +21,8 @@ __all__ = ["Activation", "Graph", "GraphBuilder", "Layer", "ModelSpec", "Op", "P
 
 IMPORTERS: Mapping[str, Callable[[Path], Graph]] = MappingProxyType({
     ".csv": load_scalesim_csv,
+    ".onnx": load_onnx_graph,
+    ".tflite": load_tflite_graph,
 })
 
 

@@ -22,7 +22,8 @@ flattened; output ``(1, 1, units)``), ``add`` (equal shapes), ``mul``
 squeeze-excite), ``concat`` (channels), ``upsample`` (nearest, integer factor
 ``stride``; output may be cropped by less than one factor, as a resize to a
 target size does), ``maxpool`` / ``avgpool`` (window ``kernel``), ``global_avgpool``
-(to ``(1, 1, C)``), ``pad`` (explicit ``padding``), ``activation`` (stand-alone
+(to ``(1, 1, C)``), ``pad`` (explicit ``padding``; may also append zero channels,
+as TFLite channel padding does in BlazeFace's residual blocks; 0 MACs), ``activation`` (stand-alone
 non-linearity), ``roi_align`` (inputs: feature maps then a proposals tensor;
 output ``(kh, kw, C)`` per RoI, ``repeat`` = RoIs), ``proposals`` (anchor decode
 + NMS, output ``(1, N, 4)`` boxes).
@@ -303,7 +304,7 @@ def _check_op_shapes(layer: Layer) -> None:
         fail(f"channels are not divisible by groups={layer.groups}")
     if op is Op.DEPTHWISE and (layer.groups != first[2] or out[2] % first[2]):
         fail(f"depthwise needs groups == Cin and Cout a multiple of Cin (groups={layer.groups})")
-    if op in (Op.MAXPOOL, Op.AVGPOOL, Op.UPSAMPLE, Op.PAD, Op.ACTIVATION, Op.GLOBAL_AVGPOOL) and out[2] != first[2]:
+    if op in (Op.MAXPOOL, Op.AVGPOOL, Op.UPSAMPLE, Op.ACTIVATION, Op.GLOBAL_AVGPOOL) and out[2] != first[2]:
         fail("channels must be unchanged")
     if op is Op.CONV_TRANSPOSE:
         for a in (0, 1):
@@ -322,7 +323,7 @@ def _check_op_shapes(layer: Layer) -> None:
         fail(f"upsample by {layer.stride} needs ceil(output / factor) == input on both axes")
     elif op is Op.GLOBAL_AVGPOOL and out[:2] != (1, 1):
         fail("global_avgpool output must be (1, 1, C)")
-    elif op is Op.PAD and out[:2] != (first[0] + sum(layer.padding[0]), first[1] + sum(layer.padding[1])):
+    elif op is Op.PAD and (out[:2] != (first[0] + sum(layer.padding[0]), first[1] + sum(layer.padding[1])) or out[2] < first[2]):
         fail(f"pad {layer.padding} does not give the output size")
     elif op is Op.ACTIVATION and (out != first or layer.activation is None):
         fail("activation needs an activation function and an unchanged shape")

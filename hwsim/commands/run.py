@@ -1,0 +1,81 @@
+"""``hwsim run MODEL --input FILE --output FILE``: execute a model file through the integer golden model.
+
+MODEL is an ``.onnx`` or ``.tflite`` file (zoo models carry no weights and are
+refused). Float models are calibrated (FQN percentile, see
+:mod:`sw.runtime.executor`) and run at ``--bits``; int8 TFLite models run with
+their own parameters, bit-exact with TFLite's reference kernels. Outputs are
+integer codes unless ``--dequantize``; ``--float`` writes the float64
+reference instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from sw.graph.zoo import ZOO
+from sw.runtime.arrays import load_arrays, load_samples, save_outputs
+from sw.runtime.executor import execute, parse_bits
+from sw.runtime.floatexec import run_float
+from sw.runtime.model import ImportedModel
+
+__all__ = ["register", "run", "load_runnable"]
+
+
+def load_runnable(name_or_path: str | os.PathLike[str]) -> ImportedModel:
+    """An executable model from an .onnx / .tflite file; ValueError for zoo names and other suffixes."""
+    from sw.graph.importers.onnx_import import load_onnx
+    from sw.graph.importers.tflite_import import load_tflite
+
+    text = os.fspath(name_or_path)
+    if text in ZOO:
+        raise ValueError(f"'{text}' is a zoo model: it has shapes but no weights; run an .onnx or .tflite file")
+    path = Path(text)
+    loader = {".onnx": load_onnx, ".tflite": load_tflite}.get(path.suffix.lower())
+    if loader is None:
+        raise ValueError(f"{path}: expected an .onnx or .tflite model file (or a zoo name for other commands)")
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    return loader(path)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``run`` sub-command."""
+    parser = subparsers.add_parser("run", help="run a model file through the integer golden model",
+                                   description="Execute an .onnx / .tflite model end to end on the integer golden "
+                                               "model and write its outputs (.npy, or .npz for several).")
+    parser.add_argument("model", metavar="MODEL", help=".onnx or .tflite file")
+    parser.add_argument("--input", required=True, metavar="FILE", help=".npy (one input) or .npz keyed by input name, "
+                                                                      "in the model's layout (NCHW for ONNX)")
+    parser.add_argument("--output", required=True, metavar="FILE", help=".npy (one output) or .npz keyed by output name")
+    parser.add_argument("--bits", metavar="SPEC", help="float models: N, W/A, or PART=N[,PART=W/A...] "
+                                                       "(parts: backbone, neck, head); default 8")
+    parser.add_argument("--calibration", metavar="FILE", help="float models: samples stacked on axis 0 "
+                                                              "(default: the input plus 3 seeded noisy copies)")
+    parser.add_argument("--dequantize", action="store_true", help="write real values instead of integer codes")
+    parser.add_argument("--float", action="store_true", help="write the float64 reference outputs instead")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute the command; returns 0 (errors raise ValueError)."""
+    model = load_runnable(args.model)
+    inputs = load_arrays(args.input, model.input_names)
+    if args.float:
+        if args.bits or args.calibration or args.dequantize:
+            raise ValueError("--float runs the float64 reference: --bits, --calibration and --dequantize do not apply")
+        outputs = run_float(model, inputs)
+        mode = "float64 reference"
+    else:
+        bits = parse_bits(args.bits) if args.bits else None
+        if bits is None and not model.prequantized:
+            bits = parse_bits("8")
+        shapes = {n: model.native_shapes[n] for n in model.input_names}
+        samples = load_samples(args.calibration, shapes) if args.calibration else None
+        outputs = execute(model, inputs, bits=bits, calibration=samples, dequantize=args.dequantize).outputs
+        mode = "own int8 parameters" if model.prequantized else f"bits {args.bits or '8'}, calibrated"
+    save_outputs(args.output, outputs)
+    shapes = ", ".join(f"{k} {tuple(v.shape)} {v.dtype}" for k, v in outputs.items())
+    print(f"{args.model}: {mode}; wrote {args.output}: {shapes}")
+    return 0

@@ -1,0 +1,221 @@
+"""Integer execution of an imported model through the golden model, layer by layer.
+
+:func:`plan_prequantized` takes a model's own parameters (int8 TFLite);
+:func:`plan_calibrated` derives them from float weights and calibrated
+activation parameters (FQN: per-channel min/max weights at ``w_bits``,
+int32 bias at ``s_in * s_w``, activations at ``a_bits`` signed codes).
+:func:`run_integer` then executes the plan on input codes:
+
+* conv / depthwise / fc: :func:`sw.golden.conv.conv2d` /
+  :func:`sw.golden.fully_connected.fully_connected`; fused ReLU / ReLU6 are
+  output-stage clamps; other fused activations requantize to the
+  pre-activation parameters ``"<layer>:pre"`` then use an integer look-up table.
+* add: :class:`sw.golden.elementwise.AddParams` (TFLite int8 ADD); mul: TFLite
+  int8 MUL, ``MBQM((a - za) * (b - zb), s_a s_b / s_out) + z_out``.
+* concat (also a tail concat): :func:`sw.golden.concat.concat`.
+* maxpool, avgpool, global average pool, upsample, pad: on codes with the
+  input's parameters (pads hold the zero point).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from sw.golden.activation import ActivationTable, apply_table
+from sw.golden.concat import concat
+from sw.golden.conv import conv2d
+from sw.golden.elementwise import AddParams, add
+from sw.golden.fully_connected import fully_connected
+from sw.golden.pooling import avg_pool2d, max_pool2d
+from sw.golden.requant import OutputStage
+from sw.graph.ir import Activation, Layer, Op
+from sw.quant.folding import quantize_bias
+from sw.quant.params import QuantParams
+from sw.quant.ranges import weight_params
+from sw.runtime.floatexec import LUT_ACTIVATIONS, _pad, _upsample
+from sw.runtime.model import ImportedModel
+
+__all__ = ["LayerPlan", "IntegerPlan", "plan_prequantized", "plan_calibrated", "run_integer", "tail_params",
+           "PASS_THROUGH"]
+
+# Ops whose output codes share the input's quantization parameters.
+PASS_THROUGH = frozenset({Op.MAXPOOL, Op.AVGPOOL, Op.GLOBAL_AVGPOOL, Op.UPSAMPLE, Op.PAD})
+_CLAMPS = {None: "none", Activation.RELU: "relu", Activation.RELU6: "relu6"}
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """Integer parameters of one layer (fields unused by the op are None)."""
+
+    weights: np.ndarray | None = None
+    weight_zero_point: np.ndarray | int = 0
+    bias: np.ndarray | None = None
+    stage: OutputStage | None = None
+    add: AddParams | None = None
+    table: ActivationTable | None = None
+
+
+@dataclass(frozen=True)
+class IntegerPlan:
+    """Per-layer plans plus the quantization parameters of every activation tensor."""
+
+    layers: Mapping[str, LayerPlan]
+    params: Mapping[str, QuantParams]
+
+
+def _fused(layer: Layer) -> str:
+    return _CLAMPS.get(layer.activation, "none")
+
+
+def _table(model: ImportedModel, layer: Layer, inp: QuantParams, out: QuantParams) -> ActivationTable:
+    alpha = model.leaky_alpha.get(layer.name, 0.1)
+    return ActivationTable.build(layer.activation.value, inp, out, alpha=alpha)
+
+
+def _stage_target(layer: Layer, params: Mapping[str, QuantParams]) -> QuantParams:
+    if layer.activation in LUT_ACTIVATIONS:
+        return params[f"{layer.name}:pre"]
+    return params[layer.name]
+
+
+def _plan_layer(model: ImportedModel, layer: Layer, params: Mapping[str, QuantParams],
+                weights: tuple[np.ndarray, QuantParams, np.ndarray] | None, fc_rounding: str = "double") -> LayerPlan:
+    ins = [params[n] for n in layer.inputs]
+    out = params[layer.name]
+    lut = layer.activation in LUT_ACTIVATIONS
+    target = _stage_target(layer, params)
+    fused = "none" if lut else _fused(layer)
+    table = _table(model, layer, target, out) if lut else None
+    if layer.op in (Op.CONV, Op.DEPTHWISE, Op.FC):
+        codes, wp, bias = weights
+        rounding = fc_rounding if layer.op is Op.FC else "double"
+        stage = OutputStage.for_layer(ins[0], wp, target, fused, rounding)
+        return LayerPlan(codes, wp.zero_point, bias, stage, table=table)
+    if layer.op is Op.ADD:
+        if len(ins) != 2:
+            raise ValueError(f"layer '{layer.name}': integer add takes 2 inputs, got {len(ins)}")
+        return LayerPlan(add=AddParams.from_params(ins[0], ins[1], target, fused), table=table)
+    if layer.op is Op.MUL:
+        real = float(ins[0].scale) * float(ins[1].scale) / float(target.scale)
+        return LayerPlan(stage=OutputStage.from_real(real, target, fused), table=table)
+    if layer.op is Op.ACTIVATION:
+        if layer.activation in LUT_ACTIVATIONS or layer.activation in (Activation.RELU, Activation.RELU6):
+            return LayerPlan(table=_table(model, layer, ins[0], out))
+    return LayerPlan()
+
+
+def plan_prequantized(model: ImportedModel) -> IntegerPlan:
+    """Integer plan from a pre-quantized model's own codes and parameters.
+
+    FULLY_CONNECTED requantizes with ``rounding="float"``: the reference FC kernel
+    of ai-edge-litert 2.3.0 computes ``round_half_away(acc * M)`` in float64 (an
+    upstream change; see :mod:`sw.golden.requant`), verified on adversarial near-tie
+    accumulators in tests/golden/test_tflite_oracle.py. Conv, depthwise and add use
+    TFLite's integer double rounding.
+    """
+    if model.quant is None:
+        raise ValueError(f"model '{model.graph.name}' carries no quantization parameters")
+    layers = {}
+    for layer in model.graph:
+        if layer.activation in LUT_ACTIVATIONS:
+            raise ValueError(f"layer '{layer.name}': fused {layer.activation.value} has no bit-exact int8 kernel here")
+        weights = None
+        if layer.op in (Op.CONV, Op.DEPTHWISE, Op.FC):
+            key = f"{layer.name}.weight"
+            weights = (model.tensors[key], model.quant[key], model.tensors.get(f"{layer.name}.bias"))
+        layers[layer.name] = _plan_layer(model, layer, model.quant, weights, fc_rounding="float")
+    return IntegerPlan(layers, model.quant)
+
+
+def plan_calibrated(model: ImportedModel, params: Mapping[str, QuantParams]) -> IntegerPlan:
+    """Integer plan of a float model from calibrated activation parameters.
+
+    Weights are quantized per output channel with min/max ranges at the layer's
+    ``w_bits`` (FQN eq. 9-10); biases to int32 at ``s_in * s_w[o]``.
+    ``params`` must hold every graph input, every layer output, every
+    ``"<layer>:pre"`` of a fused look-up-table activation and every tail output
+    (as :func:`sw.runtime.executor.calibrate` returns).
+    """
+    layers = {}
+    for layer in model.graph:
+        for bits in (layer.w_bits, layer.a_bits):
+            if not 2 <= bits <= 8:
+                raise ValueError(f"layer '{layer.name}': integer execution needs 2..8-bit widths, "
+                                 f"got w_bits={layer.w_bits}, a_bits={layer.a_bits}")
+        weights = None
+        if layer.op in (Op.CONV, Op.DEPTHWISE, Op.FC):
+            w = model.tensors[f"{layer.name}.weight"]
+            wp = weight_params(w, layer.w_bits)
+            b = model.tensors.get(f"{layer.name}.bias")
+            bias = quantize_bias(np.zeros(w.shape[0]) if b is None else b, params[layer.inputs[0]], wp)
+            weights = (wp.quantize(w), wp, bias)
+        layers[layer.name] = _plan_layer(model, layer, params, weights)
+    return IntegerPlan(layers, params)
+
+
+def _int_layer(layer: Layer, plan: LayerPlan, xs: list[np.ndarray], params: Mapping[str, QuantParams]) -> np.ndarray:
+    op, x = layer.op, xs[0]
+    zin = [int(params[n].zero_point) for n in layer.inputs]
+    if op in (Op.CONV, Op.DEPTHWISE):
+        out = conv2d(x, plan.weights, plan.bias, plan.stage, input_zero_point=zin[0],
+                     weight_zero_point=plan.weight_zero_point, stride=layer.stride, dilation=layer.dilation,
+                     padding=layer.padding, groups=layer.groups)
+    elif op is Op.FC:
+        out = fully_connected(x.reshape(1, -1), plan.weights, plan.bias, plan.stage, input_zero_point=zin[0],
+                              weight_zero_point=plan.weight_zero_point).reshape(1, 1, 1, -1)
+    elif op is Op.ADD:
+        out = add(xs[0], xs[1], plan.add)
+    elif op is Op.MUL:
+        a, b = np.broadcast_arrays(xs[0].astype(np.int64) - zin[0], xs[1].astype(np.int64) - zin[1])
+        out = plan.stage.apply(a * b)
+    elif op is Op.CONCAT:
+        out = concat(xs, [params[n] for n in layer.inputs], params[layer.name])
+    elif op is Op.UPSAMPLE:
+        out = _upsample(x, layer)
+    elif op is Op.MAXPOOL:
+        out = max_pool2d(x, layer.kernel, layer.stride, layer.padding)
+    elif op is Op.AVGPOOL:
+        out = avg_pool2d(x, layer.kernel, layer.stride, layer.padding)
+    elif op is Op.GLOBAL_AVGPOOL:
+        out = avg_pool2d(x, x.shape[1:3], 1)
+    elif op is Op.PAD:
+        out = _pad(x, layer, zin[0])
+    elif op is Op.ACTIVATION:
+        out = x
+    else:
+        raise ValueError(f"layer '{layer.name}': op {op.value} has no integer kernel")
+    if plan.table is not None:
+        out = apply_table(out, plan.table)
+    return out
+
+
+def run_integer(model: ImportedModel, plan: IntegerPlan, codes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run the integer plan on graph-input codes (external layout); returns output codes by name (int64).
+
+    Output tensors keep their own parameters (``plan.params[name]``); a tail
+    concatenation requantizes its inputs to its output's parameters.
+    """
+    env: dict[str, np.ndarray] = {}
+    for name in model.input_names:
+        env[name] = model.from_native(name, np.asarray(codes[name]).astype(np.int64))
+    for layer in model.graph:
+        env[layer.name] = _int_layer(layer, plan.layers[layer.name], [env[n] for n in layer.inputs], plan.params)
+    native = {name: model.to_native(name, env[name]) for name in model.native_shapes
+              if name in env and name not in model.input_names}
+    for op in model.tail:
+        arrays = [native[n] for n in op.inputs]
+        if op.kind == "concat":
+            native[op.output] = concat(arrays, [plan.params[n] for n in op.inputs], plan.params[op.output], op.axis)
+        else:
+            native[op.output] = op.apply(arrays)
+    return {name: native[name] for name in model.outputs}
+
+
+def tail_params(model: ImportedModel, params: dict[str, QuantParams]) -> None:
+    """Give reshape / transpose tail outputs their input's parameters (in place)."""
+    for op in model.tail:
+        if op.kind != "concat":
+            params[op.output] = params[op.inputs[0]]

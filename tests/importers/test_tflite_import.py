@@ -1,0 +1,111 @@
+"""TFLite importer: BlazeFace (fp16) shapes and MACs against an independent flatbuffer count,
+float64 execution vs TFLite, int8 models keeping their parameters, errors and fuzzing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ai_edge_litert import schema_py_generated as schema
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+from sw.graph.importers.tflite_import import SUPPORTED_OPS, load_tflite
+from sw.data.models import blazeface_path
+from sw.graph.ir import Op
+from sw.runtime.floatexec import run_float
+from tests.runtime.tflite_models import chain_model
+
+
+def _flatbuffer_macs(path: Path) -> int:
+    """Independent count from the flatbuffer: output elements x filter taps per output of each conv."""
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(path.read_bytes(), 0))
+    sg = model.subgraphs[0]
+    total = 0
+    for op in sg.operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        kind = max(code.builtinCode, code.deprecatedBuiltinCode)
+        out = [int(d) for d in sg.tensors[op.outputs[0]].shape]
+        w = [int(d) for d in sg.tensors[op.inputs[1]].shape] if len(op.inputs) > 1 else []
+        if kind == schema.BuiltinOperator.CONV_2D:
+            total += int(np.prod(out)) * w[1] * w[2] * w[3]
+        elif kind == schema.BuiltinOperator.DEPTHWISE_CONV_2D:
+            total += int(np.prod(out)) * w[1] * w[2]
+        elif kind == schema.BuiltinOperator.FULLY_CONNECTED:
+            total += int(np.prod(out)) * w[1]
+    return total
+
+
+@pytest.mark.parametrize("variant, size", [("short_range", 128), ("back", 256)])
+def test_blazeface_shapes_macs_and_float_outputs(variant, size):
+    path = blazeface_path(variant)
+    model = load_tflite(path)
+    graph = model.graph
+    assert graph.inputs == (("input", (size, size, 3)),)
+    assert model.outputs == ("regressors", "classificators")
+    assert graph.totals().macs == _flatbuffer_macs(path)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, size, size, 3)).astype(np.float32)
+    got = run_float(model, {"input": x})
+    interp = Interpreter(model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interp.allocate_tensors()
+    interp.set_tensor(interp.get_input_details()[0]["index"], x)
+    interp.invoke()
+    for detail in interp.get_output_details():
+        expected = interp.get_tensor(detail["index"])
+        assert got[detail["name"]].shape == expected.shape == ((1, 896, 16) if detail["name"] == "regressors" else (1, 896, 1))
+        np.testing.assert_allclose(got[detail["name"]], expected, atol=2e-4, rtol=1e-4)
+
+
+def test_blazeface_short_range_independent_mac_count():
+    assert _flatbuffer_macs(blazeface_path("short_range")) == 30_760_960
+
+
+def test_int8_model_keeps_its_quantization(tmp_path):
+    path = tmp_path / "chain.tflite"
+    path.write_bytes(chain_model(int4=True))
+    model = load_tflite(path)
+    assert model.prequantized and model.layout == "nhwc"
+    assert [l.op for l in model.graph] == [Op.CONV, Op.DEPTHWISE, Op.CONV, Op.ADD, Op.MAXPOOL, Op.FC]
+    assert model.graph.layer("c2").w_bits == 4 and model.quant["c2.weight"].bits == 4
+    assert float(model.quant["x"].scale) == float(np.float32(0.03)) and int(model.quant["x"].zero_point) == 3
+    assert model.tensors["d1.weight"].shape == (8, 3, 3, 1)  # depthwise [1, kh, kw, C] -> OHWI
+    assert model.graph.totals().macs == 10 * 10 * 8 * 36 + 5 * 5 * 8 * 9 + 5 * 5 * 8 * 8 + 32 * 10
+
+
+def test_unsupported_operator_names_operator_and_supported_list(tmp_path):
+    path = blazeface_path("full_range")
+    with pytest.raises(ValueError) as info:
+        load_tflite(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: operator ") and "(RESIZE_BILINEAR) -> 'up_sampling2d'" in message
+    assert ", ".join(SUPPORTED_OPS) in message and "\n" not in message
+
+
+def test_missing_and_foreign_files(tmp_path):
+    with pytest.raises(ValueError, match="none.tflite: cannot read"):
+        load_tflite(tmp_path / "none.tflite")
+    (tmp_path / "text.tflite").write_text("hello world, not a model")
+    with pytest.raises(ValueError, match="text.tflite: not a TFLite model"):
+        load_tflite(tmp_path / "text.tflite")
+
+
+def test_fuzz_truncated_and_mutated_files_raise_one_line_value_errors(tmp_path):
+    data = bytearray(chain_model())
+    rng = np.random.default_rng(99)
+    path = tmp_path / "fuzz.tflite"
+    errors = 0
+    for i in range(100):
+        if i < 50:
+            blob = bytes(data[: int(rng.integers(0, len(data)))])
+        else:
+            blob = bytearray(data)
+            for pos in rng.integers(0, len(blob), size=int(rng.integers(1, 8))):
+                blob[pos] = int(rng.integers(0, 256))
+            blob = bytes(blob)
+        path.write_bytes(blob)
+        try:
+            load_tflite(path)
+        except ValueError as exc:
+            assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+            errors += 1
+    assert errors >= 50
