@@ -3,6 +3,6 @@
 Each module has ``register(subparsers)``; add a new command by adding its module here.
 """
 
-from hwsim.commands import demo, inspect_cmd, models, run
+from hwsim.commands import cosim, demo, inspect_cmd, models, run, simulate, verilog
 
-COMMANDS = (demo, models, inspect_cmd, run)
+COMMANDS = (simulate, demo, models, inspect_cmd, run, verilog, cosim)

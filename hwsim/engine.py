@@ -1,0 +1,138 @@
+"""Tile-by-tile discrete-event engine (simpy): DMA-in, PE array, requantization, write-back.
+
+Timing semantics (the fast path in :mod:`hwsim.fastpath` implements the same rules
+analytically; a test checks that they agree within 1% on every layer):
+
+* **DMA-in** (mimics the load DMA): for tile ``i`` it takes a free input slot (two
+  slots: input and weight buffers are double buffered), holds the shared DRAM port for
+  ``ceil(bytes / dram_bytes_per_cycle)`` cycles, releases it, and the data lands
+  ``dram_latency_cycles`` later (requests are pipelined, so latency does not hold
+  the port). Tiles that load nothing (operands resident) skip the port; data is
+  handed to the array in tile order.
+* **PE array** (rtl/array.py via :mod:`rtl.timing`): takes the loaded tile and a free
+  output slot, computes for ``compute_cycles`` (back-to-back array-tile intervals),
+  frees the input slot.
+* **requantization** (rtl/requant.py): the tile's last result leaves the pipeline
+  ``tail_cycles`` (``REQUANT_PIPELINE_CYCLES``) after the array finishes; it overlaps
+  the next tile.
+* **write-back**: holds the DRAM port for the tile's output bytes (posted writes, no
+  latency), then frees the output slot. Write-back requests have priority over loads
+  on the port (``simpy.PriorityResource``, priority 0 vs 1).
+
+Each layer starts with empty buffers and ends when its last store completes; layers
+do not overlap. Time is integer cycles. Monitors append ``(cycle, unit, event, tile)``
+tuples to :attr:`LayerEngine.log`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import simpy
+
+from hwsim import costs
+from sw.compiler.schedule import Tile
+
+__all__ = ["LayerEngine", "simulate_tiles_event"]
+
+STORE_PRIORITY, LOAD_PRIORITY = 0, 1
+
+
+class LayerEngine:
+    """simpy model of one layer's tile pipeline.
+
+    Parameters
+    ----------
+    tiles
+        The layer's tiles in execution order.
+    bytes_per_cycle
+        DRAM port bandwidth, bytes/cycle.
+    latency
+        DRAM read latency, cycles.
+    log
+        Record ``(cycle, unit, event, tile)`` tuples (slower; for tests and traces).
+    """
+
+    def __init__(self, tiles: Iterable[Tile], bytes_per_cycle: float, latency: int, *, log: bool = False):
+        self.env = simpy.Environment()
+        self.tiles = list(tiles)
+        self.bw, self.latency = bytes_per_cycle, latency
+        self.port = simpy.PriorityResource(self.env, capacity=1)
+        self.in_free, self.in_full = simpy.Store(self.env), simpy.Store(self.env)
+        self.out_free, self.out_full = simpy.Store(self.env), simpy.Store(self.env)
+        for slot in (0, 1):
+            self.in_free.put(slot)
+            self.out_free.put(slot)
+        self.log: list[tuple[int, str, str, int]] | None = [] if log else None
+        self.end = 0
+        self._last_ready = 0
+
+    def _mark(self, unit: str, event: str, i: int) -> None:
+        if self.log is not None:
+            self.log.append((int(self.env.now), unit, event, i))
+
+    def dma_in(self):
+        """Load process: one tile after the other into the free input slot."""
+        for i, tile in enumerate(self.tiles):
+            slot = yield self.in_free.get()
+            if tile.load_bytes:
+                with self.port.request(priority=LOAD_PRIORITY) as req:
+                    yield req
+                    self._mark("dma_in", "start", i)
+                    yield self.env.timeout(costs.dram_cycles(tile.load_bytes, self.bw))
+                ready = int(self.env.now) + self.latency
+            else:  # operands resident: ready once every earlier tile's data has landed (in order)
+                ready = max(int(self.env.now), self._last_ready)
+            self._last_ready = ready
+            self.env.process(self._deliver(i, slot, ready - int(self.env.now)))
+
+    def _deliver(self, i: int, slot: int, delay: int):
+        if delay:
+            yield self.env.timeout(delay)
+        self._mark("dma_in", "ready", i)
+        yield self.in_full.put((i, slot))
+
+    def pe_array(self):
+        """Array process: compute each loaded tile into a free output slot."""
+        for i, tile in enumerate(self.tiles):
+            _, in_slot = yield self.in_full.get()
+            out_slot = yield self.out_free.get()
+            self._mark("array", "start", i)
+            yield self.env.timeout(tile.compute_cycles)
+            self._mark("array", "end", i)
+            self.in_free.put(in_slot)
+            self.env.process(self.requant(i, out_slot, tile.tail_cycles))
+
+    def requant(self, i: int, out_slot: int, tail: int):
+        """Requantization pipeline latency of the tile's last result."""
+        yield self.env.timeout(tail)
+        self._mark("requant", "done", i)
+        yield self.out_full.put((i, out_slot))
+
+    def write_back(self):
+        """Store process: each finished tile's output to DRAM, then free its slot."""
+        for i, tile in enumerate(self.tiles):
+            _, slot = yield self.out_full.get()
+            if tile.store_bytes:
+                with self.port.request(priority=STORE_PRIORITY) as req:
+                    yield req
+                    self._mark("write_back", "start", i)
+                    yield self.env.timeout(costs.dram_cycles(tile.store_bytes, self.bw))
+            self._mark("write_back", "end", i)
+            self.out_free.put(slot)
+        self.end = int(self.env.now)
+
+    def run(self) -> int:
+        """Simulate; returns the layer's cycles (end of its last store)."""
+        if not self.tiles:
+            return 0
+        self.env.process(self.dma_in())
+        self.env.process(self.pe_array())
+        done = self.env.process(self.write_back())
+        self.env.run(until=done)
+        return self.end
+
+
+def simulate_tiles_event(tiles: Iterable[Tile], bytes_per_cycle: float, latency: int) -> int:
+    """Cycles of a tile sequence in the simpy engine."""
+    return LayerEngine(tiles, bytes_per_cycle, latency).run()
