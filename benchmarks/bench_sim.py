@@ -4,7 +4,7 @@ Prints wall seconds (best of 3, after one warm-up), peak RSS, simulated cycles a
 speed ratio against SCALE-Sim: measured on the same SCALE-Sim topology when the
 ``scalesim`` package is installed, otherwise against its published per-cycle wall time
 (0.4 ms per simulated cycle, the fast end of REFERENCES.md's 0.4-1 ms; a reference figure,
-not measured here). Run: ``/root/venv/bin/python benchmarks/bench_sim.py``.
+not measured here). Run: ``python benchmarks/bench_sim.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sw.graph import load_model  # noqa: E402
 
 SCALESIM_S_PER_CYCLE = 0.4e-3  # [reference figure: REFERENCES.md, SCALE-Sim 0.4-1 ms per cycle]
 TARGETS = (("retinanet_r50_fpn", 2.0), ("yolov3_416", 1.0))
-TOPOLOGY = Path("/work/shared/peers/scalesim/yolo_tiny.csv")
+TOPOLOGY = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "scalesim" / "yolo_tiny.csv"
 
 
 def timed(model: str, preset: str = "edge16_int4") -> tuple[float, int]:

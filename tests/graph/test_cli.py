@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from hwsim import cli
-from hwsim.commands import inspect_cmd, models
 
-PEERS = "/work/shared/peers/scalesim"
-
-
-@pytest.fixture(autouse=True)
-def _commands(monkeypatch):
-    monkeypatch.setattr(cli, "COMMANDS", (models, inspect_cmd))
+PEERS = str(Path(__file__).resolve().parents[1] / "fixtures" / "scalesim")
 
 
 def test_models_lists_zoo(capsys, tmp_path):

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sw.graph import load_model
 from sw.graph.importers import load_scalesim_csv
 
-PEERS = Path("/work/shared/peers/scalesim")
+PEERS = Path(__file__).resolve().parents[1] / "fixtures" / "scalesim"
 HEADER = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
 
 # (H, W, F, C, N, S) per row, copied from the two sample files

@@ -12,7 +12,7 @@ from hwsim.config import load_config
 from hwsim.simulate import simulate_graph
 from sw.graph import load_model
 
-PEERS = Path("/work/shared/peers/scalesim")
+PEERS = Path(__file__).resolve().parents[1] / "fixtures" / "scalesim"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "simulator.md"
 
 
