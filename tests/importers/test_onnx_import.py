@@ -14,6 +14,7 @@ from sw.data.models import yolox_tiny_path
 from sw.graph.importers.onnx_import import SUPPORTED_OPS, load_onnx
 from sw.graph.ir import Activation, Op
 from sw.runtime.floatexec import run_float
+from tests.fuzzing import corrupted_variants
 from tests.importers.onnx_models import MODELS, Builder
 
 YOLOX_GMAC = 3.18  # REFERENCES.md: ddddocr common_det.onnx, YOLOX-tiny-style, 1x3x416x416
@@ -137,18 +138,10 @@ def test_missing_and_empty_files(tmp_path):
 
 
 def test_fuzz_truncated_and_mutated_files_raise_one_line_value_errors(tmp_path):
-    data = bytearray(MODELS["silu_resize_concat"]()[0].SerializeToString())
-    rng = np.random.default_rng(1234)
+    data = MODELS["silu_resize_concat"]()[0].SerializeToString()
     path = tmp_path / "fuzz.onnx"
     outcomes = {"ok": 0, "error": 0}
-    for i in range(100):
-        if i < 50:
-            blob = bytes(data[: int(rng.integers(0, len(data)))])
-        else:
-            blob = bytearray(data)
-            for pos in rng.integers(0, len(blob), size=int(rng.integers(1, 8))):
-                blob[pos] = int(rng.integers(0, 256))
-            blob = bytes(blob)
+    for blob in corrupted_variants(data, seed=1234):
         path.write_bytes(blob)
         try:
             load_onnx(path)

@@ -14,6 +14,7 @@ from sw.graph.importers.tflite_import import SUPPORTED_OPS, load_tflite
 from sw.data.models import blazeface_path
 from sw.graph.ir import Op
 from sw.runtime.floatexec import run_float
+from tests.fuzzing import corrupted_variants
 from tests.runtime.tflite_models import chain_model
 
 
@@ -90,18 +91,9 @@ def test_missing_and_foreign_files(tmp_path):
 
 
 def test_fuzz_truncated_and_mutated_files_raise_one_line_value_errors(tmp_path):
-    data = bytearray(chain_model())
-    rng = np.random.default_rng(99)
     path = tmp_path / "fuzz.tflite"
     errors = 0
-    for i in range(100):
-        if i < 50:
-            blob = bytes(data[: int(rng.integers(0, len(data)))])
-        else:
-            blob = bytearray(data)
-            for pos in rng.integers(0, len(blob), size=int(rng.integers(1, 8))):
-                blob[pos] = int(rng.integers(0, 256))
-            blob = bytes(blob)
+    for blob in corrupted_variants(chain_model(), seed=99):
         path.write_bytes(blob)
         try:
             load_tflite(path)
