@@ -19,25 +19,26 @@ parameters.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from sw.graph.ir import Graph, Part
-from sw.quant.calibration import DEFAULT_GAMMA, PercentileObserver
+from sw.graph.ir import FLOAT_BITS, Graph, Part
+from sw.quant.calibration import DEFAULT_GAMMA, EmaObserver, MinMaxObserver, PercentileObserver
 from sw.quant.params import QuantParams
 from sw.quant.ranges import params_from_range
 from sw.runtime.floatexec import run_float
-from sw.runtime.integer import PASS_THROUGH, plan_calibrated, plan_prequantized, run_integer, tail_params
+from sw.runtime.integer import PASS_THROUGH, is_float_layer, plan_calibrated, plan_prequantized, run_integer, tail_params
 from sw.runtime.model import ImportedModel
 
-__all__ = ["BitPolicy", "parse_bits", "apply_bits", "calibrate", "default_calibration", "execute", "Result",
-           "DEFAULT_PERTURBATIONS", "NOISE_FRACTION"]
+__all__ = ["BitPolicy", "parse_bits", "apply_bits", "calibrate", "calibration_ranges", "params_from_ranges",
+           "default_calibration", "execute", "Result", "DEFAULT_PERTURBATIONS", "NOISE_FRACTION", "OBSERVER_VALUES"]
 
 DEFAULT_PERTURBATIONS = 3
 NOISE_FRACTION = 0.05
 OBSERVER_VALUES = 1_000_000  # values kept per tensor (seeded sub-sampling beyond)
+Observer = PercentileObserver | MinMaxObserver | EmaObserver
 
 
 @dataclass(frozen=True)
@@ -85,14 +86,78 @@ def default_calibration(model: ImportedModel, inputs: Mapping[str, np.ndarray], 
 
 
 def _bits_of(graph: Graph) -> dict[str, int]:
-    """Activation width of every tensor: the producer's ``a_bits`` (inputs: first consumer's)."""
+    """Activation width of every tensor that holds integer codes.
+
+    A tensor takes its producer's ``a_bits`` (graph inputs: the first integer
+    consumer's). A float tensor (``a_bits`` 32) consumed by an integer layer is
+    quantized at that consumer's input with the first integer consumer's ``a_bits``;
+    tensors only floats produce and consume are absent.
+    """
     bits: dict[str, int] = {}
     for layer in graph:
-        bits[layer.name] = layer.a_bits
-        bits[f"{layer.name}:pre"] = layer.a_bits
-        for name in layer.inputs:
-            bits.setdefault(name, layer.a_bits)
+        if layer.a_bits != FLOAT_BITS:
+            bits[layer.name] = layer.a_bits
+            bits[f"{layer.name}:pre"] = layer.a_bits
+        if not is_float_layer(layer):
+            for name in layer.inputs:
+                bits.setdefault(name, layer.a_bits)
     return bits
+
+
+def calibration_ranges(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]],
+                       observers: Mapping[str, Callable[[], Observer]]) -> dict[str, dict[str, tuple[float, float]]]:
+    """Real ranges ``(lb, ub)`` of every calibrated tensor, for several observers in one float pass.
+
+    Parameters
+    ----------
+    samples
+        Calibration inputs (dicts of graph inputs, external layout).
+    observers
+        Observer factories by name (e.g. ``{"minmax": MinMaxObserver}``); each
+        tensor gets a fresh observer from every factory.
+
+    Returns
+    -------
+    dict
+        ``{observer name: {tensor key: (lb, ub)}}``; pass-through layers are skipped
+        (:func:`params_from_ranges` gives them their input's parameters).
+    """
+    if not samples:
+        raise ValueError("calibration: no samples")
+    skip = {l.name for l in model.graph if l.op in PASS_THROUGH}
+    state: dict[str, dict[str, Observer]] = {name: {} for name in observers}
+
+    def observe(key: str, values: np.ndarray) -> None:
+        if key in skip:
+            return
+        for name, factory in observers.items():
+            if key not in state[name]:
+                state[name][key] = factory()
+            state[name][key].observe(values)
+
+    for sample in samples:
+        run_float(model, sample, observe)
+    return {name: {key: obs.range() for key, obs in per_key.items()} for name, per_key in state.items()}
+
+
+def params_from_ranges(model: ImportedModel, ranges: Mapping[str, tuple[float, float]]) -> dict[str, QuantParams]:
+    """Signed activation parameters at the graph's widths from calibrated ranges.
+
+    A tensor takes its producer's ``a_bits`` (graph inputs: the first consumer's;
+    tail outputs: the widest output's); pass-through layers and reshape / transpose
+    tail outputs take their input's parameters.
+    """
+    graph = model.graph
+    bits = _bits_of(graph)
+    int_outputs = [graph.layer(n).a_bits for n in graph.outputs if graph.layer(n).a_bits != FLOAT_BITS]
+    out_bits = max(int_outputs, default=FLOAT_BITS)
+    params = {key: params_from_range(lb, ub, bits.get(key, out_bits), True) for key, (lb, ub) in ranges.items()
+              if bits.get(key, out_bits) != FLOAT_BITS}
+    for layer in graph:
+        if layer.op in PASS_THROUGH and layer.inputs[0] in params and not is_float_layer(layer):
+            params[layer.name] = params[layer.inputs[0]]
+    tail_params(model, params)
+    return params
 
 
 def calibrate(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]],
@@ -102,32 +167,10 @@ def calibrate(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]],
     Pass-through layers (pools, upsample, pad) and reshape / transpose tail
     outputs take their input's parameters.
     """
-    if not samples:
-        raise ValueError("calibration: no samples")
-    graph = model.graph
-    observers: dict[str, PercentileObserver] = {}
-    skip = {l.name for l in graph if l.op in PASS_THROUGH}
+    def factory() -> PercentileObserver:
+        return PercentileObserver(gamma=gamma, max_values=OBSERVER_VALUES, n_expected=len(samples))
 
-    def observe(key: str, values: np.ndarray) -> None:
-        if key in skip:
-            return
-        if key not in observers:
-            observers[key] = PercentileObserver(gamma=gamma, max_values=OBSERVER_VALUES, n_expected=len(samples))
-        observers[key].observe(values)
-
-    for sample in samples:
-        run_float(model, sample, observe)
-    bits = _bits_of(graph)
-    out_bits = max(graph.layer(n).a_bits for n in graph.outputs)
-    params = {}
-    for key, obs in observers.items():
-        lb, ub = obs.range()
-        params[key] = params_from_range(lb, ub, bits.get(key, out_bits), True)
-    for layer in graph:
-        if layer.op in PASS_THROUGH:
-            params[layer.name] = params[layer.inputs[0]]
-    tail_params(model, params)
-    return params
+    return params_from_ranges(model, calibration_ranges(model, samples, {"percentile": factory})["percentile"])
 
 
 @dataclass(frozen=True)
@@ -184,17 +227,21 @@ def execute(
         if name not in inputs:
             raise ValueError(f"missing input '{name}' (model inputs: {', '.join(model.input_names)})")
         value = np.asarray(inputs[name])
-        p = plan.params[name]
-        if value.dtype.kind in "iu" and model.prequantized:
+        if value.dtype.kind not in "iuf":
+            raise ValueError(f"input '{name}': expected a numeric array, got dtype {value.dtype}")
+        p = plan.params.get(name)
+        if p is None:  # consumed only by float layers (a_bits 32): stays real
+            codes[name] = value.astype(np.float64)
+        elif value.dtype.kind in "iu" and model.prequantized:
             if value.size and (value.min() < p.qmin or value.max() > p.qmax):
                 raise ValueError(f"input '{name}': codes outside [{p.qmin}, {p.qmax}]")
             codes[name] = value
-        elif value.dtype.kind in "iuf":
-            codes[name] = p.quantize(value)
         else:
-            raise ValueError(f"input '{name}': expected a numeric array, got dtype {value.dtype}")
+            codes[name] = p.quantize(value)
     out = run_integer(model, plan, codes)
-    params = {name: plan.params[name] for name in out}
+    # Outputs of float layers (a_bits 32) are reals already and have no parameters.
+    params = {name: plan.params[name] for name, v in out.items() if v.dtype.kind in "iu"}
     if dequantize:
-        return Result({n: params[n].dequantize(v) for n, v in out.items()}, params)
-    return Result({n: v.astype(_codes_dtype(params[n])) for n, v in out.items()}, params)
+        return Result({n: params[n].dequantize(v) if n in params else v for n, v in out.items()}, params)
+    return Result({n: v.astype(_codes_dtype(params[n])) if n in params else v.astype(np.float32)
+                   for n, v in out.items()}, params)

@@ -103,16 +103,23 @@ def run_float(
         if observe:
             observe(name, env[name])
     for layer in model.graph:
-        pre = float_layer(model, layer, [env[n] for n in layer.inputs])
-        act = layer.activation
-        if act is not None:
-            if observe and act in LUT_ACTIVATIONS and layer.op is not Op.ACTIVATION:
-                observe(f"{layer.name}:pre", pre)
-            pre = activation_float(act, pre, model.leaky_alpha.get(layer.name, 0.1))
-        env[layer.name] = pre
+        env[layer.name] = float_layer_activated(model, layer, [env[n] for n in layer.inputs], observe)
         if observe:
-            observe(layer.name, pre)
+            observe(layer.name, env[layer.name])
     return run_tail(model, env, observe)
+
+
+def float_layer_activated(
+    model: ImportedModel, layer: Layer, xs: list[np.ndarray], observe: Observer | None = None
+) -> np.ndarray:
+    """One layer including its fused activation (NHWC float64); ``observe`` sees a LUT activation's input."""
+    pre = float_layer(model, layer, xs)
+    act = layer.activation
+    if act is None:
+        return pre
+    if observe and act in LUT_ACTIVATIONS and layer.op is not Op.ACTIVATION:
+        observe(f"{layer.name}:pre", pre)
+    return activation_float(act, pre, model.leaky_alpha.get(layer.name, 0.1))
 
 
 def run_tail(model: ImportedModel, env: dict[str, np.ndarray], observe: Observer | None = None) -> dict[str, np.ndarray]:

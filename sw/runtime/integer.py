@@ -15,11 +15,15 @@ int32 bias at ``s_in * s_w``, activations at ``a_bits`` signed codes).
 * concat (also a tail concat): :func:`sw.golden.concat.concat`.
 * maxpool, avgpool, global average pool, upsample, pad: on codes with the
   input's parameters (pads hold the zero point).
+* float layers (``w_bits`` or ``a_bits`` 32, partial quantization as in seed 003):
+  float64 on dequantized inputs (:mod:`sw.runtime.floatexec`); their output stays
+  real when ``a_bits`` is 32, else it is quantized with its calibrated parameters.
+  An integer layer fed by a real tensor quantizes it with that tensor's parameters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,15 +35,15 @@ from sw.golden.elementwise import AddParams, add
 from sw.golden.fully_connected import fully_connected
 from sw.golden.pooling import avg_pool2d, max_pool2d
 from sw.golden.requant import OutputStage
-from sw.graph.ir import Activation, Layer, Op
+from sw.graph.ir import FLOAT_BITS, Activation, Layer, Op
 from sw.quant.folding import quantize_bias
 from sw.quant.params import QuantParams
-from sw.quant.ranges import weight_params
-from sw.runtime.floatexec import LUT_ACTIVATIONS, _pad, _upsample
+from sw.quant.ranges import Granularity, weight_params
+from sw.runtime.floatexec import LUT_ACTIVATIONS, _pad, _upsample, float_layer_activated
 from sw.runtime.model import ImportedModel
 
 __all__ = ["LayerPlan", "IntegerPlan", "plan_prequantized", "plan_calibrated", "run_integer", "tail_params",
-           "PASS_THROUGH"]
+           "PASS_THROUGH", "is_float_layer"]
 
 # Ops whose output codes share the input's quantization parameters.
 PASS_THROUGH = frozenset({Op.MAXPOOL, Op.AVGPOOL, Op.GLOBAL_AVGPOOL, Op.UPSAMPLE, Op.PAD})
@@ -64,6 +68,11 @@ class IntegerPlan:
 
     layers: Mapping[str, LayerPlan]
     params: Mapping[str, QuantParams]
+
+
+def is_float_layer(layer: Layer) -> bool:
+    """True for a layer executed in float (weights or activations at 32 bits)."""
+    return FLOAT_BITS in (layer.w_bits, layer.a_bits)
 
 
 def _fused(layer: Layer) -> str:
@@ -130,7 +139,8 @@ def plan_prequantized(model: ImportedModel) -> IntegerPlan:
     return IntegerPlan(layers, model.quant)
 
 
-def plan_calibrated(model: ImportedModel, params: Mapping[str, QuantParams]) -> IntegerPlan:
+def plan_calibrated(model: ImportedModel, params: Mapping[str, QuantParams], *,
+                    granularity: Granularity = "per_channel", symmetric_weights: bool = False) -> IntegerPlan:
     """Integer plan of a float model from calibrated activation parameters.
 
     Weights are quantized per output channel with min/max ranges at the layer's
@@ -138,17 +148,23 @@ def plan_calibrated(model: ImportedModel, params: Mapping[str, QuantParams]) -> 
     ``params`` must hold every graph input, every layer output, every
     ``"<layer>:pre"`` of a fused look-up-table activation and every tail output
     (as :func:`sw.runtime.executor.calibrate` returns).
+    ``granularity="per_tensor"`` (one min/max range per layer) and
+    ``symmetric_weights=True`` (zero point 0, the TFLite weight convention) are
+    options for ablations and for weight codes without a zero point (the RTL array).
     """
     layers = {}
     for layer in model.graph:
+        if is_float_layer(layer):
+            layers[layer.name] = LayerPlan()
+            continue
         for bits in (layer.w_bits, layer.a_bits):
             if not 2 <= bits <= 8:
-                raise ValueError(f"layer '{layer.name}': integer execution needs 2..8-bit widths, "
-                                 f"got w_bits={layer.w_bits}, a_bits={layer.a_bits}")
+                raise ValueError(f"layer '{layer.name}': integer execution needs 2..8-bit widths "
+                                 f"(or 32 for float), got w_bits={layer.w_bits}, a_bits={layer.a_bits}")
         weights = None
         if layer.op in (Op.CONV, Op.DEPTHWISE, Op.FC):
             w = model.tensors[f"{layer.name}.weight"]
-            wp = weight_params(w, layer.w_bits)
+            wp = weight_params(w, layer.w_bits, granularity=granularity, symmetric=symmetric_weights)
             b = model.tensors.get(f"{layer.name}.bias")
             bias = quantize_bias(np.zeros(w.shape[0]) if b is None else b, params[layer.inputs[0]], wp)
             weights = (wp.quantize(w), wp, bias)
@@ -192,30 +208,56 @@ def _int_layer(layer: Layer, plan: LayerPlan, xs: list[np.ndarray], params: Mapp
     return out
 
 
-def run_integer(model: ImportedModel, plan: IntegerPlan, codes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def run_integer(model: ImportedModel, plan: IntegerPlan, codes: Mapping[str, np.ndarray],
+                observe: Callable[[str, np.ndarray], None] | None = None) -> dict[str, np.ndarray]:
     """Run the integer plan on graph-input codes (external layout); returns output codes by name (int64).
+
+    Inputs consumed only by float layers, and outputs of float layers with
+    ``a_bits`` 32, are reals (float64) instead of codes.
 
     Output tensors keep their own parameters (``plan.params[name]``); a tail
     concatenation requantizes its inputs to its output's parameters.
+    ``observe`` optionally receives ``(tensor name, int64 codes)`` of every graph
+    input and layer output in the internal (NHWC) layout, as
+    :func:`sw.runtime.floatexec.run_float`'s hook does for reals.
     """
     env: dict[str, np.ndarray] = {}
     for name in model.input_names:
-        env[name] = model.from_native(name, np.asarray(codes[name]).astype(np.int64))
+        x = np.asarray(codes[name])
+        env[name] = model.from_native(name, x if x.dtype.kind == "f" else x.astype(np.int64))
+        if observe:
+            observe(name, env[name])
     for layer in model.graph:
-        env[layer.name] = _int_layer(layer, plan.layers[layer.name], [env[n] for n in layer.inputs], plan.params)
+        xs = [env[n] for n in layer.inputs]
+        if is_float_layer(layer):
+            xs = [_as_real(n, x, plan.params) for n, x in zip(layer.inputs, xs)]
+            out = float_layer_activated(model, layer, xs)
+            env[layer.name] = out if layer.a_bits == FLOAT_BITS else plan.params[layer.name].quantize(out)
+        else:
+            xs = [plan.params[n].quantize(x) if x.dtype.kind == "f" else x for n, x in zip(layer.inputs, xs)]
+            env[layer.name] = _int_layer(layer, plan.layers[layer.name], xs, plan.params)
+        if observe:
+            observe(layer.name, env[layer.name])
     native = {name: model.to_native(name, env[name]) for name in model.native_shapes
               if name in env and name not in model.input_names}
     for op in model.tail:
         arrays = [native[n] for n in op.inputs]
-        if op.kind == "concat":
+        if op.kind == "concat" and any(a.dtype.kind == "f" for a in arrays):
+            native[op.output] = np.concatenate([_as_real(n, a, plan.params) for n, a in zip(op.inputs, arrays)], op.axis)
+        elif op.kind == "concat":
             native[op.output] = concat(arrays, [plan.params[n] for n in op.inputs], plan.params[op.output], op.axis)
         else:
             native[op.output] = op.apply(arrays)
     return {name: native[name] for name in model.outputs}
 
 
+def _as_real(name: str, x: np.ndarray, params: Mapping[str, QuantParams]) -> np.ndarray:
+    """Reals of a tensor that holds either reals (float layers' outputs) or codes."""
+    return x if x.dtype.kind == "f" else params[name].dequantize(x)
+
+
 def tail_params(model: ImportedModel, params: dict[str, QuantParams]) -> None:
-    """Give reshape / transpose tail outputs their input's parameters (in place)."""
+    """Give reshape / transpose tail outputs their input's parameters (in place); real inputs have none."""
     for op in model.tail:
-        if op.kind != "concat":
+        if op.kind != "concat" and op.inputs[0] in params:
             params[op.output] = params[op.inputs[0]]
