@@ -9,10 +9,30 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CODE_MIN", "CODE_MAX", "centered"]
+__all__ = ["CODE_MIN", "CODE_MAX", "centered", "centered_bound"]
 
 CODE_MIN = -128
 CODE_MAX = 255
+
+
+def centered_bound(name: str, codes: np.ndarray, zero_point: int) -> int:
+    """``max|codes - zero_point|`` for a per-tensor zero point, after the same checks as :func:`centered`.
+
+    Computed from the codes' minimum and maximum, without materialising the difference.
+    """
+    arr = np.asarray(codes)
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{name}: expected integer codes, got dtype {arr.dtype}")
+    zp = np.asarray(zero_point)
+    if zp.ndim or zp.dtype.kind not in "iu":
+        raise ValueError(f"{name} zero point: expected an integer scalar, got {zero_point!r}")
+    if not arr.size:
+        return 0
+    lo, hi, z = int(arr.min()), int(arr.max()), int(zp)
+    for label, (a, b) in ((name, (lo, hi)), (f"{name} zero point", (z, z))):
+        if a < CODE_MIN or b > CODE_MAX:
+            raise ValueError(f"{label}: expected 8-bit codes in [{CODE_MIN}, {CODE_MAX}], got [{a}, {b}]")
+    return max(abs(lo - z), abs(hi - z))
 
 
 def centered(name: str, codes: np.ndarray, zero_point: np.ndarray | int, axis: int = -1) -> tuple[np.ndarray, int]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sw.golden.codes import centered
+from sw.golden.codes import centered, centered_bound
 from sw.golden.exact import choose_dtype, exact_matmul
 from sw.golden.requant import OutputStage
 from sw.golden.window import (
@@ -101,15 +101,22 @@ def conv2d_accumulate(
         )
     stride, dilation = pair("stride", stride), pair("dilation", dilation)
     pads = resolve_padding(padding, (h, wd), (kh, kw), stride, dilation)
-    xc, max_x = centered("conv2d: input", x, input_zero_point)
+    max_x = centered_bound("conv2d: input", x, input_zero_point)
     wc, max_w = centered("conv2d: weights", w, weight_zero_point, axis=0)
     depth = kh * kw * cg
     path = choose_dtype(depth, max_x, max_w)
+
+    def input_as(dtype: np.dtype) -> np.ndarray:
+        # x - zx, exact in the accumulation dtype (|x - zx| <= 383).
+        xc = x.astype(dtype)
+        xc -= input_zero_point
+        return xc
+
     if cg == 1 and groups == cin:
         # Depthwise: output channel o reads input channel o // multiplier; one
         # multiply-add per tap over strided views (the bound is the same).
         dtype = np.dtype("float64" if path == "float32_chunked" else path)
-        padded, out_hw = pad_input(xc.astype(dtype), (kh, kw), stride, dilation, pads)
+        padded, out_hw = pad_input(input_as(dtype), (kh, kw), stride, dilation, pads)
         if cout > cin:
             padded = np.repeat(padded, cout // cin, axis=-1)
         wt = wc.reshape(cout, kh * kw).T.astype(dtype)  # [taps, Cout]
@@ -119,7 +126,7 @@ def conv2d_accumulate(
                 acc += tap(padded, i, j, out_hw, stride, dilation) * wt[i * kw + j]
         return acc.astype(np.int64)
     dtype = np.float32 if path.startswith("float32") else np.dtype(path)
-    patches = extract_patches(xc.astype(dtype), (kh, kw), stride, dilation, pads, pad_value=0)
+    patches = extract_patches(input_as(dtype), (kh, kw), stride, dilation, pads, pad_value=0)
     _, ho, wo, taps, _ = patches.shape
     # Implicit GEMM per group: [G, N*Ho*Wo, taps*Cg] @ [G, taps*Cg, Og].
     acc = exact_matmul(group_columns(patches, groups), group_weights(wc, groups), max_x, max_w)

@@ -37,6 +37,7 @@ __all__ = [
     "rounding_divide_by_pot",
     "multiply_by_quantized_multiplier",
     "multiply_by_quantized_multiplier_single_round",
+    "mbqm_unchecked",
     "requantize",
 ]
 
@@ -77,12 +78,15 @@ def _srdhm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """SRDHM of validated int64 operands in the int32 range (no checks).
 
     ``|a*b| <= 2**62`` so the int64 product never wraps; only ``INT32_MIN**2 = 2**62``
-    rounds to ``2**31``, which the final ``minimum`` saturates to ``INT32_MAX``.
+    rounds to ``2**31``, which is saturated to ``INT32_MAX`` (the pass is skipped when
+    neither operand holds INT32_MIN, e.g. for the non-negative Q0.31 multipliers).
     """
     prod = np.asarray(a * b)
     prod += 1 << 30
     prod >>= 31
-    return np.minimum(prod, INT32_MAX, out=prod)
+    if np.any(np.asarray(b) == INT32_MIN) and np.any(np.asarray(a) == INT32_MIN):
+        np.minimum(prod, INT32_MAX, out=prod)
+    return prod
 
 
 def _rdbpot(x: np.ndarray, exponent: np.ndarray) -> np.ndarray:
@@ -91,16 +95,23 @@ def _rdbpot(x: np.ndarray, exponent: np.ndarray) -> np.ndarray:
     Equivalent to gemmlowp's mask/threshold form: for ``e >= 1`` and ``h = 2**(e-1)``,
     ``(x + h - [x < 0]) >> e`` (an arithmetic shift is a floor division); ``e = 0`` is ``x``.
     """
-    half = np.where(exponent > 0, np.int64(1) << np.maximum(exponent - 1, 0), 0)
+    positive = exponent > 0
+    half = np.where(positive, np.int64(1) << np.maximum(exponent - 1, 0), 0)
     out = np.asarray(x + half)
-    if np.any(exponent > 0):
-        out -= (x < 0) & (exponent > 0)
+    if np.all(positive):
+        out -= x < 0
+    elif np.any(positive):
+        out -= (x < 0) & positive
     out >>= exponent
     return out
 
 
-def _mbqm(x: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """Double-rounding MBQM of validated operands; refuses a left shift that leaves int32."""
+def mbqm_unchecked(x: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Double-rounding MBQM of already validated int64 operands (hot path of the output stages).
+
+    ``x`` must lie in the int32 range, ``multiplier`` in [0, INT32_MAX] and ``shift`` in
+    [-31, 30]; only the left shift is checked (it must not leave int32).
+    """
     left = np.maximum(shift, 0)
     if left.size and left.max() > 0:
         x = x << left
@@ -173,7 +184,7 @@ def multiply_by_quantized_multiplier(
     ValueError
         If ``x * 2**shift`` would leave the int32 range (TFLite would wrap: we refuse).
     """
-    return _mbqm(as_int32_array("x", x), as_int32_array("multiplier", multiplier), _shift_array("shift", shift, -31, 30))
+    return mbqm_unchecked(as_int32_array("x", x), as_int32_array("multiplier", multiplier), _shift_array("shift", shift, -31, 30))
 
 
 def multiply_by_quantized_multiplier_single_round(
@@ -210,7 +221,7 @@ def requantize(
     """
     if rounding == "double":
         # One validation of each operand, then the unchecked kernels.
-        scaled = _mbqm(as_int32_array("acc", acc), as_int32_array("multiplier", multiplier), _shift_array("shift", shift, -31, 30))
+        scaled = mbqm_unchecked(as_int32_array("acc", acc), as_int32_array("multiplier", multiplier), _shift_array("shift", shift, -31, 30))
     elif rounding == "single":
         scaled = multiply_by_quantized_multiplier_single_round(acc, multiplier, shift)
     else:

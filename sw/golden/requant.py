@@ -27,7 +27,7 @@ from typing import Literal
 
 import numpy as np
 
-from sw.golden.fixedpoint import INT32_MAX, INT32_MIN, as_int32_array, requantize
+from sw.golden.fixedpoint import INT32_MAX, INT32_MIN, mbqm_unchecked, as_int32_array, requantize
 from sw.quant.multiplier import quantize_multiplier
 from sw.quant.params import QuantParams
 
@@ -65,6 +65,7 @@ def activation_range(activation: FusedActivation, output: QuantParams) -> tuple[
 
 def add_bias_checked(acc: np.ndarray, bias: np.ndarray | None, where: str) -> np.ndarray:
     """``acc + bias`` as int64, refusing results outside the int32 accumulator range."""
+    acc = np.asarray(acc, dtype=np.int64)
     if bias is not None:
         acc = acc + as_int32_array(f"{where}: bias", bias)
     if acc.size and (acc.min() < INT32_MIN or acc.max() > INT32_MAX):
@@ -180,7 +181,13 @@ class OutputStage:
         """
         if bias is not None and np.shape(bias) != (acc.shape[-1],):
             raise ValueError(f"{where}: bias: expected shape ({acc.shape[-1]},), got {np.shape(bias)}")
-        return self.apply(add_bias_checked(acc, bias, where))
+        acc = add_bias_checked(acc, bias, where)
+        if self.rounding != "double":
+            return self.apply(acc)
+        # acc is int64 and inside int32 (checked above); the stage's arrays were validated at construction.
+        scaled = mbqm_unchecked(acc, self.multiplier, self.shift)
+        scaled += self.zero_point
+        return np.clip(scaled, self.act_min, self.act_max, out=scaled)
 
     def apply(self, acc: np.ndarray) -> np.ndarray:
         """Requantize int32-range accumulators (channels on the last axis) to output codes (int64)."""
