@@ -23,6 +23,7 @@ pixel whose overlap-add (col2im) runs on the vector unit [assumed].
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 from hwsim import costs
@@ -240,23 +241,33 @@ def choose_conv_tiling(layer: Layer, cfg: HwConfig) -> ConvTiling:
             if si <= half_in and sw_ <= half_w and so <= half_out:
                 cands.append((1, 1, tn))
                 break
-    ry_all = {}
+    def loaded_extent(size: int, tile: int, axis: int) -> tuple[int, Counter, int]:
+        # Block count, block sizes and the input rows/cols the blocks load (halos included).
+        blocks = _blocks(size, tile)
+        total = 0
+        for a, b in blocks:
+            start, stop, _, _ = g.in_range(a, b, axis)
+            total += stop - start
+        return len(blocks), Counter(b - a for a, b in blocks), total
+
+    ys = {th: loaded_extent(g.ho, th, 0) for th in {c[0] for c in cands}}
+    xs = {tw: loaded_extent(g.wo, tw, 1) for tw in {c[1] for c in cands}}
+    ns = {tn: Counter(b - a for a, b in _blocks(g.n_g, tn)) for tn in {c[2] for c in cands}}
+    compute: dict[tuple[int, int], int] = {}
+
+    def tile_compute(pixels: int, tn_i: int) -> int:
+        if (pixels, tn_i) not in compute:
+            compute[pixels, tn_i] = _tile_compute(cfg, g, pixels, tn_i, passes)
+        return compute[pixels, tn_i]
+
     for th, tw, tn in cands:
-        rys = ry_all.setdefault(th, _blocks(g.ho, th))
-        rxs = _blocks(g.wo, tw)
-        rin = sum(g.in_range(a, b, 0)[1] - g.in_range(a, b, 0)[0] for a, b in rys)
-        cin = sum(g.in_range(a, b, 1)[1] - g.in_range(a, b, 1)[0] for a, b in rxs)
+        (n_y, y_sizes, rin), (n_x, x_sizes, cin) = ys[th], xs[tw]
         in_once = nbytes(rin * cin * g.cin_g, g.a_bits) * g.groups
-        n_sp, n_nb = len(rys) * len(rxs), -(-g.n_g // tn)
-        est = 0
-        for th_i in {b - a for a, b in rys}:
-            cnt_y = sum(1 for a, b in rys if b - a == th_i)
-            for tw_i in {b - a for a, b in rxs}:
-                cnt_x = sum(1 for a, b in rxs if b - a == tw_i)
-                for tn_i in {b - a for a, b in _blocks(g.n_g, tn)}:
-                    cnt_n = sum(1 for a, b in _blocks(g.n_g, tn) if b - a == tn_i)
-                    est += cnt_y * cnt_x * cnt_n * _tile_compute(cfg, g, th_i * tw_i, tn_i, passes)
-        est *= g.groups
+        n_sp, n_nb = n_y * n_x, -(-g.n_g // tn)
+        est = g.groups * sum(cnt_y * cnt_x * cnt_n * tile_compute(th_i * tw_i, tn_i)
+                             for th_i, cnt_y in y_sizes.items()
+                             for tw_i, cnt_x in x_sizes.items()
+                             for tn_i, cnt_n in ns[tn].items())
         for order in ("wo", "io"):
             if order == "wo":
                 dram = in_once * (n_nb if n_sp > 1 else 1) + w_once + out_total
