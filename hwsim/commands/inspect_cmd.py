@@ -15,23 +15,16 @@ from rich.table import Table
 
 from sw.fileio import atomic_write_text
 from sw.graph import Graph, Layer, Part, load_model
+from sw.graph.bits import BitPolicy, parse_bits, parse_width
 
-__all__ = ["register", "run", "parse_bits"]
-
-
-def parse_bits(text: str) -> tuple[int, int]:
-    """``"W,A"`` (or ``"W/A"``) to ``(w_bits, a_bits)``; ValueError if malformed."""
-    parts = text.replace("/", ",").split(",")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise ValueError(f"bit widths: expected 'W,A' such as '4,8', got {text!r}")
-    return int(parts[0]), int(parts[1])
+__all__ = ["register", "run"]
 
 
-def _keyed_bits(text: str) -> tuple[str, tuple[int, int]]:
+def _keyed_bits(text: str, where: str) -> tuple[str, tuple[int, int]]:
     key, sep, bits = text.partition("=")
     if not sep or not key:
-        raise ValueError(f"expected 'NAME=W,A', got {text!r}")
-    return key, parse_bits(bits)
+        raise ValueError(f"{where}: expected NAME=WIDTH (e.g. head=8 or head=w4a8), got {text!r}")
+    return key, parse_width(bits, where)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,11 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                "then totals.")
     parser.add_argument("model", metavar="MODEL", help="zoo name (see 'hwsim models') or model file (.csv)")
     parser.add_argument("--json", metavar="FILE", help="also write layers and totals as JSON to FILE")
-    parser.add_argument("--bits", metavar="W,A", help="bit widths for every layer (32 = float)")
-    parser.add_argument("--part-bits", metavar="PART=W,A", action="append", default=[],
+    parser.add_argument("--bits", metavar="POLICY",
+                        help="bit widths: 4, w4a8 (or 4/8), per part e.g. 8,head=4; 32 = float")
+    parser.add_argument("--part-bits", metavar="PART=WIDTH", action="append", default=[],
                         help="bit widths for one part (backbone, neck, head); repeatable")
-    parser.add_argument("--layer-bits", metavar="LAYER=W,A", action="append", default=[],
-                        help="bit widths for one layer; repeatable")
+    parser.add_argument("--layer-bits", metavar="LAYER=WIDTH", action="append", default=[],
+                        help="bit widths for one layer, e.g. backbone.Conv2d_0=32; repeatable")
     parser.set_defaults(func=run)
 
 
@@ -86,10 +80,11 @@ def run(args: argparse.Namespace) -> int:
     """Load, apply bit overrides, print the table; returns 0."""
     graph = load_model(args.model)
     if args.bits or args.part_bits or args.layer_bits:
+        policy = parse_bits(args.bits) if args.bits else BitPolicy()
         graph = graph.with_bits(
-            default=parse_bits(args.bits) if args.bits else None,
-            parts=dict(_keyed_bits(t) for t in args.part_bits),
-            layers=dict(_keyed_bits(t) for t in args.layer_bits),
+            default=policy.default,
+            parts={**(policy.parts or {}), **dict(_keyed_bits(t, "--part-bits") for t in args.part_bits)},
+            layers=dict(_keyed_bits(t, "--layer-bits") for t in args.layer_bits),
         )
     Console(width=None if sys.stdout.isatty() else 200).print(_table(graph))
     totals = graph.totals()

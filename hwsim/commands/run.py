@@ -16,7 +16,8 @@ from pathlib import Path
 
 from sw.graph.zoo import ZOO
 from sw.runtime.arrays import load_arrays, load_samples, save_outputs
-from sw.runtime.executor import execute, parse_bits
+from sw.graph.bits import parse_bits
+from sw.runtime.executor import execute
 from sw.runtime.floatexec import run_float
 from sw.runtime.model import ImportedModel
 
@@ -49,8 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--input", required=True, metavar="FILE", help=".npy (one input) or .npz keyed by input name, "
                                                                       "in the model's layout (NCHW for ONNX)")
     parser.add_argument("--output", required=True, metavar="FILE", help=".npy (one output) or .npz keyed by output name")
-    parser.add_argument("--bits", metavar="SPEC", help="float models: N, W/A, or PART=N[,PART=W/A...] "
-                                                       "(parts: backbone, neck, head); default 8")
+    parser.add_argument("--bits", metavar="POLICY", help="float models: 4, w4a8 (or 4/8), per part e.g. "
+                                                         "8,head=4 (parts: backbone, neck, head; 32 = float); default 8")
     parser.add_argument("--calibration", metavar="FILE", help="float models: samples stacked on axis 0 "
                                                               "(default: the input plus 3 seeded noisy copies)")
     parser.add_argument("--dequantize", action="store_true", help="write real values instead of integer codes")

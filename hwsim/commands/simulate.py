@@ -16,44 +16,11 @@ from hwsim.report import compare_table, energy_table, layer_table, to_csv, to_js
 from hwsim.simulate import MODES, simulate_graph
 from sw.fileio import atomic_write_text
 from sw.graph import load_model
-from sw.graph.ir import BITS, Part
+from sw.graph.bits import parse_bits, parse_width
 
-__all__ = ["register", "run", "parse_bits", "DEFAULT_MODEL"]
+__all__ = ["register", "run", "DEFAULT_MODEL"]
 
 DEFAULT_MODEL = "retinanet_r50_fpn"
-
-
-def _pair(text: str, where: str) -> tuple[int, int]:
-    t = text.strip().lower()
-    try:
-        if t.startswith("w") and "a" in t:
-            w, a = t[1:].split("a", 1)
-            pair = (int(w), int(a))
-        else:
-            pair = (int(t), int(t))
-    except ValueError:
-        raise ValueError(f"{where}: expected a width like 4, 8 or w4a8, got {text!r}") from None
-    for b in pair:
-        if b not in BITS:
-            raise ValueError(f"{where}: unsupported bit width {b} (the IR knows {sorted(BITS)})")
-    return pair
-
-
-def parse_bits(spec: str) -> tuple[tuple[int, int] | None, dict[str, tuple[int, int]]]:
-    """``"4"``, ``"w4a8"``, ``"8,head=4"``, ``"backbone=8,neck=w4a8,head=4"`` -> (default, per part)."""
-    default, parts = None, {}
-    for item in spec.split(","):
-        if not item.strip():
-            raise ValueError(f"--bits: empty item in {spec!r}")
-        if "=" in item:
-            part, value = item.split("=", 1)
-            part = part.strip().lower()
-            if part not in {p.value for p in Part}:
-                raise ValueError(f"--bits: unknown part {part!r} (parts: {', '.join(p.value for p in Part)})")
-            parts[part] = _pair(value, "--bits")
-        else:
-            default = _pair(item, "--bits")
-    return default, parts
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"zoo name or model file (default {DEFAULT_MODEL})")
     p.add_argument("--config", default=DEFAULT_PRESET,
                    help=f"preset ({', '.join(PRESETS)}) or TOML file (default {DEFAULT_PRESET})")
-    p.add_argument("--bits", help="widths: 4, 8, w4a8, or per part, e.g. 8,head=4 (default: the model's)")
+    p.add_argument("--bits", help="widths: 4, 8, w4a8 (or 4/8), per part e.g. 8,head=4; 32 = float (default: the model's)")
     p.add_argument("--dataflow", choices=DATAFLOWS, help="override the config's dataflow (os, ws)")
     p.add_argument("--mode", choices=MODES, default="fast",
                    help="fast (batched identical tiles, default) or event (every tile in simpy)")
@@ -100,12 +67,11 @@ def run(args: argparse.Namespace) -> int:
         if args.bits:
             raise ValueError("--bits and --compare-bits are exclusive")
         for item in args.compare_bits.split(","):
-            runs.append((item.strip(), graph.with_bits(default=_pair(item, "--compare-bits"))))
+            runs.append((item.strip(), graph.with_bits(default=parse_width(item, "--compare-bits"))))
     else:
         label = args.bits or "model widths"
         if args.bits:
-            default, parts = parse_bits(args.bits)
-            graph = graph.with_bits(default=default, parts=parts)
+            graph = parse_bits(args.bits).apply(graph)
         runs.append((label, graph))
     results = [simulate_graph(g, cfg, mode=args.mode, bits=label, progress=_progress(f"simulate {label}"))
                for label, g in runs]

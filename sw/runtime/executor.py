@@ -2,7 +2,7 @@
 
 Float models in integer mode (FQN flow):
 
-1. bit widths from ``--bits`` (:func:`parse_bits`) through ``Graph.with_bits``;
+1. bit widths from ``--bits`` (:func:`sw.graph.bits.parse_bits`) through ``Graph.with_bits``;
 2. calibration: the float64 model runs on every calibration sample and a
    percentile observer (gamma 0.999, FQN) per tensor gives ``[lb, ub]`` ->
    aligned signed ``a_bits`` parameters (:func:`sw.quant.ranges.params_from_range`);
@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sw.graph.ir import FLOAT_BITS, Graph, Part
+from sw.graph.bits import BitPolicy
+from sw.graph.ir import FLOAT_BITS, Graph
 from sw.quant.calibration import DEFAULT_GAMMA, EmaObserver, MinMaxObserver, PercentileObserver
 from sw.quant.params import QuantParams
 from sw.quant.ranges import params_from_range
@@ -32,7 +33,7 @@ from sw.runtime.floatexec import run_float
 from sw.runtime.integer import PASS_THROUGH, is_float_layer, plan_calibrated, plan_prequantized, run_integer, tail_params
 from sw.runtime.model import ImportedModel
 
-__all__ = ["BitPolicy", "parse_bits", "apply_bits", "calibrate", "calibration_ranges", "params_from_ranges",
+__all__ = ["apply_bits", "calibrate", "calibration_ranges", "params_from_ranges",
            "default_calibration", "execute", "Result", "DEFAULT_PERTURBATIONS", "NOISE_FRACTION", "OBSERVER_VALUES"]
 
 DEFAULT_PERTURBATIONS = 3
@@ -41,38 +42,9 @@ OBSERVER_VALUES = 1_000_000  # values kept per tensor (seeded sub-sampling beyon
 Observer = PercentileObserver | MinMaxObserver | EmaObserver
 
 
-@dataclass(frozen=True)
-class BitPolicy:
-    """``(w_bits, a_bits)`` for all layers and/or per part."""
-
-    default: tuple[int, int] | None = None
-    parts: Mapping[str, tuple[int, int]] | None = None
-
-
-def _pair(text: str, spec: str) -> tuple[int, int]:
-    w, _, a = text.strip().partition("/")
-    if not w.isdigit() or not (a or w).isdigit():
-        raise ValueError(f"--bits '{spec}': expected N, W/A or PART=N[,PART=W/A...], got '{text}'")
-    return int(w), int(a or w)
-
-
-def parse_bits(spec: str) -> BitPolicy:
-    """Parse ``"8"``, ``"4/8"`` (weights/activations) or ``"backbone=4,neck=4,head=4/8"``."""
-    if "=" not in spec:
-        return BitPolicy(default=_pair(spec, spec))
-    parts = {}
-    for item in spec.split(","):
-        part, _, value = item.partition("=")
-        part = part.strip().lower()
-        if part not in {p.value for p in Part}:
-            raise ValueError(f"--bits '{spec}': unknown part '{part}' (known: {', '.join(p.value for p in Part)})")
-        parts[part] = _pair(value, spec)
-    return BitPolicy(parts=parts)
-
-
 def apply_bits(graph: Graph, policy: BitPolicy) -> Graph:
     """``graph`` with the policy's widths (unnamed parts keep their widths)."""
-    return graph.with_bits(default=policy.default, parts=policy.parts)
+    return policy.apply(graph)
 
 
 def default_calibration(model: ImportedModel, inputs: Mapping[str, np.ndarray], seed: int = 0) -> list[dict]:

@@ -24,7 +24,7 @@ def test_models_lists_zoo(capsys, tmp_path):
 
 def test_inspect_zoo_with_bits_and_json(capsys, tmp_path):
     out_file = tmp_path / "m.json"
-    argv = ["inspect", "mobilenet_ssd_300", "--part-bits", "head=8,8", "--layer-bits", "backbone.Conv2d_0=32,32",
+    argv = ["inspect", "mobilenet_ssd_300", "--part-bits", "head=8", "--layer-bits", "backbone.Conv2d_0=32",
             "--json", str(out_file)]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
@@ -44,9 +44,10 @@ def test_inspect_csv(capsys):
 @pytest.mark.parametrize("argv, message", [
     (["inspect", "nosuchmodel"], "'nosuchmodel' is neither a zoo model"),
     (["inspect", "/nonexistent/x.csv"], "/nonexistent/x.csv: no such file"),
-    (["inspect", "yolov3_416", "--bits", "4"], "expected 'W,A'"),
-    (["inspect", "yolov3_416", "--bits", "4,9"], "a_bits must be one of"),
-    (["inspect", "yolov3_416", "--part-bits", "tail=8,8"], "'tail' is not a valid Part"),
+    (["inspect", "yolov3_416", "--bits", "four"], "--bits: expected a width like 4, w4a8 or 4/8"),
+    (["inspect", "yolov3_416", "--bits", "w4a9"], "--bits: unsupported bit width 9"),
+    (["inspect", "yolov3_416", "--bits", "tail=8"], "--bits: unknown part 'tail'"),
+    (["inspect", "yolov3_416", "--part-bits", "tail=8"], "'tail' is not a valid Part"),
 ])
 def test_bad_input_exit_2(capsys, argv, message):
     assert cli.main(argv) == 2

@@ -6,7 +6,8 @@ import numpy as np
 
 from sw.graph.importers.onnx_import import load_onnx
 from sw.graph.ir import Part
-from sw.runtime.executor import BitPolicy, apply_bits, calibrate, default_calibration, execute
+from sw.graph.bits import BitPolicy
+from sw.runtime.executor import apply_bits, calibrate, default_calibration, execute
 from sw.runtime.floatexec import float_layer_activated, run_float
 from sw.runtime.integer import plan_calibrated, run_integer
 from sw.runtime.model import ImportedModel

@@ -8,7 +8,7 @@ import onnxruntime as ort
 import pytest
 
 import hwsim.cli
-from sw.runtime.executor import BitPolicy, parse_bits
+from sw.graph.bits import BitPolicy, parse_bits
 from tests.importers.onnx_models import MODELS
 from tests.oracles.tflite_ref import run_model
 from tests.runtime.tflite_models import chain_model
@@ -65,8 +65,9 @@ def test_parse_bits():
     assert parse_bits("backbone=4,head=4/8") == BitPolicy(parts={"backbone": (4, 4), "head": (4, 8)})
     with pytest.raises(ValueError, match="unknown part 'tail'"):
         parse_bits("tail=4")
-    with pytest.raises(ValueError, match="expected N, W/A"):
+    with pytest.raises(ValueError, match="expected a width like 4, w4a8 or 4/8"):
         parse_bits("four")
+    assert parse_bits("w4a8,head=32") == BitPolicy(default=(4, 8), parts={"head": (32, 32)})
 
 
 @pytest.mark.parametrize("model_arg, message", [
