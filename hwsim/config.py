@@ -33,7 +33,7 @@ from typing import Any, Mapping
 from rtl.timing import MAC_CYCLES, REQUANT_PIPELINE_CYCLES
 
 __all__ = ["ArrayConfig", "MemoryConfig", "VectorConfig", "EnergyConfig", "HwConfig",
-           "PRESETS", "DEFAULT_PRESET", "load_config", "load_preset", "preset_names",
+           "PRESETS", "DEFAULT_PRESET", "load_config", "load_preset", "preset_names", "config_from_dict",
            "sram_pj_per_byte"]
 
 DEFAULT_PRESET = "edge16_int4"
@@ -308,7 +308,20 @@ def _read_toml(text: str, where: str) -> dict:
         raise ValueError(f"{where}: not valid TOML: {exc}") from None
 
 
-def _build(data: dict, where: str, base: HwConfig | None, user_prov: str | None) -> HwConfig:
+def config_from_dict(data: dict, where: str, base: HwConfig | None, user_prov: str | None) -> HwConfig:
+    """A validated :class:`HwConfig` from TOML-shaped ``data`` over ``base`` (None: a full preset).
+
+    Parameters
+    ----------
+    data
+        Tables and fields as in a config TOML file.
+    where
+        Source named in error messages (file, preset or sweep point).
+    base
+        Config whose values and provenance ``data`` overrides.
+    user_prov
+        Provenance recorded for every overridden field (None for presets).
+    """
     data = dict(data)
     data.pop("preset", None)
     prov_table = data.pop("provenance", {})
@@ -374,7 +387,7 @@ def load_preset(name: str) -> HwConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown preset '{name}'; known: {', '.join(PRESETS)}")
     text = resources.files("hwsim.presets").joinpath(f"{name}.toml").read_text(encoding="utf-8")
-    return _build(_read_toml(text, f"preset {name}"), f"preset {name}", None, None)
+    return config_from_dict(_read_toml(text, f"preset {name}"), f"preset {name}", None, None)
 
 
 def load_config(spec: str | None = None) -> HwConfig:
@@ -404,4 +417,4 @@ def load_config(spec: str | None = None) -> HwConfig:
             raise ValueError(f"{path}: preset must be a preset name string")
         base = load_preset(base_name)
         data.setdefault("name", f"{base_name}+{path.stem}")
-    return _build(data, str(path), base, f"[user: {path.name}]")
+    return config_from_dict(data, str(path), base, f"[user: {path.name}]")
