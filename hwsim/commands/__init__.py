@@ -3,6 +3,6 @@
 Each module has ``register(subparsers)``; add a new command by adding its module here.
 """
 
-from hwsim.commands import cosim, demo, inspect_cmd, models, run, simulate, verilog
+from hwsim.commands import cosim, demo, inspect_cmd, models, report, run, simulate, sweep, verilog
 
-COMMANDS = (simulate, demo, models, inspect_cmd, run, verilog, cosim)
+COMMANDS = (simulate, sweep, demo, models, inspect_cmd, run, verilog, cosim, report)
