@@ -48,16 +48,21 @@ def front_rows(rows: list[dict[str, Any]], models: Sequence[str]) -> list[dict[s
     front, then x ascending (key breaks ties).
     """
     out = []
+    for _, xm, ym, usable in _fronts(rows, models):
+        mask = non_dominated([r[xm] for r in usable], [r[ym] for r in usable])
+        chosen = sorted((r for r, m in zip(usable, mask) if m), key=lambda r: (r[xm], r[ym], r["key"]))
+        out.extend({"front": f"{xm} vs {ym}", **r} for r in chosen)
+    return out
+
+
+def _fronts(rows: list[dict[str, Any]], models: Sequence[str]):
+    """``(model, x metric, y metric, rows having both metrics)`` per model and front, skipping empty ones."""
     for model in models:
         mine = [r for r in rows if r["model"] == model]
         for xm, ym in FRONTS:
             usable = [r for r in mine if r.get(xm) is not None and r.get(ym) is not None]
-            if not usable:
-                continue
-            mask = non_dominated([r[xm] for r in usable], [r[ym] for r in usable])
-            chosen = sorted((r for r, m in zip(usable, mask) if m), key=lambda r: (r[xm], r[ym], r["key"]))
-            out.extend({"front": f"{xm} vs {ym}", **r} for r in chosen)
-    return out
+            if usable:
+                yield model, xm, ym, usable
 
 
 def markdown_table(fronts: list[dict[str, Any]], fields: Sequence[str]) -> str:
@@ -94,29 +99,24 @@ def write_front_plots(rows: list[dict[str, Any]], models: Sequence[str], out: Pa
     import matplotlib.pyplot as plt
 
     paths = []
-    for model in models:
-        mine = [r for r in rows if r["model"] == model]
-        for xm, ym in FRONTS:
-            usable = [r for r in mine if r.get(xm) is not None and r.get(ym) is not None]
-            if not usable:
-                continue
-            x = np.array([r[xm] for r in usable], dtype=float)
-            y = np.array([r[ym] for r in usable], dtype=float)
-            mask = non_dominated(x, y)
-            order = np.argsort(x[mask], kind="stable")
-            fig, ax = plt.subplots(figsize=(6, 4.5))
-            ax.scatter(x[~mask], y[~mask], s=12, color="0.6", label=f"dominated ({int((~mask).sum())})")
-            ax.step(x[mask][order], y[mask][order], where="post", color="tab:red", linewidth=1)
-            ax.scatter(x[mask], y[mask], s=24, color="tab:red", label=f"Pareto front ({int(mask.sum())})")
-            ax.set_xlabel(_LABELS[xm])
-            ax.set_ylabel(_LABELS[ym])
-            ax.set_title(f"{Path(model).name}: {xm} vs {ym}")
-            ax.legend()
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-            plt.close(fig)
-            paths.append(out / f"pareto_{_slug(model)}_{xm}_{ym}.png")
-            atomic_write_bytes(paths[-1], buf.getvalue())
+    for model, xm, ym, usable in _fronts(rows, models):
+        x = np.array([r[xm] for r in usable], dtype=float)
+        y = np.array([r[ym] for r in usable], dtype=float)
+        mask = non_dominated(x, y)
+        order = np.argsort(x[mask], kind="stable")
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        ax.scatter(x[~mask], y[~mask], s=12, color="0.6", label=f"dominated ({int((~mask).sum())})")
+        ax.step(x[mask][order], y[mask][order], where="post", color="tab:red", linewidth=1)
+        ax.scatter(x[mask], y[mask], s=24, color="tab:red", label=f"Pareto front ({int(mask.sum())})")
+        ax.set_xlabel(_LABELS[xm])
+        ax.set_ylabel(_LABELS[ym])
+        ax.set_title(f"{Path(model).name}: {xm} vs {ym}")
+        ax.legend()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        paths.append(out / f"pareto_{_slug(model)}_{xm}_{ym}.png")
+        atomic_write_bytes(paths[-1], buf.getvalue())
     return paths
 
 
