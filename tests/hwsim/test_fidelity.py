@@ -1,4 +1,4 @@
-"""Fidelity: roofline lower bound, and SCALE-Sim's stall-free compute formula (REFERENCES.md)."""
+"""Fidelity: roofline lower bound, and SCALE-Sim's stall-free compute formula."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_no_layer_beats_its_roofline(model, preset, bits, dataflow):
 
 
 def scalesim_stall_free(h, w, fh, fw, c, n, s, rows, cols, dataflow="os"):
-    """SCALE-Sim's stall-free cycles (REFERENCES.md), written independently of hwsim."""
+    """SCALE-Sim's stall-free cycles (folds x per-fold cycles - 1), written independently of hwsim."""
     e = math.ceil((h - fh + s) / s) * math.ceil((w - fw + s) / s)
     k = fh * fw * c
     if dataflow == "os":

@@ -17,7 +17,7 @@ from sw.runtime.floatexec import run_float
 from tests.fuzzing import corrupted_variants
 from tests.importers.onnx_models import MODELS, Builder
 
-YOLOX_GMAC = 3.18  # REFERENCES.md: ddddocr common_det.onnx, YOLOX-tiny-style, 1x3x416x416
+YOLOX_GMAC = 3.18  # published figure for ddddocr common_det.onnx, YOLOX-tiny-style, 1x3x416x416
 
 
 def save(model: onnx.ModelProto, tmp_path: Path, name: str = "m") -> Path:
