@@ -33,18 +33,13 @@ from sw.runtime.floatexec import run_float
 from sw.runtime.integer import PASS_THROUGH, is_float_layer, plan_calibrated, plan_prequantized, run_integer, tail_params
 from sw.runtime.model import ImportedModel
 
-__all__ = ["apply_bits", "calibrate", "calibration_ranges", "params_from_ranges",
+__all__ = ["calibrate", "calibration_ranges", "params_from_ranges",
            "default_calibration", "execute", "Result", "DEFAULT_PERTURBATIONS", "NOISE_FRACTION", "OBSERVER_VALUES"]
 
 DEFAULT_PERTURBATIONS = 3
 NOISE_FRACTION = 0.05
 OBSERVER_VALUES = 1_000_000  # values kept per tensor (seeded sub-sampling beyond)
 Observer = PercentileObserver | MinMaxObserver | EmaObserver
-
-
-def apply_bits(graph: Graph, policy: BitPolicy) -> Graph:
-    """``graph`` with the policy's widths (unnamed parts keep their widths)."""
-    return policy.apply(graph)
 
 
 def default_calibration(model: ImportedModel, inputs: Mapping[str, np.ndarray], seed: int = 0) -> list[dict]:
@@ -189,8 +184,7 @@ def execute(
         plan = plan_prequantized(model)
     else:
         if bits is not None:
-            model = ImportedModel(apply_bits(model.graph, bits), model.tensors, model.layout, model.native_shapes,
-                                  model.tail, model.outputs, model.leaky_alpha)
+            model = model.with_bits(bits)
         floats = {k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()}
         params = calibrate(model, calibration or default_calibration(model, floats))
         plan = plan_calibrated(model, params)

@@ -25,12 +25,13 @@ every activation tensor (graph inputs, layer outputs, tail outputs) and of every
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
 import numpy as np
 
+from sw.graph.bits import BitPolicy
 from sw.graph.ir import Graph
 from sw.quant.params import QuantParams
 
@@ -132,6 +133,10 @@ class ImportedModel:
     def prequantized(self) -> bool:
         """True for a model that carries its own integer quantization (int8 TFLite)."""
         return self.quant is not None
+
+    def with_bits(self, policy: BitPolicy) -> "ImportedModel":
+        """This model with ``policy``'s widths applied to its graph (weights and tensors unchanged)."""
+        return replace(self, graph=policy.apply(self.graph))
 
     def to_native(self, name: str, nhwc: np.ndarray) -> np.ndarray:
         """An IR tensor ``[1, H, W, C]`` in its external layout and shape."""

@@ -29,7 +29,7 @@ from sw.detect.boxes import Agreement, Detections, match_detections
 from sw.quant.calibration import MinMaxObserver, PercentileObserver
 from sw.quant.ranges import Granularity
 from sw.graph.bits import BitPolicy
-from sw.runtime.executor import OBSERVER_VALUES, apply_bits, calibration_ranges, params_from_ranges
+from sw.runtime.executor import OBSERVER_VALUES, calibration_ranges, params_from_ranges
 from sw.runtime.floatexec import run_float
 from sw.runtime.integer import plan_calibrated, run_integer
 from sw.runtime.model import ImportedModel
@@ -215,10 +215,8 @@ class _Energy:
 
 def evaluate(setup: RealSetup, config: QuantConfig, ranges: CalibratedRanges, reference: Reference) -> Evaluation:
     """Integer execution of ``setup.model`` under ``config`` on the evaluation inputs (module docstring)."""
-    model = setup.model
-    graph = apply_bits(model.graph, config.bits)
-    model = ImportedModel(graph, model.tensors, model.layout, model.native_shapes, model.tail, model.outputs,
-                          model.leaky_alpha)
+    model = setup.model.with_bits(config.bits)
+    graph = model.graph
     params = params_from_ranges(model, ranges.ranges[config.observer])
     plan = plan_calibrated(model, params, granularity=config.granularity)
     layer_energy, output_energy = _Energy(), _Energy()

@@ -33,9 +33,8 @@ from rtl.timing import array_tile_cycles, array_tile_interval
 from sw.golden.conv import conv2d
 from sw.graph.ir import Op
 from sw.graph.bits import BitPolicy
-from sw.runtime.executor import apply_bits, params_from_ranges
+from sw.runtime.executor import params_from_ranges
 from sw.runtime.integer import plan_calibrated, run_integer
-from sw.runtime.model import ImportedModel
 from sw.studies.quality import CalibratedRanges
 from sw.studies.setups import RealSetup
 
@@ -158,10 +157,8 @@ class _RealLayer:
 
 def real_tile(setup: RealSetup, ranges: CalibratedRanges, bits: int, layer_name: str) -> _RealLayer:
     """The layer's quantized operands and golden output on the first held-out input (module docstring)."""
-    model = setup.model
-    graph = apply_bits(model.graph, BitPolicy(default=(bits, bits)))
-    model = ImportedModel(graph, model.tensors, model.layout, model.native_shapes, model.tail, model.outputs,
-                          model.leaky_alpha)
+    model = setup.model.with_bits(BitPolicy(default=(bits, bits)))
+    graph = model.graph
     layer = graph.layer(layer_name)
     if layer.op is not Op.CONV or layer.groups != 1:
         raise ValueError(f"layer '{layer_name}': a real tile needs an ungrouped conv, got {layer.op.value}")

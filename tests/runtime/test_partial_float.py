@@ -7,10 +7,9 @@ import numpy as np
 from sw.graph.importers.onnx_import import load_onnx
 from sw.graph.ir import Part
 from sw.graph.bits import BitPolicy
-from sw.runtime.executor import apply_bits, calibrate, default_calibration, execute
+from sw.runtime.executor import calibrate, default_calibration, execute
 from sw.runtime.floatexec import float_layer_activated, run_float
 from sw.runtime.integer import plan_calibrated, run_integer
-from sw.runtime.model import ImportedModel
 from tests.importers.onnx_models import MODELS
 
 
@@ -47,8 +46,7 @@ def test_float_head_consumes_dequantized_integer_codes(tmp_path):
     assert all(v.dtype.kind == "f" for v in result.outputs.values())
     # Re-run layer by layer: every float head layer's output equals float64 execution of that
     # layer on the (dequantized) values the integer part produced.
-    mixed = ImportedModel(apply_bits(model.graph, BitPolicy(parts=parts)), model.tensors, model.layout,
-                          model.native_shapes, model.tail, model.outputs, model.leaky_alpha)
+    mixed = model.with_bits(BitPolicy(parts=parts))
     params = calibrate(mixed, default_calibration(mixed, x))
     plan = plan_calibrated(mixed, params)
     seen = {}
