@@ -30,6 +30,7 @@ import numpy as np
 from sw.golden.fixedpoint import INT32_MAX, INT32_MIN, mbqm_unchecked, as_int32_array, requantize
 from sw.quant.multiplier import quantize_multiplier
 from sw.quant.params import QuantParams
+from sw.quant.rounding import round_half_away
 
 __all__ = ["OutputStage", "FusedActivation", "StageRounding", "activation_range", "add_bias_checked"]
 
@@ -50,7 +51,7 @@ def activation_range(activation: FusedActivation, output: QuantParams) -> tuple[
     scale = float(output.scale)
 
     def code(real: float) -> int:
-        return zp + int(np.sign(real) * np.floor(abs(real / scale) + 0.5))
+        return zp + int(round_half_away(real / scale))
 
     if activation == "none":
         return qmin, qmax
@@ -198,8 +199,7 @@ class OutputStage:
                 f"{acc.shape[-1]} accumulator channels"
             )
         if self.rounding == "float":
-            scaled = np.asarray(acc, dtype=np.float64) * self.real_multiplier
-            rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)
+            rounded = round_half_away(np.asarray(acc, dtype=np.float64) * self.real_multiplier)
             return np.clip(rounded + self.zero_point, self.act_min, self.act_max).astype(np.int64)
         return requantize(
             acc, self.multiplier, self.shift, self.zero_point, self.act_min, self.act_max, self.rounding

@@ -14,6 +14,7 @@ import numpy as np
 
 from sw.golden.fixedpoint import INT32_MAX, INT32_MIN
 from sw.quant.params import QuantParams
+from sw.quant.rounding import round_half_away
 
 __all__ = ["BatchNorm", "fold_batch_norm", "quantize_bias"]
 
@@ -69,8 +70,7 @@ def quantize_bias(b: np.ndarray, input_params: QuantParams, weight_params: Quant
     """int32 bias codes at scale ``s_in * s_w[o]``, zero point 0, rounded half away from zero."""
     b = np.asarray(b, dtype=np.float64)
     scale = float(input_params.scale) * weight_params.scale
-    v = b / scale
-    codes = np.sign(v) * np.floor(np.abs(v) + 0.5)
+    codes = round_half_away(b / scale)
     if codes.size and (codes.min() < INT32_MIN or codes.max() > INT32_MAX):
         raise ValueError(f"bias: quantized values leave the int32 range (scale {scale.min()}..{scale.max()})")
     return codes.astype(np.int64)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sw.quant.rounding import round_half_away
+
 __all__ = ["QuantParams", "code_range", "check_bits"]
 
 MIN_BITS = 2
@@ -151,8 +153,7 @@ class QuantParams:
         self.check_tensor("quantize", x.shape)
         scale = self._broadcast(self.scale, x.ndim)
         zp = self._broadcast(self.zero_point, x.ndim)
-        v = x / scale
-        codes = np.sign(v) * np.floor(np.abs(v) + 0.5)
+        codes = round_half_away(x / scale)
         return np.clip(codes + zp, self.qmin, self.qmax).astype(np.int64)
 
     def dequantize(self, codes: np.ndarray) -> np.ndarray:

@@ -15,14 +15,11 @@ from typing import Literal
 import numpy as np
 
 from sw.quant.params import QuantParams, check_bits, code_range
+from sw.quant.rounding import round_half_away
 
 __all__ = ["params_from_range", "weight_params", "Granularity"]
 
 Granularity = Literal["per_channel", "per_tensor"]
-
-
-def _round_half_away(x: np.ndarray) -> np.ndarray:
-    return np.sign(x) * np.floor(np.abs(x) + 0.5)
 
 
 def params_from_range(
@@ -66,7 +63,7 @@ def params_from_range(
     step = (ub - lb) / (qmax - qmin)
     # A range whose step underflows the normal floats is degenerate: Delta = 1.
     scale = np.where(step >= np.finfo(np.float64).tiny, step, 1.0)
-    zp = np.clip(_round_half_away(qmin - lb / scale), qmin, qmax).astype(np.int64)
+    zp = np.clip(round_half_away(qmin - lb / scale), qmin, qmax).astype(np.int64)
     return QuantParams(bits, signed, scale, zp, axis)
 
 
