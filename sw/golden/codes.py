@@ -15,6 +15,11 @@ CODE_MIN = -128
 CODE_MAX = 255
 
 
+def _check_range(label: str, lo: int, hi: int) -> None:
+    if lo < CODE_MIN or hi > CODE_MAX:
+        raise ValueError(f"{label}: expected 8-bit codes in [{CODE_MIN}, {CODE_MAX}], got [{lo}, {hi}]")
+
+
 def centered_bound(name: str, codes: np.ndarray, zero_point: int) -> int:
     """``max|codes - zero_point|`` for a per-tensor zero point, after the same checks as :func:`centered`.
 
@@ -29,9 +34,8 @@ def centered_bound(name: str, codes: np.ndarray, zero_point: int) -> int:
     if not arr.size:
         return 0
     lo, hi, z = int(arr.min()), int(arr.max()), int(zp)
-    for label, (a, b) in ((name, (lo, hi)), (f"{name} zero point", (z, z))):
-        if a < CODE_MIN or b > CODE_MAX:
-            raise ValueError(f"{label}: expected 8-bit codes in [{CODE_MIN}, {CODE_MAX}], got [{a}, {b}]")
+    _check_range(name, lo, hi)
+    _check_range(f"{name} zero point", z, z)
     return max(abs(lo - z), abs(hi - z))
 
 
@@ -60,10 +64,8 @@ def centered(name: str, codes: np.ndarray, zero_point: np.ndarray | int, axis: i
     if zp.dtype.kind not in "iu":
         raise ValueError(f"{name} zero point: expected integers, got dtype {zp.dtype}")
     for label, values in ((name, arr), (f"{name} zero point", zp)):
-        if values.size and (values.min() < CODE_MIN or values.max() > CODE_MAX):
-            raise ValueError(
-                f"{label}: expected 8-bit codes in [{CODE_MIN}, {CODE_MAX}], got [{values.min()}, {values.max()}]"
-            )
+        if values.size:
+            _check_range(label, int(values.min()), int(values.max()))
     zp = zp.astype(np.int64)
     if zp.ndim == 1:
         if arr.shape[axis] != zp.size:

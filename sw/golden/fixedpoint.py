@@ -38,6 +38,7 @@ __all__ = [
     "multiply_by_quantized_multiplier",
     "multiply_by_quantized_multiplier_single_round",
     "mbqm_unchecked",
+    "requantize_unchecked",
     "requantize",
 ]
 
@@ -219,14 +220,22 @@ def requantize(
     the default) or :func:`multiply_by_quantized_multiplier_single_round`.
     ``multiplier`` and ``shift`` broadcast against the last axis for per-channel use.
     """
-    if rounding == "double":
-        # One validation of each operand, then the unchecked kernels.
-        scaled = mbqm_unchecked(as_int32_array("acc", acc), as_int32_array("multiplier", multiplier), _shift_array("shift", shift, -31, 30))
-    elif rounding == "single":
-        scaled = multiply_by_quantized_multiplier_single_round(acc, multiplier, shift)
-    else:
-        raise ValueError(f"rounding: expected 'double' or 'single', got {rounding!r}")
     if act_min > act_max:
         raise ValueError(f"act_min/act_max: expected act_min <= act_max, got {act_min} > {act_max}")
-    scaled = np.asarray(scaled + output_zero_point)
+    if rounding == "double":
+        # One validation of each operand, then the unchecked kernels.
+        return requantize_unchecked(as_int32_array("acc", acc), as_int32_array("multiplier", multiplier),
+                                    _shift_array("shift", shift, -31, 30), output_zero_point, act_min, act_max)
+    if rounding == "single":
+        scaled = np.asarray(multiply_by_quantized_multiplier_single_round(acc, multiplier, shift) + output_zero_point)
+        return np.clip(scaled, act_min, act_max, out=scaled)
+    raise ValueError(f"rounding: expected 'double' or 'single', got {rounding!r}")
+
+
+def requantize_unchecked(
+    acc: np.ndarray, multiplier: np.ndarray, shift: np.ndarray, output_zero_point: int, act_min: int, act_max: int
+) -> np.ndarray:
+    """:func:`requantize` with double rounding on already validated operands (see :func:`mbqm_unchecked`)."""
+    scaled = mbqm_unchecked(acc, multiplier, shift)
+    scaled += output_zero_point
     return np.clip(scaled, act_min, act_max, out=scaled)

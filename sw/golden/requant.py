@@ -27,7 +27,7 @@ from typing import Literal
 
 import numpy as np
 
-from sw.golden.fixedpoint import INT32_MAX, INT32_MIN, mbqm_unchecked, as_int32_array, requantize
+from sw.golden.fixedpoint import INT32_MAX, INT32_MIN, as_int32_array, requantize, requantize_unchecked
 from sw.quant.multiplier import quantize_multiplier
 from sw.quant.params import QuantParams
 from sw.quant.rounding import round_half_away
@@ -186,9 +186,7 @@ class OutputStage:
         if self.rounding != "double":
             return self.apply(acc)
         # acc is int64 and inside int32 (checked above); the stage's arrays were validated at construction.
-        scaled = mbqm_unchecked(acc, self.multiplier, self.shift)
-        scaled += self.zero_point
-        return np.clip(scaled, self.act_min, self.act_max, out=scaled)
+        return requantize_unchecked(acc, self.multiplier, self.shift, self.zero_point, self.act_min, self.act_max)
 
     def apply(self, acc: np.ndarray) -> np.ndarray:
         """Requantize int32-range accumulators (channels on the last axis) to output codes (int64)."""
