@@ -27,6 +27,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from rtl.pipeline import delay, sign_extend
+from sw.quant.ints import INT32_MAX, INT32_MIN, SHIFT_MAX, SHIFT_MIN
 from rtl.timing import (
     REQUANT_BIAS_CYCLES,
     REQUANT_LSHIFT_CYCLES,
@@ -39,14 +40,11 @@ from rtl.timing import (
 
 __all__ = ["RequantUnit", "requant_input_layout", "SHIFT_MIN", "SHIFT_MAX", "SHIFT_WIDTH"]
 
-#: Range of the per-channel ``shift`` (the golden model's ``multiply_by_quantized_multiplier``).
-SHIFT_MIN = -31
-SHIFT_MAX = 30
 #: Width of the signed ``shift`` field.
 SHIFT_WIDTH = 6
 
-_INT32_MIN_C = Const(-(2**31), signed(32))
-_INT32_MAX_C = Const(2**31 - 1, signed(32))
+_INT32_MIN_C = Const(INT32_MIN, signed(32))
+_INT32_MAX_C = Const(INT32_MAX, signed(32))
 
 
 def requant_input_layout(out_width: int) -> data.StructLayout:

@@ -11,34 +11,14 @@ reference instead.
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
-from sw.graph.zoo import ZOO
+from sw.graph import load_imported_model
 from sw.runtime.arrays import load_arrays, load_samples, save_outputs
 from sw.graph.bits import parse_bits
 from sw.runtime.executor import execute
 from sw.runtime.floatexec import run_float
-from sw.runtime.model import ImportedModel
 
-__all__ = ["register", "run", "load_runnable"]
-
-
-def load_runnable(name_or_path: str | os.PathLike[str]) -> ImportedModel:
-    """An executable model from an .onnx / .tflite file; ValueError for zoo names and other suffixes."""
-    from sw.graph.importers.onnx_import import load_onnx
-    from sw.graph.importers.tflite_import import load_tflite
-
-    text = os.fspath(name_or_path)
-    if text in ZOO:
-        raise ValueError(f"'{text}' is a zoo model: it has shapes but no weights; run an .onnx or .tflite file")
-    path = Path(text)
-    loader = {".onnx": load_onnx, ".tflite": load_tflite}.get(path.suffix.lower())
-    if loader is None:
-        raise ValueError(f"{path}: expected an .onnx or .tflite model file (or a zoo name for other commands)")
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
-    return loader(path)
+__all__ = ["register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute the command; returns 0 (errors raise ValueError)."""
-    model = load_runnable(args.model)
+    model = load_imported_model(args.model)
     inputs = load_arrays(args.input, model.input_names)
     if args.float:
         if args.bits or args.calibration or args.dequantize:

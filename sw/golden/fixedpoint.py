@@ -28,6 +28,8 @@ from typing import Literal
 
 import numpy as np
 
+from sw.quant.ints import INT32_MAX, INT32_MIN, SHIFT_MAX, SHIFT_MIN
+
 __all__ = [
     "INT32_MIN",
     "INT32_MAX",
@@ -42,8 +44,6 @@ __all__ = [
     "requantize",
 ]
 
-INT32_MIN = -(2**31)
-INT32_MAX = 2**31 - 1
 
 Rounding = Literal["double", "single"]
 
@@ -185,7 +185,7 @@ def multiply_by_quantized_multiplier(
     ValueError
         If ``x * 2**shift`` would leave the int32 range (TFLite would wrap: we refuse).
     """
-    return mbqm_unchecked(as_int32_array("x", x), as_int32_array("multiplier", multiplier), _shift_array("shift", shift, -31, 30))
+    return mbqm_unchecked(as_int32_array("x", x), as_int32_array("multiplier", multiplier), _shift_array("shift", shift, SHIFT_MIN, SHIFT_MAX))
 
 
 def multiply_by_quantized_multiplier_single_round(
@@ -198,7 +198,7 @@ def multiply_by_quantized_multiplier_single_round(
     """
     x64 = as_int32_array("x", x)
     m = as_int32_array("multiplier", multiplier)
-    total_shift = 31 - _shift_array("shift", shift, -31, 30)
+    total_shift = 31 - _shift_array("shift", shift, SHIFT_MIN, SHIFT_MAX)
     # |x * m| < 2**62 and the round constant is < 2**62: the sum fits in int64.
     result = (x64 * m + (np.int64(1) << (total_shift - 1))) >> total_shift
     return np.clip(result, INT32_MIN, INT32_MAX)
@@ -225,7 +225,7 @@ def requantize(
     if rounding == "double":
         # One validation of each operand, then the unchecked kernels.
         return requantize_unchecked(as_int32_array("acc", acc), as_int32_array("multiplier", multiplier),
-                                    _shift_array("shift", shift, -31, 30), output_zero_point, act_min, act_max)
+                                    _shift_array("shift", shift, SHIFT_MIN, SHIFT_MAX), output_zero_point, act_min, act_max)
     if rounding == "single":
         scaled = np.asarray(multiply_by_quantized_multiplier_single_round(acc, multiplier, shift) + output_zero_point)
         return np.clip(scaled, act_min, act_max, out=scaled)

@@ -28,6 +28,7 @@ from typing import Literal
 import numpy as np
 
 from sw.golden.fixedpoint import INT32_MAX, INT32_MIN, as_int32_array, requantize, requantize_unchecked
+from sw.quant.ints import SHIFT_MAX, SHIFT_MIN
 from sw.quant.multiplier import quantize_multiplier
 from sw.quant.params import QuantParams
 from sw.quant.rounding import round_half_away
@@ -117,8 +118,8 @@ class OutputStage:
             raise ValueError(f"multiplier/shift: expected equal scalar or 1-D shapes, got {m.shape}, {s.shape}")
         if m.size and m.min() < 0:
             raise ValueError(f"multiplier: expected values >= 0, got {m.min()}")
-        if s.size and (s.min() < -31 or s.max() > 30):
-            raise ValueError(f"shift: expected values in [-31, 30], got [{s.min()}, {s.max()}]")
+        if s.size and (s.min() < SHIFT_MIN or s.max() > SHIFT_MAX):
+            raise ValueError(f"shift: expected values in [{SHIFT_MIN}, {SHIFT_MAX}], got [{s.min()}, {s.max()}]")
         if self.act_min > self.act_max:
             raise ValueError(f"act_min/act_max: expected act_min <= act_max, got {self.act_min} > {self.act_max}")
         if self.rounding not in ("double", "single", "float"):

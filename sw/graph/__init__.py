@@ -13,16 +13,26 @@ from types import MappingProxyType
 
 from sw.graph.builder import GraphBuilder
 from sw.graph.importers import load_onnx_graph, load_scalesim_csv, load_tflite_graph
+from sw.graph.importers.onnx_import import load_onnx
+from sw.graph.importers.tflite_import import load_tflite
 from sw.graph.ir import Activation, Graph, Layer, Op, Part, Totals
+from sw.graph.model import ImportedModel
 from sw.graph.zoo import ZOO, ModelSpec, load_zoo_model
 
 __all__ = ["Activation", "Graph", "GraphBuilder", "Layer", "ModelSpec", "Op", "Part", "Totals", "ZOO",
-           "IMPORTERS", "load_model", "load_zoo_model"]
+           "IMPORTERS", "RUNNABLE_IMPORTERS", "ImportedModel", "load_model", "load_imported_model",
+           "load_zoo_model"]
 
 IMPORTERS: Mapping[str, Callable[[Path], Graph]] = MappingProxyType({
     ".csv": load_scalesim_csv,
     ".onnx": load_onnx_graph,
     ".tflite": load_tflite_graph,
+})
+
+#: Importers of model files that carry weights (executable through ``sw.runtime``).
+RUNNABLE_IMPORTERS: Mapping[str, Callable[[Path], ImportedModel]] = MappingProxyType({
+    ".onnx": load_onnx,
+    ".tflite": load_tflite,
 })
 
 
@@ -57,3 +67,17 @@ def load_model(name_or_path: str | os.PathLike[str], **zoo_kwargs: object) -> Gr
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     return importer(path)
+
+
+def load_imported_model(name_or_path: str | os.PathLike[str]) -> ImportedModel:
+    """An executable model from an .onnx / .tflite file; ValueError for zoo names and other suffixes."""
+    text = os.fspath(name_or_path)
+    if text in ZOO:
+        raise ValueError(f"'{text}' is a zoo model: it has shapes but no weights; run an .onnx or .tflite file")
+    path = Path(text)
+    loader = RUNNABLE_IMPORTERS.get(path.suffix.lower())
+    if loader is None:
+        raise ValueError(f"{path}: expected an .onnx or .tflite model file (or a zoo name for other commands)")
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    return loader(path)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sw.golden.fixedpoint import INT32_MAX, INT32_MIN
+from sw.quant.ints import INT32_MAX, INT32_MIN
 from sw.quant.params import QuantParams
 from sw.quant.rounding import round_half_away
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["quantize_multiplier", "MAX_SHIFT"]
+from sw.quant.ints import SHIFT_MAX, SHIFT_MIN
 
-#: Largest left shift ``multiply_by_quantized_multiplier`` accepts (TFLite's limit).
-MAX_SHIFT = 30
+__all__ = ["quantize_multiplier"]
 
 
 def quantize_multiplier(real_multiplier: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
@@ -53,11 +52,11 @@ def quantize_multiplier(real_multiplier: np.ndarray | float) -> tuple[np.ndarray
     carry = q_fixed == (1 << 31)
     q_fixed = np.where(carry, q_fixed // 2, q_fixed)
     shift = np.where(carry, shift + 1, shift)
-    underflow = shift < -31
+    underflow = shift < SHIFT_MIN
     q_fixed = np.where(underflow | (m == 0), 0, q_fixed)
     shift = np.where(underflow | (m == 0), 0, shift)
-    if np.any(shift > MAX_SHIFT):
+    if np.any(shift > SHIFT_MAX):
         raise ValueError(
-            f"real_multiplier: expected values below 2**{MAX_SHIFT}, got {m.max()}"
+            f"real_multiplier: expected values below 2**{SHIFT_MAX}, got {m.max()}"
         )
     return q_fixed, shift

@@ -31,7 +31,7 @@ from sw.quant.params import QuantParams
 from sw.quant.ranges import params_from_range
 from sw.runtime.floatexec import run_float
 from sw.runtime.integer import PASS_THROUGH, is_float_layer, plan_calibrated, plan_prequantized, run_integer, tail_params
-from sw.runtime.model import ImportedModel
+from sw.graph.model import ImportedModel
 
 __all__ = ["calibrate", "calibration_ranges", "params_from_ranges",
            "default_calibration", "execute", "Result", "DEFAULT_PERTURBATIONS", "NOISE_FRACTION", "OBSERVER_VALUES"]

@@ -17,7 +17,7 @@ from sw.golden.activation import ACTIVATIONS
 from sw.golden.floatref import avg_pool2d_float, conv2d_float, fully_connected_float, max_pool2d_float
 from sw.golden.resize import upsample_nearest
 from sw.graph.ir import Activation, Layer, Op
-from sw.runtime.model import ImportedModel
+from sw.graph.model import ImportedModel
 
 __all__ = ["run_float", "activation_float", "LUT_ACTIVATIONS", "Observer"]
 

@@ -40,7 +40,7 @@ from sw.quant.folding import quantize_bias
 from sw.quant.params import QuantParams
 from sw.quant.ranges import Granularity, weight_params
 from sw.runtime.floatexec import LUT_ACTIVATIONS, _pad, _upsample, float_layer_activated
-from sw.runtime.model import ImportedModel
+from sw.graph.model import ImportedModel
 
 __all__ = ["LayerPlan", "IntegerPlan", "plan_prequantized", "plan_calibrated", "run_integer", "tail_params",
            "PASS_THROUGH", "is_float_layer"]

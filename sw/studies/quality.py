@@ -32,7 +32,7 @@ from sw.graph.bits import BitPolicy
 from sw.runtime.executor import OBSERVER_VALUES, calibration_ranges, params_from_ranges
 from sw.runtime.floatexec import run_float
 from sw.runtime.integer import plan_calibrated, run_integer
-from sw.runtime.model import ImportedModel
+from sw.graph.model import ImportedModel
 from sw.studies.setups import RealSetup
 
 __all__ = ["sqnr_db", "QuantConfig", "LayerSqnr", "Reference", "Evaluation", "CalibratedRanges",

@@ -36,7 +36,7 @@ from sw.detect.boxes import Detections
 from sw.detect.yolox import decode_yolox
 from sw.graph.importers.onnx_import import load_onnx
 from sw.graph.importers.tflite_import import load_tflite
-from sw.runtime.model import ImportedModel
+from sw.graph.model import ImportedModel
 
 __all__ = ["EvalInput", "RealSetup", "REAL_MODELS", "real_setup", "blazeface_setup", "yolox_setup",
            "CALIBRATION_TEXTS", "EVALUATION_TEXTS", "N_CAL_BLAZEFACE"]

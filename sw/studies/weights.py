@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sw.graph.ir import Op
-from sw.runtime.model import ImportedModel
+from sw.graph.model import ImportedModel
 
 __all__ = ["LayerSpread", "range_spread", "channel_ranges", "layer_spreads", "channel_ratios_db"]
 

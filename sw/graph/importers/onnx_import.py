@@ -25,7 +25,7 @@ Mapping (see ``docs/importers.md``):
 * Nodes whose inputs are all constants are folded (shape-only subgraphs);
   ``Reshape`` / ``Flatten`` / ``Transpose`` / ``Squeeze`` / ``Unsqueeze`` and
   ``Concat`` on a non-channel axis after the last compute layers form the
-  zero-cost *tail* (:class:`sw.runtime.model.TailOp`). ``Identity`` and
+  zero-cost *tail* (:class:`sw.graph.model.TailOp`). ``Identity`` and
   ``Dropout`` are aliases.
 
 Anything else raises ``ValueError("<file>: node '<name>' (<OpType>): ...")``;
@@ -44,7 +44,7 @@ import numpy as np
 
 from sw.graph.ir import Activation, Graph, Layer, Op, Part
 from sw.quant.folding import BatchNorm, fold_batch_norm
-from sw.runtime.model import ImportedModel, TailOp
+from sw.graph.model import ImportedModel, TailOp
 
 __all__ = ["load_onnx", "load_onnx_graph", "SUPPORTED_OPS"]
 

@@ -4,7 +4,7 @@ Read with the flatbuffer schema shipped in ``ai_edge_litert`` (subgraph 0).
 Float models (fp16 weights are dequantized through their ``DEQUANTIZE`` ops)
 get float64 weights. Fully quantized models (int8 / uint8 activations, int8 or
 int4 weights, int32 bias) keep their own codes and parameters in
-:attr:`sw.runtime.model.ImportedModel.quant`, keyed by IR tensor name and
+:attr:`sw.graph.model.ImportedModel.quant`, keyed by IR tensor name and
 ``"<layer>.weight"``.
 
 Mapping: ``CONV_2D`` -> ``conv`` (grouped when the filter has fewer input
@@ -36,7 +36,7 @@ import numpy as np
 from sw.golden.conv import depthwise_weights_to_ohwi
 from sw.graph.ir import Activation, Graph, Layer, Op, Part
 from sw.quant.params import QuantParams
-from sw.runtime.model import ImportedModel, TailOp
+from sw.graph.model import ImportedModel, TailOp
 
 __all__ = ["load_tflite", "load_tflite_graph", "SUPPORTED_OPS"]
 
