@@ -200,7 +200,7 @@ def golden_fns(layer: Layer, case: Case):
 
 
 def tflite_model(layer: Layer, case: Case, w_bits: int) -> bytes:
-    from tests.oracles import tflite_ref
+    from oracles import tflite_ref
 
     common = dict(stride=(layer.stride, layer.stride), padding="SAME", fused="NONE", weight_bits=w_bits)
     args = (case.x.shape, case.x_scale, case.x_zp, case.w_tfl, case.w_scales, case.bias, case.out_scale, case.out_zp)
@@ -217,7 +217,7 @@ def time_tflite(model: bytes, x: np.ndarray, repeats: int) -> tuple[float, float
     """
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    from tests.oracles import tflite_ref
+    from oracles import tflite_ref
 
     t0 = time.perf_counter()
     (expected,) = tflite_ref.run_model(model, [x])

@@ -19,7 +19,7 @@ from sw.golden.fully_connected import fully_connected
 from sw.golden.requant import OutputStage
 from sw.golden.resize import resize_nearest
 from sw.quant.params import QuantParams
-from tests.oracles import tflite_ref
+from oracles import tflite_ref
 
 FUSED = {"NONE": "none", "RELU": "relu", "RELU6": "relu6"}
 

@@ -8,7 +8,7 @@ different weight encodings of the same values.
 import numpy as np
 import pytest
 
-from .tflite_ref import (
+from oracles.tflite_ref import (
     _pack_int4,
     build_conv2d,
     run_add,

@@ -10,7 +10,7 @@ import pytest
 import hwsim.cli
 from sw.graph.bits import BitPolicy, parse_bits
 from tests.importers.onnx_models import MODELS
-from tests.oracles.tflite_ref import run_model
+from oracles.tflite_ref import run_model
 from tests.runtime.tflite_models import chain_model
 
 
@@ -106,7 +106,7 @@ def test_fully_connected_tie_cases_bit_exact(tmp_path):
     """Many near-tie FC outputs: TFLite's reference FC rounds once (see sw.runtime.integer)."""
     from sw.graph.importers.tflite_import import load_tflite
     from sw.runtime.executor import execute
-    from tests.oracles.tflite_ref import build_fully_connected
+    from oracles.tflite_ref import build_fully_connected
 
     rng = np.random.default_rng(5)
     w_scales = np.float32(rng.uniform(0.005, 0.01, 64)).astype(np.float64)

@@ -1,11 +1,11 @@
-"""Multi-op int8 ``.tflite`` models built with the flatbuffer helpers of :mod:`tests.oracles.tflite_ref`."""
+"""Multi-op int8 ``.tflite`` models built with the flatbuffer helpers of :mod:`oracles.tflite_ref`."""
 
 from __future__ import annotations
 
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
-from tests.oracles.tflite_ref import _ACTIVATIONS, _model, _tensor
+from oracles.tflite_ref import _ACTIVATIONS, _model, _tensor
 
 _T, _OP, _OPT = schema.TensorType, schema.BuiltinOperator, schema.BuiltinOptions
 

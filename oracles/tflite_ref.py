@@ -180,7 +180,7 @@ def _model(tensors, ops, inputs, outputs) -> bytes:
 
     model = schema.ModelT()
     model.version = 3
-    model.description = "tests.oracles.tflite_ref"
+    model.description = "oracles.tflite_ref"
     model.operatorCodes = opcodes
     model.subgraphs = [subgraph]
     model.buffers = buffers
