@@ -30,6 +30,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from rtl.arch import FLOAT_BITS, ArrayArch
 from rtl.timing import MAC_CYCLES, REQUANT_PIPELINE_CYCLES
 
 __all__ = ["ArrayConfig", "MemoryConfig", "VectorConfig", "EnergyConfig", "HwConfig",
@@ -176,23 +177,27 @@ class HwConfig:
         """Native-precision MACs per cycle (``rows * cols``)."""
         return self.array.rows * self.array.cols
 
+    @property
+    def arch(self) -> ArrayArch:
+        """The PE array as the RTL describes it (:class:`rtl.arch.ArrayArch`)."""
+        a = self.array
+        return ArrayArch(rows=a.rows, cols=a.cols, pe_bits=a.pe_bits, mac_modes=a.mac_modes,
+                         max_depth=a.max_depth, requant_lanes=self.requant_lanes)
+
     def mac_passes(self, w_bits: int, a_bits: int, where: str = "") -> int:
         """Array passes per MAC at this precision (1 = native); ValueError if unsupported.
 
         32-bit (float) layers are not run on the integer array: returns 0.
         """
-        if 32 in (w_bits, a_bits):
+        if FLOAT_BITS in (w_bits, a_bits):
             if self.vector.float_macs_per_cycle <= 0:
                 raise ValueError(f"{where}float layers (32-bit) need vector.float_macs_per_cycle > 0 "
                                  f"in config '{self.name}'")
             return 0
-        width = max(w_bits, a_bits)
-        mode = min((m for m in self.array.mac_modes if m >= width), default=None)
-        if mode is None:
-            raise ValueError(f"{where}w{w_bits}a{a_bits} is not supported by config '{self.name}' "
-                             f"(MAC modes: {', '.join(f'int{m}' for m in self.array.mac_modes)}, float 32)")
-        pe = self.array.pe_bits
-        return math.ceil(min(w_bits, mode) / pe) * math.ceil(min(a_bits, mode) / pe) if mode > pe else 1
+        try:
+            return self.arch.mac_passes(w_bits, a_bits)
+        except ValueError as exc:
+            raise ValueError(f"{where}{exc} in config '{self.name}' (float 32 runs on the vector unit)") from None
 
     def mac_pj(self, w_bits: int, a_bits: int) -> float:
         """Energy of one layer MAC at this precision, pJ (passes x native PE MAC energy)."""
