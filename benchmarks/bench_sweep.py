@@ -16,9 +16,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from hwsim.sweep.executors import dask_cluster, local_processes
-from hwsim.sweep.runner import run_sweep
-from hwsim.sweep.spec import load_sweep
+from hwsim.app.sweep.executors import dask_cluster, local_processes
+from hwsim.app.sweep.runner import run_sweep
+from hwsim.app.sweep.spec import load_sweep
 
 SWEEP = """\
 [sweep]

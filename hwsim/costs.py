@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 
-from rtl.timing import MAC_CYCLES, REQUANT_PIPELINE_CYCLES, array_tile_cycles, array_tile_interval
+from rtl.timing import MAC_CYCLES, REQUANT_PIPELINE_CYCLES, array_tile_interval
 
-__all__ = ["os_tile_cycles", "os_tile_interval", "os_compute_cycles", "ws_fold_cycles", "ws_compute_cycles",
+__all__ = ["os_tile_interval", "os_compute_cycles", "ws_fold_cycles", "ws_compute_cycles",
            "vector_cycles", "float_mac_cycles", "dram_cycles", "k_chunks", "REQUANT_PIPELINE_CYCLES"]
 
 
@@ -33,21 +33,18 @@ def os_tile_interval(rows: int, cols: int, k: int, lanes: int) -> int:
     return array_tile_interval(rows, cols, k, requant_lanes=lanes)
 
 
-def os_tile_cycles(rows: int, cols: int, k: int, lanes: int) -> int:
-    """Cycles of one isolated OS array tile incl. requantization [rtl: rtl/timing.py]."""
-    return array_tile_cycles(rows, cols, k, requant_lanes=lanes)
-
-
-def os_compute_cycles(rows: int, cols: int, lanes: int, array_tiles: int, k: int, max_depth: int) -> int:
-    """Array-busy cycles of ``array_tiles`` back-to-back OS tiles of depth ``k`` beats.
+def os_compute_cycles(rows: int, cols: int, lanes: int, array_tiles: int, k: int, max_depth: int, *,
+                      passes: int = 1) -> int:
+    """Array-busy cycles of ``array_tiles`` back-to-back OS tiles of depth ``k`` (K elements).
 
     A reduction deeper than the PE accumulator (``max_depth``) is split into chunks;
     each chunk is drained like a tile (partial sums go to the accumulator buffer),
-    so a tile costs the sum of its chunks' intervals. The requantization latency of
-    the last tile is not included (it overlaps the next tile; the engine adds it as
+    so a tile costs the sum of its chunks' intervals. Each K element takes ``passes``
+    operand beats (wider precision modes on narrower PEs). The requantization latency
+    of the last tile is not included (it overlaps the next tile; the engine adds it as
     the tail of the last tile).
     """
-    per_tile = sum(os_tile_interval(rows, cols, c, lanes) for c in k_chunks(k, max_depth))
+    per_tile = sum(os_tile_interval(rows, cols, c * passes, lanes) for c in k_chunks(k, max_depth))
     return array_tiles * per_tile
 
 

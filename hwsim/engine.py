@@ -31,7 +31,7 @@ from collections.abc import Iterable
 import simpy
 
 from hwsim import costs
-from sw.compiler.schedule import Tile
+from hwsim.compiler.schedule import Tile
 
 __all__ = ["LayerEngine", "simulate_tiles_event"]
 

@@ -14,7 +14,7 @@ replicated exactly). Agreement with the event engine is tested per layer (1%).
 from __future__ import annotations
 
 from hwsim import costs
-from sw.compiler.schedule import Node, Tile
+from hwsim.compiler.schedule import Node, Tile
 
 __all__ = ["pipeline_times", "simulate_tree", "WINDOW"]
 

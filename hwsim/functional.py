@@ -1,6 +1,6 @@
 """Functional check: run a layer tile by tile through the golden model, following its schedule.
 
-Each tile of :meth:`sw.compiler.tiling.ConvTiling.coords` takes exactly the input
+Each tile of :meth:`hwsim.compiler.conv.ConvTiling.coords` takes exactly the input
 window the schedule loads (halo included, clipped to the feature map) with the
 tile's own share of the padding, and the weights of its channel block, and computes
 its accumulators with :func:`sw.golden.conv.conv2d_accumulate`. The assembled output
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwsim.config import HwConfig
-from sw.compiler.tiling import ConvTiling, choose_conv_tiling
+from hwsim.compiler.conv import ConvTiling, choose_conv_tiling
 from sw.golden.conv import conv2d_accumulate
 from sw.golden.fully_connected import fully_connected_accumulate
 from sw.graph.ir import Layer, Op

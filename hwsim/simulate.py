@@ -6,12 +6,13 @@ from collections.abc import Callable
 
 from hwsim import costs
 from hwsim.config import HwConfig
+from hwsim.describe import config_dict
 from hwsim.energy import layer_energy_pj
 from hwsim.engine import simulate_tiles_event
 from hwsim.fastpath import simulate_tree
 from hwsim.stats import LayerResult, SimResult
-from sw.compiler.compiler import compile_layer
-from sw.compiler.schedule import LayerSchedule
+from hwsim.compiler.compiler import compile_layer
+from hwsim.compiler.schedule import LayerSchedule
 from sw.graph.ir import Graph, Layer
 
 __all__ = ["simulate_graph", "layer_result", "MODES"]
@@ -84,4 +85,5 @@ def simulate_graph(graph: Graph, cfg: HwConfig, *, mode: str = "fast", bits: str
         else:
             cycles = simulate_tiles_event(sched.tiles(), bw, lat)
         results.append(layer_result(layer, sched, cfg, cycles))
-    return SimResult(graph.name, cfg.to_dict(), tuple(results), cfg.clock_mhz, cfg.peak_macs_per_cycle, mode, bits)
+    return SimResult(model=graph.name, config=config_dict(cfg), layers=tuple(results), clock_mhz=cfg.clock_mhz,
+                     peak_macs_per_cycle=cfg.peak_macs_per_cycle, mode=mode, bits=bits)

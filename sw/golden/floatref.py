@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sw.golden.resize import resize_nearest
 from sw.golden.window import Padding2D, extract_patches, group_columns, group_weights, pair, resolve_padding
 
-__all__ = ["conv2d_float", "fully_connected_float", "avg_pool2d_float", "max_pool2d_float", "resize_nearest_float"]
+__all__ = ["conv2d_float", "fully_connected_float", "avg_pool2d_float", "max_pool2d_float"]
 
 
 def conv2d_float(
@@ -64,8 +63,3 @@ def max_pool2d_float(x, kernel, stride, padding="VALID") -> np.ndarray:
     """Maximum over each window's in-bounds taps."""
     values, valid = _pool_windows(x, kernel, stride, padding)
     return np.where(valid, values, -np.inf).max(axis=3)
-
-
-def resize_nearest_float(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Nearest resize (same index rule as the integer op)."""
-    return resize_nearest(np.asarray(x, dtype=np.float64), size)

@@ -18,7 +18,7 @@ from sw.golden.floatref import avg_pool2d_float, conv2d_float, fully_connected_f
 from sw.golden.fully_connected import fully_connected
 from sw.golden.pooling import avg_pool2d, max_pool2d
 from sw.golden.resize import upsample_nearest
-from sw.quant.layer import quantize_conv
+from sw.runtime.layer import quantize_conv
 from sw.quant.params import QuantParams
 from sw.quant.ranges import params_from_range, weight_params
 from sw.golden.requant import OutputStage

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hwsim import cli
+from hwsim.app import cli
 
 PEERS = str(Path(__file__).resolve().parents[1] / "fixtures" / "scalesim")
 

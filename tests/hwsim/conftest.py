@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-import hwsim.cli as cli
+import hwsim.app.cli as cli
 
 
 @pytest.fixture
 def run_cli():
-    """``run_cli(argv) -> exit status`` through :func:`hwsim.cli.main`."""
+    """``run_cli(argv) -> exit status`` through :func:`hwsim.app.cli.main`."""
     return cli.main

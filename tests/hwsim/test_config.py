@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from hwsim.config import PRESETS, load_config, load_preset, sram_pj_per_byte
+from hwsim.configfile import PRESETS, load_config, load_preset
+
+from hwsim.describe import describe_config
+from hwsim.energy import mac_pj, sram_pj_per_byte
 from rtl.timing import REQUANT_PIPELINE_CYCLES
 
 
@@ -12,7 +15,7 @@ def test_presets_load_and_have_provenance_everywhere():
     assert {"edge16_int4", "int8_32x32", "scalesim_32x32"} <= set(PRESETS)
     for name in PRESETS:
         cfg = load_preset(name)
-        for field, value, unit, prov in cfg.describe():
+        for field, value, unit, prov in describe_config(cfg):
             assert unit and prov.startswith("["), (name, field)
     edge = load_config()
     assert (edge.array.rows, edge.array.cols, edge.array.pe_bits) == (16, 16, 4)
@@ -27,7 +30,7 @@ def test_int8_on_int4_pes_takes_four_passes():
     edge, big = load_config(), load_preset("int8_32x32")
     assert edge.mac_passes(4, 4) == 1 and edge.mac_passes(8, 8) == 4 and edge.mac_passes(4, 8) == 2
     assert big.mac_passes(4, 4) == 1 and big.mac_passes(8, 8) == 1
-    assert edge.mac_pj(8, 8) == 4 * edge.energy.mac_int4_pj
+    assert mac_pj(edge, 8, 8) == 4 * edge.energy.mac_int4_pj
     with pytest.raises(ValueError, match="w16a16 is not supported"):
         edge.mac_passes(16, 16)
 

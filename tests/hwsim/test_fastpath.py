@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from hwsim.config import load_config
+from hwsim.configfile import load_config
 from hwsim.engine import LayerEngine
 from hwsim.fastpath import pipeline_times
 from hwsim.simulate import simulate_graph
-from sw.compiler.schedule import Tile
+from hwsim.compiler.schedule import Tile
 from sw.graph import load_model
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hwsim.config import load_config
+from hwsim.configfile import load_config
+from hwsim.energy import with_unlimited_sram
 from hwsim.simulate import simulate_graph
 from sw.graph import load_model
 
@@ -66,7 +67,7 @@ def test_scalesim_os_compute_cycles(topology):
     layer must match exactly after that documented term; layers where the term
     exceeds 2% must be listed with their numbers in docs/simulator.md.
     """
-    cfg = load_config("scalesim_32x32").with_unlimited_bandwidth().with_unlimited_sram()
+    cfg = with_unlimited_sram(load_config("scalesim_32x32").with_unlimited_bandwidth())
     graph = load_model(str(PEERS / f"{topology}.csv"))
     results = {r.name: r for r in simulate_graph(graph, cfg).layers}
     docs = DOCS.read_text()

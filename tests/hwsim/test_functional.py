@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from hwsim.config import load_config
+from hwsim.configfile import load_config
 from hwsim.functional import check_layer
-from sw.compiler.tiling import choose_conv_tiling
+from hwsim.compiler.conv import choose_conv_tiling
 from sw.graph import load_model
 from sw.graph.ir import Layer
 

@@ -1,4 +1,4 @@
-"""``hwsim verilog`` and ``hwsim cosim`` through hwsim.cli.main."""
+"""``hwsim verilog`` and ``hwsim cosim`` through hwsim.app.cli.main."""
 
 import json
 import subprocess
@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 
-import hwsim.cli
+import hwsim.app.cli
 from rtl import backends
 from rtl.backends import find_verilator
 from sw.golden.fixedpoint import multiply_by_quantized_multiplier
@@ -15,7 +15,7 @@ from sw.golden.fixedpoint import multiply_by_quantized_multiplier
 @pytest.fixture
 def cli():
     """The CLI entry point: ``cli(argv) -> exit status``."""
-    return hwsim.cli.main
+    return hwsim.app.cli.main
 
 
 def _requant_npz(path, n=200, seed=0):

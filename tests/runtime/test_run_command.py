@@ -7,7 +7,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-import hwsim.cli
+import hwsim.app.cli
 from sw.graph.bits import BitPolicy, parse_bits
 from tests.importers.onnx_models import MODELS
 from oracles.tflite_ref import run_model
@@ -17,7 +17,7 @@ from tests.runtime.tflite_models import chain_model
 @pytest.fixture
 def cli():
     """``hwsim run ARGV...`` through the CLI entry point; returns the exit status."""
-    return lambda *argv: hwsim.cli.main(["run", *map(str, argv)])
+    return lambda *argv: hwsim.app.cli.main(["run", *map(str, argv)])
 
 
 @pytest.mark.parametrize("seed, int4", [(0, False), (1, False), (2, True), (3, True)])

@@ -1,0 +1,46 @@
+"""``hwsim report``: regenerate the curated reports (zoo models, real detectors, RTL vs simulator)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hwsim.app.report import ALL_MODELS, generate
+
+__all__ = ["register", "run", "DEFAULT_OUT"]
+
+DEFAULT_OUT = "reports"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``report`` sub-command."""
+    p = subparsers.add_parser(
+        "report", help="regenerate the curated markdown reports",
+        description="Markdown pages with tables and PNG plots: every zoo model on two presets at int4/int8, the "
+                    "real detectors (BlazeFace, YOLOX-tiny) with FQN ablations, detection agreement, weight spread, "
+                    "accelerator results and real tiles through the Verilated array, and RTL-vs-simulator cycles.")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT}/)")
+    p.add_argument("--models", help=f"comma-separated subset (default all: {', '.join(ALL_MODELS)})")
+    p.add_argument("--quick", action="store_true",
+                   help="reduced ablation grid, one held-out input per real model (for tests)")
+    p.add_argument("--no-rtl", action="store_true", help="skip the Verilator sections (no build needed)")
+    p.add_argument("--verilator-dir", default=str(Path(tempfile.gettempdir()) / "hwsim-verilator"),
+                   help="build cache of the Verilated arrays (default: <tmp>/hwsim-verilator)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generate the reports; print the pages written and the time taken."""
+    models = ALL_MODELS if not args.models else tuple(m.strip() for m in args.models.split(",") if m.strip())
+    command = "hwsim report" + (f" --models {','.join(models)}" if args.models else "") + \
+        (" --quick" if args.quick else "") + (" --no-rtl" if args.no_rtl else "")
+    start = time.perf_counter()
+    pages = generate(args.out, models, quick=args.quick, verilator_dir=None if args.no_rtl else args.verilator_dir,
+                     command=command, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    for page in pages:
+        print(page)
+    print(f"{len(pages)} pages in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    return 0

@@ -1,0 +1,179 @@
+"""Tiled schedules: what each layer's tiles load, compute, requantize and store.
+
+A layer's schedule is a tree of :class:`Loop` nodes over :class:`Tile` leaves: the
+loop nest of the tiling with runs of identical tiles (and identical rows, column
+blocks, groups) folded into one node with a count. Expanding the tree in order gives
+the tile sequence the hardware executes; each tile is four operations: load (DMA-in
+of ``load_ifmap_bytes + load_weight_bytes``), compute (``compute_cycles`` on
+``unit``), requantize (``tail_cycles`` of pipeline latency) and store
+(``store_bytes`` of DMA-out). Byte counts are at the layer's bit widths (int4 packs
+two per byte). Cycles come from :mod:`hwsim.costs`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, Union
+
+__all__ = ["Tile", "Loop", "Node", "LayerSchedule", "Schedule", "expand", "compress", "tree_totals"]
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile: its four operations and its SRAM access counts (bytes).
+
+    ``unit`` is ``array`` (PE array + requantization), ``float`` (vector unit's fp32
+    MACs), ``vector`` (element-wise / pooling / LUT) or ``dma`` (pure data movement).
+    """
+
+    unit: str
+    pixels: int
+    channels: int
+    k: int
+    array_tiles: int
+    macs: int
+    load_ifmap_bytes: int
+    load_weight_bytes: int
+    store_bytes: int
+    compute_cycles: int
+    tail_cycles: int
+    ifmap_read_bytes: int
+    weight_read_bytes: int
+    ofmap_read_bytes: int
+    ofmap_write_bytes: int
+    requant_ops: int
+    vector_ops: int
+
+    @property
+    def load_bytes(self) -> int:
+        """DMA-in bytes (activations + weights)."""
+        return self.load_ifmap_bytes + self.load_weight_bytes
+
+
+@dataclass(frozen=True)
+class Loop:
+    """``count`` repetitions of ``body`` (a sequence of tiles and loops)."""
+
+    body: tuple
+    count: int = 1
+
+
+Node = Union[Tile, Loop]
+
+
+def compress(items: list) -> tuple:
+    """Fold consecutive equal nodes into :class:`Loop` nodes with a count."""
+    out: list = []
+    prev, run = None, 0
+    for item in items:
+        if run and (item is prev or item == prev):
+            run += 1
+            continue
+        if run:
+            out.append(prev if run == 1 else Loop((prev,), run))
+        prev, run = item, 1
+    if run:
+        out.append(prev if run == 1 else Loop((prev,), run))
+    return tuple(out)
+
+
+def expand(node: Node) -> Iterator[Tile]:
+    """Every tile of ``node`` in execution order."""
+    if isinstance(node, Tile):
+        yield node
+        return
+    for _ in range(node.count):
+        for child in node.body:
+            yield from expand(child)
+
+
+_SUM_FIELDS = ("macs", "array_tiles", "load_ifmap_bytes", "load_weight_bytes", "store_bytes", "compute_cycles",
+               "ifmap_read_bytes", "weight_read_bytes", "ofmap_read_bytes", "ofmap_write_bytes",
+               "requant_ops", "vector_ops")
+
+
+def tree_totals(node: Node, _memo: dict | None = None) -> dict[str, int]:
+    """Sums of the tile fields over the expanded tree, plus ``tiles`` (count)."""
+    memo = {} if _memo is None else _memo
+    key = id(node)
+    if key in memo:
+        return memo[key][1]
+    if isinstance(node, Tile):
+        result = {f: getattr(node, f) for f in _SUM_FIELDS}
+        result["tiles"] = 1
+    else:
+        result = dict.fromkeys((*_SUM_FIELDS, "tiles"), 0)
+        for child in node.body:
+            sub = tree_totals(child, memo)
+            for f, v in sub.items():
+                result[f] += v
+        if node.count != 1:
+            result = {f: v * node.count for f, v in result.items()}
+    memo[key] = (node, result)
+    return result
+
+
+def _node_json(node: Node, tiles: dict[int, int], kinds: list) -> Any:
+    if isinstance(node, Tile):
+        key = id(node)
+        if key not in tiles:
+            tiles[key] = len(kinds)
+            kinds.append(asdict(node))
+        return tiles[key]
+    return {"count": node.count, "body": [_node_json(c, tiles, kinds) for c in node.body]}
+
+
+@dataclass(frozen=True)
+class LayerSchedule:
+    """The schedule of one layer.
+
+    Attributes
+    ----------
+    name, op
+        Layer name and op.
+    unit
+        Unit doing the layer's compute (``array``, ``float``, ``vector``, ``dma``).
+    tiling
+        The chosen tiling parameters (JSON-ready dict: tile sizes, loop order, reason).
+    root
+        Loop tree of tiles (see module docstring).
+    """
+
+    name: str
+    op: str
+    unit: str
+    tiling: dict
+    root: Loop
+
+    def totals(self) -> dict[str, int]:
+        """Sums over all tiles (see :func:`tree_totals`)."""
+        return tree_totals(self.root)
+
+    def tiles(self) -> Iterator[Tile]:
+        """All tiles in execution order."""
+        return expand(self.root)
+
+    def to_dict(self) -> dict:
+        """JSON-ready: tiling, distinct tile kinds and the loop tree referring to them."""
+        kinds: list = []
+        tree = _node_json(self.root, {}, kinds)
+        return {"name": self.name, "op": self.op, "unit": self.unit, "tiling": self.tiling,
+                "totals": self.totals(), "tile_kinds": kinds, "loops": tree}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Schedules of every layer of a graph on one configuration."""
+
+    model: str
+    config: str
+    layers: tuple[LayerSchedule, ...]
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "config": self.config, "layers": [l.to_dict() for l in self.layers]}
+
+    def to_json(self, indent: int | None = 1) -> str:
+        """The schedule as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent)
