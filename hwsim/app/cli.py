@@ -1,44 +1,85 @@
 """The ``hwsim`` command line: one sub-command per module in :mod:`hwsim.app.commands`.
 
-Each command module exposes ``register(subparsers)``, which adds its parser and
-sets ``func`` to a callable ``(args) -> int``. Bad input raises ValueError (or
-OSError for files); this entry point prints it as one line and exits with status 2.
+Each command module exposes ``register(subparsers)``, which adds its parser and sets
+``func`` to a callable ``(args) -> int``. Only the module of the command being run is
+imported (the others appear in ``hwsim --help`` from the table in
+:mod:`hwsim.app.commands`), so start-up does not pay for matplotlib, Amaranth or the
+report pages. Failures are one line on stderr: bad input (``ValueError``, ``OSError``)
+and a missing optional extra exit with status 2, Ctrl-C with 130; never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from importlib import metadata
 
-from hwsim.app.commands import COMMANDS
+from hwsim.app.commands import COMMANDS, module_name
+from sw.extras import MissingExtra
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "version"]
+
+#: Exit status of a run interrupted by Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+#: Exit status of bad input, a failed check or a missing extra.
+EXIT_ERROR = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every registered sub-command."""
+def version() -> str:
+    """The installed ``hwsim`` version (``unknown`` when run from a source tree without metadata)."""
+    try:
+        return metadata.version("hwsim")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _chosen_command(argv: list[str]) -> str | None:
+    """The sub-command named in ``argv`` (the first word that is not an option), if any."""
+    names = {name for name, _, _ in COMMANDS}
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in names else None
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; only ``command``'s module is imported (every one when None is given
+    and ``command`` is ``"*"``)."""
     parser = argparse.ArgumentParser(
         prog="hwsim",
         description="int4/int8 detector quantization, accelerator simulation and RTL cosimulation.",
     )
+    parser.add_argument("--version", action="version", version=f"hwsim {version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS:
-        module.register(subparsers)
+    for name, _, help_text in COMMANDS:
+        if command in (name, "*"):
+            importlib.import_module(module_name(name)).register(subparsers)
+        else:
+            subparsers.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the process exit status (0 ok, 2 bad input)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    """Run the CLI; returns the process exit status (0 ok, 2 bad input, 130 interrupted)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = _chosen_command(argv)
     try:
+        parser = build_parser(command)
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_ERROR
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"hwsim {command or ''}: interrupted".replace("  ", " "), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except MissingExtra as exc:
+        print(f"hwsim {command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except (ValueError, OSError) as exc:
-        print(f"hwsim {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        print(f"hwsim {command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hwsim.app.commands import HELP
 from rtl import cosim
 from rtl.array import SystolicArray
 from rtl.backends import AmaranthModel, VerilatorModel, find_verilator
@@ -27,7 +28,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``cosim`` sub-command with its three designs."""
-    parser = subparsers.add_parser("cosim", help="run vectors through the RTL and compare with the golden model")
+    parser = subparsers.add_parser("cosim", help=HELP["cosim"])
     designs = parser.add_subparsers(dest="design", metavar="DESIGN", required=True)
     for name, help_text in (("requant", "requantization unit: acc, bias, multiplier, shift, out_zp, act_min, act_max -> q"),
                             ("mac", "MAC PE: w, x, x_zp, x_signed[, first] -> acc"),

@@ -7,6 +7,7 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
+from hwsim.app.commands import HELP
 from hwsim.app.demo import run_demo
 from sw.quant.params import check_bits
 
@@ -15,7 +16,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``demo`` sub-command."""
-    p = subparsers.add_parser("demo", help="quantize a small built-in network (FQN) and run the integer golden model")
+    p = subparsers.add_parser("demo", help=HELP["demo"])
     p.add_argument("--bits", default="8,4", help="comma-separated bit widths to compare (2..8), default 8,4")
     p.add_argument("--n-cal", type=int, default=20, help="calibration crops (FQN n_cal), default 20")
     p.add_argument("--gamma", type=float, default=0.999, help="activation percentile (FQN gamma), default 0.999")

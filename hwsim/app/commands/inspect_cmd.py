@@ -13,6 +13,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from hwsim.app.commands import HELP
 from sw.fileio import atomic_write_text
 from sw.graph import Graph, Layer, Part, load_model
 from sw.graph.bits import BitPolicy, parse_bits, parse_width
@@ -29,7 +30,7 @@ def _keyed_bits(text: str, where: str) -> tuple[str, tuple[int, int]]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``inspect`` sub-command."""
-    parser = subparsers.add_parser("inspect", help="per-layer table of a zoo model or model file",
+    parser = subparsers.add_parser("inspect", help=HELP["inspect"],
                                    description="Print each layer's op, shapes, MACs, params, bits and part, "
                                                "then totals.")
     parser.add_argument("model", metavar="MODEL", help="zoo name (see 'hwsim models') or model file (.csv)")

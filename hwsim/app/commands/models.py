@@ -9,6 +9,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from hwsim.app.commands import HELP
 from sw.fileio import atomic_write_text
 from sw.graph.zoo import ZOO
 
@@ -17,7 +18,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``models`` sub-command."""
-    parser = subparsers.add_parser("models", help="list the built-in model zoo",
+    parser = subparsers.add_parser("models", help=HELP["models"],
                                    description="List the built-in models with input size, GMAC and parameters.")
     parser.add_argument("--json", metavar="FILE", help="also write the list as JSON to FILE")
     parser.set_defaults(func=run)

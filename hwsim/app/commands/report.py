@@ -8,6 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from hwsim.app.commands import HELP
 from hwsim.app.report import ALL_MODELS, generate
 
 __all__ = ["register", "run", "DEFAULT_OUT"]
@@ -18,7 +19,7 @@ DEFAULT_OUT = "reports"
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``report`` sub-command."""
     p = subparsers.add_parser(
-        "report", help="regenerate the curated markdown reports",
+        "report", help=HELP["report"],
         description="Markdown pages with tables and PNG plots: every zoo model on two presets at int4/int8, the "
                     "real detectors (BlazeFace, YOLOX-tiny) with FQN ablations, detection agreement, weight spread, "
                     "accelerator results and real tiles through the Verilated array, and RTL-vs-simulator cycles.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 
+from hwsim.app.commands import HELP
 from sw.graph import load_imported_model
 from sw.runtime.arrays import load_arrays, load_samples, save_outputs
 from sw.graph.bits import parse_bits
@@ -23,7 +24,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``run`` sub-command."""
-    parser = subparsers.add_parser("run", help="run a model file through the integer golden model",
+    parser = subparsers.add_parser("run", help=HELP["run"],
                                    description="Execute an .onnx / .tflite model end to end on the integer golden "
                                                "model and write its outputs (.npy, or .npz for several).")
     parser.add_argument("model", metavar="MODEL", help=".onnx or .tflite file")

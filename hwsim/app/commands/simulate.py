@@ -11,6 +11,7 @@ import sys
 
 from rich.console import Console
 
+from hwsim.app.commands import HELP
 from hwsim.config import DATAFLOWS
 
 from hwsim.configfile import DEFAULT_PRESET, PRESETS, load_config
@@ -28,7 +29,7 @@ DEFAULT_MODEL = "retinanet_r50_fpn"
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``simulate`` sub-command."""
     p = subparsers.add_parser(
-        "simulate", help="simulate a detector layer by layer on a MAC-array accelerator",
+        "simulate", help=HELP["simulate"],
         description="Per-layer cycles (compute/stall), utilisation, SRAM/DRAM traffic and energy of a model "
                     f"on an accelerator. Default: 4-bit {DEFAULT_MODEL} on preset {DEFAULT_PRESET}.")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"zoo name or model file (default {DEFAULT_MODEL})")

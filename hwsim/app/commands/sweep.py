@@ -7,6 +7,7 @@ import os
 import sys
 from functools import partial
 
+from hwsim.app.commands import HELP
 from hwsim.app.sweep.executors import dask_cluster, local_processes, serial
 from hwsim.app.sweep.runner import run_sweep
 from hwsim.app.sweep.spec import load_sweep
@@ -17,7 +18,7 @@ __all__ = ["register", "run"]
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``sweep`` sub-command."""
     p = subparsers.add_parser(
-        "sweep", help="simulate every (model, bits, design) of a sweep file; results table and Pareto fronts",
+        "sweep", help=HELP["sweep"],
         description="Run a sweep file (docs/sweep.md) into --out: results.jsonl (resumable log), results.csv, "
                     "failed.csv, pareto.csv, pareto.md and Pareto PNGs. Rerunning resumes: finished points "
                     "are not recomputed.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from hwsim.app.commands import HELP
 from rtl.export import DesignConfig, build_design, to_verilog, write_designs, yosys_cell_counts
 
 __all__ = ["register", "run"]
@@ -12,7 +13,7 @@ __all__ = ["register", "run"]
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``verilog`` sub-command."""
     parser = subparsers.add_parser(
-        "verilog", help="write the MAC, requantization unit and PE array as Verilog",
+        "verilog", help=HELP["verilog"],
         description="Write hwsim_mac.v, hwsim_requant.v, hwsim_array.v and designs.json into --out.")
     parser.add_argument("--out", required=True, help="output directory (created if missing)")
     parser.add_argument("--rows", type=int, default=4, help="array rows (output pixels), default 4")
