@@ -7,36 +7,75 @@ constants are listed with their ``[rtl]`` provenance.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
 
 from hwsim.config import CONFIG_SECTIONS, TOP_FIELDS, HwConfig
 from hwsim.energy import sram_pj
 from rtl.timing import MAC_CYCLES, REQUANT_PIPELINE_CYCLES
 
-__all__ = ["describe_config", "config_dict"]
+__all__ = ["ConfigRow", "describe_config", "config_dict"]
 
 
-def describe_config(cfg: HwConfig) -> list[tuple[str, str, str, str]]:
-    """``(field, value, unit, provenance)`` rows of every field of ``cfg``, incl. derived ones."""
-    rows = []
-    for key, (unit, _doc, _prov) in TOP_FIELDS.items():
-        rows.append((key, str(getattr(cfg, key)), unit, cfg.provenance.get(key, _prov)))
+@dataclass(frozen=True)
+class ConfigRow:
+    """One configuration field as the model uses it.
+
+    Attributes
+    ----------
+    field : str
+        Dotted name (``array.rows``, ``clock_mhz``, ...).
+    value : int | float | str | list
+        The value in ``unit`` (JSON-typed: numbers are numbers, tuples are lists).
+    unit : str
+        Unit of ``value``.
+    provenance : str
+        Where the value comes from (``[assumed]``, ``[rtl: ...]``, ``[user: file]``, ...).
+    derived : str
+        How a value the table leaves at 0 was derived (e.g. ``from size``), else ``""``.
+    """
+
+    field: str
+    value: int | float | str | list
+    unit: str
+    provenance: str
+    derived: str = ""
+
+    def shown(self) -> str:
+        """The value as text, with its derivation."""
+        text = f"{self.value:.3f}" if self.derived else str(self.value)
+        return f"{text} ({self.derived})" if self.derived else text
+
+
+def _typed(value: object) -> int | float | str | list:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def describe_config(cfg: HwConfig) -> list[ConfigRow]:
+    """Every field of ``cfg`` (incl. derived ones) with value, unit and provenance."""
+    rows = [ConfigRow(field=key, value=_typed(getattr(cfg, key)), unit=unit, provenance=cfg.provenance.get(key, prov))
+            for key, (unit, _doc, prov) in TOP_FIELDS.items()]
     for section, cls in CONFIG_SECTIONS.items():
         obj = getattr(cfg, section)
         for f in fields(cls):
             value = getattr(obj, f.name)
             prov = cfg.provenance.get(f"{section}.{f.name}", f.metadata["prov"])
-            shown = value
+            derived = ""
             if section == "energy" and f.name.endswith("_sram_pj_per_byte") and value <= 0:
-                shown = f"{sram_pj(cfg, f.name.split('_')[0]):.3f} (from size)"
-            rows.append((f"{section}.{f.name}", str(shown), f.metadata["unit"], prov))
-    rows.append(("requant_pipeline_cycles", str(REQUANT_PIPELINE_CYCLES), "cycles",
-                 "[rtl: rtl/timing.py REQUANT_PIPELINE_CYCLES]"))
-    rows.append(("mac_cycles", str(MAC_CYCLES), "cycles", "[rtl: rtl/timing.py MAC_CYCLES]"))
+                value, derived = sram_pj(cfg, f.name.split("_")[0]), "from size"
+            rows.append(ConfigRow(field=f"{section}.{f.name}", value=_typed(value), unit=f.metadata["unit"],
+                                  provenance=prov, derived=derived))
+    rows.append(ConfigRow(field="requant_pipeline_cycles", value=REQUANT_PIPELINE_CYCLES, unit="cycles",
+                          provenance="[rtl: rtl/timing.py REQUANT_PIPELINE_CYCLES]"))
+    rows.append(ConfigRow(field="mac_cycles", value=MAC_CYCLES, unit="cycles", provenance="[rtl: rtl/timing.py MAC_CYCLES]"))
     return rows
 
 
 def config_dict(cfg: HwConfig) -> dict:
-    """JSON-ready: every field of ``cfg`` with value, unit and provenance."""
-    return {"name": cfg.name,
-            "fields": {k: {"value": v, "unit": u, "provenance": p} for k, v, u, p in describe_config(cfg)}}
+    """JSON-ready: every field of ``cfg`` with its typed value, unit and provenance (and derivation)."""
+    out = {}
+    for r in describe_config(cfg):
+        entry = {"value": r.value, "unit": r.unit, "provenance": r.provenance}
+        if r.derived:
+            entry["derived"] = r.derived
+        out[r.field] = entry
+    return {"name": cfg.name, "fields": out}

@@ -3,32 +3,33 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from sw.fileio import atomic_write_bytes  # noqa: E402
 from hwsim.stats import SimResult  # noqa: E402
 
-__all__ = ["write_plots"]
+__all__ = ["render_plots", "PLOT_FILES"]
+
+#: File names of the plots, in the order :func:`render_plots` returns them.
+PLOT_FILES = ("latency.png", "energy.png", "roofline.png")
+#: Layers named on the latency plot's x axis at most (every n-th name beyond that).
+MAX_LAYER_LABELS = 60
 
 
-def _save(fig, path: Path) -> None:
+def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
 
 
-def write_plots(result: SimResult, directory: str, bw_bytes_per_cycle: float) -> list[Path]:
-    """Write ``latency.png``, ``energy.png`` and ``roofline.png`` into ``directory``; return the paths."""
-    out = Path(directory)
-    if not out.is_dir():
-        raise ValueError(f"--plot: directory {out} does not exist")
+def render_plots(result: SimResult, bw_bytes_per_cycle: float) -> dict[str, bytes]:
+    """PNG bytes of ``latency.png`` (per layer, named), ``energy.png`` and ``roofline.png``."""
     layers = result.layers
+    what = f"{result.model} on {result.config['name']}" + (f", bits {result.bits}" if result.bits else "")
     x = range(len(layers))
     scale = 1e3 / (result.clock_mhz * 1e6)  # cycles -> ms
     fig, ax = plt.subplots(figsize=(max(8, len(layers) * 0.12), 4))
@@ -36,21 +37,22 @@ def write_plots(result: SimResult, directory: str, bw_bytes_per_cycle: float) ->
     stall = [l.stall_cycles * scale for l in layers]
     ax.bar(x, comp, label="compute", color="tab:blue")
     ax.bar(x, stall, bottom=comp, label="stall", color="tab:red")
-    ax.set_xlabel("layer index")
+    step = max(1, -(-len(layers) // MAX_LAYER_LABELS))
+    ax.set_xticks(list(x)[::step], [l.name for l in layers][::step], rotation=90, fontsize=6)
+    ax.set_xlabel("layer" + (f" (every {step}th named)" if step > 1 else ""))
     ax.set_ylabel("latency (ms)")
-    ax.set_title(f"{result.model} on {result.config['name']}: per-layer latency")
+    ax.set_title(f"{what}: per-layer latency")
     ax.legend()
-    paths = [out / "latency.png"]
-    _save(fig, paths[-1])
+    out = {"latency.png": _png(fig)}
 
     keys = [k for k in layers[0].energy_pj if k != "total"]
     totals = [sum(l.energy_pj[k] for l in layers) * 1e-9 for k in keys]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.bar(keys, totals, color="tab:green")
     ax.set_ylabel("energy per frame (mJ)")
-    ax.set_title("energy breakdown")
-    paths.append(out / "energy.png")
-    _save(fig, paths[-1])
+    ax.set_xlabel("energy component")
+    ax.set_title(f"{what}: energy breakdown")
+    out["energy.png"] = _png(fig)
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     peak = result.peak_macs_per_cycle
@@ -65,8 +67,7 @@ def write_plots(result: SimResult, directory: str, bw_bytes_per_cycle: float) ->
         ax.set_yscale("log")
     ax.set_xlabel("operational intensity (MAC / DRAM byte)")
     ax.set_ylabel("MACs per cycle")
-    ax.set_title("roofline")
+    ax.set_title(f"{what}: roofline")
     ax.legend()
-    paths.append(out / "roofline.png")
-    _save(fig, paths[-1])
-    return paths
+    out["roofline.png"] = _png(fig)
+    return out

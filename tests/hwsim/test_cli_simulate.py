@@ -14,12 +14,16 @@ TOTAL_KEYS = {"macs", "cycles", "latency_ms", "fps", "energy_mj", "utilization",
 
 def test_default_run_prints_totals_and_writes_json(run_cli, tmp_path, capsys):
     out = tmp_path / "r.json"
-    assert run_cli(["simulate", "--json", str(out), "--csv", str(tmp_path / "r.csv")]) == 0
+    assert run_cli(["simulate", "--json", str(out), "--csv", str(tmp_path / "r.csv"), "--show-config"]) == 0
     text = capsys.readouterr().out
     for word in ("latency (ms)", "frames/s", "energy per frame (mJ)", "average utilisation", "DRAM MB per frame",
-                 "Horowitz"):
+                 "16x16 int4 PEs", "Subtotals by part", "backbone", "Horowitz"):
         assert word in text
     data = json.loads(out.read_text())
+    fields = data["config"]["fields"]
+    assert fields["array.rows"]["value"] == 16 and fields["array.mac_modes"]["value"] == [4, 8]
+    assert fields["clock_mhz"]["value"] == 500.0 and fields["energy.ifmap_sram_pj_per_byte"]["derived"] == "from size"
+    assert isinstance(fields["energy.ifmap_sram_pj_per_byte"]["value"], float)
     assert {"model", "config", "layers", "total"} <= set(data)
     assert data["model"] == "retinanet_r50_fpn"
     for layer in data["layers"]:

@@ -15,8 +15,9 @@ def test_presets_load_and_have_provenance_everywhere():
     assert {"edge16_int4", "int8_32x32", "scalesim_32x32"} <= set(PRESETS)
     for name in PRESETS:
         cfg = load_preset(name)
-        for field, value, unit, prov in describe_config(cfg):
-            assert unit and prov.startswith("["), (name, field)
+        for row in describe_config(cfg):
+            assert row.unit and row.provenance.startswith("["), (name, row.field)
+            assert isinstance(row.value, (int, float, list)) or row.field in ("name", "array.dataflow"), row
     edge = load_config()
     assert (edge.array.rows, edge.array.cols, edge.array.pe_bits) == (16, 16, 4)
     assert load_preset("int8_32x32").array.pe_bits == 8

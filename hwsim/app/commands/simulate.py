@@ -7,23 +7,29 @@ With no arguments it simulates the embedded default: the 4-bit FQN RetinaNet-Res
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from hwsim.app.commands import HELP
 from hwsim.config import DATAFLOWS
 
 from hwsim.configfile import DEFAULT_PRESET, PRESETS, load_config
-from hwsim.app.output import compare_table, energy_table, layer_table, to_csv, to_json, totals_table
+from hwsim.app.output import (WIDE, compare_table, config_summary, config_table, layer_table, parts_table, to_csv,
+                              to_json, totals_table)
 from hwsim.simulate import MODES, simulate_graph
-from sw.fileio import atomic_write_text
+from sw.fileio import OutputPlan
 from sw.graph import load_model
-from sw.graph.bits import parse_bits, parse_width
+from sw.graph.bits import parse_bits, parse_width_list
 
 __all__ = ["register", "run", "DEFAULT_MODEL"]
 
 DEFAULT_MODEL = "retinanet_r50_fpn"
+#: Suffixes of the model and configuration files a run reads.
+MODEL_AND_CONFIG_SUFFIXES = (".onnx", ".tflite", ".csv", ".toml")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,65 +47,77 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="fast (batched identical tiles, default) or event (every tile in simpy)")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.add_argument("--csv", metavar="FILE", help="write the per-layer table as CSV")
-    p.add_argument("--plot", metavar="DIR", help="write latency/energy/roofline PNGs into DIR")
+    p.add_argument("--plot", metavar="DIR", help="write latency/energy/roofline PNGs into DIR (created if missing)")
     p.add_argument("--schedule", metavar="FILE", help="write the tiled schedule (tile operations) as JSON")
     p.add_argument("--compare-bits", metavar="LIST", help="comma-separated widths to run side by side, e.g. 4,8")
     p.add_argument("--functional", action="store_true",
                    help="also run every conv/depthwise/fc layer tile by tile through the golden model and "
                         "check it is bit-identical to the whole layer")
-    p.add_argument("--no-layers", action="store_true", help="print only totals")
+    p.add_argument("--no-layers", action="store_true", help="print only totals (no configuration line, no per-layer table)")
+    p.add_argument("--show-config", action="store_true", help="also print every configuration field with unit and provenance")
     p.set_defaults(func=run)
 
 
 def _progress(total_label: str):
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover
-        return None
+    from tqdm import tqdm
     return lambda it: tqdm(it, desc=total_label, unit="layer", file=sys.stderr, leave=False, disable=None)
+
+
+def _model_inputs(args: argparse.Namespace) -> list[str]:
+    """The files this run reads (an output may not overwrite one)."""
+    return [p for p in (args.model, args.config) if p and Path(p).suffix.lower() in MODEL_AND_CONFIG_SUFFIXES]
 
 
 def run(args: argparse.Namespace) -> int:
     """Simulate and print; returns 0 (1 if the functional check fails)."""
+    plan = OutputPlan(inputs=_model_inputs(args))
+    json_out, csv_out = plan.file(args.json, "--json"), plan.file(args.csv, "--csv")
+    schedule_out, plot_dir = plan.file(args.schedule, "--schedule"), plan.directory(args.plot, "--plot")
+    if args.bits is not None and args.compare_bits is not None:
+        raise ValueError("--bits and --compare-bits are exclusive")
     cfg = load_config(args.config)
     if args.dataflow:
         cfg = cfg.with_dataflow(args.dataflow)
     graph = load_model(args.model)
     runs: list[tuple[str, object]] = []
-    if args.compare_bits:
-        if args.bits:
-            raise ValueError("--bits and --compare-bits are exclusive")
-        for item in args.compare_bits.split(","):
-            runs.append((item.strip(), graph.with_bits(default=parse_width(item, "--compare-bits"))))
+    if args.compare_bits is not None:
+        for label, width in parse_width_list(args.compare_bits, "--compare-bits"):
+            runs.append((label, graph.with_bits(default=width)))
     else:
-        label = args.bits or "model widths"
-        if args.bits:
+        label = args.bits or ""
+        if args.bits is not None:
             graph = parse_bits(args.bits).apply(graph)
         runs.append((label, graph))
-    results = [simulate_graph(g, cfg, mode=args.mode, bits=label, progress=_progress(f"simulate {label}"))
+    results = [simulate_graph(g, cfg, mode=args.mode, bits=label, progress=_progress(f"simulate {label}".strip()))
                for label, g in runs]
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    width = max(80, shutil.get_terminal_size((WIDE, 24)).columns)
+    console = Console(width=width)
     if len(results) == 1:
         if not args.no_layers:
-            console.print(layer_table(results[0]))
+            console.print(escape(config_summary(cfg)))
+            console.print(escape(layer_table(results[0], width)), highlight=False, soft_wrap=True)
         console.print(totals_table(results[0]))
+        console.print(parts_table(results[0]))
     else:
         console.print(compare_table(results))
-    console.print(energy_table(cfg))
+    if args.show_config:
+        console.print(config_table(cfg))
     status = 0
     if args.functional:
         status = _functional(console, runs[0][1], cfg)
-    if args.json:
-        atomic_write_text(args.json, to_json(results))
-    if args.csv:
-        atomic_write_text(args.csv, to_csv(results[0]))
-    if args.schedule:
+    if json_out:
+        plan.stage(json_out, to_json(results))
+    if csv_out:
+        plan.stage(csv_out, to_csv(results[0]))
+    if schedule_out:
         from hwsim.compiler import compile_graph
-        atomic_write_text(args.schedule, compile_graph(runs[0][1], cfg).to_json() + "\n")
-    if args.plot:
-        from hwsim.app.plots import write_plots
-        for path in write_plots(results[0], args.plot, cfg.memory.dram_bytes_per_cycle):
-            console.print(f"wrote {path}")
+        plan.stage(schedule_out, compile_graph(runs[0][1], cfg).to_json() + "\n")
+    if plot_dir:
+        from hwsim.app.plots import render_plots
+        for name, png in render_plots(results[0], cfg.memory.dram_bytes_per_cycle).items():
+            plan.stage(plot_dir / name, png)
+    for path in plan.commit():
+        console.print(f"wrote {escape(str(path))}")
     return status
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from hwsim.configfile import DEFAULT_PRESET, load_config
-from hwsim.app.plots import write_plots
+from hwsim.app.plots import render_plots
 from hwsim.app.report.figures import detections_figure, spread_figure, sqnr_figure
 from hwsim.app.report.markdown import md_table, num
 from sw.detect.boxes import match_detections
-from sw.fileio import atomic_write_text
+from sw.fileio import atomic_write_bytes, atomic_write_text
 from sw.graph.ir import Graph
 from hwsim.app.studies.ablation import Ablation, AblationRow, run_ablation
 from hwsim.app.studies.accelerator import PRESETS, AcceleratorRun, memory_bound_layers, simulate_widths
@@ -87,7 +87,8 @@ def accelerator_section(name: str, graph: Graph, directory: Path, link: str) -> 
         for r in (r4, r8):
             sub = directory / f"{r.preset}_int{r.bits}"
             sub.mkdir(parents=True, exist_ok=True)
-            write_plots(r.result, str(sub), load_config(r.preset).memory.dram_bytes_per_cycle)
+            for name, png in render_plots(r.result, load_config(r.preset).memory.dram_bytes_per_cycle).items():
+                atomic_write_bytes(sub / name, png)
             rel = f"{link}/{sub.name}"
             text.append(f"\n**int{r.bits} on `{r.preset}`**: per-layer latency (compute / stall), energy breakdown, "
                         f"roofline\n\n![latency]({rel}/latency.png)\n![energy]({rel}/energy.png) "
