@@ -25,25 +25,39 @@ from rtl.arch import FLOAT_BITS, ArrayArch
 from rtl.timing import REQUANT_PIPELINE_CYCLES
 
 __all__ = ["ArrayConfig", "MemoryConfig", "VectorConfig", "EnergyConfig", "HwConfig", "CONFIG_SECTIONS",
-           "TOP_FIELDS", "DATAFLOWS"]
+           "TOP_FIELDS", "DATAFLOWS", "format_limit"]
 DATAFLOWS = ("os", "ws")
 
 
-def _f(unit: str, doc: str, prov: str, **kw: Any) -> Any:
-    return field(metadata={"unit": unit, "doc": doc, "prov": prov}, **kw)
+#: Upper bounds of the numeric fields, in their units: a value above is a typo or an impossible
+#: machine (and would only produce meaningless numbers), so it is rejected with the limit named.
+MAX_ARRAY_DIM = 4096
+MAX_DEPTH = 2**30
+MAX_SRAM_BYTES = 2**40
+MAX_BYTES_PER_CYCLE = float(2**40)
+MAX_CYCLES = 10**6
+MAX_LANES = 2**16
+MAX_CLOCK_MHZ = 1e5
+MAX_PJ = 1e6
+
+
+def _f(unit: str, doc: str, prov: str, *, hi: float | None = None, zero_ok: bool = False) -> Any:
+    return field(metadata={"unit": unit, "doc": doc, "prov": prov, "hi": hi, "zero_ok": zero_ok})
 
 
 @dataclass(frozen=True)
 class ArrayConfig:
     """PE array geometry, precision and dataflow."""
 
-    rows: int = _f("PEs", "array rows; OS: output pixels of a tile, WS: reduction depth", "[assumed]")
-    cols: int = _f("PEs", "array columns; output channels of a tile", "[assumed]")
+    rows: int = _f("PEs", "array rows; OS: output pixels of a tile, WS: reduction depth", "[assumed]",
+                   hi=MAX_ARRAY_DIM)
+    cols: int = _f("PEs", "array columns; output channels of a tile", "[assumed]", hi=MAX_ARRAY_DIM)
     pe_bits: int = _f("bits", "native operand width of a PE (4 or 8)", "[rtl: rtl/mac.py MacPE bits]")
     mac_modes: tuple[int, ...] = _f("bits", "supported integer MAC precision modes (int4, int8); "
                                     "wider modes on narrower PEs take multiple passes", "[assumed]")
     max_depth: int = _f("operand beats", "longest reduction the PE accumulator holds; longer K is split "
-                        "and partial sums spill to the accumulator buffer", "[rtl: rtl/mac.py MacPE max_depth]")
+                        "and partial sums spill to the accumulator buffer", "[rtl: rtl/mac.py MacPE max_depth]",
+                        hi=MAX_DEPTH)
     dataflow: str = _f("-", "'os' output stationary (the RTL) or 'ws' weight stationary", "[rtl: rtl/timing.py]")
 
 
@@ -51,23 +65,23 @@ class ArrayConfig:
 class MemoryConfig:
     """On-chip buffers (each double buffered: a tile may use half) and the DRAM port."""
 
-    ifmap_sram_bytes: int = _f("bytes", "input activation buffer, both halves", "[assumed]")
-    weight_sram_bytes: int = _f("bytes", "weight buffer, both halves", "[assumed]")
-    ofmap_sram_bytes: int = _f("bytes", "output/accumulator buffer, both halves", "[assumed]")
+    ifmap_sram_bytes: int = _f("bytes", "input activation buffer, both halves", "[assumed]", hi=MAX_SRAM_BYTES)
+    weight_sram_bytes: int = _f("bytes", "weight buffer, both halves", "[assumed]", hi=MAX_SRAM_BYTES)
+    ofmap_sram_bytes: int = _f("bytes", "output/accumulator buffer, both halves", "[assumed]", hi=MAX_SRAM_BYTES)
     dram_bytes_per_cycle: float = _f("bytes/cycle", "DRAM port bandwidth (shared by loads and stores)",
-                                     "[assumed]")
+                                     "[assumed]", hi=MAX_BYTES_PER_CYCLE)
     dram_latency_cycles: int = _f("cycles", "DRAM read latency (first byte after the request); "
-                                  "writes are posted", "[assumed]")
+                                  "writes are posted", "[assumed]", hi=MAX_CYCLES, zero_ok=True)
 
 
 @dataclass(frozen=True)
 class VectorConfig:
     """Vector unit for add, pooling, upsample, LUT activations and the float path."""
 
-    lanes: int = _f("elements/cycle", "element operations per cycle", "[assumed]")
-    latency_cycles: int = _f("cycles", "pipeline latency of one vector tile", "[assumed]")
+    lanes: int = _f("elements/cycle", "element operations per cycle", "[assumed]", hi=MAX_LANES)
+    latency_cycles: int = _f("cycles", "pipeline latency of one vector tile", "[assumed]", hi=MAX_CYCLES, zero_ok=True)
     float_macs_per_cycle: int = _f("MACs/cycle", "fp32 MACs per cycle for float (32-bit) layers; "
-                                   "0 = float layers unsupported", "[assumed]")
+                                   "0 = float layers unsupported", "[assumed]", hi=MAX_LANES, zero_ok=True)
 
 
 @dataclass(frozen=True)
@@ -75,33 +89,33 @@ class EnergyConfig:
     """Energy table (pJ). Defaults: Horowitz ISSCC 2014, 45 nm, 0.9 V (docs/simulator.md)."""
 
     mac_int8_pj: float = _f("pJ/MAC", "int8 multiply (0.2) + 32-bit accumulate (0.1)",
-                            "[paper: Horowitz ISSCC'14, 8b mult 0.2 + 32b add 0.1]")
+                            "[paper: Horowitz ISSCC'14, 8b mult 0.2 + 32b add 0.1]", hi=MAX_PJ, zero_ok=True)
     mac_int4_pj: float = _f("pJ/MAC", "int4 multiply 0.2*(4/8)^2 = 0.05 + 32-bit accumulate 0.1",
-                            "[derived: Horowitz ISSCC'14, multiplier ~ width^2]")
+                            "[derived: Horowitz ISSCC'14, multiplier ~ width^2]", hi=MAX_PJ, zero_ok=True)
     mac_float_pj: float = _f("pJ/MAC", "fp32 multiply 3.7 + fp32 add 0.9",
-                             "[paper: Horowitz ISSCC'14]")
+                             "[paper: Horowitz ISSCC'14]", hi=MAX_PJ, zero_ok=True)
     ifmap_sram_pj_per_byte: float = _f("pJ/byte", "input buffer access; 0 = from its size",
                                        "[derived: Horowitz ISSCC'14 SRAM 8KB 10pJ, 32KB 20pJ, 1MB 100pJ "
-                                       "per 64b, log-log interpolation]")
+                                       "per 64b, log-log interpolation]", hi=MAX_PJ, zero_ok=True)
     weight_sram_pj_per_byte: float = _f("pJ/byte", "weight buffer access; 0 = from its size",
-                                        "[derived: Horowitz ISSCC'14 SRAM size interpolation]")
+                                        "[derived: Horowitz ISSCC'14 SRAM size interpolation]", hi=MAX_PJ, zero_ok=True)
     ofmap_sram_pj_per_byte: float = _f("pJ/byte", "output buffer access; 0 = from its size",
-                                       "[derived: Horowitz ISSCC'14 SRAM size interpolation]")
-    sram_write_factor: float = _f("x", "write energy / read energy", "[assumed]")
+                                       "[derived: Horowitz ISSCC'14 SRAM size interpolation]", hi=MAX_PJ, zero_ok=True)
+    sram_write_factor: float = _f("x", "write energy / read energy", "[assumed]", hi=MAX_PJ, zero_ok=True)
     dram_pj_per_byte: float = _f("pJ/byte", "DRAM access, 1.3 nJ per 64 bits (low end of 1.3-2.6)",
-                                 "[paper: Horowitz ISSCC'14]")
+                                 "[paper: Horowitz ISSCC'14]", hi=MAX_PJ, zero_ok=True)
     requant_op_pj: float = _f("pJ/output", "32x32 multiply 3.1 + bias/offset adds 2*0.1 + shifts 0.1",
-                              "[derived: Horowitz ISSCC'14]")
-    vector_op_pj: float = _f("pJ/element op", "16-bit add/compare/LUT read", "[paper: Horowitz ISSCC'14 16b add 0.05]")
-    static_mw: float = _f("mW", "leakage + clock tree, charged for the whole runtime", "[assumed]")
+                              "[derived: Horowitz ISSCC'14]", hi=MAX_PJ, zero_ok=True)
+    vector_op_pj: float = _f("pJ/element op", "16-bit add/compare/LUT read", "[paper: Horowitz ISSCC'14 16b add 0.05]", hi=MAX_PJ, zero_ok=True)
+    static_mw: float = _f("mW", "leakage + clock tree, charged for the whole runtime", "[assumed]", hi=MAX_PJ, zero_ok=True)
 
 
 CONFIG_SECTIONS: Mapping[str, type] = MappingProxyType({
     "array": ArrayConfig, "memory": MemoryConfig, "vector": VectorConfig, "energy": EnergyConfig,
 })
 TOP_FIELDS = {"name": ("-", "configuration name", "[assumed]"),
-        "clock_mhz": ("MHz", "core clock", "[assumed]"),
-        "requant_lanes": ("outputs/cycle", "requantization units; must divide cols", "[rtl: rtl/timing.py]")}
+              "clock_mhz": ("MHz", "core clock", "[assumed]"),
+              "requant_lanes": ("outputs/cycle", "requantization units; must divide cols", "[rtl: rtl/timing.py]")}
 
 
 @dataclass(frozen=True)
@@ -181,36 +195,45 @@ class HwConfig:
         return replace(self, memory=mem, provenance=prov)
 
 
-def _positive(name: str, value: Any, *, integer: bool = True, zero_ok: bool = False) -> None:
+def format_limit(value: float) -> str:
+    """A limit as people write it: ``2^40`` for large powers of two, else ``1,000,000``-style."""
+    v = int(value)
+    if v == value and v >= 2**20 and v & (v - 1) == 0:
+        return f"2^{v.bit_length() - 1}"
+    return f"{v:,}" if v == value else f"{value:g}"
+
+
+def _check_number(name: str, value: Any, *, integer: bool, zero_ok: bool, hi: float | None) -> None:
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok_type or value < 0 or (value == 0 and not zero_ok) \
-            or (not integer and not math.isfinite(value)):
-        kind = "an integer" if integer else "a number"
-        raise ValueError(f"{name}: expected {kind} {'>= 0' if zero_ok else '> 0'}, got {value!r}")
+    kind = "an integer" if integer else "a number"
+    lo = ">= 0" if zero_ok else "> 0"
+    expect = f"{kind} {lo}" + (f" and <= {format_limit(hi)}" if hi is not None else "")
+    if isinstance(value, bool) or not ok_type or (not integer and not math.isfinite(value)) \
+            or value < 0 or (value == 0 and not zero_ok) or (hi is not None and value > hi):
+        raise ValueError(f"{name}: expected {expect}, got {value!r}")
 
 
 def _validate(c: HwConfig) -> None:
     where = f"config '{c.name}': "
-    a, m, v, e = c.array, c.memory, c.vector, c.energy
-    for n in ("rows", "cols", "max_depth"):
-        _positive(f"{where}array.{n}", getattr(a, n))
+    if not isinstance(c.name, str) or not c.name.strip():
+        raise ValueError(f"{where}name: expected a non-empty string, got {c.name!r}")
+    a = c.array
     if a.pe_bits not in (4, 8):
         raise ValueError(f"{where}array.pe_bits: expected 4 or 8, got {a.pe_bits!r}")
-    if not a.mac_modes or any(mm not in (4, 8) for mm in a.mac_modes) or min(a.mac_modes) < a.pe_bits:
+    if not isinstance(a.mac_modes, tuple) or not a.mac_modes or any(mm not in (4, 8) for mm in a.mac_modes) \
+            or min(a.mac_modes) < a.pe_bits:
         raise ValueError(f"{where}array.mac_modes: expected a non-empty subset of [4, 8], "
-                         f"none narrower than pe_bits={a.pe_bits}, got {list(a.mac_modes)!r}")
+                         f"none narrower than pe_bits={a.pe_bits}, got {a.mac_modes!r}")
     if a.dataflow not in DATAFLOWS:
         raise ValueError(f"{where}array.dataflow: expected one of {', '.join(DATAFLOWS)}, got {a.dataflow!r}")
-    for n in ("ifmap_sram_bytes", "weight_sram_bytes", "ofmap_sram_bytes"):
-        _positive(f"{where}memory.{n}", getattr(m, n))
-    _positive(f"{where}memory.dram_bytes_per_cycle", m.dram_bytes_per_cycle, integer=False)
-    _positive(f"{where}memory.dram_latency_cycles", m.dram_latency_cycles, zero_ok=True)
-    _positive(f"{where}clock_mhz", c.clock_mhz, integer=False)
-    _positive(f"{where}requant_lanes", c.requant_lanes)
-    if a.cols % c.requant_lanes or c.requant_lanes > a.cols:
+    for section, cls in CONFIG_SECTIONS.items():
+        obj = getattr(c, section)
+        for f in fields(cls):
+            if f.type not in ("int", "float") or f.name == "pe_bits":
+                continue
+            _check_number(f"{where}{section}.{f.name}", getattr(obj, f.name), integer=f.type == "int",
+                          zero_ok=f.metadata["zero_ok"], hi=f.metadata["hi"])
+    _check_number(f"{where}clock_mhz", c.clock_mhz, integer=False, zero_ok=False, hi=MAX_CLOCK_MHZ)
+    _check_number(f"{where}requant_lanes", c.requant_lanes, integer=True, zero_ok=False, hi=a.cols)
+    if a.cols % c.requant_lanes:
         raise ValueError(f"{where}requant_lanes: expected a divisor of array.cols={a.cols}, got {c.requant_lanes}")
-    _positive(f"{where}vector.lanes", v.lanes)
-    _positive(f"{where}vector.latency_cycles", v.latency_cycles, zero_ok=True)
-    _positive(f"{where}vector.float_macs_per_cycle", v.float_macs_per_cycle, zero_ok=True)
-    for f in fields(EnergyConfig):
-        _positive(f"{where}energy.{f.name}", getattr(e, f.name), integer=False, zero_ok=True)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from hwsim.config import CONFIG_SECTIONS, TOP_FIELDS, HwConfig
+from hwsim.config import CONFIG_SECTIONS, DATAFLOWS, MAX_CLOCK_MHZ, TOP_FIELDS, HwConfig, format_limit
 from hwsim.energy import sram_pj
 from rtl.timing import MAC_CYCLES, REQUANT_PIPELINE_CYCLES
 
-__all__ = ["ConfigRow", "describe_config", "config_dict"]
+__all__ = ["ConfigRow", "describe_config", "config_dict", "reference_table"]
 
 
 @dataclass(frozen=True)
@@ -79,3 +79,28 @@ def config_dict(cfg: HwConfig) -> dict:
             entry["derived"] = r.derived
         out[r.field] = entry
     return {"name": cfg.name, "fields": out}
+
+
+def _range(meta: dict) -> str:
+    lo = ">= 0" if meta["zero_ok"] else "> 0"
+    return f"{lo}, <= {format_limit(meta['hi'])}" if meta.get("hi") is not None else lo
+
+
+def reference_table() -> str:
+    """Markdown table of every configuration field: unit, accepted range, meaning, default provenance.
+
+    ``docs/simulator.md`` embeds it verbatim (a test keeps the two equal).
+    """
+    rows = ["| field | unit | accepted values | meaning | default provenance |", "|---|---|---|---|---|"]
+    top_ranges = {"name": "non-empty string", "clock_mhz": f"> 0, <= {format_limit(MAX_CLOCK_MHZ)}",
+                  "requant_lanes": "a divisor of `array.cols`"}
+    for key, (unit, doc, prov) in TOP_FIELDS.items():
+        rows.append(f"| `{key}` | {unit} | {top_ranges[key]} | {doc} | {prov} |")
+    special = {"array.pe_bits": "4 or 8", "array.mac_modes": "non-empty subset of [4, 8], none below `pe_bits`",
+               "array.dataflow": ", ".join(f"`{d}`" for d in DATAFLOWS)}
+    for section, cls in CONFIG_SECTIONS.items():
+        for f in fields(cls):
+            name = f"{section}.{f.name}"
+            accepted = special.get(name) or _range(f.metadata)
+            rows.append(f"| `{name}` | {f.metadata['unit']} | {accepted} | {f.metadata['doc']} | {f.metadata['prov']} |")
+    return "\n".join(rows) + "\n"
