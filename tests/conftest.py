@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.fixture(autouse=True)
+def _wide_console(monkeypatch):
+    """Tables print at a fixed width in tests (160 columns) whatever terminal runs them."""
+    monkeypatch.setenv("COLUMNS", "160")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from importlib import metadata
 
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return EXIT_ERROR
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # the reader went away (``hwsim ... | head``): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"hwsim {command or ''}: interrupted".replace("  ", " "), file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -2,12 +2,13 @@
 
 One-input models take a ``.npy`` array; several inputs take a ``.npz`` keyed by
 input name. Calibration files hold samples stacked on axis 0 (a single sample
-of exactly the input's shape is also accepted). Outputs are written atomically:
-``.npy`` for one output, ``.npz`` keyed by output name otherwise.
+of exactly the input's shape is also accepted). Outputs are encoded as ``.npy`` for
+one output, ``.npz`` keyed by output name otherwise (the CLI writes them atomically).
 """
 
 from __future__ import annotations
 
+import io
 import os
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -15,9 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sw.fileio import atomic_open
-
-__all__ = ["load_arrays", "load_samples", "save_outputs"]
+__all__ = ["load_arrays", "load_samples", "encode_outputs", "check_output_path"]
 
 
 def _read(path: Path) -> dict[str, np.ndarray] | np.ndarray:
@@ -68,16 +67,22 @@ def load_samples(path: str | os.PathLike[str], shapes: Mapping[str, tuple[int, .
     return [{n: a[i] for n, a in per_input.items()} for i in range(counts.pop())]
 
 
-def save_outputs(path: str | os.PathLike[str], outputs: Mapping[str, np.ndarray]) -> None:
-    """Write one output as .npy or several as .npz (keys = output names), atomically."""
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` if it names a .npy or .npz file; ValueError otherwise (before any work)."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".npy", ".npz"):
+    if path.suffix.lower() not in (".npy", ".npz"):
         raise ValueError(f"{path}: output must be .npy (one output) or .npz")
-    if suffix == ".npy" and len(outputs) != 1:
+    return path
+
+
+def encode_outputs(path: str | os.PathLike[str], outputs: Mapping[str, np.ndarray]) -> bytes:
+    """The bytes of ``path``: one output as .npy, or several as .npz (keys = output names)."""
+    path = check_output_path(path)
+    if path.suffix.lower() == ".npy" and len(outputs) != 1:
         raise ValueError(f"{path}: the model has {len(outputs)} outputs ({', '.join(outputs)}); write a .npz")
-    with atomic_open(path, "wb") as handle:
-        if suffix == ".npy":
-            np.save(handle, next(iter(outputs.values())), allow_pickle=False)
-        else:
-            np.savez(handle, **outputs)
+    buf = io.BytesIO()
+    if path.suffix.lower() == ".npy":
+        np.save(buf, next(iter(outputs.values())), allow_pickle=False)
+    else:
+        np.savez(buf, **outputs)
+    return buf.getvalue()

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from rich.console import Console
-from rich.table import Table
 
 from hwsim.app.commands import HELP
-from sw.fileio import atomic_write_text
+from hwsim.app.console import console_width
+from sw.fileio import OutputPlan
 from sw.graph import Graph, Layer, Part, load_model
 from sw.graph.bits import BitPolicy, parse_bits, parse_width
 
 __all__ = ["register", "run"]
+
+#: Layer names up to this many characters are never wrapped in the table.
+NAME_WIDTH = 48
 
 
 def _keyed_bits(text: str, where: str) -> tuple[str, tuple[int, int]]:
@@ -44,6 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _short(name: str, width: int) -> str:
+    return name if len(name) <= width else "…" + name[-(width - 1):]
+
+
 def _shape(shape: tuple[int, int, int]) -> str:
     return "x".join(map(str, shape))
 
@@ -58,27 +63,49 @@ def _bits(layer: Layer) -> str:
     return "fp32" if layer.is_float else f"w{layer.w_bits}a{layer.a_bits}"
 
 
-def _table(graph: Graph) -> Table:
-    table = Table(title=f"{graph.name}: {len(graph)} layers", caption="* weights shared with an earlier layer "
-                  "(counted once in totals); xN: layer runs N times per inference")
-    for column in ("name", "op", "input", "output", "MACs", "params", "bits", "part"):
-        table.add_column(column, justify="right" if column in ("MACs", "params") else "left")
+def _table(graph: Graph, width: int) -> str:
+    """Per-layer text table fitting ``width`` (>= 80) columns, then totals per part.
+
+    Columns: name (long names keep their end), op (``xN``: runs N times), output shape, MMAC (10^6 MACs),
+    params (``*``: weights shared with an earlier layer), bits, part; from 120 columns on also
+    the input shapes.
+    """
+    wide = width >= 120
+    cols = [("op", 11, "<"), ("output", 12, "<"), ("MMAC", 10, ">"), ("params", 12, ">"), (" bits", 6, "<"),
+            ("part", 9, "<")]
+    if wide:
+        cols.insert(1, ("input", 22, "<"))
+    name_width = max(12, min(width - sum(w for _, w, _ in cols) - 1, NAME_WIDTH))
+    header = f"{'name':<{name_width}} " + "".join(f"{h:{al}{w}}" for h, w, al in cols)
+    lines = [f"{graph.name}: {len(graph)} layers", header, "-" * len(header)]
+
+    def row(name: str, values: list[str]) -> str:
+        return f"{_short(name, name_width):<{name_width}} " + "".join(
+            f"{v[:w - 1]:{al}{w}}" for v, (_, w, al) in zip(values, cols))
+
     for layer in graph:
         op = layer.op.value + (f" x{layer.repeat}" if layer.repeat > 1 else "")
-        params = f"{layer.params:,}" + ("*" if layer.shares_weights else "")
-        table.add_row(layer.name, op, _inputs(layer), _shape(layer.out_shape),
-                      f"{layer.macs:,}", params, _bits(layer), layer.part.value)
-    table.add_section()
+        values = [op, _shape(layer.out_shape), f"{layer.macs / 1e6:.1f}",
+                  f"{layer.params:,}" + ("*" if layer.shares_weights else ""), " " + _bits(layer), layer.part.value]
+        if wide:
+            values.insert(1, _inputs(layer))
+        lines.append(row(layer.name, values))
+    lines.append("-" * len(header))
     for part in (*Part, None):
         totals = graph.totals(part)
-        label = "total" if part is None else f"total {part.value}"
-        table.add_row(label, f"{totals.layers} layers", "", "", f"{totals.macs:,}", f"{totals.params:,}",
-                      f"{totals.weight_bytes / 1e6:.2f} MB", "")
-    return table
+        values = [f"{totals.layers} layers", "", f"{totals.macs / 1e6:.1f}", f"{totals.params:,}",
+                  "", ""]
+        if wide:
+            values.insert(1, "")
+        lines.append(row("total" if part is None else f"total {part.value}", values))
+    lines.append("* weights shared with an earlier layer (counted once); xN: the layer runs N times")
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load, apply bit overrides, print the table; returns 0."""
+    plan = OutputPlan(inputs=[args.model])
+    json_out = plan.file(args.json, "--json")
     graph = load_model(args.model)
     if args.bits or args.part_bits or args.layer_bits:
         policy = parse_bits(args.bits) if args.bits else BitPolicy()
@@ -87,10 +114,11 @@ def run(args: argparse.Namespace) -> int:
             parts={**(policy.parts or {}), **dict(_keyed_bits(t, "--part-bits") for t in args.part_bits)},
             layers=dict(_keyed_bits(t, "--layer-bits") for t in args.layer_bits),
         )
-    Console(width=None if sys.stdout.isatty() else 200).print(_table(graph))
+    print(_table(graph, console_width()))
     totals = graph.totals()
     print(f"{graph.name}: {totals.macs / 1e9:.3f} GMAC, {totals.params:,} parameters, "
           f"{totals.weight_bytes:,} weight bytes")
-    if args.json:
-        atomic_write_text(args.json, json.dumps(graph.to_dict(), indent=1) + "\n")
+    if json_out:
+        plan.stage(json_out, json.dumps(graph.to_dict(), indent=1) + "\n")
+    plan.commit()
     return 0

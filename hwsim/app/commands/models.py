@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from rich.console import Console
 from rich.table import Table
 
 from hwsim.app.commands import HELP
-from sw.fileio import atomic_write_text
+from hwsim.app.console import make_console
+from sw.fileio import OutputPlan
 from sw.graph.zoo import ZOO
 
 __all__ = ["register", "run"]
@@ -26,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the zoo table; returns 0."""
+    plan = OutputPlan()
+    json_out = plan.file(args.json, "--json")
     rows = []
     for spec in ZOO.values():
         totals = spec.build().totals()
@@ -43,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         table.add_row(row["name"], "x".join(map(str, row["input"])), f"{row['gmac']:.2f}",
                       f"{row['params'] / 1e6:.2f}", row["description"])
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
-    if args.json:
-        atomic_write_text(args.json, json.dumps({"models": rows}, indent=2) + "\n")
+    make_console().print(table)
+    if json_out:
+        plan.stage(json_out, json.dumps({"models": rows}, indent=2) + "\n")
+    plan.commit()
     return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hwsim.app.commands import HELP
 from hwsim.app.report import ALL_MODELS, generate
+from sw.fileio import OutputPlan
 
 __all__ = ["register", "run", "DEFAULT_OUT"]
 
@@ -33,9 +34,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def parse_models(text: str) -> tuple[str, ...]:
+    """The ``--models`` subset: known names, each once, at least one."""
+    names = [m.strip() for m in text.split(",")]
+    if not text.strip() or any(not n for n in names):
+        raise ValueError(f"--models: expected comma-separated names from {', '.join(ALL_MODELS)}, got {text!r}")
+    unknown = [n for n in names if n not in ALL_MODELS]
+    if unknown:
+        raise ValueError(f"--models: unknown model '{unknown[0]}' (known: {', '.join(ALL_MODELS)})")
+    if len(set(names)) != len(names):
+        raise ValueError(f"--models: each model once, got {text!r}")
+    return tuple(names)
+
+
 def run(args: argparse.Namespace) -> int:
     """Generate the reports; print the pages written and the time taken."""
-    models = ALL_MODELS if not args.models else tuple(m.strip() for m in args.models.split(",") if m.strip())
+    OutputPlan().directory(args.out, "--out")
+    models = ALL_MODELS if args.models is None else parse_models(args.models)
     command = "hwsim report" + (f" --models {','.join(models)}" if args.models else "") + \
         (" --quick" if args.quick else "") + (" --no-rtl" if args.no_rtl else "")
     start = time.perf_counter()

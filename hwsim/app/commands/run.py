@@ -14,7 +14,8 @@ import argparse
 
 from hwsim.app.commands import HELP
 from sw.graph import load_imported_model
-from sw.runtime.arrays import load_arrays, load_samples, save_outputs
+from sw.fileio import OutputPlan
+from sw.runtime.arrays import check_output_path, encode_outputs, load_arrays, load_samples
 from sw.graph.bits import parse_bits
 from sw.runtime.executor import execute
 from sw.runtime.floatexec import run_float
@@ -42,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute the command; returns 0 (errors raise ValueError)."""
+    plan = OutputPlan(inputs=[args.model, args.input, args.calibration])
+    output = plan.file(check_output_path(args.output), "--output")
     model = load_imported_model(args.model)
     inputs = load_arrays(args.input, model.input_names)
     if args.float:
@@ -57,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         samples = load_samples(args.calibration, shapes) if args.calibration else None
         outputs = execute(model, inputs, bits=bits, calibration=samples, dequantize=args.dequantize).outputs
         mode = "own int8 parameters" if model.prequantized else f"bits {args.bits or '8'}, calibrated"
-    save_outputs(args.output, outputs)
+    plan.stage(output, encode_outputs(output, outputs))
+    plan.commit()
     shapes = ", ".join(f"{k} {tuple(v.shape)} {v.dtype}" for k, v in outputs.items())
     print(f"{args.model}: {mode}; wrote {args.output}: {shapes}")
     return 0

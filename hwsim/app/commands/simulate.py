@@ -7,8 +7,6 @@ With no arguments it simulates the embedded default: the 4-bit FQN RetinaNet-Res
 from __future__ import annotations
 
 import argparse
-import shutil
-import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -18,7 +16,8 @@ from hwsim.app.commands import HELP
 from hwsim.config import DATAFLOWS
 
 from hwsim.configfile import DEFAULT_PRESET, PRESETS, load_config
-from hwsim.app.output import (WIDE, compare_table, config_summary, config_table, layer_table, parts_table, to_csv,
+from hwsim.app.console import console_width, make_console, progress, progress_wrapper
+from hwsim.app.output import (compare_table, config_summary, config_table, layer_table, parts_table, to_csv,
                               to_json, totals_table)
 from hwsim.simulate import MODES, simulate_graph
 from sw.fileio import OutputPlan
@@ -58,11 +57,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _progress(total_label: str):
-    from tqdm import tqdm
-    return lambda it: tqdm(it, desc=total_label, unit="layer", file=sys.stderr, leave=False, disable=None)
-
-
 def _model_inputs(args: argparse.Namespace) -> list[str]:
     """The files this run reads (an output may not overwrite one)."""
     return [p for p in (args.model, args.config) if p and Path(p).suffix.lower() in MODEL_AND_CONFIG_SUFFIXES]
@@ -88,10 +82,10 @@ def run(args: argparse.Namespace) -> int:
         if args.bits is not None:
             graph = parse_bits(args.bits).apply(graph)
         runs.append((label, graph))
-    results = [simulate_graph(g, cfg, mode=args.mode, bits=label, progress=_progress(f"simulate {label}".strip()))
+    results = [simulate_graph(g, cfg, mode=args.mode, bits=label, progress=progress_wrapper(f"simulate {label}".strip(), "layer"))
                for label, g in runs]
-    width = max(80, shutil.get_terminal_size((WIDE, 24)).columns)
-    console = Console(width=width)
+    width = console_width()
+    console = make_console()
     if len(results) == 1:
         if not args.no_layers:
             console.print(escape(config_summary(cfg)))
@@ -124,9 +118,8 @@ def run(args: argparse.Namespace) -> int:
 def _functional(console: Console, graph, cfg) -> int:
     from hwsim.functional import FUNCTIONAL_OPS, check_layer
     layers = [l for l in graph if l.op in FUNCTIONAL_OPS and not l.is_float]
-    bar = _progress("functional")
     bad = []
-    for layer in (bar(layers) if bar else layers):
+    for layer in progress(layers, "functional check", unit="layer"):
         r = check_layer(layer, cfg)
         if not r.ok:
             bad.append(f"{r.name} (identical={r.identical}, covered once={r.covered_once})")

@@ -8,11 +8,17 @@ import sys
 from functools import partial
 
 from hwsim.app.commands import HELP
-from hwsim.app.sweep.executors import dask_cluster, local_processes, serial
+from hwsim.app.sweep.executors import check_scheduler_address, dask_cluster, local_processes, serial
 from hwsim.app.sweep.runner import run_sweep
 from hwsim.app.sweep.spec import load_sweep
+from sw.fileio import OutputPlan
 
 __all__ = ["register", "run"]
+
+#: Most worker processes ``--jobs`` accepts.
+MAX_JOBS = 256
+#: Longest ``--scheduler-timeout``, s.
+MAX_SCHEDULER_TIMEOUT_S = 3600.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,10 +46,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the sweep; print one summary line (and skipped points on stderr). Returns 0."""
-    if args.jobs is not None and args.jobs < 1:
-        raise ValueError(f"--jobs: expected an integer >= 1, got {args.jobs}")
+    """Run the sweep; print one summary line (and skipped points on stderr).
+
+    Returns 0, or 1 when every point of the sweep failed. Bad input (an invalid file, no valid
+    design, bad options) raises ValueError before any point runs.
+    """
+    if args.jobs is not None and not 1 <= args.jobs <= MAX_JOBS:
+        raise ValueError(f"--jobs: expected an integer in [1, {MAX_JOBS}], got {args.jobs}")
+    if not 0 < args.scheduler_timeout <= MAX_SCHEDULER_TIMEOUT_S:
+        raise ValueError(f"--scheduler-timeout: expected seconds in (0, {MAX_SCHEDULER_TIMEOUT_S:g}], "
+                         f"got {args.scheduler_timeout:g}")
+    if args.scheduler is not None:
+        check_scheduler_address(args.scheduler)
+    OutputPlan(inputs=[args.file]).directory(args.out, "--out")
     spec = load_sweep(args.file)
+    if not spec.designs:
+        raise ValueError(f"{args.file}: every design of the sweep is invalid; first: {spec.invalid[0].reason}")
     if args.scheduler or args.dask:
         executor = partial(dask_cluster, args.scheduler, args.jobs, args.scheduler_timeout)
     elif args.jobs == 1:
@@ -63,4 +81,7 @@ def run(args: argparse.Namespace) -> int:
           f"{len(spec.designs)} designs): {summary.computed} computed in {summary.seconds:.1f} s{rate}, "
           f"{summary.resumed} resumed, {len(summary.failed)} failed, {len(spec.invalid)} invalid designs skipped; "
           f"wrote {len(summary.outputs)} files to {args.out} (results.csv, pareto.md, ...)")
+    if summary.failed and len(summary.failed) == summary.points:
+        print(f"hwsim sweep: error: every point failed; first: {summary.failed[0]}", file=sys.stderr)
+        return 1
     return 0

@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
-__all__ = ["serial", "local_processes", "dask_cluster", "DASK_INSTALL"]
+from sw.extras import require
+
+__all__ = ["serial", "local_processes", "dask_cluster", "check_scheduler_address"]
 
 MapFn = Callable[[Callable[[Any], Any], Sequence[Any]], Iterator[Any]]
 
 #: The one-line advice when ``distributed`` is missing.
-DASK_INSTALL = "pip install 'dask[distributed]==2026.8.0'"
 
 
 @contextlib.contextmanager
@@ -54,6 +55,16 @@ def _take(it: Iterator[Any], n: int) -> list[Any]:
     return [t for _, t in zip(range(n), it)]
 
 
+def check_scheduler_address(address: str) -> str:
+    """``address`` if it reads ``tcp://HOST:PORT`` (or ``tls://``, ``inproc://``); ValueError otherwise."""
+    scheme, sep, rest = address.partition("://")
+    host, _, port = rest.rpartition(":")
+    if not sep or scheme not in ("tcp", "tls", "inproc") or (scheme != "inproc" and (not host or not port.isdigit()
+                                                                                       or not 0 < int(port) < 65536)):
+        raise ValueError(f"--scheduler: expected an address like tcp://HOST:8786, got {address!r}")
+    return address
+
+
 @contextlib.contextmanager
 def dask_cluster(address: str | None, n_workers: int | None = None, timeout_s: float = 10.0) -> Iterator[MapFn]:
     """Tasks on the Dask scheduler at ``address`` (``tcp://host:8786``), or on a new ``LocalCluster``.
@@ -68,13 +79,13 @@ def dask_cluster(address: str | None, n_workers: int | None = None, timeout_s: f
 
     Raises
     ------
+    MissingExtra
+        ``distributed`` is not installed (the ``sweep`` extra).
     ValueError
-        ``distributed`` is not installed, or the scheduler cannot be reached (one line).
+        The scheduler cannot be reached (one line).
     """
-    try:
-        from distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise ValueError(f"--scheduler/--dask need the 'distributed' package: {DASK_INSTALL}") from None
+    distributed = require("distributed", "sweep", "hwsim sweep --scheduler/--dask")
+    Client, LocalCluster, as_completed = distributed.Client, distributed.LocalCluster, distributed.as_completed
     with contextlib.ExitStack() as stack:
         if address is None:
             cluster = stack.enter_context(LocalCluster(n_workers=n_workers or os.cpu_count() or 1,

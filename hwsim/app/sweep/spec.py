@@ -32,7 +32,7 @@ from typing import Any
 from sw.graph.bits import parse_bits
 from hwsim.config import HwConfig
 from hwsim.configfile import config_from_dict, load_config
-from sw.graph import ZOO
+from sw.graph import ZOO, load_model
 
 __all__ = ["Design", "InvalidDesign", "SweepSpec", "load_sweep", "parse_sweep", "field_paths", "build_config",
            "config_values", "point_key"]
@@ -170,6 +170,10 @@ def _model(name: str, folder: Path, source: str) -> str:
     if not path.is_file():
         raise ValueError(f"{source}: sweep.models: '{name}' is neither a zoo model (known: {', '.join(ZOO)}) "
                          f"nor a model file")
+    try:
+        load_model(path)  # an unreadable or unsupported file fails here, before any point runs
+    except ValueError as exc:
+        raise ValueError(f"{source}: sweep.models: {exc}") from None
     return str(path)
 
 

@@ -54,7 +54,7 @@ def test_quick_report_on_blazeface(tmp_path):
 def test_unknown_model_is_a_one_line_error(tmp_path, capsys):
     assert _run(["report", "--out", str(tmp_path), "--models", "nope", "--no-rtl"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and re.search(r"--models: unknown nope \(known: blazeface, yolox_tiny, ", err)
+    assert "\n" not in err and re.search(r"--models: unknown model 'nope' \(known: blazeface, yolox_tiny, ", err)
 
 
 def test_ablation_grids_cover_fqn_tables_and_parts():

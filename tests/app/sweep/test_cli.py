@@ -32,7 +32,7 @@ def _free_port() -> int:
     (["--strict"], '[sweep]\nbase = "edge16_int4"\nmodels = ["yolov3_tiny_416"]\n[grid]\n"array.cols" = [16, 24]\n',
      "invalid design [array.cols=24]: config 'edge16_int4+sweep': requant_lanes: expected a divisor of "
      "array.cols=24, got 16 (1 invalid; --strict)"),
-    (["--jobs", "0"], '[sweep]\n', "--jobs: expected an integer >= 1, got 0"),
+    (["--jobs", "0"], '[sweep]\n', "--jobs: expected an integer in [1, 256], got 0"),
     (["--scheduler", "tcp://127.0.0.1:{port}", "--scheduler-timeout", "1"],
      '[sweep]\nbase = "edge16_int4"\nmodels = ["yolov3_tiny_416"]\n', "cannot reach the Dask scheduler at tcp://127.0.0.1:"),
 ])
