@@ -145,6 +145,9 @@ def load_config(spec: str | None = None) -> HwConfig:
     if base_name is not None:
         if not isinstance(base_name, str):
             raise ValueError(f"{path}: preset must be a preset name string")
-        base = load_preset(base_name)
+        try:
+            base = load_preset(base_name)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
         data.setdefault("name", f"{base_name}+{path.stem}")
     return config_from_dict(data, str(path), base, f"[user: {path.name}]")

@@ -8,7 +8,8 @@
   (:meth:`OutputPlan.file`, :meth:`OutputPlan.directory`); every output path is checked
   before any work (not an input, not a directory, not named twice, its folder exists or can
   be created, writable), the contents are staged in memory, and :meth:`OutputPlan.commit`
-  writes them all at the end: every temporary file first, then the renames. A run that fails
+  writes them all at the end (missing folders created): every temporary file first, then
+  the renames. A run that fails
   before the commit leaves every earlier file byte-identical.
 
 Errors name the user's path (never a temporary file) and what was expected.
@@ -210,6 +211,8 @@ class OutputPlan:
         staged = [(p, data) for p, (_, data) in self._files.items() if data is not None]
         temps: list[tuple[str, Path]] = []
         try:
+            for target, _ in staged:
+                target.parent.mkdir(parents=True, exist_ok=True)
             for target, data in staged:
                 handle, tmp = _temp_beside(target, "wb")
                 temps.append((tmp, target))

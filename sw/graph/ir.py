@@ -111,9 +111,18 @@ def _positive_pair(layer: str, what: str, value: tuple[int, int]) -> tuple[int, 
     return (value[0], value[1])
 
 
+#: Largest feature-map height/width and channel count the IR accepts: beyond them a model is a
+#: typo (a SCALE-Sim row with an extra digit) and would only produce hours of meaningless work.
+MAX_SPATIAL = 65536
+MAX_CHANNELS = 2**20
+
+
 def _shape(layer: str, what: str, value: tuple[int, ...]) -> Shape:
     if len(value) != 3 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value):
         raise ValueError(f"layer '{layer}': {what} must be (H, W, C) positive integers, got {value!r}")
+    if value[0] > MAX_SPATIAL or value[1] > MAX_SPATIAL or value[2] > MAX_CHANNELS:
+        raise ValueError(f"layer '{layer}': {what} {value[0]}x{value[1]}x{value[2]} exceeds the supported "
+                         f"{MAX_SPATIAL}x{MAX_SPATIAL} pixels and {MAX_CHANNELS:,} channels")
     return (value[0], value[1], value[2])
 
 

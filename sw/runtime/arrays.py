@@ -34,17 +34,28 @@ def _read(path: Path) -> dict[str, np.ndarray] | np.ndarray:
         raise ValueError(f"{path}: cannot read array file: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
 
-def load_arrays(path: str | os.PathLike[str], names: Sequence[str]) -> dict[str, np.ndarray]:
-    """Arrays by input name from ``path`` (.npy for a single input, .npz keyed by name)."""
+def load_arrays(path: str | os.PathLike[str], names: Sequence[str],
+                shapes: Mapping[str, tuple[int, ...]] | None = None) -> dict[str, np.ndarray]:
+    """Arrays by input name from ``path`` (.npy for a single input, .npz keyed by name).
+
+    Every array must be numeric (bool, integer or float); with ``shapes`` each must have
+    exactly its input's shape. Errors name ``path`` and the input.
+    """
     path = Path(path)
     data = _read(path)
     if isinstance(data, np.ndarray):
         if len(names) != 1:
             raise ValueError(f"{path}: the model has {len(names)} inputs ({', '.join(names)}); use a .npz keyed by name")
-        return {names[0]: data}
+        data = {names[0]: data}
     missing = [n for n in names if n not in data]
     if missing:
         raise ValueError(f"{path}: missing input array(s) {', '.join(missing)} (found {', '.join(data) or 'none'})")
+    for n in names:
+        arr = data[n]
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"{path}: input '{n}': expected a numeric array, got dtype {arr.dtype}")
+        if shapes is not None and tuple(arr.shape) != tuple(shapes[n]):
+            raise ValueError(f"{path}: input '{n}': expected shape {tuple(shapes[n])}, got {tuple(arr.shape)}")
     return {n: data[n] for n in names}
 
 

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     plan = OutputPlan(inputs=[args.model, args.input, args.calibration])
     output = plan.file(check_output_path(args.output), "--output")
     model = load_imported_model(args.model)
-    inputs = load_arrays(args.input, model.input_names)
+    inputs = load_arrays(args.input, model.input_names, {n: model.native_shapes[n] for n in model.input_names})
     if args.float:
         if args.bits or args.calibration or args.dequantize:
             raise ValueError("--float runs the float64 reference: --bits, --calibration and --dequantize do not apply")
