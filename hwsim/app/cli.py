@@ -14,7 +14,6 @@ import argparse
 import importlib
 import os
 import sys
-from importlib import metadata
 
 from hwsim.app.commands import COMMANDS, module_name
 from sw.extras import MissingExtra
@@ -29,10 +28,23 @@ EXIT_ERROR = 2
 
 def version() -> str:
     """The installed ``hwsim`` version (``unknown`` when run from a source tree without metadata)."""
+    from importlib import metadata
+
     try:
         return metadata.version("hwsim")
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: print ``hwsim X.Y.Z`` and exit (the package metadata is read only when asked)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the hwsim version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        print(f"hwsim {version()}")
+        parser.exit()
 
 
 def _chosen_command(argv: list[str]) -> str | None:
@@ -51,7 +63,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="hwsim",
         description="int4/int8 detector quantization, accelerator simulation and RTL cosimulation.",
     )
-    parser.add_argument("--version", action="version", version=f"hwsim {version()}")
+    parser.add_argument("--version", action=_VersionAction)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, _, help_text in COMMANDS:
         if command in (name, "*"):

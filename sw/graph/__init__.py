@@ -6,15 +6,13 @@ suffix through ``IMPORTERS`` (add a format with one line there).
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
 from sw.graph.builder import GraphBuilder
-from sw.graph.importers import load_onnx_graph, load_scalesim_csv, load_tflite_graph
-from sw.graph.importers.onnx_import import load_onnx
-from sw.graph.importers.tflite_import import load_tflite
 from sw.graph.ir import Activation, Graph, Layer, Op, Part, Totals
 from sw.graph.model import ImportedModel
 from sw.graph.zoo import ZOO, ModelSpec, load_zoo_model
@@ -23,16 +21,25 @@ __all__ = ["Activation", "Graph", "GraphBuilder", "Layer", "ModelSpec", "Op", "P
            "IMPORTERS", "RUNNABLE_IMPORTERS", "ImportedModel", "load_model", "load_imported_model",
            "load_zoo_model"]
 
+def _lazy(module: str, function: str) -> Callable:
+    """``module.function``, imported on first call (start-up does not pay for unused importers)."""
+    def call(*args: object, **kwargs: object) -> object:
+        return getattr(importlib.import_module(module), function)(*args, **kwargs)
+    call.__name__ = call.__qualname__ = function
+    return call
+
+
+#: Model-file suffix -> importer returning the layer IR.
 IMPORTERS: Mapping[str, Callable[[Path], Graph]] = MappingProxyType({
-    ".csv": load_scalesim_csv,
-    ".onnx": load_onnx_graph,
-    ".tflite": load_tflite_graph,
+    ".csv": _lazy("sw.graph.importers.scalesim_csv", "load_scalesim_csv"),
+    ".onnx": _lazy("sw.graph.importers.onnx_import", "load_onnx_graph"),
+    ".tflite": _lazy("sw.graph.importers.tflite_import", "load_tflite_graph"),
 })
 
 #: Importers of model files that carry weights (executable through ``sw.runtime``).
 RUNNABLE_IMPORTERS: Mapping[str, Callable[[Path], ImportedModel]] = MappingProxyType({
-    ".onnx": load_onnx,
-    ".tflite": load_tflite,
+    ".onnx": _lazy("sw.graph.importers.onnx_import", "load_onnx"),
+    ".tflite": _lazy("sw.graph.importers.tflite_import", "load_tflite"),
 })
 
 
