@@ -20,18 +20,8 @@ from hwsim.app.sweep.executors import dask_cluster, local_processes
 from hwsim.app.sweep.runner import run_sweep
 from hwsim.app.sweep.spec import load_sweep
 
-SWEEP = """\
-[sweep]
-base = "edge16_int4"
-models = ["yolov3_tiny_416", "mobilenet_ssd_300", "retinanet_mbv2_fpn"]
-bits = ["4"]
-
-[grid]                                   # 5 x 2 x 4 x 5 = 200 designs
-"array.rows" = [8, 16, 24, 32, 48]
-"array.cols" = [16, 32]
-"memory.weight_sram_bytes" = [65536, 131072, 262144, 524288]
-"memory.dram_bytes_per_cycle" = [4, 8, 16, 32, 64]
-"""
+#: The sweep file shipped as an example (200 designs x 3 detectors).
+SWEEP = (Path(__file__).resolve().parents[1] / "examples" / "sweep_benchmark.toml").read_text()
 
 
 def _timed(label: str, spec, out: Path, executor) -> tuple[float, str]:
