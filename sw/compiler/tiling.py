@@ -302,7 +302,8 @@ def _conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, ry: tuple[int, int],
         unit, at, tail, ifr, wr = "float", 0, cfg.vector.latency_cycles, a_stream * tn, w_stream * pixels
         rq = 0
     elif a.dataflow == "os":
-        unit, tail = "array", cfg.requant_pipeline_cycles
+        unit = "array"
+        tail = costs.os_tail_cycles(a.rows, a.cols, costs.k_chunks(g.k, a.max_depth)[-1] * passes, cfg.requant_lanes)
         at = -(-pixels // a.rows) * -(-tn // a.cols)
         ifr = a_stream * -(-tn // a.cols)
         wr = w_stream * -(-pixels // a.rows)

@@ -27,33 +27,43 @@ def _requant_npz(path, n=200, seed=0):
     return vectors
 
 
-def test_verilog_writes_files_json_and_passes_lint(cli, tmp_path, capsys):
-    assert cli(["verilog", "--out", str(tmp_path), "--rows", "3", "--cols", "2", "--bits", "8",
-                "--max-depth", "64"]) == 0
-    described = json.loads((tmp_path / "designs.json").read_text())
+def _small_config(tmp_path, max_depth=64):
+    lines = ["preset = \"edge16_int4\"", "requant_lanes = 2", "[array]", "rows = 3", "cols = 2",
+             f"max_depth = {max_depth}"]
+    path = tmp_path / "small.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_verilog_from_config_writes_files_json(cli, tmp_path, capsys):
+    config = _small_config(tmp_path)
+    assert cli(["verilog", "--config", str(config), "--out", str(tmp_path / "v")]) == 0
+    described = json.loads((tmp_path / "v" / "designs.json").read_text())
     assert set(described["designs"]) == {"mac", "requant", "array"}
+    arch = described["arch"]
+    # edge16_int4's precision (int4 PEs with int8 digits) on a 3x2 array, depth 64:
+    # |partial sums| <= 36465 per element -> (36465 * 64).bit_length() + 1 = 23 bits
+    assert (arch["rows"], arch["cols"], arch["pe_bits"], arch["mac_modes"], arch["requant_lanes"]) == \
+        (3, 2, 4, [4, 8], 2)
+    assert arch["acc_width"] == (36465 * 64).bit_length() + 1 == 23
+    assert arch["beats_per_element"] == {"w4a4": 1, "w4a8": 2, "w8a4": 2, "w8a8": 4}
     array = described["designs"]["array"]
-    assert array["parameters"]["rows"] == 3 and array["parameters"]["acc_width"] == 22
+    assert array["parameters"]["acc_width"] == 23 and array["parameters"]["out_width"] == 9
     ports = {p["name"]: p for p in array["ports"]}
-    assert ports["bias"] == {**ports["bias"], "direction": "in", "width": 64, "signed": False}
-    assert [f["name"] for f in ports["i_payload"]["fields"]] == ["x", "w", "last"]
+    assert [f["name"] for f in ports["i_payload"]["fields"]] == ["x", "w", "x_part", "w_part", "last", "tile"]
     mac_ports = {p["name"]: p for p in described["designs"]["mac"]["ports"]}
-    assert mac_ports["acc"]["signed"] and mac_ports["acc"]["width"] == 22
+    assert mac_ports["result"]["signed"] and mac_ports["result"]["width"] == 23
     assert all(p["meaning"] for d in described["designs"].values() for p in d["ports"])
-    for name in ("mac", "requant", "array"):
-        path = tmp_path / f"hwsim_{name}.v"
-        lint = subprocess.run([find_verilator(), "--lint-only", "-Wall", path.name], cwd=tmp_path,
-                              capture_output=True, text=True)
-        assert lint.returncode == 0 and "%Warning" not in lint.stderr, lint.stderr[:2000]
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--bits", "5"], "bits: expected 4 or 8, got 5"),
-    (["--rows", "0"], "rows: expected an integer >= 1, got 0"),
-    (["--max-depth", "200000", "--bits", "8"], "max_depth: int8 reductions of depth 200000 need a"),
+@pytest.mark.parametrize(("config", "message"), [
+    ("nosuch", "unknown preset 'nosuch'"),
+    ("deep.toml", "array.max_depth: 100000 needs a 33-bit accumulator"),
 ])
-def test_verilog_rejects_bad_parameters(cli, tmp_path, capsys, argv, message):
-    assert cli(["verilog", "--out", str(tmp_path / "v"), *argv]) == 2
+def test_verilog_rejects_bad_configs(cli, tmp_path, capsys, config, message):
+    if config == "deep.toml":
+        config = str(_small_config(tmp_path, max_depth=100000))
+    assert cli(["verilog", "--config", config, "--out", str(tmp_path / "v")]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "v").exists()
@@ -61,9 +71,9 @@ def test_verilog_rejects_bad_parameters(cli, tmp_path, capsys, argv, message):
 
 @pytest.mark.slow
 def test_verilog_stats_prints_cell_counts(cli, tmp_path, capsys):
-    assert cli(["verilog", "--out", str(tmp_path), "--stats"]) == 0
+    assert cli(["verilog", "--config", str(_small_config(tmp_path)), "--out", str(tmp_path / "v"), "--stats"]) == 0
     out = capsys.readouterr().out
-    assert "mac int4:" in out and "mac int8:" in out and "requant" in out and "cell ratio" in out
+    assert "mac:" in out and "requant lane (out 9 bits):" in out
 
 
 def test_cosim_requant_amaranth(cli, tmp_path, capsys):
@@ -87,10 +97,10 @@ def test_cosim_requant_verilator(cli, tmp_path, capsys):
 def test_cosim_mac_and_array_amaranth(cli, tmp_path, capsys):
     rng = np.random.default_rng(1)
     n = 64
-    np.savez(tmp_path / "mac.npz", w=rng.integers(-8, 8, n), x=rng.integers(0, 16, n),
+    np.savez(tmp_path / "mac.npz", w=rng.integers(-128, 128, n), x=rng.integers(0, 256, n),
              x_zp=np.full(n, 3), x_signed=np.zeros(n, np.int64))
     assert cli(["cosim", "mac", "--vectors", str(tmp_path / "mac.npz"), "--out", str(tmp_path / "m.npz"),
-                "--backend", "amaranth"]) == 0
+                "--backend", "amaranth", "--config", "edge16_int4", "--w-bits", "8", "--a-bits", "8"]) == 0
     t, r, c, k = 2, 2, 3, 5
     np.savez(tmp_path / "arr.npz", x=rng.integers(-8, 8, (t, r, k)), w=rng.integers(-8, 8, (t, k, c)),
              bias=rng.integers(-50, 50, (t, c)), multiplier=np.full((t, c), 2**30), shift=np.full((t, c), -2),
@@ -101,7 +111,14 @@ def test_cosim_mac_and_array_amaranth(cli, tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines == ["mac: 64 vectors, 64 match the golden model (amaranth)",
                      "array: 12 vectors, 12 match the golden model (amaranth)"]
-    assert np.load(tmp_path / "a.npz")["q"].shape == (t, r, c)
+    saved = np.load(tmp_path / "a.npz")
+    assert saved["q"].shape == (t, r, c)
+    np.testing.assert_array_equal(np.load(tmp_path / "m.npz")["acc"], (lambda v: v["w"] * (v["x"] - 3))(
+        np.load(tmp_path / "mac.npz")))
+    # Measured cycles: 2x3 array, 3 lanes: S0 = 3, Dmin = max(3, 2) = 3, k = 5 beats:
+    # tile 0 beats 0..4, tile 1 beats 5..9; last results 4 + 3 + 2 - 1 + 7 = 15 and 20.
+    assert saved["tile_first_beat"].tolist() == [0, 5] and saved["tile_last_beat"].tolist() == [4, 9]
+    assert saved["tile_last_result"].tolist() == [15, 20] and int(saved["cycles_total"]) == 21
 
 
 @pytest.mark.parametrize(("mutate", "message"), [
