@@ -30,7 +30,7 @@ waiting for the drain, draining) sit in a register queue.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -39,15 +39,13 @@ from rtl.mac import PART_WIDTH, MacPE, operand_d
 from rtl.pipeline import delay, sign_extend
 from rtl.requant import SHIFT_WIDTH, RequantUnit
 
-__all__ = ["SystolicArray", "operand_layout", "tile_layout"]
+__all__ = ["SystolicArray", "operand_layout", "tile_layout", "requant_layout"]
 
 
-def tile_layout(arch: ArrayArch) -> data.StructLayout:
-    """Per-tile parameters: activation signedness and zero point, per-column requantization, clamps."""
+def requant_layout(arch: ArrayArch) -> data.StructLayout:
+    """Per-tile requantization parameters: per-column bias, multiplier, shift; output zero point, clamps."""
     cols, out = arch.cols, arch.out_width
     return data.StructLayout({
-        "x_signed": 1,
-        "x_zp": signed(arch.code_bits + 1),
         "bias": data.ArrayLayout(signed(32), cols),
         "multiplier": data.ArrayLayout(signed(32), cols),
         "shift": data.ArrayLayout(signed(SHIFT_WIDTH), cols),
@@ -55,6 +53,12 @@ def tile_layout(arch: ArrayArch) -> data.StructLayout:
         "act_min": signed(out),
         "act_max": signed(out),
     })
+
+
+def tile_layout(arch: ArrayArch) -> data.StructLayout:
+    """Per-tile parameters: activation signedness and zero point, then :func:`requant_layout`'s fields."""
+    return data.StructLayout({"x_signed": 1, "x_zp": signed(arch.code_bits + 1),
+                              **{name: field.shape for name, field in requant_layout(arch)}})
 
 
 def operand_layout(arch: ArrayArch) -> data.StructLayout:
@@ -122,7 +126,7 @@ class SystolicArray(wiring.Component):
             m.d.comb += [pe.d.eq(delay(m, en, d, r, f"skew_d{r}", reset_less=False)),
                          pe.last.eq(delay(m, en, accept & beat.last, r, f"skew_last{r}", reset_less=False))]
             if arch.splits:
-                m.d.comb += pe.x_hi.eq(delay(m, en, beat.x_part == HI, r, f"skew_xhi{r}"))
+                m.d.comb += pe.x_hi.eq(delay(m, en, beat.x_part == Const(HI, PART_WIDTH), r, f"skew_xhi{r}"))
             for c in range(1, cols):
                 right, left = pes[r][c], pes[r][c - 1]
                 m.d.comb += [right.d.eq(left.d_out), right.last.eq(left.last_out)]
@@ -139,14 +143,15 @@ class SystolicArray(wiring.Component):
 
         # A tile's last beat waits until Dmin array cycles after the previous one.
         hold = Signal(range(arch.min_interval))
-        m.d.comb += self.i.ready.eq(en & (~beat.last | (hold == 0)))
+        m.d.comb += self.i.ready.eq(en & (~beat.last | ~hold.any()))
         with m.If(accept & beat.last):
             m.d.sync += hold.eq(arch.min_interval - 1)
-        with m.Elif(en & (hold != 0)):
+        with m.Elif(en & hold.any()):
             m.d.sync += hold.eq(hold - 1)
 
         # Requantization parameters: a register queue written on first beats, read by the drain.
-        layout = tile_layout(arch)
+        layout = requant_layout(arch)
+        offset = tile_layout(arch).size - layout.size  # the requantization fields close the tile layout
         slots = [Signal(layout.size, name=f"params{n}", reset_less=True) for n in range(arch.param_slots)]
         write = Signal(range(arch.param_slots))
         read = Signal(range(arch.param_slots))
@@ -155,7 +160,7 @@ class SystolicArray(wiring.Component):
             with m.Switch(write):
                 for n, slot in enumerate(slots):
                     with m.Case(n):
-                        m.d.sync += slot.eq(beat.tile.as_value())
+                        m.d.sync += slot.eq(beat.tile.as_value()[offset:])
         params = Signal(layout)
         with m.Switch(read):
             for n, slot in enumerate(slots):

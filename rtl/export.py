@@ -16,6 +16,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -29,10 +30,12 @@ from rtl.requant import RequantUnit
 from rtl.timing import MAC_CYCLES, REQUANT_PIPELINE_CYCLES, REQUANT_STAGES
 from sw.fileio import atomic_write_text
 
-__all__ = ["DESIGNS", "build_design", "to_verilog", "describe", "write_designs", "yosys_cell_counts",
+__all__ = ["DESIGNS", "WAIVER_FILE", "build_design", "to_verilog", "describe", "write_designs", "yosys_cell_counts",
            "run_yosys"]
 
 DesignName = Literal["mac", "requant", "array"]
+#: Verilator configuration file with the lint waivers of the Yosys Verilog writer (in ``rtl/``).
+WAIVER_FILE = "verilator_waivers.vlt"
 #: The exported designs, in output order.
 DESIGNS: tuple[DesignName, ...] = ("mac", "requant", "array")
 
@@ -167,10 +170,16 @@ def describe(name: DesignName, component: wiring.Component, arch: ArrayArch) -> 
 
 
 def write_designs(out_dir: str | Path, arch: ArrayArch, *, hierarchical: bool = False) -> list[Path]:
-    """Write ``hwsim_{mac,requant,array}.v`` and ``designs.json`` for ``arch`` into ``out_dir``."""
+    """Write ``hwsim_{mac,requant,array}.v``, ``designs.json`` and the lint waiver file for ``arch`` into ``out_dir``.
+
+    ``verilator --lint-only -Wall verilator_waivers.vlt hwsim_<design>.v`` passes; the waiver file
+    lists, each with its reason, only patterns of the Yosys Verilog writer (no in-file pragmas).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    waivers = out / WAIVER_FILE
+    atomic_write_text(waivers, resources.files("rtl").joinpath(WAIVER_FILE).read_text(encoding="utf-8"))
+    written = [waivers]
     described = {"arch": arch.describe(), "designs": {}}
     for name in DESIGNS:
         component = build_design(name, arch)

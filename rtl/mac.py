@@ -49,9 +49,9 @@ def operand_d(arch: ArrayArch, x: Value, x_part: Value | None, x_signed: Value, 
     """
     pe = arch.pe_bits
     if arch.splits:
-        lo = x_part == LO
+        lo = x_part == Const(LO, PART_WIDTH)
         x_ext = Cat(x, x_signed & ~lo & x[-1]).as_signed()
-        zp_digit = Mux(x_part == HI, x_zp[DIGIT_BITS:2 * DIGIT_BITS + 1],
+        zp_digit = Mux(x_part == Const(HI, PART_WIDTH), x_zp[DIGIT_BITS:2 * DIGIT_BITS + 1],
                        Mux(lo, Cat(x_zp[:DIGIT_BITS], Const(0, 1)), x_zp[:DIGIT_BITS + 1])).as_signed()
     else:
         x_ext = Cat(x, x_signed & x[-1]).as_signed()
@@ -110,9 +110,9 @@ class MacPE(wiring.Component):
         m = Module()
         arch, width = self.arch, self.arch.acc_width
         if arch.splits:
-            w_ext = Cat(self.w, (self.w_part != LO) & self.w[-1]).as_signed()
+            w_ext = Cat(self.w, (self.w_part != Const(LO, PART_WIDTH)) & self.w[-1]).as_signed()
             product = w_ext * self.d
-            hi_count = Cat(self.w_part == HI, self.x_hi)
+            hi_count = Cat(self.w_part == Const(HI, PART_WIDTH), self.x_hi)
             partial = Mux(hi_count.all(), fit_signed(Cat(Const(0, 2 * DIGIT_BITS), product).as_signed(), width),
                           Mux(hi_count.any(), fit_signed(Cat(Const(0, DIGIT_BITS), product).as_signed(), width),
                               fit_signed(product, width)))
@@ -179,5 +179,5 @@ class MacUnit(wiring.Component):
             self.result.eq(pe.result),
         ]
         if self.arch.splits:
-            m.d.comb += [pe.x_hi.eq(x_part == HI), pe.w_part.eq(self.w_part)]
+            m.d.comb += [pe.x_hi.eq(x_part == Const(HI, PART_WIDTH)), pe.w_part.eq(self.w_part)]
         return m
