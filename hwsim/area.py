@@ -7,7 +7,8 @@ Model (units: generic Yosys cells and SRAM bits; docs/sweep.md)::
     area_cells  = logic_cells + SRAM_BIT_CELLS * sram_bits
 
 ``mac_cells`` and ``requant_cells`` are measured by generic gate synthesis (``synth -flatten``,
-:func:`rtl.export.yosys_cell_counts`) of ``rtl/mac.py`` and ``rtl/requant.py`` and stored in
+:func:`rtl.export.yosys_cell_counts`) of ``rtl/mac.py`` ``MacPE`` (with its shadow register; the
+int4 PE with the int8 digit mode, as the presets use it) and ``rtl/requant.py`` and stored in
 ``hwsim/data/rtl_area.json``; regenerate with ``python -m hwsim.app.area_measure --regenerate``.
 The MAC is measured at one accumulator depth (``max_depth``); a configuration with another
 ``array.max_depth`` has no area estimate (``None``) rather than a guessed one.
@@ -30,6 +31,10 @@ __all__ = ["AreaTable", "AreaEstimate", "SRAM_BIT_CELLS", "load_area_table", "es
 #: is ~0.5 um^2, against ~2 um^2 for an average generic cell (Nangate 45 nm open cell library:
 #: NAND2_X1 0.80 um^2 ... DFF_X1 4.52 um^2; the measured MAC is about one third flip-flops).
 SRAM_BIT_CELLS = 0.25
+
+#: MAC modes the PE of each width is synthesised with: the presets' (int4 PEs with int8 digits).
+MEASURED_MAC_MODES = MappingProxyType({4: (4, 8), 8: (8,)})
+
 
 @dataclass(frozen=True)
 class AreaTable:
@@ -98,11 +103,13 @@ def estimate_area(cfg: HwConfig, table: AreaTable) -> AreaEstimate | None:
     """Area of ``cfg`` by the model in the module docstring; ``None`` if a count is not measured.
 
     ``None`` when ``cfg.array.max_depth`` differs from ``table.max_depth`` (another accumulator
-    width) or a width has no measured count.
+    width), its PE has other MAC modes than the measured one (:data:`MEASURED_MAC_MODES`) or a
+    width has no measured count.
     """
     a = cfg.array
     out_width = max(a.mac_modes) + 1
-    if a.max_depth != table.max_depth or a.pe_bits not in table.mac_cells or out_width not in table.requant_cells:
+    if a.max_depth != table.max_depth or a.pe_bits not in table.mac_cells or out_width not in table.requant_cells \
+            or tuple(a.mac_modes) != MEASURED_MAC_MODES.get(a.pe_bits):
         return None
     logic = a.rows * a.cols * table.mac_cells[a.pe_bits] + cfg.requant_lanes * table.requant_cells[out_width]
     m = cfg.memory

@@ -53,11 +53,11 @@ class ArrayConfig:
                    hi=MAX_ARRAY_DIM)
     cols: int = _f("PEs", "array columns; output channels of a tile", "[assumed]", hi=MAX_ARRAY_DIM)
     pe_bits: int = _f("bits", "native operand width of a PE (4 or 8)", "[rtl: rtl/mac.py MacPE bits]")
-    mac_modes: tuple[int, ...] = _f("bits", "supported integer MAC precision modes (int4, int8); "
-                                    "wider modes on narrower PEs take multiple passes", "[assumed]")
-    max_depth: int = _f("operand beats", "longest reduction the PE accumulator holds; longer K is split "
-                        "and partial sums spill to the accumulator buffer", "[rtl: rtl/mac.py MacPE max_depth]",
-                        hi=MAX_DEPTH)
+    mac_modes: tuple[int, ...] = _f("bits", "supported integer MAC precision modes (int4, int8); int8 on int4 PEs "
+                                    "runs as 4-bit digits, ceil(w/4)*ceil(a/4) beats per MAC", "[assumed]")
+    max_depth: int = _f("K elements", "longest reduction the accumulator holds in every mode; longer K is split "
+                        "and partial sums spill; must fit the 32-bit requantization input "
+                        "(rtl.arch.ArrayArch rejects more)", "[rtl: rtl/arch.py]", hi=MAX_DEPTH)
     dataflow: str = _f("-", "'os' output stationary (the RTL) or 'ws' weight stationary", "[rtl: rtl/timing.py]")
 
 
@@ -237,3 +237,7 @@ def _validate(c: HwConfig) -> None:
     _check_number(f"{where}requant_lanes", c.requant_lanes, integer=True, zero_ok=False, hi=a.cols)
     if a.cols % c.requant_lanes:
         raise ValueError(f"{where}requant_lanes: expected a divisor of array.cols={a.cols}, got {c.requant_lanes}")
+    try:
+        c.arch  # what the generated RTL executes (rtl.arch.ArrayArch): shape, modes, accumulator depth
+    except ValueError as exc:
+        raise ValueError(f"{where}{exc}") from None

@@ -4,9 +4,11 @@ Every PE-array and requantization figure comes from :mod:`rtl.timing`, the RTL's
 own timing module, so the simulator cannot drift from the hardware:
 
 * output stationary (the RTL): back-to-back array tiles cost
-  :func:`rtl.timing.array_tile_interval` each and the last result of a run of tiles
-  leaves the requantization pipeline ``REQUANT_PIPELINE_CYCLES`` later
-  (:func:`rtl.timing.array_tile_cycles` = interval + pipeline);
+  :func:`rtl.timing.array_tile_interval` each (``max(k, Dmin)``: each PE's shadow
+  register lets the drain of one tile overlap the next tile's beats) and the last result
+  of a run of tiles appears :func:`os_tail_cycles` after the array is free (the drain of
+  the last tile plus the requantization pipeline:
+  :func:`rtl.timing.array_tile_cycles` = interval + tail);
 * weight stationary (no RTL yet, [assumed], SCALE-Sim's fold shape): see
   :func:`ws_fold_cycles`.
 """
@@ -15,9 +17,9 @@ from __future__ import annotations
 
 import math
 
-from rtl.timing import MAC_CYCLES, REQUANT_PIPELINE_CYCLES, array_tile_interval
+from rtl.timing import MAC_CYCLES, REQUANT_PIPELINE_CYCLES, array_tile_cycles, array_tile_interval
 
-__all__ = ["os_tile_interval", "os_compute_cycles", "ws_fold_cycles", "ws_compute_cycles",
+__all__ = ["os_tile_interval", "os_tail_cycles", "os_compute_cycles", "ws_fold_cycles", "ws_compute_cycles",
            "vector_cycles", "float_mac_cycles", "dram_cycles", "k_chunks", "REQUANT_PIPELINE_CYCLES"]
 
 
@@ -33,6 +35,16 @@ def os_tile_interval(rows: int, cols: int, k: int, lanes: int) -> int:
     return array_tile_interval(rows, cols, k, requant_lanes=lanes)
 
 
+def os_tail_cycles(rows: int, cols: int, k: int, lanes: int) -> int:
+    """Cycles from the end of the last OS tile's interval to its last requantized result [rtl: rtl/timing.py].
+
+    ``array_tile_cycles - array_tile_interval``: the last tile's drain start offset and
+    drain beyond its interval, plus ``REQUANT_PIPELINE_CYCLES``.
+    """
+    return array_tile_cycles(rows, cols, k, requant_lanes=lanes) - array_tile_interval(rows, cols, k,
+                                                                                       requant_lanes=lanes)
+
+
 def os_compute_cycles(rows: int, cols: int, lanes: int, array_tiles: int, k: int, max_depth: int, *,
                       passes: int = 1) -> int:
     """Array-busy cycles of ``array_tiles`` back-to-back OS tiles of depth ``k`` (K elements).
@@ -40,9 +52,9 @@ def os_compute_cycles(rows: int, cols: int, lanes: int, array_tiles: int, k: int
     A reduction deeper than the PE accumulator (``max_depth``) is split into chunks;
     each chunk is drained like a tile (partial sums go to the accumulator buffer),
     so a tile costs the sum of its chunks' intervals. Each K element takes ``passes``
-    operand beats (wider precision modes on narrower PEs). The requantization latency
-    of the last tile is not included (it overlaps the next tile; the engine adds it as
-    the tail of the last tile).
+    operand beats (wider precision modes on narrower PEs). The drain and requantization
+    of the last tile is not included (:func:`os_tail_cycles`; it overlaps the next tile;
+    the engine adds it as the tail of the last tile).
     """
     per_tile = sum(os_tile_interval(rows, cols, c * passes, lanes) for c in k_chunks(k, max_depth))
     return array_tiles * per_tile

@@ -1,186 +1,205 @@
-"""Output-stationary ``rows x cols`` systolic array computing one requantized GEMM tile.
+"""Output-stationary ``rows x cols`` systolic array streaming requantized GEMM tiles.
 
 Tile: ``q[r, c] = requant(sum_k w[k, c] * (x[r, k] - x_zp) + bias[c], multiplier[c], shift[c])``
-for ``rows`` output pixels ``r`` and ``cols`` output channels ``c``.
+for ``rows`` output pixels ``r`` and ``cols`` output channels ``c``; every parameter
+travels with the tile (:func:`tile_layout`, sampled on the tile's first beat).
 
-Dataflow (cycle numbers relative to the first accepted operand beat, see
-:func:`rtl.timing.array_tile_cycles`):
+Dataflow (cycle numbers are array cycles relative to a beat's acceptance; see
+:mod:`rtl.timing` for the derivations):
 
 * Operand beat ``t`` carries the activation column ``x[:, t]`` and the weight row
-  ``w[t, :]``. Row ``r``'s activation is skewed by ``r`` registers, column ``c``'s
-  weight by ``c``; activations (with ``valid``/``first`` flags) move right and weights
-  move down one PE per cycle, so PE ``(r, c)`` multiplies beat ``t`` in cycle ``t + r + c``.
-* A copy of the ``last`` flag, delayed ``rows + cols - 2`` cycles, tells the sequencer
-  when PE ``(rows-1, cols-1)`` has its final sum; the drain starts the next cycle.
-* Drain: ``requant_lanes`` requantization units read the accumulators through a
-  multiplexer, column group ``g`` (columns ``g*L .. g*L + L-1``) row by row, one row
-  of a group per cycle. Output beat ``n`` holds row ``n % rows`` of group ``n // rows``.
-* The array accepts the next tile once the drain has read the last accumulator
-  (:func:`rtl.timing.array_tile_interval`); the requantization tail overlaps it.
+  ``w[t, :]`` (4-bit digits with their parts on int4 PEs running int8, see
+  :mod:`rtl.arch`). The edge turns row ``r``'s activation into ``d = x - zp``
+  (:func:`rtl.mac.operand_d`), skewed by ``r`` registers; column ``c``'s weight is
+  skewed by ``c``; PE ``(r, c)`` multiplies beat ``t`` in cycle ``t + r + c``.
+* A beat marked ``last`` moves each PE's sum into its shadow register; the next tile's
+  beats follow at once. The drain starts ``S0`` cycles after the last beat
+  (:func:`rtl.timing.drain_start_offset`): ``requant_lanes`` requantization units read
+  the shadow registers of column group ``g`` row by row; output beat ``n`` holds row
+  ``n % rows`` of group ``n // rows``.
+* The array refuses a tile's last beat until ``Dmin`` cycles after the previous tile's
+  (:func:`rtl.timing.min_tile_interval`), so a shadow register is never overwritten
+  before it is read: steady-state interval ``max(K, Dmin)``.
+* One enable moves the whole array (skew, PEs, drain); it drops only while the drain
+  waits for the requantization units (output back-pressure), which keeps every
+  timing relation above exact under any stall pattern. Input gaps are bubbles.
 
-``x_signed``, ``x_zp``, ``bias``, ``multiplier``, ``shift``, ``out_zp``, ``act_min``
-and ``act_max`` are layer parameters and must stay constant from a tile's first beat
-until its drain is over (the cycle its next tile may start).
-``K`` beyond ``max_depth`` may overflow the accumulators: callers keep ``K <= max_depth``.
+The requantization parameters of up to ``ArrayArch.param_slots`` tiles (computing,
+waiting for the drain, draining) sit in a register queue.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Signal, signed, unsigned
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from rtl.mac import MacPE, check_mac_params
-from rtl.pipeline import delay
+from rtl.arch import HI, ArrayArch
+from rtl.mac import PART_WIDTH, MacPE, operand_d
+from rtl.pipeline import delay, sign_extend
 from rtl.requant import SHIFT_WIDTH, RequantUnit
-from rtl.timing import MAC_CYCLES, array_tile_cycles, check_array_shape
 
-__all__ = ["SystolicArray", "operand_layout"]
+__all__ = ["SystolicArray", "operand_layout", "tile_layout", "requant_layout"]
 
 
-def operand_layout(rows: int, cols: int, bits: int) -> data.StructLayout:
-    """Payload of one operand beat: ``x`` (``rows`` unsigned codes), ``w`` (``cols`` signed), ``last``."""
+def requant_layout(arch: ArrayArch) -> data.StructLayout:
+    """Per-tile requantization parameters: per-column bias, multiplier, shift; output zero point, clamps."""
+    cols, out = arch.cols, arch.out_width
     return data.StructLayout({
-        "x": data.ArrayLayout(unsigned(bits), rows),
-        "w": data.ArrayLayout(signed(bits), cols),
-        "last": 1,
+        "bias": data.ArrayLayout(signed(32), cols),
+        "multiplier": data.ArrayLayout(signed(32), cols),
+        "shift": data.ArrayLayout(signed(SHIFT_WIDTH), cols),
+        "out_zp": signed(out),
+        "act_min": signed(out),
+        "act_max": signed(out),
     })
 
 
-class SystolicArray(wiring.Component):
-    """``rows x cols`` output-stationary MAC array with ``requant_lanes`` requantization units.
+def tile_layout(arch: ArrayArch) -> data.StructLayout:
+    """Per-tile parameters: activation signedness and zero point, then :func:`requant_layout`'s fields."""
+    return data.StructLayout({"x_signed": 1, "x_zp": signed(arch.code_bits + 1),
+                              **{name: field.shape for name, field in requant_layout(arch)}})
 
-    Parameters
-    ----------
-    rows, cols
-        Array shape in PEs, each >= 1.
-    bits
-        Operand width: 4 (int4) or 8 (int8 mode).
-    max_depth
-        Largest reduction depth ``K`` per tile; sets the accumulator width.
-    acc_width
-        Accumulator width in bits; default the minimum for ``max_depth`` (see :mod:`rtl.mac`).
-    requant_lanes
-        Requantization units, a divisor of ``cols`` (default ``cols``).
+
+def operand_layout(arch: ArrayArch) -> data.StructLayout:
+    """Payload of one operand beat: ``x`` (rows digits), ``w`` (cols digits), parts, ``last``, ``tile``."""
+    fields = {"x": data.ArrayLayout(unsigned(arch.pe_bits), arch.rows),
+              "w": data.ArrayLayout(unsigned(arch.pe_bits), arch.cols)}
+    if arch.splits:
+        fields.update(x_part=PART_WIDTH, w_part=PART_WIDTH)
+    fields.update(last=1, tile=tile_layout(arch))
+    return data.StructLayout(fields)
+
+
+class SystolicArray(wiring.Component):
+    """The PE array of an :class:`rtl.arch.ArrayArch` with its requantization lanes.
 
     Attributes
     ----------
-    i : In(stream.Signature(operand_layout(rows, cols, bits)))
-        Operand beats; ``last`` marks a tile's final beat.
-    o : Out(stream.Signature(ArrayLayout(signed(bits + 1), requant_lanes)))
+    i : In(stream.Signature(operand_layout(arch)))
+        Operand beats; ``last`` marks a tile's final beat; ``tile`` is read on a tile's first beat.
+    o : Out(stream.Signature(ArrayLayout(signed(out_width), requant_lanes)))
         Requantized results, ``rows * cols // requant_lanes`` beats per tile.
-    x_signed, x_zp : In
-        Activation signedness and zero point (see :class:`rtl.mac.MacPE`).
-    bias, multiplier, shift : In(ArrayLayout(..., cols))
-        Per-output-channel int32 bias, Q0.31 multiplier and shift in [-31, 30].
-    out_zp, act_min, act_max : In(signed(bits + 1))
-        Output zero point and clamp bounds (covers int``bits`` and uint``bits`` codes).
     """
 
-    def __init__(self, rows: int, cols: int, *, bits: int = 4, max_depth: int = 4608,
-                 acc_width: int | None = None, requant_lanes: int | None = None):
-        self.lanes = check_array_shape(rows, cols, requant_lanes)
-        self.acc_width = check_mac_params(bits, max_depth, acc_width)
-        self.rows, self.cols, self.bits, self.max_depth = rows, cols, bits, max_depth
-        self.out_width = bits + 1
+    def __init__(self, arch: ArrayArch):
+        self.arch = arch
         super().__init__({
-            "i": In(stream.Signature(operand_layout(rows, cols, bits))),
-            "o": Out(stream.Signature(data.ArrayLayout(signed(self.out_width), self.lanes))),
-            "x_signed": In(1),
-            "x_zp": In(signed(bits + 1)),
-            "bias": In(data.ArrayLayout(signed(32), cols)),
-            "multiplier": In(data.ArrayLayout(signed(32), cols)),
-            "shift": In(data.ArrayLayout(signed(SHIFT_WIDTH), cols)),
-            "out_zp": In(signed(self.out_width)),
-            "act_min": In(signed(self.out_width)),
-            "act_max": In(signed(self.out_width)),
+            "i": In(stream.Signature(operand_layout(arch))),
+            "o": Out(stream.Signature(data.ArrayLayout(signed(arch.out_width), arch.requant_lanes))),
         })
-
-    def tile_cycles(self, k: int) -> int:
-        """Cycles of one tile of depth ``k`` (:func:`rtl.timing.array_tile_cycles`)."""
-        return array_tile_cycles(self.rows, self.cols, k, requant_lanes=self.lanes)
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        rows, cols, lanes = self.rows, self.cols, self.lanes
+        arch = self.arch
+        rows, cols, lanes = arch.rows, arch.cols, arch.requant_lanes
         groups = cols // lanes
+        beat = self.i.payload
+        en = Signal()  # the array's one clock enable
 
-        pes = [[MacPE(self.bits, max_depth=self.max_depth, acc_width=self.acc_width)
-                for _ in range(cols)] for _ in range(rows)]
+        pes = [[MacPE(arch) for _ in range(cols)] for _ in range(rows)]
         for r in range(rows):
             for c in range(cols):
                 m.submodules[f"pe_{r}_{c}"] = pes[r][c]
-                m.d.comb += [pes[r][c].x_signed.eq(self.x_signed), pes[r][c].x_zp.eq(self.x_zp)]
+                m.d.comb += pes[r][c].en.eq(en)
 
+        # Input: the first beat of a tile samples its parameters.
         accept = Signal()
-        started = Signal()  # a tile has begun: later beats accumulate instead of loading
+        started = Signal()  # inside a tile (a beat accepted, its last not yet)
         m.d.comb += accept.eq(self.i.valid & self.i.ready)
         first = accept & ~started
         with m.If(accept):
-            m.d.sync += started.eq(~self.i.payload.last)
+            m.d.sync += started.eq(~beat.last)
+        x_signed = Signal()
+        x_zp = Signal(signed(arch.code_bits + 1))
+        with m.If(first):
+            m.d.sync += [x_signed.eq(beat.tile.x_signed), x_zp.eq(beat.tile.x_zp)]
+        tile_x_signed = Mux(started, x_signed, beat.tile.x_signed)
+        tile_x_zp = Mux(started, x_zp, beat.tile.x_zp)
 
-        # Feed: skew row r by r registers and column c by c registers (always enabled).
+        # Edge and skew: bubbles enter as d = 0, last = 0.
+        x_part = beat.x_part if arch.splits else None
         for r in range(rows):
+            d = Signal(signed(arch.pe_bits + 1), name=f"edge_d{r}")
+            m.d.comb += d.eq(Mux(accept, operand_d(arch, beat.x[r], x_part, tile_x_signed, tile_x_zp), 0))
             pe = pes[r][0]
-            m.d.comb += [
-                pe.x.eq(delay(m, 1, self.i.payload.x[r], r, f"skew_x{r}")),
-                pe.valid.eq(delay(m, 1, accept, r, f"skew_valid{r}", reset_less=False)),
-                pe.first.eq(delay(m, 1, first, r, f"skew_first{r}")),
-            ]
+            m.d.comb += [pe.d.eq(delay(m, en, d, r, f"skew_d{r}", reset_less=False)),
+                         pe.last.eq(delay(m, en, accept & beat.last, r, f"skew_last{r}", reset_less=False))]
+            if arch.splits:
+                m.d.comb += pe.x_hi.eq(delay(m, en, beat.x_part == Const(HI, PART_WIDTH), r, f"skew_xhi{r}"))
             for c in range(1, cols):
-                m.d.comb += [
-                    pes[r][c].x.eq(pes[r][c - 1].x_out),
-                    pes[r][c].valid.eq(pes[r][c - 1].valid_out),
-                    pes[r][c].first.eq(pes[r][c - 1].first_out),
-                ]
+                right, left = pes[r][c], pes[r][c - 1]
+                m.d.comb += [right.d.eq(left.d_out), right.last.eq(left.last_out)]
+                if arch.splits:
+                    m.d.comb += right.x_hi.eq(left.x_hi_out)
         for c in range(cols):
-            m.d.comb += pes[0][c].w.eq(delay(m, 1, self.i.payload.w[c], c, f"skew_w{c}"))
+            m.d.comb += pes[0][c].w.eq(delay(m, en, beat.w[c], c, f"skew_w{c}"))
+            if arch.splits:
+                m.d.comb += pes[0][c].w_part.eq(delay(m, en, beat.w_part, c, f"skew_wpart{c}"))
             for r in range(1, rows):
                 m.d.comb += pes[r][c].w.eq(pes[r - 1][c].w_out)
+                if arch.splits:
+                    m.d.comb += pes[r][c].w_part.eq(pes[r - 1][c].w_part_out)
 
-        # PE (rows-1, cols-1) accumulates the last beat rows + cols - 2 cycles after it is
-        # accepted and holds the sum MAC_CYCLES later; `done` is high the cycle before that.
-        done = delay(m, 1, accept & self.i.payload.last, rows + cols - 3 + MAC_CYCLES, "done",
-                     reset_less=False)
+        # A tile's last beat waits until Dmin array cycles after the previous one.
+        hold = Signal(range(arch.min_interval))
+        m.d.comb += self.i.ready.eq(en & (~beat.last | ~hold.any()))
+        with m.If(accept & beat.last):
+            m.d.sync += hold.eq(arch.min_interval - 1)
+        with m.Elif(en & hold.any()):
+            m.d.sync += hold.eq(hold - 1)
 
-        units = [RequantUnit(self.out_width) for _ in range(lanes)]
-        for lane, unit in enumerate(units):
-            m.submodules[f"requant_{lane}"] = unit
+        # Requantization parameters: a register queue written on first beats, read by the drain.
+        layout = requant_layout(arch)
+        offset = tile_layout(arch).size - layout.size  # the requantization fields close the tile layout
+        slots = [Signal(layout.size, name=f"params{n}", reset_less=True) for n in range(arch.param_slots)]
+        write = Signal(range(arch.param_slots))
+        read = Signal(range(arch.param_slots))
+        with m.If(first):
+            m.d.sync += write.eq(Mux(write == arch.param_slots - 1, 0, write + 1))
+            with m.Switch(write):
+                for n, slot in enumerate(slots):
+                    with m.Case(n):
+                        m.d.sync += slot.eq(beat.tile.as_value()[offset:])
+        params = Signal(layout)
+        with m.Switch(read):
+            for n, slot in enumerate(slots):
+                with m.Case(n):
+                    m.d.comb += params.as_value().eq(slot)
+
+        # Drain: starts S0 cycles after a last beat, one row of one column group per cycle.
+        start = delay(m, en, accept & beat.last, arch.drain_start, "drain_start", reset_less=False)
+        running = Signal()
+        active = Signal()
         row = Signal(range(rows))
         group = Signal(range(groups))
-        draining = Signal()
+        end = (row == rows - 1) & (group == groups - 1)
+        m.d.comb += active.eq(start | running)
+        with m.If(en & active):
+            m.d.sync += [running.eq(~end), row.eq(Mux(row == rows - 1, 0, row + 1))]
+            with m.If(row == rows - 1):
+                m.d.sync += group.eq(Mux(group == groups - 1, 0, group + 1))
+            with m.If(end):
+                m.d.sync += read.eq(Mux(read == arch.param_slots - 1, 0, read + 1))
+
+        units = [RequantUnit(arch.out_width) for _ in range(lanes)]
         for lane, unit in enumerate(units):
+            m.submodules[f"requant_{lane}"] = unit
             column = [g * lanes + lane for g in range(groups)]
-            accs = Array(Array(pes[r][c].acc for r in range(rows)) for c in column)
+            results = Array(Array(pes[r][c].result for r in range(rows)) for c in column)
             payload = unit.i.payload
             m.d.comb += [
-                unit.i.valid.eq(draining),
-                payload.acc.eq(accs[group][row]),
-                payload.bias.eq(Array(self.bias[c] for c in column)[group]),
-                payload.multiplier.eq(Array(self.multiplier[c] for c in column)[group]),
-                payload.shift.eq(Array(self.shift[c] for c in column)[group]),
-                payload.out_zp.eq(self.out_zp),
-                payload.act_min.eq(self.act_min),
-                payload.act_max.eq(self.act_max),
+                unit.i.valid.eq(active),
+                payload.acc.eq(sign_extend(results[group][row], 32)),
+                payload.bias.eq(Array(params.bias[c] for c in column)[group]),
+                payload.multiplier.eq(Array(params.multiplier[c] for c in column)[group]),
+                payload.shift.eq(Array(params.shift[c] for c in column)[group]),
+                payload.out_zp.eq(params.out_zp),
+                payload.act_min.eq(params.act_min),
+                payload.act_max.eq(params.act_max),
                 unit.o.ready.eq(self.o.ready),
                 self.o.payload[lane].eq(unit.o.payload),
             ]
         # All lanes move in lockstep: lane 0 speaks for them.
-        m.d.comb += self.o.valid.eq(units[0].o.valid)
-
-        # Sequencer, one-hot: loading (accepting beats) -> waiting (for `done`) -> draining.
-        loading = Signal(init=1)
-        waiting = Signal()
-        m.d.comb += self.i.ready.eq(loading)
-        with m.If(done):
-            m.d.sync += [loading.eq(0), waiting.eq(0), draining.eq(1)]
-        with m.Elif(accept & self.i.payload.last):
-            m.d.sync += [loading.eq(0), waiting.eq(1)]
-        # One row of one column group per cycle into the requantization units.
-        with m.If(draining & units[0].i.ready):
-            m.d.sync += row.eq(row + 1)
-            with m.If(row == rows - 1):
-                m.d.sync += [row.eq(0), group.eq(group + 1)]
-                with m.If(group == groups - 1):
-                    m.d.sync += [group.eq(0), draining.eq(0), loading.eq(1)]
+        m.d.comb += [self.o.valid.eq(units[0].o.valid), en.eq(~active | units[0].i.ready)]
         return m

@@ -9,34 +9,35 @@ Vector arrays
 -------------
 ``requant``: 1-D integer arrays of equal length ``acc``, ``bias``, ``multiplier``,
 ``shift``, ``out_zp``, ``act_min``, ``act_max``. Result ``q``.
-``mac``: 1-D integer arrays of equal length ``w``, ``x``, ``x_zp``, ``x_signed``
-and optionally ``first`` (default all 1: every beat is its own product; 0 adds the
-beat to the running sum). Result ``acc``: the accumulator after each beat.
+``mac``: 1-D integer arrays of equal length ``w``, ``x``, ``x_zp``, ``x_signed`` (K
+elements of ``w_bits`` x ``a_bits`` codes) and optionally ``last`` (default all 1:
+every element is its own reduction; 1 ends a reduction). Each element is issued as
+:meth:`rtl.arch.ArrayArch.beat_parts` digit beats. Result ``acc``: one sum per reduction.
 ``array``: for ``T`` tiles, ``x`` ``(T, rows, K)`` activation codes, ``w``
 ``(T, K, cols)`` weight codes, ``bias``/``multiplier``/``shift`` ``(T, cols)``,
 ``x_zp``/``x_signed``/``out_zp``/``act_min``/``act_max`` ``(T,)``. Result ``q``
-``(T, rows, cols)``.
+``(T, rows, cols)`` and the measured cycles (:class:`ArrayCycles`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from rtl.mac import min_acc_width
+from rtl.arch import DIGIT_BITS, HI, LO, ArrayArch
 from rtl.ports import pack_fields, unpack_field
 from rtl.requant import SHIFT_MAX, SHIFT_MIN, SHIFT_WIDTH
-from rtl.timing import MAC_CYCLES, REQUANT_PIPELINE_CYCLES, array_tile_cycles, array_tile_interval
-from sw.golden.fixedpoint import INT32_MAX, INT32_MIN, multiply_by_quantized_multiplier
+from rtl.timing import MAC_CYCLES, REQUANT_PIPELINE_CYCLES
+from sw.golden.fixedpoint import INT32_MAX, INT32_MIN, requantize
 
 __all__ = [
-    "Model", "CosimResult", "ArrayShape", "REQUANT_ARRAYS", "MAC_ARRAYS", "ARRAY_ARRAYS",
+    "Model", "CosimResult", "ArrayCycles", "REQUANT_ARRAYS", "MAC_ARRAYS", "ARRAY_ARRAYS",
     "check_requant_vectors", "golden_requant", "cosim_requant",
     "check_mac_vectors", "golden_mac", "cosim_mac",
-    "check_array_vectors", "golden_array", "cosim_array",
+    "check_array_vectors", "golden_array", "digit_beats", "array_schedule", "cosim_array",
 ]
 
 REQUANT_ARRAYS = ("acc", "bias", "multiplier", "shift", "out_zp", "act_min", "act_max")
@@ -69,6 +70,7 @@ class CosimResult:
     rtl: np.ndarray
     golden: np.ndarray
     latency: np.ndarray
+    cycles: ArrayCycles | None = None
 
     @property
     def matches(self) -> int:
@@ -139,9 +141,15 @@ def check_requant_vectors(vectors: Mapping[str, np.ndarray], out_width: int) -> 
 
 
 def golden_requant(v: Mapping[str, np.ndarray]) -> np.ndarray:
-    """``clip(MBQM(acc + bias, multiplier, shift) + out_zp, act_min, act_max)`` (double rounding)."""
-    scaled = multiply_by_quantized_multiplier(v["acc"] + v["bias"], v["multiplier"], v["shift"])
-    return np.clip(scaled + v["out_zp"], v["act_min"], v["act_max"])
+    """:func:`sw.golden.fixedpoint.requantize` (double rounding) of ``acc + bias``, per output parameter set."""
+    out = np.empty(len(v["acc"]), np.int64)
+    keys = np.stack([v["out_zp"], v["act_min"], v["act_max"]], axis=1)
+    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+    for index, (zp, lo, hi) in enumerate(unique):
+        sel = inverse.ravel() == index
+        out[sel] = requantize(v["acc"][sel] + v["bias"][sel], v["multiplier"][sel], v["shift"][sel],
+                              int(zp), int(lo), int(hi))
+    return out
 
 
 def _requant_payload(v: Mapping[str, np.ndarray], count: int, out_width: int) -> np.ndarray:
@@ -185,97 +193,116 @@ def _check_codes(name: str, arr: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> 
                          "code range its x_signed selects")
 
 
-def check_mac_vectors(vectors: Mapping[str, np.ndarray], bits: int, max_depth: int) -> dict[str, np.ndarray]:
-    """Validated MAC arrays (``first`` filled with ones if absent); ``ValueError`` on bad input."""
-    v = _arrays(vectors, MAC_ARRAYS, optional=("first",))
+def _digits(codes: np.ndarray, part: int, pe_bits: int) -> np.ndarray:
+    """Raw ``pe_bits``-bit fields of the ``part`` digits of ``codes`` (:func:`rtl.arch.split_digit`)."""
+    if part == HI:
+        return (codes >> DIGIT_BITS) & ((1 << pe_bits) - 1)  # numpy >> is arithmetic on int64
+    if part == LO:
+        return codes & ((1 << DIGIT_BITS) - 1)
+    return codes & ((1 << pe_bits) - 1)
+
+
+def _expand(codes: np.ndarray, parts: Sequence[int], axis: int, pe_bits: int) -> np.ndarray:
+    """Digit beats of ``codes`` along ``axis``: element ``i`` becomes beats ``i*len(parts) ..``."""
+    digits = np.stack([_digits(codes, part, pe_bits) for part in parts], axis=axis + 1)
+    shape = list(codes.shape)
+    shape[axis] *= len(parts)
+    return digits.reshape(shape)
+
+
+def check_mac_vectors(vectors: Mapping[str, np.ndarray], arch: ArrayArch, w_bits: int, a_bits: int
+                      ) -> dict[str, np.ndarray]:
+    """Validated MAC arrays (``last`` filled with ones if absent); ``ValueError`` on bad input."""
+    arch.beat_parts(w_bits, a_bits)  # the mode must be supported
+    v = _arrays(vectors, MAC_ARRAYS, optional=("last",))
     n = _check_lengths(v, dict.fromkeys(v, 1))
-    v.setdefault("first", np.ones(n, np.int64))
+    v.setdefault("last", np.ones(n, np.int64))
     _check_range("x_signed", v["x_signed"], 0, 1)
-    _check_range("first", v["first"], 0, 1)
-    _check_range("w", v["w"], *_signed_range(bits))
-    lo, hi = _code_range(bits, v["x_signed"])
+    _check_range("last", v["last"], 0, 1)
+    _check_range("w", v["w"], *_signed_range(w_bits))
+    lo, hi = _code_range(a_bits, v["x_signed"])
     _check_codes("x", v["x"], lo, hi)
     _check_codes("x_zp", v["x_zp"], lo, hi)
-    if n and v["first"][0] != 1:
-        raise ValueError("array 'first': the first beat must start a reduction (first[0] == 1)")
-    starts = np.flatnonzero(v["first"])
-    depth = int(np.diff(np.append(starts, n)).max()) if n else 0
-    if depth > max_depth:
-        raise ValueError(f"array 'first': a reduction of depth {depth} exceeds max_depth={max_depth}")
+    if n and v["last"][-1] != 1:
+        raise ValueError("array 'last': the final element must end a reduction (last[-1] == 1)")
+    ends = np.flatnonzero(v["last"])
+    depth = int(np.diff(np.concatenate([[-1], ends])).max()) if n else 0
+    if depth > arch.max_depth:
+        raise ValueError(f"array 'last': a reduction of depth {depth} exceeds max_depth={arch.max_depth}")
     return v
 
 
 def golden_mac(v: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Running ``sum(w * (x - x_zp))`` restarted at every ``first`` beat (exact int64)."""
+    """``sum(w * (x - x_zp))`` of each reduction (ended by ``last``), exact int64."""
     products = v["w"] * (v["x"] - v["x_zp"])
     totals = np.cumsum(products)
-    segment = np.cumsum(v["first"]) - 1
-    starts = np.flatnonzero(v["first"])
-    before = np.concatenate([[0], totals])[starts]
-    return totals - before[segment]
+    ends = np.flatnonzero(v["last"])
+    return np.diff(np.concatenate([[0], totals[ends]]))
 
 
-def cosim_mac(model: Model, vectors: Mapping[str, np.ndarray], bits: int, max_depth: int) -> CosimResult:
-    """Drive one beat per cycle into a :class:`rtl.mac.MacPE` model; read ``acc`` ``MAC_CYCLES`` later."""
-    v = check_mac_vectors(vectors, bits, max_depth)
+def digit_beats(v: Mapping[str, np.ndarray], arch: ArrayArch, w_bits: int, a_bits: int
+                ) -> tuple[np.ndarray, np.ndarray, tuple[tuple[int, int], ...]]:
+    """Operand beats of validated array tiles: ``x`` (T, rows, K*passes) and ``w`` (T, K*passes, cols)
+    digit fields, and the ``(w_part, x_part)`` of each element's beats (:meth:`rtl.arch.ArrayArch.beat_parts`)."""
+    parts = arch.beat_parts(w_bits, a_bits)
+    return (_expand(v["x"], [xp for _, xp in parts], 2, arch.pe_bits),
+            _expand(v["w"], [wp for wp, _ in parts], 1, arch.pe_bits), parts)
+
+
+def cosim_mac(model: Model, vectors: Mapping[str, np.ndarray], arch: ArrayArch, w_bits: int, a_bits: int
+              ) -> CosimResult:
+    """Drive one digit beat per cycle into a :class:`rtl.mac.MacUnit` model; read ``result`` after each last beat."""
+    v = check_mac_vectors(vectors, arch, w_bits, a_bits)
     n = len(v["w"])
-    ncycles = n + MAC_CYCLES
-    pad = {name: np.concatenate([arr, np.zeros(MAC_CYCLES, np.int64)]) for name, arr in v.items()}
-    valid = (np.arange(ncycles) < n).astype(np.int64)
-    out = model.run({
-        "w": pack_fields(ncycles, [(pad["w"], bits)]),
-        "x": pack_fields(ncycles, [(pad["x"], bits)]),
-        "x_signed": pack_fields(ncycles, [(pad["x_signed"], 1)]),
-        "x_zp": pack_fields(ncycles, [(pad["x_zp"], bits + 1)]),
-        "valid": pack_fields(ncycles, [(valid, 1)]),
-        "first": pack_fields(ncycles, [(pad["first"], 1)]),
-    })
-    width = min_acc_width(bits, max_depth)
-    acc = unpack_field(out["acc"], 0, width, True)[MAC_CYCLES:]
-    return CosimResult(rtl=acc, golden=golden_mac(v), latency=np.full(n, MAC_CYCLES))
+    parts = arch.beat_parts(w_bits, a_bits)
+    x = _expand(v["x"], [xp for _, xp in parts], 0, arch.pe_bits)
+    w = _expand(v["w"], [wp for wp, _ in parts], 0, arch.pe_bits)
+    passes = len(parts)
+    beats = n * passes
+    ncycles = beats + MAC_CYCLES
+    last = np.zeros(ncycles, np.int64)
+    last[np.flatnonzero(v["last"]) * passes + passes - 1] = 1
+
+    def pad(arr):
+        return np.concatenate([arr, np.zeros(ncycles - len(arr), np.int64)])
+
+    stimulus = {
+        "x": pack_fields(ncycles, [(pad(x), arch.pe_bits)]),
+        "x_signed": pack_fields(ncycles, [(pad(np.repeat(v["x_signed"], passes)), 1)]),
+        "x_zp": pack_fields(ncycles, [(pad(np.repeat(v["x_zp"], passes)), arch.code_bits + 1)]),
+        "w": pack_fields(ncycles, [(pad(w), arch.pe_bits)]),
+        "valid": pack_fields(ncycles, [((np.arange(ncycles) < beats).astype(np.int64), 1)]),
+        "last": pack_fields(ncycles, [(last, 1)]),
+    }
+    if arch.splits:
+        stimulus["x_part"] = pack_fields(ncycles, [(pad(np.tile([xp for _, xp in parts], n)), 2)])
+        stimulus["w_part"] = pack_fields(ncycles, [(pad(np.tile([wp for wp, _ in parts], n)), 2)])
+    out = model.run(stimulus)
+    ends = np.flatnonzero(last)
+    result = unpack_field(out["result"], 0, arch.acc_width, True)[ends + MAC_CYCLES]
+    return CosimResult(rtl=result, golden=golden_mac(v), latency=np.full(len(ends), MAC_CYCLES))
 
 
-@dataclass(frozen=True)
-class ArrayShape:
-    """Shape of the array a driver talks to.
-
-    Attributes
-    ----------
-    rows, cols
-        PEs.
-    bits
-        Operand width (4 or 8).
-    lanes
-        Requantization lanes (a divisor of ``cols``).
-    max_depth
-        Largest K per tile.
-    """
-
-    rows: int
-    cols: int
-    bits: int
-    lanes: int
-    max_depth: int
-
-
-def check_array_vectors(vectors: Mapping[str, np.ndarray], shape: ArrayShape) -> dict[str, np.ndarray]:
-    """Validated array tiles; ``ValueError`` (one line) on bad input."""
+def check_array_vectors(vectors: Mapping[str, np.ndarray], arch: ArrayArch, w_bits: int, a_bits: int
+                        ) -> dict[str, np.ndarray]:
+    """Validated array tiles of ``w_bits`` x ``a_bits`` codes; ``ValueError`` (one line) on bad input."""
+    arch.beat_parts(w_bits, a_bits)
     v = _arrays(vectors, ARRAY_ARRAYS)
     ndim = {"x": 3, "w": 3, "bias": 2, "multiplier": 2, "shift": 2}
     _check_lengths(v, {name: ndim.get(name, 1) for name in ARRAY_ARRAYS})
     t, rows, k = v["x"].shape
-    if (rows, v["w"].shape[2]) != (shape.rows, shape.cols):
+    if (rows, v["w"].shape[2]) != (arch.rows, arch.cols):
         raise ValueError(f"arrays 'x'/'w': tiles of {rows} x {v['w'].shape[2]} outputs do not fit a "
-                         f"{shape.rows} x {shape.cols} array")
-    if v["w"].shape[1] != k or not 1 <= k <= shape.max_depth:
-        raise ValueError(f"arrays 'x'/'w': expected a common K in [1, {shape.max_depth}], got "
+                         f"{arch.rows} x {arch.cols} array")
+    if v["w"].shape[1] != k or not 1 <= k <= arch.max_depth:
+        raise ValueError(f"arrays 'x'/'w': expected a common K in [1, {arch.max_depth}], got "
                          f"x {v['x'].shape} and w {v['w'].shape}")
     for name in ("bias", "multiplier", "shift"):
-        if v[name].shape[1] != shape.cols:
-            raise ValueError(f"array {name!r}: expected shape (T, {shape.cols}), got {v[name].shape}")
+        if v[name].shape[1] != arch.cols:
+            raise ValueError(f"array {name!r}: expected shape (T, {arch.cols}), got {v[name].shape}")
     _check_range("x_signed", v["x_signed"], 0, 1)
-    _check_range("w", v["w"], *_signed_range(shape.bits))
-    lo, hi = _code_range(shape.bits, v["x_signed"])
+    _check_range("w", v["w"], *_signed_range(w_bits))
+    lo, hi = _code_range(a_bits, v["x_signed"])
     _check_codes("x", v["x"], lo[:, None, None], hi[:, None, None])
     _check_codes("x_zp", v["x_zp"], lo, hi)
     acc = _array_acc(v)
@@ -284,9 +311,9 @@ def check_array_vectors(vectors: Mapping[str, np.ndarray], shape: ArrayShape) ->
         "multiplier": np.repeat(v["multiplier"][:, None, :], rows, 1).reshape(t, -1),
         "shift": np.repeat(v["shift"][:, None, :], rows, 1).reshape(t, -1),
     }
-    flat.update({name: np.repeat(v[name][:, None], rows * shape.cols, 1)
+    flat.update({name: np.repeat(v[name][:, None], rows * arch.cols, 1)
                  for name in ("out_zp", "act_min", "act_max")})
-    _check_requant_fields({name: arr.ravel() for name, arr in flat.items()}, shape.bits + 1)
+    _check_requant_fields({name: arr.ravel() for name, arr in flat.items()}, arch.out_width)
     return v
 
 
@@ -296,61 +323,126 @@ def _array_acc(v: Mapping[str, np.ndarray]) -> np.ndarray:
 
 
 def golden_array(v: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Exact int64 GEMM per tile, + bias, requantized per column with double rounding."""
+    """Exact int64 GEMM per tile, + bias, requantized per column by :func:`sw.golden.fixedpoint.requantize`."""
     total = _array_acc(v) + v["bias"][:, None, :]
-    scaled = multiply_by_quantized_multiplier(total, v["multiplier"][:, None, :], v["shift"][:, None, :])
-    lo, hi = v["act_min"][:, None, None], v["act_max"][:, None, None]
-    return np.clip(scaled + v["out_zp"][:, None, None], lo, hi)
+    return np.stack([requantize(total[t], v["multiplier"][t], v["shift"][t], int(v["out_zp"][t]),
+                                int(v["act_min"][t]), int(v["act_max"][t])) for t in range(len(total))])
 
 
-def cosim_array(model: Model, vectors: Mapping[str, np.ndarray], shape: ArrayShape) -> CosimResult:
-    """Run tiles back to back (each at :func:`rtl.timing.array_tile_interval`) through an array model."""
-    v = check_array_vectors(vectors, shape)
+@dataclass(frozen=True)
+class ArrayCycles:
+    """Cycles of a run of tiles (cycle 0 accepts the first operand beat).
+
+    Attributes
+    ----------
+    first_beat, last_beat, last_result : np.ndarray
+        Per tile: the cycle accepting its first and last operand beat, and the cycle
+        presenting its last requantized result.
+    """
+
+    first_beat: np.ndarray
+    last_beat: np.ndarray
+    last_result: np.ndarray
+
+    @property
+    def total(self) -> int:
+        """Cycles from the first operand beat to the last result, inclusive."""
+        return int(self.last_result[-1] - self.first_beat[0] + 1)
+
+    @property
+    def per_tile(self) -> np.ndarray:
+        """Cycles between consecutive tiles' last results (the first: its own first beat to last result)."""
+        return np.diff(np.concatenate([[self.first_beat[0] - 1], self.last_result]))
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        """Arrays for an ``.npz``: ``cycles_total``, ``tile_first_beat``, ``tile_last_beat``, ``tile_last_result``,
+        ``tile_cycles`` (first beat to last result of each tile) and ``tile_interval`` (per_tile)."""
+        return {"cycles_total": np.array(self.total), "tile_first_beat": self.first_beat,
+                "tile_last_beat": self.last_beat, "tile_last_result": self.last_result,
+                "tile_cycles": self.last_result - self.first_beat + 1, "tile_interval": self.per_tile}
+
+
+def array_schedule(arch: ArrayArch, beats: Sequence[int]) -> ArrayCycles:
+    """When back-to-back tiles of ``beats`` operand beats are accepted and finish, by :mod:`rtl.timing`.
+
+    A tile's beats follow the previous tile's last beat at once; its last beat waits until
+    ``min_interval`` cycles after the previous last beat; its last result leaves
+    ``array_tile_cycles(k) - k`` cycles after its last beat.
+    """
+    first, last, result = [], [], []
+    previous = None
+    for k in beats:
+        start = 0 if previous is None else previous + 1
+        end = start + k - 1 if previous is None else max(start + k - 1, previous + arch.min_interval)
+        first.append(end if k == 1 else start)  # a 1-beat tile's first beat waits with its last
+        last.append(end)
+        result.append(end + arch.tile_cycles(k) - k)
+        previous = end
+    return ArrayCycles(np.array(first), np.array(last), np.array(result))
+
+
+def cosim_array(model: Model, vectors: Mapping[str, np.ndarray], arch: ArrayArch, w_bits: int | None = None,
+                a_bits: int | None = None) -> CosimResult:
+    """Run tiles back to back through an array model as fast as :func:`array_schedule` allows.
+
+    Every beat of a tile carries the tile's parameters only on its first beat; the others
+    carry the next tile's (the array must ignore them). The run checks that the array
+    accepts each beat exactly in the scheduled cycle, and measures the cycles.
+    """
+    w_bits = arch.pe_bits if w_bits is None else w_bits
+    a_bits = arch.pe_bits if a_bits is None else a_bits
+    v = check_array_vectors(vectors, arch, w_bits, a_bits)
     t, rows, k = v["x"].shape
-    cols, lanes, bits = shape.cols, shape.lanes, shape.bits
-    interval = array_tile_interval(rows, cols, k, requant_lanes=lanes)
-    tile = array_tile_cycles(rows, cols, k, requant_lanes=lanes)
-    ncycles = (t - 1) * interval + tile + 2
-    starts = np.arange(t) * interval
+    cols, lanes, pe = arch.cols, arch.requant_lanes, arch.pe_bits
+    x, w, parts = digit_beats(v, arch, w_bits, a_bits)
+    beats = k * len(parts)
+    plan = array_schedule(arch, [beats] * t)
+    ncycles = int(plan.last_result[-1]) + 3
     beat_tile = np.full(ncycles, -1)
     beat_k = np.zeros(ncycles, np.int64)
-    for index, start in enumerate(starts):
-        beat_tile[start:start + k] = index
-        beat_k[start:start + k] = np.arange(k)
-    # Layer parameters switch at each tile's first beat and hold until the next.
-    cfg_tile = np.clip(np.searchsorted(starts, np.arange(ncycles), side="right") - 1, 0, t - 1)
+    for index in range(t):
+        start, end = plan.first_beat[index], plan.last_beat[index]
+        beat_tile[start:start + beats - 1] = index
+        beat_k[start:start + beats - 1] = np.arange(beats - 1)
+        beat_tile[start + beats - 1:end + 1] = index  # the last beat is offered until accepted
+        beat_k[start + beats - 1:end + 1] = beats - 1
     valid = beat_tile >= 0
-    safe_tile = np.where(valid, beat_tile, 0)
-    x_beats = v["x"][safe_tile, :, beat_k] * valid[:, None]
-    w_beats = v["w"][safe_tile, beat_k, :] * valid[:, None]
-    last = valid & (beat_k == k - 1)
-    stimulus = {
-        "i_payload": pack_fields(ncycles, [(x_beats[:, r], bits) for r in range(rows)]
-                                 + [(w_beats[:, c], bits) for c in range(cols)] + [(last, 1)]),
-        "i_valid": pack_fields(ncycles, [(valid, 1)]),
-        "o_ready": pack_fields(ncycles, [(1, 1)]),
-        "x_signed": pack_fields(ncycles, [(v["x_signed"][cfg_tile], 1)]),
-        "x_zp": pack_fields(ncycles, [(v["x_zp"][cfg_tile], bits + 1)]),
-        "bias": pack_fields(ncycles, [(v["bias"][cfg_tile, c], 32) for c in range(cols)]),
-        "multiplier": pack_fields(ncycles, [(v["multiplier"][cfg_tile, c], 32) for c in range(cols)]),
-        "shift": pack_fields(ncycles, [(v["shift"][cfg_tile, c], SHIFT_WIDTH) for c in range(cols)]),
-        "out_zp": pack_fields(ncycles, [(v["out_zp"][cfg_tile], bits + 1)]),
-        "act_min": pack_fields(ncycles, [(v["act_min"][cfg_tile], bits + 1)]),
-        "act_max": pack_fields(ncycles, [(v["act_max"][cfg_tile], bits + 1)]),
-    }
-    out = model.run(stimulus)
-    ready = unpack_field(out["i_ready"], 0, 1, False)
-    if not np.all(ready[valid]):
-        raise RuntimeError(f"array refused an operand beat at cycle {int(np.flatnonzero(valid & (ready == 0))[0])}")
+    safe = np.where(valid, beat_tile, 0)
+    first_beat = valid & (beat_k == 0)  # offered until accepted (a 1-beat tile's first beat is its last)
+    # Parameters are those of the beat's tile on its first beat, of the next tile otherwise.
+    ptile = np.where(first_beat, safe, (safe + 1) % t)
+    x_beats = x[safe, :, beat_k] * valid[:, None]
+    w_beats = w[safe, beat_k, :] * valid[:, None]
+    last = valid & (beat_k == beats - 1)
+    fields = [(x_beats[:, r], pe) for r in range(rows)] + [(w_beats[:, c], pe) for c in range(cols)]
+    if arch.splits:
+        fields += [(np.array([p[1] for p in parts])[beat_k % len(parts)], 2),
+                   (np.array([p[0] for p in parts])[beat_k % len(parts)], 2)]
+    fields += [(last, 1), (v["x_signed"][ptile], 1), (v["x_zp"][ptile], arch.code_bits + 1)]
+    fields += [(v["bias"][ptile, c], 32) for c in range(cols)]
+    fields += [(v["multiplier"][ptile, c], 32) for c in range(cols)]
+    fields += [(v["shift"][ptile, c], SHIFT_WIDTH) for c in range(cols)]
+    fields += [(v[name][ptile], arch.out_width) for name in ("out_zp", "act_min", "act_max")]
+    out = model.run({"i_payload": pack_fields(ncycles, fields), "i_valid": pack_fields(ncycles, [(valid, 1)]),
+                     "o_ready": pack_fields(ncycles, [(1, 1)])})
+    ready = unpack_field(out["i_ready"], 0, 1, False).astype(bool)
+    accepted = np.flatnonzero(valid & ready)
+    planned = np.sort(np.concatenate([np.arange(s, s + beats - 1) for s in plan.first_beat] + [plan.last_beat]))
+    if not np.array_equal(accepted, planned):
+        bad = np.flatnonzero(np.isin(planned, accepted, invert=True))
+        where = planned[bad[0]] if bad.size else accepted[np.isin(accepted, planned, invert=True)][0]
+        raise RuntimeError(f"array accepted operand beats off the rtl.timing schedule (first difference at "
+                           f"cycle {int(where)})")
     out_cycles = np.flatnonzero(unpack_field(out["o_valid"], 0, 1, False))
     groups = cols // lanes
     per_tile = rows * groups
     if len(out_cycles) != t * per_tile:
         raise RuntimeError(f"array produced {len(out_cycles)} output beats for {t} tiles of {per_tile}")
-    width = bits + 1
+    width = arch.out_width
     lanes_out = np.stack([unpack_field(out["o_payload"], lane * width, width, True)[out_cycles]
                           for lane in range(lanes)], axis=1)
     # Output beat n of a tile: row n % rows of column group n // rows.
     q = lanes_out.reshape(t, groups, rows, lanes).transpose(0, 2, 1, 3).reshape(t, rows, cols)
-    last_out = out_cycles.reshape(t, per_tile)[:, -1]
-    return CosimResult(rtl=q, golden=golden_array(v), latency=last_out - starts + 1)
+    measured = ArrayCycles(accepted[::beats], accepted[beats - 1::beats], out_cycles.reshape(t, per_tile)[:, -1])
+    return CosimResult(rtl=q, golden=golden_array(v), latency=measured.last_result - measured.first_beat + 1,
+                       cycles=measured)

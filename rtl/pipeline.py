@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Signal, Value, ValueLike
 
-__all__ = ["delay", "sign_extend"]
+__all__ = ["delay", "sign_extend", "fit_signed"]
 
 
 def delay(
@@ -51,3 +51,14 @@ def sign_extend(value: Value, width: int) -> Value:
     Verilator width warnings (Verilog would otherwise extend by context).
     """
     return Cat(value, value[-1].replicate(width - len(value))).as_signed()
+
+
+def fit_signed(value: Value, width: int) -> Value:
+    """Signed ``value`` as exactly ``width`` bits: sign-extended, or its low bits when wider.
+
+    Truncation is for values whose range is known to fit ``width`` bits (the caller's proof).
+    """
+    value = Value.cast(value)
+    if len(value) >= width:
+        return value[:width].as_signed()
+    return sign_extend(value, width)

@@ -22,7 +22,7 @@ as the TFLite C code does on two's-complement machines.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, signed
+from amaranth.hdl import Cat, Const, Module, Mux, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -117,7 +117,7 @@ class RequantUnit(wiring.Component):
         negative = shift[-1]
         left = Mux(negative, 0, shift.as_unsigned()[:5])
         right = Mux(negative, (-shift).as_unsigned()[:5], 0)
-        shifted = Array(Cat(Const(0, n), s1["x"][:32 - n]).as_signed() for n in range(32))[left]
+        shifted = (s1["x"].as_unsigned() << left)[:32].as_signed()  # a barrel shifter, no table
         s2 = stage("lshift", REQUANT_LSHIFT_CYCLES,
                    valid=s1["valid"],
                    x=shifted,
@@ -142,10 +142,13 @@ class RequantUnit(wiring.Component):
 
         # Stage 5 (rdbpot): x / 2**e, nearest, ties away from zero. With r = x mod 2**e and
         # e >= 1, round up iff r > 2**(e-1) - 1, except a tie (r == 2**(e-1)) when x < 0.
+        # The masks are shifts of constants (arithmetic, no lookup table).
         x, e = s4["x"], s4["right"]
-        remainder = x.as_unsigned() & Array(Const((1 << n) - 1, 32) for n in range(32))[e]
-        half = Array(Const(1 << (n - 1) if n else 0, 32) for n in range(32))[e]
-        below_half = Array(Const((1 << (n - 1)) - 1 if n else 0, 32) for n in range(32))[e]
+        ones = Const(2**32 - 1, 32)
+        mask = ~(ones << e)[:32]  # 2**e - 1
+        half = (Const(1, 33) << e)[1:33]  # 2**(e-1), 0 for e = 0
+        below_half = mask >> 1  # 2**(e-1) - 1, 0 for e = 0
+        remainder = x.as_unsigned() & mask
         round_up = (remainder > below_half) & ~(x[-1] & (remainder == half))
         s5 = stage("rdbpot", REQUANT_RDBPOT_CYCLES,
                    valid=s4["valid"],

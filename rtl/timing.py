@@ -8,6 +8,9 @@ Amaranth simulator and in Verilator and compare them with this module.
 
 Cycle conventions
 -----------------
+Cycles are *array cycles*: the PE array, its skew registers and its drain move as one
+pipeline with one enable, which drops only while the drain waits for the requantization
+lanes (output back-pressure); without back-pressure array cycles are clock cycles.
 Cycle 0 is the clock cycle in which a unit accepts its first input transfer
 (``valid & ready`` high before the rising edge that ends cycle 0). A latency of
 ``L`` means the corresponding output is presented (``valid`` high) in cycle ``L``.
@@ -31,6 +34,8 @@ __all__ = [
     "check_array_shape",
     "array_tile_cycles",
     "array_tile_interval",
+    "drain_start_offset",
+    "min_tile_interval",
 ]
 
 #: Stage 1 [rtl]: ``acc + bias`` (int32, wraps modulo 2**32 outside the golden model's domain).
@@ -83,21 +88,55 @@ def check_array_shape(rows: int, cols: int, requant_lanes: int | None = None) ->
     return lanes
 
 
-def array_tile_interval(rows: int, cols: int, k: int, *, requant_lanes: int | None = None) -> int:
-    """Cycles between the first input transfers of two back-to-back tiles.
+def _groups(rows: int, cols: int, requant_lanes: int | None) -> tuple[int, int]:
+    lanes = check_array_shape(rows, cols, requant_lanes)
+    return lanes, cols // lanes
 
-    The array accepts the next tile's first operand beat once it has handed the
-    previous tile's last accumulator to the requantization units, so the
-    requantization latency overlaps the next tile:
-    ``k - 1 + (rows - 1) + (cols - 1) + MAC_CYCLES + rows * (cols // requant_lanes)``
-    (the drain start ``D`` plus the drain, see :func:`array_tile_cycles`).
+
+def drain_start_offset(rows: int, cols: int, requant_lanes: int | None = None) -> int:
+    """Cycles from a tile's last operand beat to the drain's first read, ``S0``.
+
+    The drain reads the shadow registers of column group ``g`` row ``r`` in cycle
+    ``t_last + S0 + g*rows + r``; PE ``(r, c)`` latches its sum in cycle
+    ``t_last + r + c`` (visible one cycle later), so every read finds its value iff
+    ``S0 >= L + g*(L - rows)`` for every group ``g``:
+    ``S0 = L + max(0, (G-1)*(L - rows))`` with ``L`` lanes and ``G = cols // L`` groups.
+    """
+    lanes, groups = _groups(rows, cols, requant_lanes)
+    return lanes + max(0, (groups - 1) * (lanes - rows))
+
+
+def min_tile_interval(rows: int, cols: int, requant_lanes: int | None = None) -> int:
+    """Fewest cycles between the last operand beats of two consecutive tiles, ``Dmin``.
+
+    Two rules (both derived in :func:`array_tile_interval`): the next tile's last beat
+    overwrites PE ``(r, c)``'s shadow register in cycle ``t_last' + r + c``, which must not
+    precede the drain's read of it (``t_last + S0 + g*rows + r``, worst column ``c = g*L``):
+    ``Dmin >= S0 + max(0, (G-1)*(rows - L))``; and drains do not overlap:
+    ``Dmin >= G * rows = rows * cols / L``.
+    """
+    lanes, groups = _groups(rows, cols, requant_lanes)
+    s0 = drain_start_offset(rows, cols, requant_lanes)
+    return max(s0 + max(0, (groups - 1) * (rows - lanes)), groups * rows)
+
+
+def array_tile_interval(rows: int, cols: int, k: int, *, requant_lanes: int | None = None) -> int:
+    """Cycles between the first operand beats of two back-to-back tiles of ``k`` beats each.
+
+    Each PE keeps a running accumulator and a shadow register: a tile's last beat moves
+    the finished sum into the shadow register (and clears the accumulator), so the next
+    tile's beats follow without a gap and without re-paying the skew while the drain reads
+    the shadow registers. The array refuses a tile's *last* beat until ``Dmin`` cycles
+    (:func:`min_tile_interval`) after the previous tile's last beat, so in steady state::
+
+        interval = max(k, Dmin)        # Dmin = rows * cols / L when rows >= L
 
     Parameters
     ----------
     rows, cols
         Array shape (PEs); ``rows`` output pixels by ``cols`` output channels.
     k
-        Reduction depth of the tile (operand beats).
+        Operand beats of the tile (K elements times the precision mode's passes).
     requant_lanes
         Requantization units (default ``cols``); must divide ``cols``.
 
@@ -106,61 +145,39 @@ def array_tile_interval(rows: int, cols: int, k: int, *, requant_lanes: int | No
     int
         Cycles, assuming the input stream never stalls and the output is always ready.
     """
-    lanes = check_array_shape(rows, cols, requant_lanes)
-    if not isinstance(k, int) or k < 1:
+    check_array_shape(rows, cols, requant_lanes)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k: expected an integer >= 1, got {k!r}")
-    return k - 1 + (rows - 1) + (cols - 1) + MAC_CYCLES + rows * (cols // lanes)
+    return max(k, min_tile_interval(rows, cols, requant_lanes))
 
 
 def array_tile_cycles(rows: int, cols: int, k: int, *, requant_lanes: int | None = None) -> int:
-    """Cycles for one output-stationary ``rows x cols`` tile of reduction depth ``k``.
+    """Cycles of one isolated output-stationary tile of ``k`` beats, first beat to last result.
 
     Derivation (cycle 0 accepts operand beat 0; one beat per cycle, no stalls):
 
-    * **feed**: beat ``t`` (``t = 0 .. k-1``) enters in cycle ``t``. Row ``i``'s
-      activations are skewed by ``i`` registers and column ``j``'s weights by ``j``;
-      each PE forwards its operands to its right/lower neighbour through one
-      register, so PE ``(i, j)`` sees beat ``t`` in cycle ``t + i + j``.
-    * **fill + compute**: the last PE ``(rows-1, cols-1)`` accumulates beat ``k-1``
-      in cycle ``k - 1 + (rows-1) + (cols-1)``; after ``MAC_CYCLES`` every
-      accumulator holds its final value, in cycle
-      ``D = k - 1 + (rows - 1) + (cols - 1) + MAC_CYCLES``.
-    * **drain**: from cycle ``D`` the array hands ``requant_lanes`` accumulators per
-      cycle to the requantization units: ``cols // requant_lanes`` column groups, each
-      row by row, ``rows * (cols // requant_lanes)`` cycles, the last in cycle
-      ``D + rows * (cols // requant_lanes) - 1``.
-    * **requantize**: that last accumulator leaves the pipeline
-      ``REQUANT_PIPELINE_CYCLES`` later.
+    * **feed**: beat ``t`` enters in cycle ``t``; row ``r``'s operand is skewed by ``r``
+      registers and column ``c``'s weight by ``c``; each PE forwards through one register,
+      so PE ``(r, c)`` sees beat ``t`` in cycle ``t + r + c`` and the last beat
+      (``t_last = k - 1``) moves its sum into the shadow register at the end of that cycle.
+    * **drain**: from cycle ``t_last + S0`` (:func:`drain_start_offset`) the ``L``
+      requantization lanes read one row of one column group per cycle, ``G * rows``
+      cycles (``G = cols // L``), the last in cycle ``t_last + S0 + G*rows - 1``.
+    * **requantize**: that last value leaves the pipeline ``REQUANT_PIPELINE_CYCLES`` later.
 
-    Hence the last result is presented in cycle
-    ``D + rows * (cols // requant_lanes) - 1 + REQUANT_PIPELINE_CYCLES`` and the tile
-    takes one cycle more::
+    Hence::
 
-        T = k - 1 + (rows - 1) + (cols - 1) + MAC_CYCLES
-              + rows * (cols // requant_lanes) + REQUANT_PIPELINE_CYCLES
+        T = k - 1 + S0 + G * rows + REQUANT_PIPELINE_CYCLES
 
-    (with the current constants ``T = k + rows + cols + rows * cols // requant_lanes + 5``).
-    The ``k + rows + cols - 2`` fill/compute part is SCALE-Sim's output-stationary
-    fold without its drain.
-
-    Parameters
-    ----------
-    rows, cols
-        Array shape (PEs); ``rows`` output pixels by ``cols`` output channels.
-    k
-        Reduction depth of the tile (operand beats), at most the array's ``max_depth``.
-    requant_lanes
-        Requantization units (default ``cols``); must divide ``cols``.
-
-    Returns
-    -------
-    int
-        Cycles from the first operand beat to the last requantized result, inclusive.
+    (``S0 = L`` when ``rows >= L``; e.g. 16x16 with 16 lanes: ``T = k + 38``).
 
     Raises
     ------
     ValueError
         If a dimension is not a positive integer or ``requant_lanes`` does not divide ``cols``.
     """
-    interval = array_tile_interval(rows, cols, k, requant_lanes=requant_lanes)
-    return interval + REQUANT_PIPELINE_CYCLES
+    check_array_shape(rows, cols, requant_lanes)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k: expected an integer >= 1, got {k!r}")
+    lanes, groups = _groups(rows, cols, requant_lanes)
+    return k - 1 + drain_start_offset(rows, cols, lanes) + groups * rows + REQUANT_PIPELINE_CYCLES

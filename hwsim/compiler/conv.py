@@ -254,7 +254,8 @@ def _conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, ry: tuple[int, int],
         unit, array_tiles, tail, requant = "float", 0, cfg.vector.latency_cycles, 0
         ifmap_read, weight_read = a_stream * tn, w_stream * pixels
     elif a.dataflow == "os":
-        unit, tail, requant = "array", cfg.requant_pipeline_cycles, pixels * tn
+        unit, requant = "array", pixels * tn
+        tail = costs.os_tail_cycles(a.rows, a.cols, costs.k_chunks(g.k, a.max_depth)[-1] * passes, cfg.requant_lanes)
         array_tiles = -(-pixels // a.rows) * -(-tn // a.cols)
         ifmap_read = a_stream * -(-tn // a.cols)
         weight_read = w_stream * -(-pixels // a.rows)

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from rtl.array import SystolicArray
+from rtl.arch import ArrayArch
 from rtl.backends import VerilatorModel
 from rtl.requant import RequantUnit
+
+
+class ArchModel(VerilatorModel):
+    """A Verilated array that remembers its :class:`rtl.arch.ArrayArch`."""
+
+    def __init__(self, arch: ArrayArch, workdir):
+        super().__init__(arch.create(), workdir)
+        self.arch = arch
 
 
 @pytest.fixture(scope="session")
@@ -23,10 +31,20 @@ def verilator_requant(verilator_dir):
 @pytest.fixture(scope="session")
 def verilator_array8(verilator_dir):
     """8 x 8 int4 array, one requantization lane per column."""
-    return VerilatorModel(SystolicArray(8, 8, bits=4, max_depth=256), verilator_dir)
+    arch = ArrayArch(rows=8, cols=8, pe_bits=4, mac_modes=(4,), max_depth=256, requant_lanes=8)
+    return ArchModel(arch, verilator_dir)
 
 
 @pytest.fixture(scope="session")
 def verilator_array4_int8(verilator_dir):
     """4 x 4 int8 array sharing 2 requantization lanes."""
-    return VerilatorModel(SystolicArray(4, 4, bits=8, max_depth=256, requant_lanes=2), verilator_dir)
+    arch = ArrayArch(rows=4, cols=4, pe_bits=8, mac_modes=(8,), max_depth=256, requant_lanes=2)
+    return ArchModel(arch, verilator_dir)
+
+
+@pytest.fixture(scope="session")
+def verilator_edge16(verilator_dir):
+    """The edge16_int4 preset's array (16 x 16 int4 PEs with int8 digits, 16 lanes, K <= 4608)."""
+    from hwsim.config import load_preset
+
+    return ArchModel(load_preset("edge16_int4").arch, verilator_dir)

@@ -1,11 +1,12 @@
-"""``hwsim verilog``: write the RTL designs as Verilog plus a JSON port description."""
+"""``hwsim verilog``: write the RTL of a configuration's PE array as Verilog plus a JSON description."""
 
 from __future__ import annotations
 
 import argparse
 
 from hwsim.app.commands import HELP
-from rtl.export import DesignConfig, build_design, to_verilog, write_designs, yosys_cell_counts
+from hwsim.configfile import load_config
+from rtl.export import build_design, to_verilog, write_designs, yosys_cell_counts
 
 __all__ = ["register", "run"]
 
@@ -14,34 +15,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``verilog`` sub-command."""
     parser = subparsers.add_parser(
         "verilog", help=HELP["verilog"],
-        description="Write hwsim_mac.v, hwsim_requant.v, hwsim_array.v and designs.json into --out.")
+        description="Write hwsim_mac.v, hwsim_requant.v, hwsim_array.v and designs.json into --out: exactly "
+                    "the array (shape, PE width, MAC modes, accumulator depth, lanes) the simulator charges for.")
+    parser.add_argument("--config", default=None, help="preset name or .toml file (default: the default preset)")
     parser.add_argument("--out", required=True, help="output directory (created if missing)")
-    parser.add_argument("--rows", type=int, default=4, help="array rows (output pixels), default 4")
-    parser.add_argument("--cols", type=int, default=4, help="array columns (output channels), default 4")
-    parser.add_argument("--bits", type=int, default=4, help="operand width, 4 or 8 (default 4)")
-    parser.add_argument("--max-depth", type=int, default=4608,
-                        help="largest reduction depth K; sets the accumulator width (default 4608)")
-    parser.add_argument("--requant-lanes", type=int, default=None,
-                        help="requantization units of the array, a divisor of --cols (default --cols)")
+    parser.add_argument("--hierarchical", action="store_true",
+                        help="keep the module hierarchy (one module per PE / lane) instead of one flat module")
     parser.add_argument("--stats", action="store_true",
-                        help="also print Yosys cell counts of the int4/int8 MAC and the requantization unit")
+                        help="also print Yosys cell counts of the MAC (edge + PE) and one requantization lane")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate the parameters (ValueError on bad ones), write the files, optionally print stats."""
-    config = DesignConfig(rows=args.rows, cols=args.cols, bits=args.bits, max_depth=args.max_depth,
-                          requant_lanes=args.requant_lanes)
-    for path in write_designs(args.out, config):
+    """Load the configuration (ValueError on a bad one), write the files, optionally print stats."""
+    arch = load_config(args.config).arch
+    for path in write_designs(args.out, arch, hierarchical=args.hierarchical):
         print(path)
     if args.stats:
-        totals = {}
-        for label, name, bits in (("mac int4", "mac", 4), ("mac int8", "mac", 8),
-                                  (f"requant (out {args.bits + 1} bits)", "requant", args.bits)):
-            component = build_design(name, DesignConfig(bits=bits, max_depth=args.max_depth))
-            counts = yosys_cell_counts(to_verilog(component, "top"), "top")
+        for label, name in (("mac", "mac"), (f"requant lane (out {arch.out_width} bits)", "requant")):
+            counts = yosys_cell_counts(to_verilog(build_design(name, arch), "top"), "top")
             detail = ", ".join(f"{cell} {n}" for cell, n in sorted(counts.items()) if cell != "total")
             print(f"{label}: {counts['total']} cells ({detail})")
-            totals[label] = counts["total"]
-        print(f"mac int8 / int4 cell ratio: {totals['mac int8'] / totals['mac int4']:.2f}")
     return 0

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from hwsim.costs import os_compute_cycles
-from rtl.cosim import ArrayShape, cosim_array
+from rtl.arch import ArrayArch
+from rtl.cosim import cosim_array
 from rtl.timing import array_tile_cycles, array_tile_interval
 from sw.golden.conv import conv2d
 from sw.graph.ir import Op
@@ -41,8 +42,9 @@ from hwsim.app.studies.setups import RealSetup
 __all__ = ["ARRAYS", "TILE_LAYERS", "TileCheck", "CycleRow", "ArrayModels", "build_arrays", "real_tile",
            "check_real_tile", "cycle_sweep", "im2col"]
 
-#: Arrays built with Verilator (rows, cols, bits, requantization lanes, max K).
-ARRAYS = (ArrayShape(8, 8, 4, 8, 256), ArrayShape(8, 8, 8, 2, 256))
+#: Arrays built with Verilator.
+ARRAYS = (ArrayArch(rows=8, cols=8, pe_bits=4, mac_modes=(4,), max_depth=256, requant_lanes=8),
+          ArrayArch(rows=8, cols=8, pe_bits=8, mac_modes=(8,), max_depth=256, requant_lanes=2))
 #: The real layer of each model sent through the RTL (first conv with ReLU / a 3x3 stride-2 conv with SiLU).
 TILE_LAYERS = {"blazeface": "conv2d", "yolox_tiny": "Conv_44"}
 #: Reduction depths of the cycle sweep.
@@ -107,24 +109,22 @@ class CycleRow:
     simulator_span: int
 
 
-def _label(shape: ArrayShape) -> str:
-    return f"{shape.rows}x{shape.cols} int{shape.bits}, {shape.lanes} lanes"
+def _label(shape: ArrayArch) -> str:
+    return f"{shape.rows}x{shape.cols} int{shape.code_bits}, {shape.requant_lanes} lanes"
 
 
 @dataclass(frozen=True)
 class ArrayModels:
     """Verilated arrays by shape (built once; reused across checks)."""
 
-    models: tuple[tuple[ArrayShape, object], ...]
+    models: tuple[tuple[ArrayArch, object], ...]
 
 
-def build_arrays(workdir: str | Path, shapes: Sequence[ArrayShape] = ARRAYS) -> ArrayModels:
+def build_arrays(workdir: str | Path, shapes: Sequence[ArrayArch] = ARRAYS) -> ArrayModels:
     """Build (or reuse from ``workdir``, keyed by the Verilog's hash) a Verilator model per shape."""
-    from rtl.array import SystolicArray
     from rtl.backends import VerilatorModel
 
-    return ArrayModels(tuple((s, VerilatorModel(SystolicArray(s.rows, s.cols, bits=s.bits, max_depth=s.max_depth,
-                                                              requant_lanes=s.lanes), workdir)) for s in shapes))
+    return ArrayModels(tuple((s, VerilatorModel(s.create(), workdir)) for s in shapes))
 
 
 def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
@@ -215,22 +215,22 @@ def check_real_tile(setup: RealSetup, ranges: CalibratedRanges, arrays: ArrayMod
     checks = []
     name = TILE_LAYERS[setup.name]
     for shape, model in arrays.models:
-        layer = real_tile(setup, ranges, shape.bits, name)
+        layer = real_tile(setup, ranges, shape.code_bits, name)
         if layer.x.shape[1] > shape.max_depth:
             raise ValueError(f"layer '{name}': K={layer.x.shape[1]} exceeds the array's max depth {shape.max_depth}")
         vectors, gold = _tile_vectors(layer, shape.rows, shape.cols, tiles)
         result = cosim_array(model, vectors, shape)
         k = layer.x.shape[1]
-        checks.append(TileCheck(setup.name, name, _label(shape), shape.bits, k, tiles, int(result.rtl.size),
+        checks.append(TileCheck(setup.name, name, _label(shape), shape.code_bits, k, tiles, int(result.rtl.size),
                                 int(np.count_nonzero(result.rtl == result.golden)),
                                 int(np.count_nonzero(result.rtl == gold)), int(result.latency.max()),
-                                array_tile_cycles(shape.rows, shape.cols, k, requant_lanes=shape.lanes)))
+                                array_tile_cycles(shape.rows, shape.cols, k, requant_lanes=shape.requant_lanes)))
     return checks
 
 
-def _random_tiles(shape: ArrayShape, tiles: int, k: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _random_tiles(shape: ArrayArch, tiles: int, k: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Seeded valid tiles (signed codes, Q0.31 multipliers in [0.5, 1), right shifts)."""
-    bits = shape.bits
+    bits = shape.code_bits
     lo, hi = -(1 << (bits - 1)), 1 << (bits - 1)
     return {
         "x": rng.integers(lo, hi, (tiles, shape.rows, k)), "w": rng.integers(lo, hi, (tiles, k, shape.cols)),
@@ -254,9 +254,9 @@ def cycle_sweep(arrays: ArrayModels, depths: Sequence[int] = SWEEP_K, tiles: int
             result = cosim_array(model, _random_tiles(shape, tiles, k, rng), shape)
             if not np.array_equal(result.rtl, result.golden):
                 raise RuntimeError(f"{_label(shape)} k={k}: RTL differs from the golden model")
-            interval = array_tile_interval(shape.rows, shape.cols, k, requant_lanes=shape.lanes)
-            formula = array_tile_cycles(shape.rows, shape.cols, k, requant_lanes=shape.lanes)
-            span = (tiles - 1) * interval + int(result.latency[-1])
-            simulated = os_compute_cycles(shape.rows, shape.cols, shape.lanes, tiles, k, shape.max_depth) + formula - interval
+            interval = array_tile_interval(shape.rows, shape.cols, k, requant_lanes=shape.requant_lanes)
+            formula = array_tile_cycles(shape.rows, shape.cols, k, requant_lanes=shape.requant_lanes)
+            span = result.cycles.total
+            simulated = os_compute_cycles(shape.rows, shape.cols, shape.requant_lanes, tiles, k, shape.max_depth) + formula - interval
             rows.append(CycleRow(_label(shape), k, tiles, int(result.latency.max()), formula, span, simulated))
     return rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rtl.cosim import ArrayShape
+from rtl.arch import ArrayArch
 from hwsim.app.studies.quality import calibrate_ranges
 from hwsim.app.studies.rtl_tiles import build_arrays, check_real_tile, cycle_sweep
 from hwsim.app.studies.setups import real_setup
@@ -12,7 +12,7 @@ from hwsim.app.studies.setups import real_setup
 
 @pytest.mark.slow
 def test_real_blazeface_tile_and_cycle_sweep(tmp_path_factory):
-    arrays = build_arrays(tmp_path_factory.mktemp("verilator"), (ArrayShape(4, 4, 4, 4, 128),))
+    arrays = build_arrays(tmp_path_factory.mktemp("verilator"), (ArrayArch(rows=4, cols=4, pe_bits=4, mac_modes=(4,), max_depth=128, requant_lanes=4),))
     setup = real_setup("blazeface", n_eval=1)
     ranges = calibrate_ranges(setup.model, setup.calibration[:2])
     (check,) = check_real_tile(setup, ranges, arrays, tiles=4)
