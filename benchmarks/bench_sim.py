@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hwsim.config import load_config  # noqa: E402
+from hwsim.configfile import load_config  # noqa: E402
 from hwsim.simulate import simulate_graph  # noqa: E402
 from sw.graph import load_model  # noqa: E402
 

@@ -45,6 +45,6 @@ def verilator_array4_int8(verilator_dir):
 @pytest.fixture(scope="session")
 def verilator_edge16(verilator_dir):
     """The edge16_int4 preset's array (16 x 16 int4 PEs with int8 digits, 16 lanes, K <= 4608)."""
-    from hwsim.config import load_preset
+    from hwsim.configfile import load_preset
 
     return ArchModel(load_preset("edge16_int4").arch, verilator_dir)

@@ -106,7 +106,7 @@ def _extreme_run(arch: ArrayArch, w_bits: int, a_bits: int, w: int, x: int, zp: 
     ("scalesim_32x32", 8, [(-128, 255, 0, 0), (-128, 0, 255, 0)]),
 ])
 def test_accumulator_holds_extremes_at_max_depth_verilator(verilator_dir, preset, w_bits, cases):
-    from hwsim.config import load_preset
+    from hwsim.configfile import load_preset
     from rtl.backends import VerilatorModel
 
     arch = load_preset(preset).arch

@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from hwsim.config import PRESETS, load_config, load_preset
+from hwsim.configfile import PRESETS, load_config, load_preset
 from rtl.arch import ACC_WIDTH_MAX, ArrayArch
 from rtl.array import operand_layout
 from rtl.backends import AmaranthModel
