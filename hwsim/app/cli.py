@@ -5,7 +5,8 @@ Each command module exposes ``register(subparsers)``, which adds its parser and 
 imported (the others appear in ``hwsim --help`` from the table in
 :mod:`hwsim.app.commands`), so start-up does not pay for matplotlib, Amaranth or the
 report pages. Failures are one line on stderr: bad input (``ValueError``, ``OSError``)
-and a missing optional extra exit with status 2, Ctrl-C with 130; never a traceback.
+and a missing optional extra exit with status 2, Ctrl-C with 130, an internal error (a bug)
+with 3; never a traceback unless ``HWSIM_DEBUG=1``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 
 from hwsim.app.commands import COMMANDS, module_name
 from sw.extras import MissingExtra
+from sw.fileio import describe_os_error
 
 __all__ = ["main", "build_parser", "version"]
 
@@ -24,6 +26,8 @@ __all__ = ["main", "build_parser", "version"]
 EXIT_INTERRUPTED = 130
 #: Exit status of bad input, a failed check or a missing extra.
 EXIT_ERROR = 2
+#: Exit status of an internal error (a bug): one line, the traceback only with ``HWSIM_DEBUG=1``.
+EXIT_INTERNAL = 3
 
 
 def version() -> str:
@@ -93,9 +97,20 @@ def main(argv: list[str] | None = None) -> int:
     except MissingExtra as exc:
         print(f"hwsim {command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except (ValueError, OSError) as exc:
+    except OSError as exc:
+        message = describe_os_error(exc.filename, exc) if exc.filename else (exc.strerror or str(exc))
+        print(f"hwsim {command}: error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+    except ValueError as exc:
         print(f"hwsim {command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except Exception as exc:  # a bug, not bad input: one line unless HWSIM_DEBUG asks for the traceback
+        if os.environ.get("HWSIM_DEBUG"):
+            raise
+        first = (str(exc).splitlines() or [""])[0]
+        print(f"hwsim {command}: internal error: {type(exc).__name__}: {first} (please report it; "
+              f"HWSIM_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":
