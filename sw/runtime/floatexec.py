@@ -24,7 +24,8 @@ __all__ = ["run_float", "activation_float", "LUT_ACTIVATIONS", "Observer"]
 Observer = Callable[[str, np.ndarray], None]
 
 # Activations that need a look-up table in the integer model (ReLU / ReLU6 are output-stage clamps).
-LUT_ACTIVATIONS = frozenset({Activation.SIGMOID, Activation.SILU, Activation.HARDSWISH, Activation.LEAKY_RELU})
+LUT_ACTIVATIONS = frozenset({Activation.SIGMOID, Activation.SILU, Activation.HARDSWISH, Activation.LEAKY_RELU,
+                             Activation.HARDSIGMOID, Activation.GELU})
 
 
 def activation_float(activation: Activation, x: np.ndarray, alpha: float = 0.1) -> np.ndarray:

@@ -110,9 +110,24 @@ def test_unsupported_op_names_node_type_and_supported_list(tmp_path):
     with pytest.raises(ValueError) as info:
         load_onnx(save(b.model([y]), tmp_path, "bad"))
     message = str(info.value)
-    assert message.startswith(f"{tmp_path / 'bad.onnx'}: node 'Tanh_") and "(Tanh)" in message
+    assert message.startswith(f"{tmp_path / 'bad.onnx'}: unsupported operators: node 'Tanh_") and "(Tanh)" in message
     assert "unsupported op type 'Tanh'" in message and ", ".join(SUPPORTED_OPS) in message
     assert "\n" not in message
+
+
+def test_every_unsupported_op_is_named_at_once(tmp_path):
+    b = Builder((1, 2, 4, 4))
+    y = b.node("Tanh", [b.conv("x", 2, 2, 1)])
+    z = b.node("Tanh", [b.conv("x", 2, 2, 1)])
+    w = b.node("Softplus", [b.conv("x", 2, 2, 1)])
+    with pytest.raises(ValueError) as info:
+        load_onnx(save(b.model([y, z, w]), tmp_path, "bad"))
+    message = str(info.value)
+    assert "(Tanh): unsupported op type 'Tanh' (2 nodes)" in message
+    assert "(Softplus): unsupported op type 'Softplus'" in message
+    rows = {r.op: r for r in info.value.coverage.rows()}
+    assert (rows["Conv"].count, rows["Conv"].status) == (3, "supported")
+    assert (rows["Tanh"].count, rows["Tanh"].lowered, rows["Tanh"].status) == (2, 0, "unsupported")
 
 
 def test_unsupported_clip_bounds(tmp_path):
