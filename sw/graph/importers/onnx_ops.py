@@ -137,13 +137,16 @@ class OnnxOps:
 
     def op_HardSigmoid(self, node) -> None:
         a = self.attrs(node)
-        if not (np.isclose(a.get("alpha", 0.2), 1 / 6) and np.isclose(a.get("beta", 0.5), 0.5)):
-            raise Fail(f"HardSigmoid is supported with alpha 1/6, beta 1/2 only, got {a.get('alpha', 0.2)}, "
-                       f"{a.get('beta', 0.5)}")
-        if self._gate_of(node) is not None:
+        alpha, beta = float(a.get("alpha", 0.2)), float(a.get("beta", 0.5))
+        standard = np.isclose(alpha, 1 / 6) and np.isclose(beta, 0.5)
+        if standard and self._gate_of(node) is not None:
             self.values[node.output[0]] = Gate(node.input[0], Activation.HARDSWISH)
             return
-        self.activate(node, node.input[0], Activation.HARDSIGMOID)
+        source = node.input[0]
+        if not standard:  # clip(a x + b, 0, 1) = hardsigmoid(6 a x + 6 (b - 1/2)): the affine part is a rewrite
+            source = f"{node.output[0]}:affine"
+            self.affine(node, scale=np.float64(6 * alpha), shift=np.float64(6 * (beta - 0.5)), output=source)
+        self.activate(node, source, Activation.HARDSIGMOID)
 
     # -- element-wise ----------------------------------------------------------------------------
 
@@ -179,8 +182,12 @@ class OnnxOps:
             raise Fail(f"Add of shapes {x.shape} and {y.shape}: only equal shapes are supported")
         self.emit(node, Op.ADD, [x, y], nhwc(x.shape))
 
-    def affine(self, node, scale=None, shift=None) -> None:
-        """``x * scale + shift`` with per-channel constants: folded into the producer, else a 1x1 depthwise."""
+    def affine(self, node, scale=None, shift=None, output: str | None = None) -> None:
+        """``x * scale + shift`` with per-channel constants: folded into the producer, else a 1x1 depthwise.
+
+        The result is stored as ONNX tensor ``output`` (default: the node's output).
+        """
+        output = output or node.output[0]
         source = next(n for n in node.input if not isinstance(self.values.get(n), np.ndarray))
         x = self.act(source)
         c = x.shape[1]
@@ -196,12 +203,11 @@ class OnnxOps:
             w, b = fold_affine(self.tensors[f"{key}.weight"], self.tensors[f"{key}.bias"], s, t)
             self.tensors[f"{key}.weight"], self.tensors[f"{key}.bias"] = w, b
             producer.attrs["bias"] = True
-            self.check_inferred(node, x.shape)
-            self.values[node.output[0]] = x
+            self.values[output] = x
             return
         if len(x.shape) != 4:
             raise Fail("a constant Add / Mul on a flat tensor must follow a Gemm / MatMul")
-        out = self.emit(node, Op.DEPTHWISE, [x], nhwc(x.shape), groups=c, bias=True)
+        out = self.emit_named(output, output, Op.DEPTHWISE, [x], nhwc(x.shape), groups=c, bias=True)
         self.tensors[f"{out.name}.weight"], self.tensors[f"{out.name}.bias"] = affine_weights(c, s, t)
 
     # -- data movement ---------------------------------------------------------------------------

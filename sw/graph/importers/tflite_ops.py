@@ -1,0 +1,256 @@
+"""TFLite operator handlers (mixed into the importer of :mod:`sw.graph.importers.tflite_import`).
+
+Each ``op_<BUILTIN>(op, ins, out)`` reads tensor indices ``ins``, emits pending
+IR layers through ``self.emit`` and records the output tensor ``out``. Errors
+raise :class:`sw.graph.importers.common.Fail` with the reason only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sw.golden.conv import depthwise_weights_to_ohwi
+from sw.graph.importers.common import Fail
+from sw.graph.ir import Activation, Op
+from sw.graph.model import TailOp
+from sw.quant.params import QuantParams
+
+__all__ = ["TfliteOps", "Flat", "equal_params"]
+
+_Fail = Fail
+_ACTIVATION_OPS = {"RELU": Activation.RELU, "RELU6": Activation.RELU6, "LOGISTIC": Activation.SIGMOID,
+                   "HARD_SWISH": Activation.HARDSWISH, "LEAKY_RELU": Activation.LEAKY_RELU}
+_FUSABLE = (Op.CONV, Op.DEPTHWISE, Op.FC, Op.ADD)
+
+
+@dataclass
+class Flat:
+    """A RESHAPE to [1, N] awaiting its FULLY_CONNECTED consumer."""
+
+    source: str
+
+
+def equal_params(a: QuantParams, b: QuantParams) -> bool:
+    """True when two per-tensor parameters are identical (bits, sign, scale, zero point)."""
+    return (a.bits, a.signed, float(a.scale), int(a.zero_point)) == (b.bits, b.signed, float(b.scale), int(b.zero_point))
+
+
+class TfliteOps:
+    """Operator handlers; see the module docstring."""
+
+    def op_DEQUANTIZE(self, op, ins, out) -> None:
+        w = self.const(ins[0], "DEQUANTIZE input (activations are not supported)")
+        if w.dtype.kind == "f":
+            self.consts[out] = w.astype(np.float64)
+            return
+        q = self.sg.tensors[ins[0]].quantization
+        per_channel = q is not None and q.scale is not None and len(q.scale) > 1
+        p = self.params(ins[0], axis=int(q.quantizedDimension) if per_channel else None)
+        if p is None:
+            raise _Fail("integer constant without quantization parameters")
+        self.consts[out] = p.dequantize(w)
+
+    def weighted(self, op, ins, out, op_kind: Op, w: np.ndarray, weight_axis: int, **attrs) -> str:
+        x = self.act(ins[0])
+        cout = w.shape[0]
+        bias = self.consts.get(ins[2]) if len(ins) > 2 and ins[2] >= 0 else None
+        if len(ins) > 2 and ins[2] >= 0 and bias is None:
+            raise _Fail("bias must be a constant")
+        name = self.emit(out, op_kind, [x], attrs.pop("out_hwc"), bias=bias is not None, **attrs)
+        self.fused(op.builtinOptions, name)
+        if self.quantized:
+            p = self.params(ins[1], axis=weight_axis)
+            if p is None:
+                raise _Fail("weights of a quantized model need quantization parameters")
+            if p.channels == 1:
+                p = QuantParams(p.bits, p.signed, np.full(cout, float(p.scale.ravel()[0])),
+                                np.full(cout, int(p.zero_point.ravel()[0])), 0)
+            elif p.channels == cout:
+                p = QuantParams(p.bits, p.signed, p.scale, p.zero_point, 0)
+            else:
+                raise _Fail(f"{p.channels} weight scales for {cout} output channels")
+            self.quant[f"{name}.weight"] = p
+            self.tensors[f"{name}.weight"] = w.astype(np.int64)
+            if bias is not None:
+                self.tensors[f"{name}.bias"] = bias.astype(np.int64)
+        else:
+            self.tensors[f"{name}.weight"] = w.astype(np.float64)
+            self.tensors[f"{name}.bias"] = np.zeros(cout) if bias is None else bias.astype(np.float64)
+        return name
+
+    def op_CONV_2D(self, op, ins, out) -> None:
+        o = op.builtinOptions
+        x = self.hwc(self.act(ins[0]))
+        w = self.const(ins[1], "filter")
+        cout, kh, kw, cg = w.shape
+        stride, dilation = (o.strideH, o.strideW), (o.dilationHFactor, o.dilationWFactor)
+        pads = self.padding(o, x[:2], (kh, kw), stride, dilation)
+        ho, wo = ((x[a] + sum(pads[a]) - dilation[a] * ((kh, kw)[a] - 1) - 1) // stride[a] + 1 for a in (0, 1))
+        self.weighted(op, ins, out, Op.CONV, w, 0, out_hwc=(ho, wo, cout), kernel=(kh, kw), stride=stride,
+                      dilation=dilation, padding=pads, groups=x[2] // cg)
+
+    def op_DEPTHWISE_CONV_2D(self, op, ins, out) -> None:
+        o = op.builtinOptions
+        x = self.hwc(self.act(ins[0]))
+        w = depthwise_weights_to_ohwi(self.const(ins[1], "filter"))
+        cout, kh, kw, _ = w.shape
+        stride, dilation = (o.strideH, o.strideW), (o.dilationHFactor, o.dilationWFactor)
+        pads = self.padding(o, x[:2], (kh, kw), stride, dilation)
+        ho, wo = ((x[a] + sum(pads[a]) - dilation[a] * ((kh, kw)[a] - 1) - 1) // stride[a] + 1 for a in (0, 1))
+        self.weighted(op, ins, out, Op.DEPTHWISE, w, 3, out_hwc=(ho, wo, cout), kernel=(kh, kw), stride=stride,
+                      dilation=dilation, padding=pads, groups=x[2])
+
+    def op_FULLY_CONNECTED(self, op, ins, out) -> None:
+        if ins[0] in self.flats:
+            self.acts[ins[0]] = self.flats[ins[0]].source
+        w = self.const(ins[1], "weights")
+        x = self.hwc(self.act(ins[0]))
+        if int(np.prod(x)) != w.shape[1]:
+            raise _Fail(f"input of {int(np.prod(x))} values but weights {list(w.shape)}")
+        self.weighted(op, ins, out, Op.FC, w, 0, out_hwc=(1, 1, w.shape[0]))
+
+    def op_ADD(self, op, ins, out) -> None:
+        a, b = self.act(ins[0]), self.act(ins[1])
+        if self.hwc(a) != self.hwc(b):
+            raise _Fail(f"ADD of shapes {self.hwc(a)} and {self.hwc(b)}: only equal shapes are supported")
+        self.fused(op.builtinOptions, self.emit(out, Op.ADD, [a, b], self.hwc(a)))
+
+    def op_MUL(self, op, ins, out) -> None:
+        a, b = self.act(ins[0]), self.act(ins[1])
+        big = max(self.hwc(a), self.hwc(b), key=lambda s: int(np.prod(s)))
+        self.emit(out, Op.MUL, [a, b], big)
+        self.fused(op.builtinOptions, self.names[out])
+
+    def op_CONCATENATION(self, op, ins, out) -> None:
+        axis = op.builtinOptions.axis
+        rank = len(self.shape(out))
+        if rank == 4 and axis % 4 == 3 and all(i in self.acts for i in ins):
+            names = [self.act(i) for i in ins]
+            shapes = [self.hwc(n) for n in names]
+            self.emit(out, Op.CONCAT, names, (*shapes[0][:2], sum(s[2] for s in shapes)))
+            self.fused(op.builtinOptions, self.names[out])
+            return
+        self.layout(op, ins, out, TailOp("concat", tuple(self.tail_input(i) for i in ins), self.names[out],
+                                         axis=axis % rank))
+
+    def pool(self, op, ins, out, kind: Op) -> None:
+        o = op.builtinOptions
+        x = self.hwc(self.act(ins[0]))
+        kernel, stride = (o.filterHeight, o.filterWidth), (o.strideH, o.strideW)
+        pads = self.padding(o, x[:2], kernel, stride)
+        ho, wo = ((x[a] + sum(pads[a]) - kernel[a]) // stride[a] + 1 for a in (0, 1))
+        name = self.emit(out, kind, [self.act(ins[0])], (ho, wo, x[2]), kernel=kernel, stride=stride, padding=pads)
+        if getattr(o, "fusedActivationFunction", 0):
+            raise _Fail("pooling with a fused activation is not supported")
+        self.same_params(ins[0], out, name)
+
+    def same_params(self, i: int, out: int, name: str) -> None:
+        if self.quantized and not equal_params(self.quant[name], self.quant[self.acts[i]]):
+            raise _Fail("input and output quantization must be equal for this operator")
+
+    def op_MAX_POOL_2D(self, op, ins, out) -> None:
+        self.pool(op, ins, out, Op.MAXPOOL)
+
+    def op_AVERAGE_POOL_2D(self, op, ins, out) -> None:
+        self.pool(op, ins, out, Op.AVGPOOL)
+
+    def op_MEAN(self, op, ins, out) -> None:
+        axes = sorted(int(a) % 4 for a in np.ravel(self.const(ins[1], "axes")))
+        x = self.hwc(self.act(ins[0]))
+        if axes != [1, 2] or not op.builtinOptions.keepDims or self.quantized:
+            raise _Fail("MEAN is supported over H and W with keep_dims in float models only")
+        self.emit(out, Op.GLOBAL_AVGPOOL, [self.act(ins[0])], (1, 1, x[2]))
+
+    def op_RESIZE_NEAREST_NEIGHBOR(self, op, ins, out) -> None:
+        o = op.builtinOptions
+        x = self.hwc(self.act(ins[0]))
+        size = tuple(int(v) for v in self.const(ins[1], "size"))
+        if o is not None and (o.alignCorners or o.halfPixelCenters):
+            raise _Fail("only align_corners=False, half_pixel_centers=False is supported")
+        if any(s % n for s, n in zip(size, x[:2])):
+            raise _Fail(f"resize {x[:2]} -> {size}: only integer up-sampling factors are supported")
+        name = self.emit(out, Op.UPSAMPLE, [self.act(ins[0])], (*size, x[2]),
+                         stride=(size[0] // x[0], size[1] // x[1]))
+        self.same_params(ins[0], out, name)
+
+    def op_PAD(self, op, ins, out) -> None:
+        x = self.hwc(self.act(ins[0]))
+        p = self.const(ins[1], "paddings").reshape(-1, 2)
+        if p.shape != (4, 2) or p[0].any() or p[3, 0] or p.min() < 0:
+            raise _Fail(f"paddings {p.tolist()}: only H, W and trailing channels can be padded")
+        out_hwc = (x[0] + int(p[1].sum()), x[1] + int(p[2].sum()), x[2] + int(p[3, 1]))
+        name = self.emit(out, Op.PAD, [self.act(ins[0])], out_hwc,
+                         padding=((int(p[1, 0]), int(p[1, 1])), (int(p[2, 0]), int(p[2, 1]))))
+        self.same_params(ins[0], out, name)
+
+    def activation(self, op, ins, out, kind: str) -> None:
+        src = self.act(ins[0])
+        activation = _ACTIVATION_OPS[kind]
+        producer = self.layers.get(src)
+        exact = not self.quantized or equal_params(self.quant[src], self.activation_params(out))
+        if producer is not None and producer.op in _FUSABLE and producer.activation is None \
+                and self.consumers[ins[0]] == [op] and exact and (activation in (Activation.RELU, Activation.RELU6)
+                                                                  or not self.quantized):
+            producer.activation = activation
+            self.acts[out] = src
+            name = src
+            if self.quantized:
+                self.quant[name] = self.activation_params(out)
+        else:
+            name = self.emit(out, Op.ACTIVATION, [src], self.hwc(src), activation=activation)
+        if activation is Activation.LEAKY_RELU:
+            self.alphas[name] = float(op.builtinOptions.alpha)
+
+    def op_RELU(self, op, ins, out) -> None:
+        self.activation(op, ins, out, "RELU")
+
+    def op_RELU6(self, op, ins, out) -> None:
+        self.activation(op, ins, out, "RELU6")
+
+    def op_LOGISTIC(self, op, ins, out) -> None:
+        self.activation(op, ins, out, "LOGISTIC")
+
+    def op_HARD_SWISH(self, op, ins, out) -> None:
+        self.activation(op, ins, out, "HARD_SWISH")
+
+    def op_LEAKY_RELU(self, op, ins, out) -> None:
+        self.activation(op, ins, out, "LEAKY_RELU")
+
+    def op_RESHAPE(self, op, ins, out) -> None:
+        shape = self.shape(out)
+        users = self.consumers[out]
+        if ins[0] in self.acts and len(shape) == 2 and shape[0] == 1 and users and all(
+                u is not None and self.opname(u) == "FULLY_CONNECTED" for u in users):
+            self.flats[out] = Flat(self.acts[ins[0]])
+            return
+        self.layout(op, ins, out, TailOp("reshape", (self.tail_input(ins[0]),), self.names[out], shape=shape))
+
+    def op_PRELU(self, op, ins, out) -> None:
+        src = self.act(ins[0])
+        c = self.hwc(src)[2]
+        alpha = self.const(ins[1], "alpha")
+        if alpha.size not in (1, c) or (alpha.ndim and alpha.shape[-1] != alpha.size):
+            raise _Fail(f"alpha of shape {list(alpha.shape)}: only one slope per channel ({c}) is supported")
+        name = self.emit(out, Op.PRELU, [src], self.hwc(src))
+        slope = np.broadcast_to(alpha.reshape(-1), (c,))
+        if self.quantized:
+            p = self.params(ins[1])
+            if p is None or p.per_channel:
+                raise _Fail("a quantized PRELU needs per-tensor alpha parameters")
+            self.quant[f"{name}.alpha"] = p
+            self.tensors[f"{name}.alpha"] = slope.astype(np.int64)
+        else:
+            self.tensors[f"{name}.alpha"] = slope.astype(np.float64)
+
+    def op_RESIZE_BILINEAR(self, op, ins, out) -> None:
+        o = op.builtinOptions
+        src = self.act(ins[0])
+        x = self.hwc(src)
+        size = tuple(int(v) for v in self.const(ins[1], "size"))
+        align, half = (bool(o.alignCorners), bool(o.halfPixelCenters)) if o is not None else (False, False)
+        if align and half:
+            raise _Fail("align_corners and half_pixel_centers together are not supported")
+        mode = "align_corners" if align else "half_pixel" if half else "asymmetric"
+        self.emit(out, Op.RESIZE_BILINEAR, [src], (*size, x[2]), resize=mode)
