@@ -2,6 +2,9 @@
 
 MODEL is a zoo name or a model file (see :func:`sw.graph.load_model`). Bit
 widths can be overridden per model, per part and per layer (32 = float).
+``--ops`` lists every operator type of an .onnx / .tflite file with its count
+and coverage instead (it does not stop at the first unsupported one).
+``--input-shape NAME=1x3x640x640`` pins dynamic input dimensions.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sw.fileio import atomic_write_text
-from sw.graph import Graph, Layer, Part, load_model
+from sw.graph import Graph, Layer, Part, load_model, model_coverage, parse_input_shape
 from sw.graph.bits import BitPolicy, parse_bits, parse_width
 
 __all__ = ["register", "run"]
@@ -40,7 +43,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="bit widths for one part (backbone, neck, head); repeatable")
     parser.add_argument("--layer-bits", metavar="LAYER=WIDTH", action="append", default=[],
                         help="bit widths for one layer, e.g. backbone.Conv2d_0=32; repeatable")
+    add_input_shape_argument(parser)
+    parser.add_argument("--ops", action="store_true",
+                        help="list every operator of an .onnx/.tflite file with its count and coverage")
     parser.set_defaults(func=run)
+
+
+def add_input_shape_argument(parser: argparse.ArgumentParser) -> None:
+    """``--input-shape NAME=DxDx...`` (repeatable), shared by inspect, simulate and run."""
+    parser.add_argument("--input-shape", metavar="NAME=1x3xHxW", action="append", default=[],
+                        help="pin a model input's dynamic dimensions (external layout); repeatable")
+
+
+def input_shapes(args: argparse.Namespace) -> dict[str, tuple[int, ...]] | None:
+    """The ``--input-shape`` values by input name (None when absent)."""
+    return dict(parse_input_shape(t) for t in args.input_shape) or None
+
+
+def _ops(model: str, shapes) -> int:
+    coverage = model_coverage(model, shapes)
+    table = Table(title=f"{model}: operators")
+    numbers = ("count", "lowered", "not reached")
+    for column in ("operator", *numbers, "status", "reason"):
+        table.add_column(column, justify="right" if column in numbers else "left")
+    rows = coverage.rows()
+    for r in rows:
+        table.add_row(r.op, str(r.count), str(r.lowered), str(r.skipped), r.status, "; ".join(r.reasons))
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    bad = [r.op for r in rows if r.status in ("unsupported", "partial")]
+    print(f"{model}: {sum(r.count for r in rows)} operators of {len(rows)} types; "
+          + (f"unsupported: {', '.join(bad)}" if bad else "all supported"))
+    return 0
 
 
 def _shape(shape: tuple[int, int, int]) -> str:
@@ -77,8 +110,10 @@ def _table(graph: Graph) -> Table:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load, apply bit overrides, print the table; returns 0."""
-    graph = load_model(args.model)
+    """Load, apply bit overrides, print the table (or the operator coverage with ``--ops``); returns 0."""
+    if args.ops:
+        return _ops(args.model, input_shapes(args))
+    graph = load_model(args.model, input_shapes(args))
     if args.bits or args.part_bits or args.layer_bits:
         policy = parse_bits(args.bits) if args.bits else BitPolicy()
         graph = graph.with_bits(

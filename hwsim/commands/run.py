@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 
+from hwsim.commands.inspect_cmd import add_input_shape_argument, input_shapes
 from sw.graph import load_imported_model
 from sw.runtime.arrays import load_arrays, load_samples, save_outputs
 from sw.graph.bits import parse_bits
@@ -36,12 +37,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                               "(default: the input plus 3 seeded noisy copies)")
     parser.add_argument("--dequantize", action="store_true", help="write real values instead of integer codes")
     parser.add_argument("--float", action="store_true", help="write the float64 reference outputs instead")
+    add_input_shape_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Execute the command; returns 0 (errors raise ValueError)."""
-    model = load_imported_model(args.model)
+    model = load_imported_model(args.model, input_shapes(args))
     inputs = load_arrays(args.input, model.input_names)
     if args.float:
         if args.bits or args.calibration or args.dequantize:

@@ -15,6 +15,7 @@ from hwsim.config import DATAFLOWS, DEFAULT_PRESET, PRESETS, load_config
 from hwsim.report import compare_table, energy_table, layer_table, to_csv, to_json, totals_table
 from hwsim.simulate import MODES, simulate_graph
 from sw.fileio import atomic_write_text
+from hwsim.commands.inspect_cmd import add_input_shape_argument, input_shapes
 from sw.graph import load_model
 from sw.graph.bits import parse_bits, parse_width
 
@@ -45,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="also run every conv/depthwise/fc layer tile by tile through the golden model and "
                         "check it is bit-identical to the whole layer")
     p.add_argument("--no-layers", action="store_true", help="print only totals")
+    add_input_shape_argument(p)
     p.set_defaults(func=run)
 
 
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.dataflow:
         cfg = cfg.with_dataflow(args.dataflow)
-    graph = load_model(args.model)
+    graph = load_model(args.model, input_shapes(args))
     runs: list[tuple[str, object]] = []
     if args.compare_bits:
         if args.bits:

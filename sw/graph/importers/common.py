@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from sw.graph.ir import Activation, Layer, Op, Part, Shape
 
 __all__ = ["Fail", "PendingLayer", "tag_parts", "Coverage", "OpCoverage", "first_line", "same_padding",
-           "UnsupportedModel"]
+           "UnsupportedModel", "parse_input_shape", "InputShapes"]
+
+InputShapes = Mapping[str, tuple[int, ...]]
 
 
 class Fail(Exception):
@@ -36,6 +38,18 @@ def first_line(exc: BaseException) -> str:
     """First line of an exception's message (its type name if empty)."""
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def parse_input_shape(text: str, where: str = "--input-shape") -> tuple[str, tuple[int, ...]]:
+    """``"NAME=1x3x640x640"`` -> ``("NAME", (1, 3, 640, 640))``; ValueError naming ``where`` otherwise."""
+    name, sep, dims = text.rpartition("=")
+    try:
+        shape = tuple(int(d) for d in dims.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if not sep or not name or not shape or min(shape) < 1:
+        raise ValueError(f"{where}: expected NAME=DxDx... with positive dims (e.g. x=1x3x640x640), got {text!r}")
+    return name, shape
 
 
 def same_padding(size, kernel, stride, dilation, upper: bool = True) -> tuple[tuple[int, int], ...]:

@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from sw.graph.importers import tflite_schema as schema
-from sw.graph.importers.common import Coverage, Fail, PendingLayer, UnsupportedModel, first_line, same_padding, tag_parts
+from sw.graph.importers.common import (Coverage, Fail, InputShapes, PendingLayer, UnsupportedModel, first_line,
+                                       same_padding, tag_parts)
 from sw.graph.importers.tflite_ops import Flat, TfliteOps, equal_params
 from sw.graph.ir import Activation, Graph, Op
 from sw.quant.params import QuantParams
@@ -72,6 +73,7 @@ class _Importer(TfliteOps):
         self.typenames = schema.enum_names(schema.TensorType)
         self.coverage = Coverage()
         self.failed: set[int] = set()
+        self.pinned: dict[str, tuple[int, ...]] = {}
         self.consts: dict[int, np.ndarray] = {}
         self.names: dict[int, str] = {}
         self.acts: dict[int, str] = {}
@@ -165,9 +167,17 @@ class _Importer(TfliteOps):
     def run(self) -> ImportedModel:
         inputs = []
         self.input_shapes = {}
+        names = [self.names[int(i)] for i in self.sg.inputs]
+        for name, shape in self.pinned.items():
+            if name not in names:
+                raise ValueError(f"{self.path}: --input-shape names '{name}', not an input (inputs: {', '.join(names)})")
         for i in self.sg.inputs:
             i = int(i)
             shape = self.shape(i)
+            pinned = self.pinned.get(self.names[i])
+            if pinned is not None and tuple(pinned) != shape:
+                raise ValueError(f"{self.path}: input '{self.names[i]}' has the static shape {list(shape)}; "
+                                 f"TFLite inputs cannot be re-pinned to {list(pinned)}")
             if len(shape) not in (2, 4) or shape[0] != 1 or min(shape) < 1:
                 raise ValueError(f"{self.path}: input '{self.names[i]}': expected shape [1, H, W, C] or [1, N], "
                                  f"got {list(shape)}")
@@ -301,8 +311,11 @@ class _Importer(TfliteOps):
         self.tails[out] = tail.output
 
 
-def load_tflite(path: str | os.PathLike[str]) -> ImportedModel:
+def load_tflite(path: str | os.PathLike[str], input_shapes: InputShapes | None = None) -> ImportedModel:
     """Import a TFLite model (float, fp16 or fully int8) as IR plus weights.
+
+    ``input_shapes`` may only restate the file's static input shapes (TFLite
+    tensors are sized at conversion).
 
     Raises
     ------
@@ -317,6 +330,7 @@ def load_tflite(path: str | os.PathLike[str]) -> ImportedModel:
     except OSError as exc:
         raise ValueError(f"{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
     importer = _importer(path, data)
+    importer.pinned = dict(input_shapes or {})
     try:
         return importer.run()
     except (ValueError, struct.error, UnicodeDecodeError, IndexError, TypeError, AttributeError) as exc:
@@ -333,7 +347,7 @@ def _importer(path: Path, data: bytes) -> "_Importer":
         raise ValueError(f"{path}: not a valid TFLite model: {first_line(exc)}") from None
 
 
-def tflite_coverage(path: str | os.PathLike[str]) -> Coverage:
+def tflite_coverage(path: str | os.PathLike[str], input_shapes: InputShapes | None = None) -> Coverage:
     """Per-operator coverage of a TFLite file (the import is attempted; failures are recorded, not raised)."""
     path = Path(path)
     try:
@@ -341,6 +355,7 @@ def tflite_coverage(path: str | os.PathLike[str]) -> Coverage:
     except OSError as exc:
         raise ValueError(f"{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
     importer = _importer(path, data)
+    importer.pinned = dict(input_shapes or {})
     try:
         importer.run()
     except UnsupportedModel as exc:
@@ -348,6 +363,6 @@ def tflite_coverage(path: str | os.PathLike[str]) -> Coverage:
     return importer.coverage
 
 
-def load_tflite_graph(path: str | os.PathLike[str]) -> Graph:
+def load_tflite_graph(path: str | os.PathLike[str], input_shapes: InputShapes | None = None) -> Graph:
     """The IR graph of a TFLite model (the ``load_model`` entry for ``.tflite``)."""
-    return load_tflite(path).graph
+    return load_tflite(path, input_shapes).graph
