@@ -40,6 +40,7 @@ from sw.golden.transpose_conv import transpose_conv_int
 from sw.golden.requant import OutputStage
 from sw.graph.ir import FLOAT_BITS, Activation, Layer, Op
 from sw.quant.folding import quantize_bias
+from sw.quant.ints import INT32_MAX
 from sw.quant.params import QuantParams
 from sw.quant.ranges import Granularity, params_from_range, weight_params
 from sw.runtime.floatexec import LUT_ACTIVATIONS, _pad, _upsample, float_layer_activated
@@ -151,6 +152,26 @@ def plan_prequantized(model: ImportedModel) -> IntegerPlan:
     return IntegerPlan(layers, model.quant)
 
 
+def _weight_params(w: np.ndarray, b: np.ndarray | None, inp: QuantParams, bits: int, granularity: Granularity,
+                   symmetric: bool) -> QuantParams:
+    """Min/max weight parameters, with each channel's range widened where needed so that its int32 bias
+    ``b / (s_in * s_w)`` fits: a channel of (near-)zero weights with a real bias (a dead channel after
+    batch-norm folding) would otherwise get a scale of ~1e-27."""
+    wp = weight_params(w, bits, granularity=granularity, symmetric=symmetric)
+    if b is None or granularity != "per_channel":
+        return wp
+    need = np.abs(np.asarray(b, dtype=np.float64)) / (float(inp.scale) * INT32_MAX)
+    if not np.any(wp.scale < need):
+        return wp
+    flat = np.asarray(w, dtype=np.float64).reshape(w.shape[0], -1)
+    lo, hi = flat.min(axis=1), flat.max(axis=1)
+    span = 2.0 * need * (2**bits - 1)  # twice the smallest range whose scale keeps the bias in int32
+    widen = wp.scale < need
+    lo = np.where(widen, np.minimum(lo, -span / 2), lo)
+    hi = np.where(widen, np.maximum(hi, span / 2), hi)
+    return params_from_range(lo, hi, bits, True, symmetric=symmetric, axis=0)
+
+
 def plan_calibrated(model: ImportedModel, params: Mapping[str, QuantParams], *,
                     granularity: Granularity = "per_channel", symmetric_weights: bool = False) -> IntegerPlan:
     """Integer plan of a float model from calibrated activation parameters.
@@ -181,8 +202,8 @@ def plan_calibrated(model: ImportedModel, params: Mapping[str, QuantParams], *,
             weights = (sp.quantize(alpha), sp, None)
         elif layer.op in _WEIGHTED:
             w = model.tensors[f"{layer.name}.weight"]
-            wp = weight_params(w, layer.w_bits, granularity=granularity, symmetric=symmetric_weights)
             b = model.tensors.get(f"{layer.name}.bias")
+            wp = _weight_params(w, b, params[layer.inputs[0]], layer.w_bits, granularity, symmetric_weights)
             bias = quantize_bias(np.zeros(w.shape[0]) if b is None else b, params[layer.inputs[0]], wp)
             weights = (wp.quantize(w), wp, bias)
         layers[layer.name] = _plan_layer(model, layer, params, weights)

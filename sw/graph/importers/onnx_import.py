@@ -123,6 +123,12 @@ class OnnxImporter(OnnxOps):
             if vi.type.tensor_type.HasField("shape") and all(d.HasField("dim_value") for d in dims):
                 self.inferred[vi.name] = tuple(int(d.dim_value) for d in dims)
         self.values: dict[str, object] = {i.name: numpy_helper.to_array(i) for i in inferred.graph.initializer}
+        for node in inferred.graph.node:  # constants up front: patterns look ahead at later nodes' operands
+            if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and len(node.output) == 1:
+                try:
+                    self.values[node.output[0]] = numpy_helper.to_array(self.attrs(node)["value"])
+                except Exception:  # noqa: BLE001 - a malformed constant is reported when its node is imported
+                    continue
         self.consumers: dict[str, list] = defaultdict(list)
         for node in inferred.graph.node:
             for name in node.input:
