@@ -87,9 +87,9 @@ def conv_geometry(layer: Layer) -> ConvGeometry:
     """The GEMM geometry of a conv / depthwise / fc / conv_transpose layer."""
     (h, w, c), (ho, wo, cout) = layer.in_shapes[0], layer.out_shape
     a, wb, bias = layer.a_bits, layer.w_bits, layer.bias
-    if layer.op is Op.FC:
-        return ConvGeometry(layer.repeat, 1, h * w * c, 1, layer.repeat, 1, cout, 1, 1, 1, 1, 1, 1, 0, 0,
-                            a, wb, a, bias, cout)
+    if layer.op is Op.FC:  # batched fc: one GEMM row per output pixel
+        rows, depth = layer.repeat * layer.batched_rows, (c if layer.batched_rows > 1 else h * w * c)
+        return ConvGeometry(rows, 1, depth, 1, rows, 1, cout, 1, 1, 1, 1, 1, 1, 0, 0, a, wb, a, bias, cout)
     if layer.op is Op.CONV_TRANSPOSE:
         g = layer.groups
         cols = layer.kernel[0] * layer.kernel[1] * cout // g

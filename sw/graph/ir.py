@@ -17,7 +17,9 @@ named after the layer; graph inputs are named tensors too. Costs:
 
 Ops (:class:`Op`): ``conv`` (dense or grouped), ``depthwise`` (``groups == Cin``,
 ``Cout = multiplier * Cin``), ``conv_transpose``, ``fc`` (input of any shape,
-flattened; output ``(1, 1, units)``), ``add`` (equal shapes), ``mul``
+flattened; output ``(1, 1, units)``; or *batched*: output ``(H, W, units)`` of an
+input ``(H, W, C)``, one row per pixel, as a FULLY_CONNECTED with batch > 1),
+``add`` (equal shapes), ``mul``
 (element-wise; an input may be ``(1, 1, C)`` and broadcast, as in
 squeeze-excite), ``concat`` (channels), ``upsample`` (nearest, integer factor
 ``stride``; output may be cropped by less than one factor, as a resize to a
@@ -183,7 +185,8 @@ class Layer:
     def weight_count(self) -> int:
         """Number of weights, excluding bias."""
         if self.op is Op.FC:
-            return math.prod(self.in_shapes[0]) * self.out_shape[2]
+            depth = self.in_shapes[0][2] if self.batched_rows > 1 else math.prod(self.in_shapes[0])
+            return depth * self.out_shape[2]
         if self.op is Op.PRELU:
             return self.out_shape[2]
         if self.op in WEIGHTED:
@@ -207,6 +210,11 @@ class Layer:
         return math.ceil(self.weight_count * self.w_bits / 8) + self.bias_count * BIAS_BYTES
 
     @property
+    def batched_rows(self) -> int:
+        """Rows of a batched fc (``H * W`` of its output), 1 for a flattening fc and other ops."""
+        return self.out_shape[0] * self.out_shape[1] if self.op is Op.FC else 1
+
+    @property
     def sparse_weight_bytes(self) -> int:
         """Bytes of the non-zero weights (``(1 - sparsity)`` of them) plus biases: the weight traffic of a
         layer whose weights were stored sparse."""
@@ -222,7 +230,7 @@ class Layer:
             hi, wi, cin = self.in_shapes[0]
             per = hi * wi * cin * self.kernel[0] * self.kernel[1] * (cout // self.groups)
         elif self.op is Op.FC:
-            per = self.weight_count
+            per = self.weight_count * self.batched_rows
         elif self.op is Op.MUL:
             per = ho * wo * cout
         else:

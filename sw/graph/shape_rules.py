@@ -49,8 +49,8 @@ def check_op_shapes(layer: "Layer") -> None:
             base = (first[a] - 1) * layer.stride[a] - sum(layer.padding[a]) + layer.dilation[a] * (layer.kernel[a] - 1) + 1
             if not 0 <= out[a] - base < layer.stride[a]:
                 fail(f"transposed-conv arithmetic gives output size {base} (+ output padding < stride) on axis {a}")
-    elif op is Op.FC and out[:2] != (1, 1):
-        fail("fc output must be (1, 1, units)")
+    elif op is Op.FC and out[:2] != (1, 1) and out[:2] != first[:2]:
+        fail("fc output must be (1, 1, units) or, batched, (H, W, units) of an (H, W, C) input")
     elif op is Op.ADD and any(s != out for s in ins):
         fail("add needs every input shape equal to the output shape")
     elif op is Op.MUL and any(s != out and s != (1, 1, out[2]) for s in ins):

@@ -40,6 +40,7 @@ import numpy as np
 from sw.graph.importers import tflite_schema as schema
 from sw.graph.importers.common import (Coverage, Fail, InputShapes, PendingLayer, UnsupportedModel, first_line,
                                        same_padding, tag_parts)
+from sw.graph.importers.layout import LayoutView
 from sw.graph.importers.tflite_ops import Flat, TfliteOps, equal_params
 from sw.graph.ir import Activation, Graph, Op
 from sw.quant.params import QuantParams
@@ -47,9 +48,7 @@ from sw.graph.model import ImportedModel, TailOp
 
 __all__ = ["load_tflite", "load_tflite_graph", "tflite_coverage", "SUPPORTED_OPS"]
 
-SUPPORTED_OPS = ("ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEQUANTIZE",
-                 "FULLY_CONNECTED", "HARD_SWISH", "LEAKY_RELU", "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "PAD",
-                 "PRELU", "RELU", "RELU6", "RESHAPE", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR")
+SUPPORTED_OPS = tuple(sorted(n[3:] for n in dir(TfliteOps) if n.startswith("op_")))
 _Fail = Fail
 
 
@@ -74,6 +73,7 @@ class _Importer(TfliteOps):
         self.coverage = Coverage()
         self.failed: set[int] = set()
         self.pinned: dict[str, tuple[int, ...]] = {}
+        self.views: dict[int, LayoutView] = {}
         self.consts: dict[int, np.ndarray] = {}
         self.names: dict[int, str] = {}
         self.acts: dict[int, str] = {}
@@ -148,6 +148,8 @@ class _Importer(TfliteOps):
                            0 if axis is None else axis)
 
     def act(self, i: int) -> str:
+        if i in self.views:
+            return self.materialize(i)
         if i not in self.acts:
             raise _Fail(f"input tensor '{self.names.get(i, i)}' is not an activation produced by a supported operator")
         return self.acts[i]
@@ -178,11 +180,11 @@ class _Importer(TfliteOps):
             if pinned is not None and tuple(pinned) != shape:
                 raise ValueError(f"{self.path}: input '{self.names[i]}' has the static shape {list(shape)}; "
                                  f"TFLite inputs cannot be re-pinned to {list(pinned)}")
-            if len(shape) not in (2, 4) or shape[0] != 1 or min(shape) < 1:
-                raise ValueError(f"{self.path}: input '{self.names[i]}': expected shape [1, H, W, C] or [1, N], "
-                                 f"got {list(shape)}")
+            if len(shape) not in (2, 4) or (len(shape) == 4 and shape[0] != 1) or min(shape) < 1:
+                raise ValueError(f"{self.path}: input '{self.names[i]}': expected shape [1, H, W, C] or [N, C] "
+                                 f"(batch > 1 only for 2-D inputs), got {list(shape)}")
             name = self.names[i]
-            hwc = shape[1:] if len(shape) == 4 else (1, 1, shape[1])
+            hwc = shape[1:] if len(shape) == 4 else (1, shape[0], shape[1])
             self.acts[i] = name
             self.input_shapes[name] = hwc
             self.native[name] = shape
@@ -263,9 +265,12 @@ class _Importer(TfliteOps):
     def emit(self, out: int, op: Op, inputs: list[str], out_hwc: tuple[int, int, int], **attrs) -> str:
         name = self.names[out]
         declared = self.shape(out)
-        want = (1, *out_hwc) if op is not Op.FC else (1, out_hwc[2])
-        if declared != want and not (op is Op.FC and declared == (1, 1, 1, out_hwc[2])):
-            raise _Fail(f"declared output shape {list(declared)} but the operator gives {list(want)}")
+        if op is Op.FC:  # [1, units], [1, 1, 1, units] or, batched, [N, units]
+            ok = declared[-1:] == (out_hwc[2],) and int(np.prod(declared)) == int(np.prod(out_hwc))
+        else:
+            ok = declared == (1, *out_hwc)
+        if not ok:
+            raise _Fail(f"declared output shape {list(declared)} but the operator gives {list(out_hwc)} (H, W, C)")
         self.layers[name] = PendingLayer(name, op, list(inputs), [self.hwc(n) for n in inputs], out_hwc, attrs)
         self.order.append(name)
         self.acts[out] = name

@@ -13,6 +13,7 @@ import numpy as np
 
 from sw.golden.conv import depthwise_weights_to_ohwi
 from sw.graph.importers.common import Fail
+from sw.graph.importers.layout import LayoutView
 from sw.graph.ir import Activation, Op
 from sw.graph.model import TailOp
 from sw.quant.params import QuantParams
@@ -107,9 +108,30 @@ class TfliteOps:
             self.acts[ins[0]] = self.flats[ins[0]].source
         w = self.const(ins[1], "weights")
         x = self.hwc(self.act(ins[0]))
-        if int(np.prod(x)) != w.shape[1]:
+        units, depth = w.shape
+        if int(np.prod(x)) == depth:
+            out_hwc = (1, 1, units)
+        elif x[2] == depth:  # batch > 1: one row per input pixel
+            out_hwc = (x[0], x[1], units)
+        else:
             raise _Fail(f"input of {int(np.prod(x))} values but weights {list(w.shape)}")
-        self.weighted(op, ins, out, Op.FC, w, 0, out_hwc=(1, 1, w.shape[0]))
+        self.weighted(op, ins, out, Op.FC, w, 0, out_hwc=out_hwc)
+
+    def op_TRANSPOSE_CONV(self, op, ins, out) -> None:
+        o = op.builtinOptions
+        x = self.hwc(self.act(ins[2]))
+        w = self.const(ins[1], "filter")  # [Cout, kh, kw, Cin]
+        cout, kh, kw, cin = w.shape
+        shape = [int(v) for v in self.const(ins[0], "output_shape")]
+        if cin != x[2] or len(shape) != 4 or shape[0] != 1 or shape[3] != cout:
+            raise _Fail(f"filter {list(w.shape)} and output shape {shape} do not fit an input {list(x)}")
+        stride = (o.strideH, o.strideW)
+        pads = []
+        for a, k in ((0, kh), (1, kw)):
+            total = max((x[a] - 1) * stride[a] + k - shape[1 + a], 0) if o.padding == self.schema.Padding.SAME else 0
+            pads.append((total // 2, total - total // 2))
+        self.weighted(op, [ins[2], ins[1], *ins[3:4]], out, Op.CONV_TRANSPOSE, w, 0, out_hwc=tuple(shape[1:]),
+                      kernel=(kh, kw), stride=stride, padding=tuple(pads))
 
     def op_ADD(self, op, ins, out) -> None:
         a, b = self.act(ins[0]), self.act(ins[1])
@@ -225,7 +247,54 @@ class TfliteOps:
                 u is not None and self.opname(u) == "FULLY_CONNECTED" for u in users):
             self.flats[out] = Flat(self.acts[ins[0]])
             return
+        if ins[0] in self.views or any(u is not None and self.opname(u) not in ("RESHAPE", "CONCATENATION")
+                                       for u in users):
+            self.extend_view(ins[0], out, lambda v: v.reshape(shape))
+            return
         self.layout(op, ins, out, TailOp("reshape", (self.tail_input(ins[0]),), self.names[out], shape=shape))
+
+    def op_TILE(self, op, ins, out) -> None:
+        multiples = self.const(ins[1], "multiples")
+        self.extend_view(ins[0], out, lambda v: v.tile(multiples))
+
+    def op_BROADCAST_TO(self, op, ins, out) -> None:
+        shape = self.const(ins[1], "shape")
+        self.extend_view(ins[0], out, lambda v: v.broadcast(shape))
+
+    def op_TRANSPOSE(self, op, ins, out) -> None:
+        perm = self.const(ins[1], "perm")
+        self.extend_view(ins[0], out, lambda v: v.transpose(perm))
+
+    def extend_view(self, i: int, out: int, step) -> None:
+        """Record a layout op of tensor ``i`` (lowered when a compute op reads it, see :mod:`..layout`)."""
+        if i in self.views:
+            view = self.views[i]
+        else:
+            source = self.act(i)
+            hwc = self.hwc(source)
+            if len(self.shape(i)) != 4:
+                raise _Fail(f"layout operators on the {len(self.shape(i))}-D tensor '{self.names[i]}' are not supported")
+            view = LayoutView.of(source, hwc, "nhwc")
+        view = step(view)
+        if tuple(view.index.shape) != self.shape(out):
+            raise _Fail(f"layout result {list(view.index.shape)} disagrees with the declared shape {list(self.shape(out))}")
+        if self.quantized and not equal_params(self.activation_params(out), self.activation_params(i)):
+            raise _Fail("layout operators must keep their input's quantization")
+        self.views[out] = view
+
+    def materialize(self, i: int) -> str:
+        """The IR tensor of a layout view read by a compute op: its source, or an ``upsample`` layer."""
+        view = self.views.pop(i)
+        lowered = view.lower()
+        if lowered is None:
+            raise _Fail(f"layout operators from '{view.source}' to '{self.names[i]}' ({list(view.index.shape)}) are "
+                        f"neither an identity nor an integer nearest up-sampling")
+        kind, factors = lowered
+        if kind == "identity":
+            self.acts[i] = view.source
+            return view.source
+        h, w, c = view.hwc
+        return self.emit(i, Op.UPSAMPLE, [view.source], (h * factors[0], w * factors[1], c), stride=factors)
 
     def op_PRELU(self, op, ins, out) -> None:
         src = self.act(ins[0])
@@ -253,4 +322,5 @@ class TfliteOps:
         if align and half:
             raise _Fail("align_corners and half_pixel_centers together are not supported")
         mode = "align_corners" if align else "half_pixel" if half else "asymmetric"
-        self.emit(out, Op.RESIZE_BILINEAR, [src], (*size, x[2]), resize=mode)
+        name = self.emit(out, Op.RESIZE_BILINEAR, [src], (*size, x[2]), resize=mode)
+        self.same_params(ins[0], out, name)
