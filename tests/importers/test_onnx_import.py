@@ -51,6 +51,13 @@ def test_patterns_fuse_into_layers(tmp_path):
     acts = [l.activation for l in layers["silu_resize_concat"]]
     assert acts[:2] == [Activation.SILU, Activation.LEAKY_RELU]
     assert layers["silu_resize_concat"][2].op is Op.UPSAMPLE and layers["silu_resize_concat"][2].stride == (2, 2)
+    assert [(l.op, l.activation) for l in layers["decomposed_activations"]] == [
+        (Op.CONV, Activation.HARDSWISH), (Op.CONV, Activation.HARDSIGMOID), (Op.MUL, None),
+        (Op.CONV, Activation.GELU), (Op.DEPTHWISE, None), (Op.CONV, Activation.HARDSIGMOID)]
+    assert [l.op for l in layers["split_transpose_linear"]] == [
+        Op.CONV, Op.CONV, Op.CONV_TRANSPOSE, Op.RESIZE_BILINEAR, Op.CONCAT, Op.GLOBAL_AVGPOOL]
+    assert layers["split_transpose_linear"][3].resize == "half_pixel"
+    assert [l.out_shape[2] for l in layers["split_transpose_linear"][:2]] == [4, 6]  # per-branch convs
     first = layers["focus_tail"][0]  # Focus rewritten: 3x3 on 12 channels -> 6x6 stride 2 on the image
     assert (first.kernel, first.stride, first.padding, first.in_shapes) == ((6, 6), (2, 2), ((2, 2), (2, 2)), ((16, 16, 3),))
 
