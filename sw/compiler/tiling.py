@@ -417,6 +417,8 @@ def _vector_layer_costs(layer: Layer, rows: int, in_rows_fn) -> tuple[int, int, 
     if op is Op.PAD:
         inner = min(rows, layer.in_shapes[0][0])
         return nbytes(inner * layer.in_shapes[0][1] * c, bits), nbytes(out_el, bits), 0
+    if op is Op.DEPTH_TO_SPACE:  # data movement: each output row block reads rows / b input rows
+        return nbytes(out_el, bits), nbytes(out_el, bits), 0
     if op is Op.PRELU:  # compare + multiply per element; the C slopes are read once per tile
         return nbytes(out_el, bits) + c, nbytes(out_el, bits), out_el
     if op is Op.RESIZE_BILINEAR:  # 4 weighted taps per output from the source rows the block spans
@@ -432,7 +434,7 @@ def _vector_layer_costs(layer: Layer, rows: int, in_rows_fn) -> tuple[int, int, 
     raise ValueError(f"layer '{layer.name}': op {op.value} has no vector mapping")
 
 
-DMA_OPS = frozenset({Op.UPSAMPLE, Op.CONCAT, Op.PAD})
+DMA_OPS = frozenset({Op.UPSAMPLE, Op.CONCAT, Op.PAD, Op.DEPTH_TO_SPACE})
 
 
 def vector_tree(layer: Layer, cfg: HwConfig) -> tuple[VectorTiling, Loop]:

@@ -31,7 +31,8 @@ output ``(kh, kw, C)`` per RoI, ``repeat`` = RoIs), ``proposals`` (anchor decode
 + NMS, output ``(1, N, 4)`` boxes), ``prelu`` (``x`` if ``x >= 0`` else
 ``alpha[c] * x``: one slope per channel, counted as C weights, 0 MACs: vector
 work), ``resize_bilinear`` (any output H, W; coordinate convention ``resize``;
-4 taps per output element of vector work, 0 MACs).
+4 taps per output element of vector work, 0 MACs), ``depth_to_space`` (block
+``stride``: ``(H, W, C b^2)`` -> ``(H b, W b, C)``, data movement, 0 MACs).
 """
 
 from __future__ import annotations

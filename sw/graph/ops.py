@@ -27,6 +27,7 @@ class Op(str, Enum):
     PROPOSALS = "proposals"
     PRELU = "prelu"
     RESIZE_BILINEAR = "resize_bilinear"
+    DEPTH_TO_SPACE = "depth_to_space"
 
 
 class Part(str, Enum):
@@ -53,7 +54,7 @@ class Activation(str, Enum):
 WEIGHTED = frozenset({Op.CONV, Op.DEPTHWISE, Op.CONV_TRANSPOSE, Op.FC})
 WINDOWED = frozenset({Op.CONV, Op.DEPTHWISE, Op.MAXPOOL, Op.AVGPOOL})
 SINGLE_INPUT = WEIGHTED | WINDOWED | {Op.UPSAMPLE, Op.GLOBAL_AVGPOOL, Op.PAD, Op.ACTIVATION, Op.PRELU,
-                                      Op.RESIZE_BILINEAR}
+                                      Op.RESIZE_BILINEAR, Op.DEPTH_TO_SPACE}
 # Source-coordinate conventions of resize_bilinear: out y reads y * in/out (asymmetric), y * (in-1)/(out-1)
 # (align_corners) or (y + 0.5) * in/out - 0.5 (half_pixel).
 RESIZE_MODES = ("asymmetric", "align_corners", "half_pixel")

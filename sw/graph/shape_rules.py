@@ -65,6 +65,10 @@ def check_op_shapes(layer: "Layer") -> None:
         fail(f"pad {layer.padding} does not give the output size")
     elif op is Op.ACTIVATION and (out != first or layer.activation is None):
         fail("activation needs an activation function and an unchanged shape")
+    elif op is Op.DEPTH_TO_SPACE and (layer.stride[0] != layer.stride[1] or out != (
+            first[0] * layer.stride[0], first[1] * layer.stride[0], first[2] // (layer.stride[0] ** 2))
+            or first[2] % (layer.stride[0] ** 2)):
+        fail(f"depth_to_space by block {layer.stride} needs (H*b, W*b, C/b^2)")
     elif op is Op.PRELU and out != first:
         fail("prelu needs an unchanged shape")
     elif op is Op.ROI_ALIGN:

@@ -15,6 +15,7 @@ import numpy as np
 
 from sw.golden.activation import ACTIVATIONS
 from sw.golden.floatref import avg_pool2d_float, conv2d_float, fully_connected_float, max_pool2d_float
+from sw.golden.depth_to_space import depth_to_space
 from sw.golden.prelu import prelu_float
 from sw.golden.resize import upsample_nearest
 from sw.golden.resize_bilinear import resize_bilinear_float
@@ -58,6 +59,8 @@ def float_layer(model: ImportedModel, layer: Layer, xs: list[np.ndarray]) -> np.
     if op is Op.CONV_TRANSPOSE:
         return transpose_conv_float(x, model.tensors[f"{layer.name}.weight"], model.tensors.get(f"{layer.name}.bias"),
                                     layer.out_shape[:2], layer.stride, layer.dilation, layer.padding)
+    if op is Op.DEPTH_TO_SPACE:
+        return depth_to_space(x, layer.stride[0])
     if op is Op.PRELU:
         return prelu_float(x, model.tensors[f"{layer.name}.alpha"])
     if op is Op.RESIZE_BILINEAR:

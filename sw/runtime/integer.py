@@ -34,6 +34,7 @@ from sw.golden.conv import conv2d
 from sw.golden.elementwise import AddParams, add
 from sw.golden.fully_connected import fully_connected
 from sw.golden.pooling import avg_pool2d, max_pool2d
+from sw.golden.depth_to_space import depth_to_space
 from sw.golden.prelu import prelu_int
 from sw.golden.resize_bilinear import resize_bilinear_int
 from sw.golden.transpose_conv import transpose_conv_int
@@ -50,7 +51,8 @@ __all__ = ["LayerPlan", "IntegerPlan", "plan_prequantized", "plan_calibrated", "
            "PASS_THROUGH", "is_float_layer"]
 
 # Ops whose output codes share the input's quantization parameters.
-PASS_THROUGH = frozenset({Op.MAXPOOL, Op.AVGPOOL, Op.GLOBAL_AVGPOOL, Op.UPSAMPLE, Op.PAD, Op.RESIZE_BILINEAR})
+PASS_THROUGH = frozenset({Op.MAXPOOL, Op.AVGPOOL, Op.GLOBAL_AVGPOOL, Op.UPSAMPLE, Op.PAD, Op.RESIZE_BILINEAR,
+                          Op.DEPTH_TO_SPACE})
 _WEIGHTED = (Op.CONV, Op.DEPTHWISE, Op.FC, Op.CONV_TRANSPOSE)
 PRELU_SLOPE_BITS = 8  # calibrated models: PReLU slopes as one per-tensor 8-bit code set (TFLite's layout)
 _CLAMPS = {None: "none", Activation.RELU: "relu", Activation.RELU6: "relu6"}
@@ -221,6 +223,8 @@ def _int_layer(layer: Layer, plan: LayerPlan, xs: list[np.ndarray], params: Mapp
         out = transpose_conv_int(x, plan.weights, plan.bias, plan.stage, input_zero_point=zin[0],
                                  weight_zero_point=plan.weight_zero_point, out_hw=layer.out_shape[:2],
                                  stride=layer.stride, dilation=layer.dilation, padding=layer.padding)
+    elif op is Op.DEPTH_TO_SPACE:
+        out = depth_to_space(x, layer.stride[0])
     elif op is Op.PRELU:
         out = prelu_int(x, plan.weights, params[layer.inputs[0]], plan.slope, params[layer.name])
     elif op is Op.RESIZE_BILINEAR:

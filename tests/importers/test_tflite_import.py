@@ -15,6 +15,7 @@ from sw.graph.importers.tflite_import import SUPPORTED_OPS, load_tflite, tflite_
 from sw.data.models import blazeface_path
 from sw.graph.ir import Op
 from sw.runtime.floatexec import run_float
+from oracles.tflite_ref import _model, _tensor
 from tests.fuzzing import corrupted_variants
 from tests.runtime.tflite_models import chain_model
 
@@ -74,17 +75,30 @@ def test_int8_model_keeps_its_quantization(tmp_path):
     assert model.graph.totals().macs == 10 * 10 * 8 * 36 + 5 * 5 * 8 * 9 + 5 * 5 * 8 * 8 + 32 * 10
 
 
-def test_unsupported_operators_are_all_named_with_coverage():
-    path = corpus_path("pose_detection")  # sparse weights through DENSIFY, not supported yet
+def _unsupported_model() -> bytes:
+    """x -> TANH (twice), GELU, and a supported MAX_POOL_2D; int8."""
+    T, OP, OPT = schema.TensorType, schema.BuiltinOperator, schema.BuiltinOptions
+    pool = schema.Pool2DOptionsT()
+    pool.padding, pool.strideH, pool.strideW, pool.filterHeight, pool.filterWidth = schema.Padding.VALID, 2, 2, 2, 2
+    tensors = [_tensor("x", [1, 4, 4, 2], T.INT8, 0.1, 0)] + [
+        _tensor(n, [1, 4, 4, 2], T.INT8, 0.1, 0) for n in ("t1", "t2", "g")] + [_tensor("p", [1, 2, 2, 2], T.INT8, 0.1, 0)]
+    ops = [(OP.TANH, OPT.NONE, None, [0], [1]), (OP.TANH, OPT.NONE, None, [0], [2]),
+           (OP.GELU, OPT.NONE, None, [0], [3]), (OP.MAX_POOL_2D, OPT.Pool2DOptions, pool, [0], [4])]
+    return _model(tensors, ops, inputs=[0], outputs=[1, 2, 3, 4])
+
+
+def test_unsupported_operators_are_all_named_with_coverage(tmp_path):
+    path = tmp_path / "bad.tflite"
+    path.write_bytes(_unsupported_model())
     with pytest.raises(ValueError) as info:
         load_tflite(path)
     message = str(info.value)
-    assert message.startswith(f"{path}: unsupported operators: operator ") and "(DENSIFY) -> '" in message
-    assert "unsupported operator 'DENSIFY' (38 operators)" in message
+    assert message.startswith(f"{path}: unsupported operators: operator ") and "(TANH) -> 't1'" in message
+    assert "unsupported operator 'TANH' (2 operators)" in message and "(GELU) -> 'g'" in message
     assert ", ".join(SUPPORTED_OPS) in message and "\n" not in message
     rows = {r.op: r for r in tflite_coverage(path).rows()}
-    assert (rows["DENSIFY"].count, rows["DENSIFY"].status) == (38, "unsupported")
-    assert rows["PAD"].status == "supported" and rows["DEPTH_TO_SPACE"].lowered == 0
+    assert (rows["TANH"].count, rows["TANH"].status) == (2, "unsupported")
+    assert (rows["MAX_POOL_2D"].count, rows["MAX_POOL_2D"].status) == (1, "supported")
 
 
 def test_missing_and_foreign_files(tmp_path):
@@ -106,3 +120,21 @@ def test_fuzz_truncated_and_mutated_files_raise_one_line_value_errors(tmp_path):
             assert str(exc).startswith(str(path)) and "\n" not in str(exc)
             errors += 1
     assert errors >= 50
+
+
+def test_sparse_weights_are_densified_with_their_sparsity_kept():
+    path = corpus_path("pose_detection")
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(path.read_bytes(), 0))
+    sg = model.subgraphs[0]
+    stored = {}  # independent: stored values / dense size of each sparse (fp16) constant
+    for t in sg.tensors:
+        if t.sparsity is not None:
+            stored[t.name.decode()] = len(model.buffers[t.buffer].data) / 2 / int(np.prod(t.shape))
+    graph = load_tflite(path).graph
+    sparse_layers = [l for l in graph if l.sparsity]
+    assert len(sparse_layers) == len(stored) == 38
+    expected = sorted(round(1 - f, 9) for f in stored.values())
+    assert sorted(round(l.sparsity, 9) for l in sparse_layers) == expected
+    layer = sparse_layers[0]
+    assert layer.sparse_weight_bytes < layer.weight_bytes
+    assert [l.op for l in graph].count(Op.DEPTH_TO_SPACE) == 3

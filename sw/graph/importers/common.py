@@ -100,7 +100,7 @@ def tag_parts(layers: Mapping[str, PendingLayer], order: list[str], outputs: lis
             stack.extend(n for n in p.inputs if consumers[n] == 1)
         elif len(p.inputs) == 1 and consumers[p.inputs[0]] == 1:
             stack.append(p.inputs[0])
-    resampling = (Op.UPSAMPLE, Op.RESIZE_BILINEAR)
+    resampling = (Op.UPSAMPLE, Op.RESIZE_BILINEAR, Op.DEPTH_TO_SPACE)
     first_up = next((i for i, n in enumerate(order) if layers[n].op in resampling), len(order))
     return {n: Part.HEAD if n in head else Part.NECK if i >= first_up else Part.BACKBONE
             for i, n in enumerate(order)}

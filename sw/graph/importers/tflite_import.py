@@ -74,6 +74,8 @@ class _Importer(TfliteOps):
         self.failed: set[int] = set()
         self.pinned: dict[str, tuple[int, ...]] = {}
         self.views: dict[int, LayoutView] = {}
+        self.sparse: dict[int, np.ndarray] = {}
+        self.zero_fraction: dict[int, float] = {}
         self.consts: dict[int, np.ndarray] = {}
         self.names: dict[int, str] = {}
         self.acts: dict[int, str] = {}
@@ -102,7 +104,9 @@ class _Importer(TfliteOps):
             used.add(name)
             self.names[i] = name
             data = self.buffer(t)
-            if data is not None:
+            if data is not None and t.sparsity is not None:
+                self.sparse[i] = data
+            elif data is not None:
                 self.consts[i] = data
         first = self.sg.tensors[int(self.sg.inputs[0])] if self.sg.inputs is not None and len(self.sg.inputs) else None
         self.quantized = first is not None and first.type in (schema.TensorType.INT8, schema.TensorType.UINT8)
@@ -114,10 +118,12 @@ class _Importer(TfliteOps):
         if t.buffer >= len(self.model.buffers):
             raise ValueError(f"tensor '{t.name}': buffer {t.buffer} out of range")
         raw = self.model.buffers[t.buffer].data
-        if raw is None or len(raw) == 0 or t.sparsity is not None:  # sparse constants await DENSIFY
+        if raw is None or len(raw) == 0:
             return None
         raw = np.asarray(raw, dtype=np.uint8).tobytes()
         shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
+        if t.sparsity is not None:  # the stored values of a sparse constant; DENSIFY expands them
+            shape = (-1,)
         if t.type == T.INT4:
             nib = np.frombuffer(raw, np.uint8)
             vals = np.stack([nib & 0xF, nib >> 4], axis=1).ravel()[: int(np.prod(shape))].astype(np.int64)

@@ -14,6 +14,7 @@ import numpy as np
 from sw.golden.conv import depthwise_weights_to_ohwi
 from sw.graph.importers.common import Fail
 from sw.graph.importers.layout import LayoutView
+from sw.graph.importers.tflite_sparse import densify
 from sw.graph.ir import Activation, Op
 from sw.graph.model import TailOp
 from sw.quant.params import QuantParams
@@ -41,8 +42,18 @@ def equal_params(a: QuantParams, b: QuantParams) -> bool:
 class TfliteOps:
     """Operator handlers; see the module docstring."""
 
+    def op_DENSIFY(self, op, ins, out) -> None:
+        if ins[0] not in self.sparse:
+            raise _Fail(f"input '{self.names[ins[0]]}' is not a sparse constant")
+        values = self.sparse[ins[0]]
+        dense = densify(values, self.shape(ins[0]), self.sg.tensors[ins[0]].sparsity)
+        self.consts[out] = dense
+        self.zero_fraction[out] = 1.0 - values.size / dense.size
+
     def op_DEQUANTIZE(self, op, ins, out) -> None:
         w = self.const(ins[0], "DEQUANTIZE input (activations are not supported)")
+        if ins[0] in self.zero_fraction:
+            self.zero_fraction[out] = self.zero_fraction[ins[0]]
         if w.dtype.kind == "f":
             self.consts[out] = w.astype(np.float64)
             return
@@ -59,6 +70,9 @@ class TfliteOps:
         bias = self.consts.get(ins[2]) if len(ins) > 2 and ins[2] >= 0 else None
         if len(ins) > 2 and ins[2] >= 0 and bias is None:
             raise _Fail("bias must be a constant")
+        sparsity = self.zero_fraction.get(ins[1], 0.0)
+        if sparsity:
+            attrs["sparsity"] = sparsity
         name = self.emit(out, op_kind, [x], attrs.pop("out_hwc"), bias=bias is not None, **attrs)
         self.fused(op.builtinOptions, name)
         if self.quantized:
@@ -295,6 +309,13 @@ class TfliteOps:
             return view.source
         h, w, c = view.hwc
         return self.emit(i, Op.UPSAMPLE, [view.source], (h * factors[0], w * factors[1], c), stride=factors)
+
+    def op_DEPTH_TO_SPACE(self, op, ins, out) -> None:
+        src = self.act(ins[0])
+        h, w, c = self.hwc(src)
+        b = int(op.builtinOptions.blockSize)
+        name = self.emit(out, Op.DEPTH_TO_SPACE, [src], (h * b, w * b, c // (b * b)), stride=(b, b))
+        self.same_params(ins[0], out, name)
 
     def op_PRELU(self, op, ins, out) -> None:
         src = self.act(ins[0])

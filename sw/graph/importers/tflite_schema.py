@@ -33,9 +33,13 @@ def enum_names(enum: type) -> dict[int, str]:
     return {v: k for k, v in vars(enum).items() if not k.startswith("_") and isinstance(v, int)}
 
 
+# union fields and the schema enum naming their member tables
+_UNIONS = {"builtinOptions": "BuiltinOptions", "arraySegments": "SparseIndexVector", "arrayIndices": "SparseIndexVector"}
+
+
 @cache
-def _option_class(type_code: int) -> type | None:
-    name = enum_names(tflite.BuiltinOptions).get(type_code)
+def _union_class(union: str, type_code: int) -> type | None:
+    name = enum_names(getattr(tflite, union)).get(type_code)
     if name is None or name == "NONE":
         return None
     return getattr(importlib.import_module(f"tflite.{name}"), name)
@@ -63,15 +67,15 @@ class Table:
 
     def _read(self, name: str):
         obj = self._obj
-        if name == "builtinOptions":
-            cls = _option_class(obj.BuiltinOptionsType())
-            table = obj.BuiltinOptions()
+        cap = name[0].upper() + name[1:]
+        if name in _UNIONS:
+            cls = _union_class(_UNIONS[name], getattr(obj, cap + "Type")())
+            table = getattr(obj, cap)()
             if cls is None or table is None:
                 return None
             options = cls()
             options.Init(table.Bytes, table.Pos)
             return Table(options)
-        cap = name[0].upper() + name[1:]
         if hasattr(obj, cap + "Length"):
             if getattr(obj, cap + "IsNone")():
                 return None
