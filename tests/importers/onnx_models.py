@@ -150,7 +150,24 @@ def split_transpose_linear() -> tuple[onnx.ModelProto, int]:
     return b.model([cat, m]), macs
 
 
+def layout_upsample_prelu_d2s() -> tuple[onnx.ModelProto, int]:
+    """Reshape -> Expand -> Reshape (a x2 nearest up-sampling spelled as layout ops) feeding a conv, Tile as
+    a second x2, PRelu with per-channel slopes, DepthToSpace (DCR, block 2)."""
+    b = Builder((1, 4, 3, 5), seed=7)
+    i64 = lambda v: b.const(np.array(v, np.int64))
+    c = b.conv("x", 4, 8, 1)
+    r = b.node("Reshape", [c, i64([1, 8, 3, 1, 5, 1])])
+    e = b.node("Expand", [r, i64([1, 8, 3, 2, 5, 2])])
+    up = b.node("Reshape", [e, i64([1, 8, 6, 10])])
+    p = b.node("PRelu", [b.conv(up, 8, 8, 3), b.const(b.rng.uniform(0, 0.5, (8, 1, 1)).astype(np.float32))])
+    t = b.node("Tile", [b.node("Reshape", [p, i64([1, 8, 6, 1, 10, 1])]), i64([1, 1, 1, 2, 1, 2])])
+    d = b.node("DepthToSpace", [b.conv(b.node("Reshape", [t, i64([1, 8, 12, 20])]), 8, 8, 1)], blocksize=2,
+               mode="DCR")
+    return b.model([d]), 15 * 8 * 4 + 60 * 8 * 72 + 240 * 8 * 8
+
+
 MODELS = {
+    "layout_upsample_prelu_d2s": layout_upsample_prelu_d2s,
     "decomposed_activations": decomposed_activations,
     "split_transpose_linear": split_transpose_linear,
     "conv_bn_relu": conv_bn_relu,

@@ -57,6 +57,8 @@ def test_patterns_fuse_into_layers(tmp_path):
     assert [l.op for l in layers["split_transpose_linear"]] == [
         Op.CONV, Op.CONV, Op.CONV_TRANSPOSE, Op.RESIZE_BILINEAR, Op.CONCAT, Op.GLOBAL_AVGPOOL]
     assert layers["split_transpose_linear"][3].resize == "half_pixel"
+    assert [(l.op, l.stride) for l in layers["layout_upsample_prelu_d2s"] if l.op is not Op.CONV] == [
+        (Op.UPSAMPLE, (2, 2)), (Op.PRELU, (1, 1)), (Op.UPSAMPLE, (2, 2)), (Op.DEPTH_TO_SPACE, (2, 2))]
     assert [l.out_shape[2] for l in layers["split_transpose_linear"][:2]] == [4, 6]  # per-branch convs
     first = layers["focus_tail"][0]  # Focus rewritten: 3x3 on 12 channels -> 6x6 stride 2 on the image
     assert (first.kernel, first.stride, first.padding, first.in_shapes) == ((6, 6), (2, 2), ((2, 2), (2, 2)), ((16, 16, 3),))

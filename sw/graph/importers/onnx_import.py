@@ -43,6 +43,7 @@ from onnx import numpy_helper, shape_inference
 from sw.graph.importers.common import Coverage, Fail, PendingLayer, UnsupportedModel, first_line, tag_parts
 from sw.graph.importers.onnx_fold import (FOLDABLE, Act, Failed, Flat, Tail, fold_constant, nchw, nhwc,
                                           prune_tail)
+from sw.graph.importers.layout import LayoutView
 from sw.graph.importers.onnx_ops import LAYOUT_OPS, OnnxOps
 from sw.graph.importers.patterns import Match, match_activation
 from sw.graph.ir import Activation, Graph, Op
@@ -161,6 +162,8 @@ class OnnxImporter(OnnxOps):
 
     def act(self, name: str, what: str = "input") -> Act:
         value = self.values.get(name)
+        if isinstance(value, LayoutView):
+            value = self.materialize(name, value)
         if not isinstance(value, Act):
             raise Fail(f"{what} '{name}' must be an activation tensor, got {type(value).__name__}")
         return value
@@ -249,6 +252,44 @@ class OnnxImporter(OnnxOps):
             self.layers[name].activation = activation
         if alpha is not None:
             self.alphas[name] = alpha
+
+    def feeds_compute(self, node) -> bool:
+        """True when a layout node's input is a layout chain or its output is read by a compute node."""
+        if isinstance(self.values.get(node.input[0]), LayoutView):
+            return True
+        return any(c is not None and c.op_type not in LAYOUT_OPS + ("Concat", "Gemm", "MatMul")
+                   for c in self.consumers[node.output[0]])
+
+    def extend_view(self, node, step) -> None:
+        """Record a layout node of an activation (lowered when a compute node reads it)."""
+        value = self.values.get(node.input[0])
+        if isinstance(value, Act):
+            if len(value.shape) != 4:
+                raise Fail(f"layout op on the {len(value.shape)}-D tensor '{node.input[0]}' feeding compute")
+            value = LayoutView.of(value.name, nhwc(value.shape), "nchw")
+        elif not isinstance(value, LayoutView):
+            raise Fail(f"input '{node.input[0]}' is not an activation")
+        view = step(value)
+        want = self.inferred.get(node.output[0])
+        if want is not None and tuple(want) != tuple(view.index.shape):
+            raise Fail(f"layout result {view.index.shape} disagrees with ONNX shape inference {want}")
+        self.values[node.output[0]] = view
+
+    def materialize(self, name: str, view: LayoutView) -> Act:
+        """The IR tensor of a layout chain read by a compute node: its source, or an ``upsample`` layer."""
+        lowered = view.lower()
+        if lowered is None:
+            raise Fail(f"layout ops from '{view.source}' to '{name}' {view.index.shape} are neither an identity "
+                       f"nor an integer nearest up-sampling")
+        kind, factors = lowered
+        h, w, c = view.hwc
+        if kind == "identity":
+            act = Act(view.source, self.act_shapes.get(view.source) or self.native[view.source])
+        else:
+            act = self.emit_named(name, name, Op.UPSAMPLE, [self.values_by_layer(view.source)],
+                                  (h * factors[0], w * factors[1], c), stride=factors)
+        self.values[name] = act
+        return act
 
     def layout_op(self, node, kind: str, **kwargs) -> None:
         names = []

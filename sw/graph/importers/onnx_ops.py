@@ -30,6 +30,8 @@ class OnnxOps:
     # -- convolutions ----------------------------------------------------------------------------
 
     def op_Conv(self, node) -> None:
+        """`conv` / `depthwise` (group == Cin) / grouped `conv`; OIHW -> OHWI, pads [t, l, b, r] -> ((t, b), (l, r)),
+        auto_pad resolved (odd pixel bottom/right)."""
         a = self.attrs(node)
         src = self.values.get(node.input[0])
         w = self.const(node.input[1], "weight").astype(np.float64)
@@ -58,6 +60,7 @@ class OnnxOps:
         self.tensors[f"{out.name}.bias"] = np.zeros(cout) if b is None else b
 
     def op_ConvTranspose(self, node) -> None:
+        """`conv_transpose` (group 1; [Cin, Cout, kh, kw] -> OHWI; pads and output_padding)."""
         a = self.attrs(node)
         x = self.act(node.input[0])
         w = self.const(node.input[1], "weight").astype(np.float64)
@@ -81,6 +84,7 @@ class OnnxOps:
         self.tensors[f"{out.name}.bias"] = np.zeros(cout) if b is None else b
 
     def op_BatchNormalization(self, node) -> None:
+        """folded into the preceding conv / fc (FQN eq. 13-14), else a 1x1 `depthwise` with bias."""
         x = self.act(node.input[0])
         gamma, beta, mean, var = (self.const(n, "batch-norm parameter").astype(np.float64) for n in node.input[1:5])
         bn = BatchNorm(gamma, beta, mean, var, float(self.attrs(node).get("epsilon", 1e-5)))
@@ -102,15 +106,19 @@ class OnnxOps:
     # -- activations -----------------------------------------------------------------------------
 
     def op_Relu(self, node) -> None:
+        """activation relu, fused into the producer when it has no other consumer."""
         self.activate(node, node.input[0], Activation.RELU)
 
     def op_LeakyRelu(self, node) -> None:
+        """activation leaky_relu (alpha kept in `ImportedModel.leaky_alpha`)."""
         self.activate(node, node.input[0], Activation.LEAKY_RELU, float(self.attrs(node).get("alpha", 0.01)))
 
     def op_HardSwish(self, node) -> None:
+        """activation hardswish."""
         self.activate(node, node.input[0], Activation.HARDSWISH)
 
     def op_Clip(self, node) -> None:
+        """activation relu6 ([0, 6]) or relu ([0, inf)); other bounds refused."""
         lo, hi = self.clip_range(node)
         if lo == 0.0 and hi == 6.0:
             self.activate(node, node.input[0], Activation.RELU6)
@@ -130,12 +138,15 @@ class OnnxOps:
         return mul
 
     def op_Sigmoid(self, node) -> None:
+        """activation sigmoid; `x * Sigmoid(x)` -> silu."""
         if self._gate_of(node) is not None:
             self.values[node.output[0]] = Gate(node.input[0], Activation.SILU)
             return
         self.activate(node, node.input[0], Activation.SIGMOID)
 
     def op_HardSigmoid(self, node) -> None:
+        """activation hardsigmoid (alpha 1/6, beta 1/2; other alpha, beta: an affine rewrite folded into the producer
+        first); `x * HardSigmoid(x)` -> hardswish."""
         a = self.attrs(node)
         alpha, beta = float(a.get("alpha", 0.2)), float(a.get("beta", 0.5))
         standard = np.isclose(alpha, 1 / 6) and np.isclose(beta, 0.5)
@@ -151,6 +162,8 @@ class OnnxOps:
     # -- element-wise ----------------------------------------------------------------------------
 
     def op_Mul(self, node) -> None:
+        """`mul` of two activations (equal shapes or a (1, C, 1, 1) gate); by a per-channel constant: folded into the
+        producer, else a 1x1 `depthwise`."""
         values = [self.values.get(n) for n in node.input]
         gates = [v for v in values if isinstance(v, Gate)]
         if gates:
@@ -166,12 +179,16 @@ class OnnxOps:
         self.emit(node, Op.MUL, [x, y], nhwc(big.shape))
 
     def op_Div(self, node) -> None:
+        """by a per-channel constant: as `Mul` by its reciprocal."""
         self.affine(node, scale=1.0 / self.const(node.input[1], "Div divisor").astype(np.float64))
 
     def op_Sub(self, node) -> None:
+        """of a per-channel constant: as `Add` of its negative."""
         self.affine(node, shift=-self.const(node.input[1], "Sub subtrahend").astype(np.float64))
 
     def op_Add(self, node) -> None:
+        """`add` of two equal-shape activations; of a per-channel constant: folded into the producer's bias, else a 1x1
+        `depthwise`."""
         values = [self.values.get(n) for n in node.input]
         consts = [v for v in values if isinstance(v, np.ndarray)]
         if consts:
@@ -210,9 +227,29 @@ class OnnxOps:
         out = self.emit_named(output, output, Op.DEPTHWISE, [x], nhwc(x.shape), groups=c, bias=True)
         self.tensors[f"{out.name}.weight"], self.tensors[f"{out.name}.bias"] = affine_weights(c, s, t)
 
+    def op_PRelu(self, node) -> None:
+        """`prelu` (one slope per channel)."""
+        x = self.act(node.input[0])
+        slope = per_channel(self.const(node.input[1], "PRelu slope"), x.shape[1], -3)
+        if len(x.shape) != 4 or slope is None:
+            raise Fail(f"PRelu slope of shape {self.values[node.input[1]].shape}: one slope per channel of an NCHW "
+                       f"activation is supported")
+        out = self.emit(node, Op.PRELU, [x], nhwc(x.shape))
+        self.tensors[f"{out.name}.alpha"] = slope
+
     # -- data movement ---------------------------------------------------------------------------
 
+    def op_DepthToSpace(self, node) -> None:
+        """`depth_to_space` (mode DCR)."""
+        a = self.attrs(node)
+        x = self.act(node.input[0])
+        b = int(a["blocksize"])
+        if as_text(a.get("mode", "DCR")) != "DCR":
+            raise Fail("DepthToSpace mode CRD is not supported (DCR only)")
+        self.emit(node, Op.DEPTH_TO_SPACE, [x], (x.shape[2] * b, x.shape[3] * b, x.shape[1] // (b * b)), stride=(b, b))
+
     def op_Concat(self, node) -> None:
+        """`concat` on channels; on another axis after the last compute layer: output tail."""
         axis = int(self.attrs(node)["axis"])
         values = [self.values.get(n) for n in node.input]
         if all(isinstance(v, Slices) for v in values):
@@ -227,6 +264,7 @@ class OnnxOps:
         self.layout_op(node, "concat", axis=axis)
 
     def op_Split(self, node) -> None:
+        """of a dense Conv's channels: one `conv` per branch (output-channel slices of the weights)."""
         x = self.act(node.input[0])
         a = self.attrs(node)
         axis = int(a.get("axis", 0)) % len(x.shape)
@@ -248,6 +286,7 @@ class OnnxOps:
             self.tensors[f"{name}.weight"], self.tensors[f"{name}.bias"] = w, b
 
     def op_Slice(self, node) -> None:
+        """only as the YOLOX / YOLOv5 Focus space-to-depth (with Concat and Conv): one conv 2k / 2s on the image."""
         src = self.values.get(node.input[0])
         starts = self.const(node.input[1], "Slice starts")
         ends = self.const(node.input[2], "Slice ends")
@@ -266,6 +305,7 @@ class OnnxOps:
         self.values[node.output[0]] = Slices(base, done)
 
     def op_Resize(self, node) -> None:
+        """nearest by integer factors -> `upsample`; linear -> `resize_bilinear` (asymmetric, align_corners, half_pixel)."""
         a = self.attrs(node)
         x = self.act(node.input[0])
         kind = as_text(a.get("mode", "nearest"))
@@ -306,9 +346,11 @@ class OnnxOps:
     # -- pooling and fully connected -------------------------------------------------------------
 
     def op_MaxPool(self, node) -> None:
+        """`maxpool` (ceil_mode as extra bottom/right padding)."""
         self.pool(node, Op.MAXPOOL)
 
     def op_AveragePool(self, node) -> None:
+        """`avgpool` (padding excluded; count_include_pad=1 with padding refused)."""
         self.pool(node, Op.AVGPOOL)
 
     def pool(self, node, op: Op) -> None:
@@ -329,10 +371,12 @@ class OnnxOps:
         self.emit(node, op, [x], (ho, wo, x.shape[1]), kernel=kernel, stride=stride, padding=pads)
 
     def op_GlobalAveragePool(self, node) -> None:
+        """`global_avgpool`."""
         x = self.act(node.input[0])
         self.emit(node, Op.GLOBAL_AVGPOOL, [x], (1, 1, x.shape[1]))
 
     def op_ReduceMean(self, node) -> None:
+        """over H and W with keepdims: `global_avgpool`."""
         a = self.attrs(node)
         axes = a.get("axes")
         if axes is None and len(node.input) > 1 and node.input[1]:
@@ -343,6 +387,7 @@ class OnnxOps:
         self.emit(node, Op.GLOBAL_AVGPOOL, [x], (1, 1, x.shape[1]))
 
     def op_Gemm(self, node) -> None:
+        """`fc` (constant B; a Flatten / Reshape to (1, N) before it is absorbed, columns permuted CHW -> HWC)."""
         a = self.attrs(node)
         if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0:
             raise Fail("Gemm is supported with transA=0, alpha=1, beta=1 only")
@@ -352,6 +397,7 @@ class OnnxOps:
         self.fc(node, w, b)
 
     def op_MatMul(self, node) -> None:
+        """`fc` with a constant 2-D B."""
         w = self.const(node.input[1], "MatMul B").astype(np.float64)
         if w.ndim != 2:
             raise Fail(f"MatMul needs a constant 2-D matrix B, got shape {w.shape}")
@@ -377,17 +423,20 @@ class OnnxOps:
     # -- shapes and layout -----------------------------------------------------------------------
 
     def op_Shape(self, node) -> None:
+        """of an activation: its static shape (a constant)."""
         src = self.values.get(node.input[0])
         if not isinstance(src, (Act, Tail)):
             raise Fail(f"Shape of '{node.input[0]}', which is not an activation")
         self.values[node.output[0]] = np.asarray(src.shape, dtype=np.int64)
 
     def op_Identity(self, node) -> None:
+        """alias."""
         self.values[node.output[0]] = self.values.get(node.input[0])
 
     op_Dropout = op_Identity
 
     def op_Reshape(self, node) -> None:
+        """before Gemm: absorbed; after the last compute layer: output tail."""
         shape = self.inferred.get(node.output[0])
         if shape is None:
             raise Fail("output shape unknown after shape inference")
@@ -397,10 +446,28 @@ class OnnxOps:
                 all(c is not None and c.op_type in ("Gemm", "MatMul") for c in users):
             self.values[node.output[0]] = Flat(src)
             return
+        if self.feeds_compute(node):
+            self.extend_view(node, lambda v: v.reshape(shape))
+            return
         self.layout_op(node, "reshape", shape=shape)
 
     op_Flatten = op_Squeeze = op_Unsqueeze = op_Reshape
 
     def op_Transpose(self, node) -> None:
+        """after the last compute layer: output tail."""
         perm = tuple(int(p) for p in self.attrs(node)["perm"])
+        if self.feeds_compute(node):
+            self.extend_view(node, lambda v: v.transpose(perm))
+            return
         self.layout_op(node, "transpose", perm=perm)
+
+    def op_Expand(self, node) -> None:
+        """layout chain feeding compute (with Reshape / Tile / Transpose), lowered by its index map: identity or
+        nearest `upsample`."""
+        shape = self.const(node.input[1], "Expand shape")
+        self.extend_view(node, lambda v: v.broadcast(shape))
+
+    def op_Tile(self, node) -> None:
+        """layout chain feeding compute (as Expand)."""
+        repeats = self.const(node.input[1], "Tile repeats")
+        self.extend_view(node, lambda v: v.tile(repeats))

@@ -43,6 +43,7 @@ class TfliteOps:
     """Operator handlers; see the module docstring."""
 
     def op_DENSIFY(self, op, ins, out) -> None:
+        """of sparse constants: densified at import, zero fraction kept in `Layer.sparsity`."""
         if ins[0] not in self.sparse:
             raise _Fail(f"input '{self.names[ins[0]]}' is not a sparse constant")
         values = self.sparse[ins[0]]
@@ -51,6 +52,7 @@ class TfliteOps:
         self.zero_fraction[out] = 1.0 - values.size / dense.size
 
     def op_DEQUANTIZE(self, op, ins, out) -> None:
+        """of constants (fp16 / int8 weights) only: folded."""
         w = self.const(ins[0], "DEQUANTIZE input (activations are not supported)")
         if ins[0] in self.zero_fraction:
             self.zero_fraction[out] = self.zero_fraction[ins[0]]
@@ -96,6 +98,7 @@ class TfliteOps:
         return name
 
     def op_CONV_2D(self, op, ins, out) -> None:
+        """`conv` (grouped when the filter has fewer input channels); fused NONE / RELU / RELU6."""
         o = op.builtinOptions
         x = self.hwc(self.act(ins[0]))
         w = self.const(ins[1], "filter")
@@ -107,6 +110,7 @@ class TfliteOps:
                       dilation=dilation, padding=pads, groups=x[2] // cg)
 
     def op_DEPTHWISE_CONV_2D(self, op, ins, out) -> None:
+        """`depthwise` ([1, kh, kw, C] filter -> OHWI)."""
         o = op.builtinOptions
         x = self.hwc(self.act(ins[0]))
         w = depthwise_weights_to_ohwi(self.const(ins[1], "filter"))
@@ -118,6 +122,7 @@ class TfliteOps:
                       dilation=dilation, padding=pads, groups=x[2])
 
     def op_FULLY_CONNECTED(self, op, ins, out) -> None:
+        """`fc` (a RESHAPE to [1, N] before it is absorbed); batch > 1: batched `fc`, one row per input row."""
         if ins[0] in self.flats:
             self.acts[ins[0]] = self.flats[ins[0]].source
         w = self.const(ins[1], "weights")
@@ -132,6 +137,7 @@ class TfliteOps:
         self.weighted(op, ins, out, Op.FC, w, 0, out_hwc=out_hwc)
 
     def op_TRANSPOSE_CONV(self, op, ins, out) -> None:
+        """`conv_transpose` ([Cout, kh, kw, Cin] filter, SAME / VALID)."""
         o = op.builtinOptions
         x = self.hwc(self.act(ins[2]))
         w = self.const(ins[1], "filter")  # [Cout, kh, kw, Cin]
@@ -148,18 +154,21 @@ class TfliteOps:
                       kernel=(kh, kw), stride=stride, padding=tuple(pads))
 
     def op_ADD(self, op, ins, out) -> None:
+        """`add` of equal shapes."""
         a, b = self.act(ins[0]), self.act(ins[1])
         if self.hwc(a) != self.hwc(b):
             raise _Fail(f"ADD of shapes {self.hwc(a)} and {self.hwc(b)}: only equal shapes are supported")
         self.fused(op.builtinOptions, self.emit(out, Op.ADD, [a, b], self.hwc(a)))
 
     def op_MUL(self, op, ins, out) -> None:
+        """`mul` (equal shapes or a (1, 1, C) gate)."""
         a, b = self.act(ins[0]), self.act(ins[1])
         big = max(self.hwc(a), self.hwc(b), key=lambda s: int(np.prod(s)))
         self.emit(out, Op.MUL, [a, b], big)
         self.fused(op.builtinOptions, self.names[out])
 
     def op_CONCATENATION(self, op, ins, out) -> None:
+        """`concat` on channels; other axes: output tail."""
         axis = op.builtinOptions.axis
         rank = len(self.shape(out))
         if rank == 4 and axis % 4 == 3 and all(i in self.acts for i in ins):
@@ -187,12 +196,15 @@ class TfliteOps:
             raise _Fail("input and output quantization must be equal for this operator")
 
     def op_MAX_POOL_2D(self, op, ins, out) -> None:
+        """`maxpool`."""
         self.pool(op, ins, out, Op.MAXPOOL)
 
     def op_AVERAGE_POOL_2D(self, op, ins, out) -> None:
+        """`avgpool`."""
         self.pool(op, ins, out, Op.AVGPOOL)
 
     def op_MEAN(self, op, ins, out) -> None:
+        """over H, W with keep_dims (float models): `global_avgpool`."""
         axes = sorted(int(a) % 4 for a in np.ravel(self.const(ins[1], "axes")))
         x = self.hwc(self.act(ins[0]))
         if axes != [1, 2] or not op.builtinOptions.keepDims or self.quantized:
@@ -200,6 +212,7 @@ class TfliteOps:
         self.emit(out, Op.GLOBAL_AVGPOOL, [self.act(ins[0])], (1, 1, x[2]))
 
     def op_RESIZE_NEAREST_NEIGHBOR(self, op, ins, out) -> None:
+        """`upsample` by integer factors."""
         o = op.builtinOptions
         x = self.hwc(self.act(ins[0]))
         size = tuple(int(v) for v in self.const(ins[1], "size"))
@@ -212,6 +225,7 @@ class TfliteOps:
         self.same_params(ins[0], out, name)
 
     def op_PAD(self, op, ins, out) -> None:
+        """`pad` (H, W and trailing channels, zero filled)."""
         x = self.hwc(self.act(ins[0]))
         p = self.const(ins[1], "paddings").reshape(-1, 2)
         if p.shape != (4, 2) or p[0].any() or p[3, 0] or p.min() < 0:
@@ -240,21 +254,27 @@ class TfliteOps:
             self.alphas[name] = float(op.builtinOptions.alpha)
 
     def op_RELU(self, op, ins, out) -> None:
+        """activation relu, fused when exact."""
         self.activation(op, ins, out, "RELU")
 
     def op_RELU6(self, op, ins, out) -> None:
+        """activation relu6, fused when exact."""
         self.activation(op, ins, out, "RELU6")
 
     def op_LOGISTIC(self, op, ins, out) -> None:
+        """activation sigmoid."""
         self.activation(op, ins, out, "LOGISTIC")
 
     def op_HARD_SWISH(self, op, ins, out) -> None:
+        """activation hardswish."""
         self.activation(op, ins, out, "HARD_SWISH")
 
     def op_LEAKY_RELU(self, op, ins, out) -> None:
+        """activation leaky_relu."""
         self.activation(op, ins, out, "LEAKY_RELU")
 
     def op_RESHAPE(self, op, ins, out) -> None:
+        """before FULLY_CONNECTED: absorbed; feeding compute: a layout chain (see TILE); else output tail."""
         shape = self.shape(out)
         users = self.consumers[out]
         if ins[0] in self.acts and len(shape) == 2 and shape[0] == 1 and users and all(
@@ -268,14 +288,17 @@ class TfliteOps:
         self.layout(op, ins, out, TailOp("reshape", (self.tail_input(ins[0]),), self.names[out], shape=shape))
 
     def op_TILE(self, op, ins, out) -> None:
+        """layout chain feeding compute, lowered by its index map: identity or nearest `upsample` (Keras UpSampling2D)."""
         multiples = self.const(ins[1], "multiples")
         self.extend_view(ins[0], out, lambda v: v.tile(multiples))
 
     def op_BROADCAST_TO(self, op, ins, out) -> None:
+        """layout chain feeding compute (as TILE)."""
         shape = self.const(ins[1], "shape")
         self.extend_view(ins[0], out, lambda v: v.broadcast(shape))
 
     def op_TRANSPOSE(self, op, ins, out) -> None:
+        """layout chain feeding compute (as TILE)."""
         perm = self.const(ins[1], "perm")
         self.extend_view(ins[0], out, lambda v: v.transpose(perm))
 
@@ -311,6 +334,7 @@ class TfliteOps:
         return self.emit(i, Op.UPSAMPLE, [view.source], (h * factors[0], w * factors[1], c), stride=factors)
 
     def op_DEPTH_TO_SPACE(self, op, ins, out) -> None:
+        """`depth_to_space`."""
         src = self.act(ins[0])
         h, w, c = self.hwc(src)
         b = int(op.builtinOptions.blockSize)
@@ -318,6 +342,7 @@ class TfliteOps:
         self.same_params(ins[0], out, name)
 
     def op_PRELU(self, op, ins, out) -> None:
+        """`prelu` (one slope per channel)."""
         src = self.act(ins[0])
         c = self.hwc(src)[2]
         alpha = self.const(ins[1], "alpha")
@@ -335,6 +360,7 @@ class TfliteOps:
             self.tensors[f"{name}.alpha"] = slope.astype(np.float64)
 
     def op_RESIZE_BILINEAR(self, op, ins, out) -> None:
+        """`resize_bilinear` (align_corners / half_pixel_centers / neither)."""
         o = op.builtinOptions
         src = self.act(ins[0])
         x = self.hwc(src)
