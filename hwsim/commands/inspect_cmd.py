@@ -62,7 +62,7 @@ def input_shapes(args: argparse.Namespace) -> dict[str, tuple[int, ...]] | None:
 
 def _ops(model: str, shapes) -> int:
     coverage = model_coverage(model, shapes)
-    table = Table(title=f"{model}: operators")
+    table = Table()
     numbers = ("count", "lowered", "not reached")
     for column in ("operator", *numbers, "status", "reason"):
         table.add_column(column, justify="right" if column in numbers else "left")

@@ -13,7 +13,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 from sw.data.models import corpus_path
 from sw.graph.importers.tflite_import import SUPPORTED_OPS, load_tflite, tflite_coverage
 from sw.data.models import blazeface_path
-from sw.graph.ir import Op
+from sw.graph.ir import Activation, Op
 from sw.runtime.floatexec import run_float
 from oracles.tflite_ref import _model, _tensor
 from tests.fuzzing import corrupted_variants
@@ -138,3 +138,42 @@ def test_sparse_weights_are_densified_with_their_sparsity_kept():
     layer = sparse_layers[0]
     assert layer.sparse_weight_bytes < layer.weight_bytes
     assert [l.op for l in graph].count(Op.DEPTH_TO_SPACE) == 3
+
+
+def _float_patterns_model() -> bytes:
+    """Float: CONV_2D 1x1 -> x * relu6(x + 3) * (1/6) (decomposed hard-swish) -> MUL / ADD by per-channel
+    constants (folded into a 1x1 depthwise, the producer has an activation) -> ADD of the input."""
+    T, OP, OPT = schema.TensorType, schema.BuiltinOperator, schema.BuiltinOptions
+    rng = np.random.default_rng(3)
+    conv = schema.Conv2DOptionsT()
+    conv.padding, conv.strideH, conv.strideW, conv.dilationHFactor, conv.dilationWFactor = schema.Padding.VALID, 1, 1, 1, 1
+    shape = [1, 5, 6, 4]
+    t = lambda name, data=None, s=shape: _tensor(name, s if data is None else data.shape, T.FLOAT32, data=data)
+    tensors = [t("x"), t("w", rng.normal(0, 0.5, (4, 1, 1, 4)).astype(np.float32)),
+               t("b", rng.normal(0, 0.1, 4).astype(np.float32)), t("c"),
+               t("three", np.array([3.0], np.float32)), t("a"), t("r"), t("m"),
+               t("sixth", np.array([1 / 6], np.float32)), t("hs"),
+               t("scale", rng.uniform(0.5, 2, 4).astype(np.float32)), t("sc"),
+               t("shift", rng.normal(0, 0.3, 4).astype(np.float32)), t("sh"), t("y")]
+    ops = [(OP.CONV_2D, OPT.Conv2DOptions, conv, [0, 1, 2], [3]),
+           (OP.ADD, OPT.NONE, None, [3, 4], [5]), (OP.RELU6, OPT.NONE, None, [5], [6]),
+           (OP.MUL, OPT.NONE, None, [3, 6], [7]), (OP.MUL, OPT.NONE, None, [7, 8], [9]),
+           (OP.MUL, OPT.NONE, None, [9, 10], [11]), (OP.ADD, OPT.NONE, None, [11, 12], [13]),
+           (OP.ADD, OPT.NONE, None, [13, 0], [14])]
+    return _model(tensors, ops, inputs=[0], outputs=[14])
+
+
+def test_shared_patterns_in_float_tflite_match_the_interpreter(tmp_path):
+    data = _float_patterns_model()
+    path = tmp_path / "patterns.tflite"
+    path.write_bytes(data)
+    model = load_tflite(path)
+    assert [(l.op, l.activation) for l in model.graph] == [
+        (Op.CONV, Activation.HARDSWISH), (Op.DEPTHWISE, None), (Op.ADD, None)]
+    x = np.random.default_rng(0).normal(size=(1, 5, 6, 4)).astype(np.float32)
+    interp = Interpreter(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interp.allocate_tensors()
+    interp.set_tensor(interp.get_input_details()[0]["index"], x)
+    interp.invoke()
+    expected = interp.get_tensor(interp.get_output_details()[0]["index"])
+    np.testing.assert_allclose(run_float(model, {"x": x})["y"], expected, rtol=1e-5, atol=1e-5)

@@ -436,7 +436,8 @@ class OnnxOps:
     op_Dropout = op_Identity
 
     def op_Reshape(self, node) -> None:
-        """before Gemm: absorbed; after the last compute layer: output tail."""
+        """before Gemm: absorbed; feeding compute: a layout chain (see Expand); after the last compute layer:
+        output tail."""
         shape = self.inferred.get(node.output[0])
         if shape is None:
             raise Fail("output shape unknown after shape inference")
@@ -454,7 +455,7 @@ class OnnxOps:
     op_Flatten = op_Squeeze = op_Unsqueeze = op_Reshape
 
     def op_Transpose(self, node) -> None:
-        """after the last compute layer: output tail."""
+        """feeding compute: a layout chain (see Expand); after the last compute layer: output tail."""
         perm = tuple(int(p) for p in self.attrs(node)["perm"])
         if self.feeds_compute(node):
             self.extend_view(node, lambda v: v.transpose(perm))

@@ -204,14 +204,21 @@ class PatternRow:
 
 
 PATTERN_TABLE: tuple[PatternRow, ...] = tuple(
-    PatternRow(f"`{p.name}` (Add/Sub, Clip, Mul, Div, Erf)", f"`{p.name}` (ADD/SUB, RELU6/MINIMUM, MUL, DIV)",
-               f"activation {p.activation.value}", "fused into the producer of x when x has no other consumer")
+    PatternRow("Add/Sub, Clip/Relu, Mul, Div, Erf", "ADD/SUB, RELU6/RELU, MUL, DIV (float models)",
+               f"`{p.name}` -> activation {p.activation.value}",
+               "fused into the producer of x when every consumer of x is in the chain")
     for p in ACTIVATION_PATTERNS
 ) + (
-    PatternRow("`Mul` / `Add` / `Sub` / `Div` by per-channel constants", "`MUL` / `ADD` / `SUB` by constants",
-               "folded into the preceding conv / fc, else `depthwise` 1x1 with bias",
-               "w * s, b * s + t"),
-    PatternRow("`Split` (axis 1) of a `Conv` output", "`SPLIT` of a `CONV_2D` output",
-               "one `conv` per branch", "output-channel slices of the weights"),
+    PatternRow("`Mul` / `Add` / `Sub` / `Div` by per-channel constants",
+               "`MUL` / `ADD` / `SUB` / `DIV` by per-channel constants (float models)",
+               "folded into the preceding conv / fc (w * s, b * s + t), else a 1x1 `depthwise` with bias",
+               "the producer must have no activation and no other consumer"),
+    PatternRow("`HardSigmoid` with alpha != 1/6 or beta != 1/2", "-",
+               "the affine part 6 a x + 6 (b - 1/2) folded as above, then hardsigmoid", ""),
+    PatternRow("`Split` (axis 1) of a dense `Conv` output", "-", "one `conv` per branch",
+               "output-channel slices of the weights"),
+    PatternRow("`Reshape` / `Expand` / `Tile` / `Transpose` chains feeding compute",
+               "`RESHAPE` / `TILE` / `BROADCAST_TO` / `TRANSPOSE` chains feeding compute",
+               "identity (alias) or nearest `upsample` by integer factors",
+               "recognised by replaying the chain on an index map (sw.graph.importers.layout)"),
 )
-

@@ -41,6 +41,7 @@ from sw.graph.importers import tflite_schema as schema
 from sw.graph.importers.common import (Coverage, Fail, InputShapes, PendingLayer, UnsupportedModel, first_line,
                                        same_padding, tag_parts)
 from sw.graph.importers.layout import LayoutView
+from sw.graph.importers.patterns import match_activation
 from sw.graph.importers.tflite_ops import Flat, TfliteOps, equal_params
 from sw.graph.ir import Activation, Graph, Op
 from sw.quant.params import QuantParams
@@ -50,6 +51,34 @@ __all__ = ["load_tflite", "load_tflite_graph", "tflite_coverage", "SUPPORTED_OPS
 
 SUPPORTED_OPS = tuple(sorted(n[3:] for n in dir(TfliteOps) if n.startswith("op_")))
 _Fail = Fail
+_PATTERN_STARTS = ("ADD", "SUB", "MUL", "DIV")
+_KINDS = {"ADD": "add", "SUB": "sub", "MUL": "mul", "DIV": "div", "RELU6": "clip", "RELU": "clip"}
+
+
+class _View:
+    """The :class:`~sw.graph.importers.patterns.GraphView` of a TFLite import in progress (tensor indices)."""
+
+    def __init__(self, imp: "_Importer") -> None:
+        self.imp = imp
+
+    def kind(self, op) -> str:
+        name = self.imp.opname(op)
+        return _KINDS.get(name, name)
+
+    def data_inputs(self, op) -> list[int]:
+        return [int(i) for i in op.inputs if i >= 0]
+
+    def output(self, op) -> int:
+        return int(op.outputs[0])
+
+    def constant(self, key: int) -> np.ndarray | None:
+        return self.imp.consts.get(key)
+
+    def consumers(self, key: int) -> list:
+        return self.imp.consumers[key]
+
+    def clip_range(self, op) -> tuple[float, float] | None:
+        return {"RELU6": (0.0, 6.0), "RELU": (0.0, np.inf)}.get(self.imp.opname(op))
 
 
 def _parse(path: Path, data: bytes):
@@ -75,6 +104,8 @@ class _Importer(TfliteOps):
         self.pinned: dict[str, tuple[int, ...]] = {}
         self.views: dict[int, LayoutView] = {}
         self.sparse: dict[int, np.ndarray] = {}
+        self.absorbed: set[int] = set()
+        self.view = _View(self)
         self.zero_fraction: dict[int, float] = {}
         self.consts: dict[int, np.ndarray] = {}
         self.names: dict[int, str] = {}
@@ -216,6 +247,9 @@ class _Importer(TfliteOps):
         ins = [int(i) for i in (op.inputs if op.inputs is not None else [])]
         label = self.names.get(outs[0], "?") if outs else "?"
         self.coverage.seen(kind)
+        if id(op) in self.absorbed:
+            self.coverage.ok(kind)
+            return
         if any(i in self.failed for i in ins):
             self.coverage.skip(kind)
             self.failed.update(outs)
@@ -223,10 +257,15 @@ class _Importer(TfliteOps):
         try:
             if not outs:
                 raise _Fail("operator has no outputs")
+            match = match_activation(self.view, op) if kind in _PATTERN_STARTS else None
             handler = getattr(self, f"op_{kind}", None)
-            if handler is None:
+            if match is not None and match.x in self.acts:
+                self.absorbed.update(id(o) for o in match.nodes[1:])
+                self.activation_to(match.x, match.pattern.activation, match.output, match.nodes)
+            elif handler is None:
                 raise _Fail(f"unsupported operator '{kind}'")
-            handler(op, ins, outs[0])
+            else:
+                handler(op, ins, outs[0])
             self.coverage.ok(kind)
         except (_Fail, ValueError, TypeError, IndexError, KeyError, ArithmeticError, AttributeError) as exc:
             first.setdefault(kind, f"operator {n} ({kind}) -> '{label}'")
@@ -277,7 +316,9 @@ class _Importer(TfliteOps):
             ok = declared == (1, *out_hwc)
         if not ok:
             raise _Fail(f"declared output shape {list(declared)} but the operator gives {list(out_hwc)} (H, W, C)")
-        self.layers[name] = PendingLayer(name, op, list(inputs), [self.hwc(n) for n in inputs], out_hwc, attrs)
+        activation = attrs.pop("activation", None)
+        self.layers[name] = PendingLayer(name, op, list(inputs), [self.hwc(n) for n in inputs], out_hwc, attrs,
+                                         activation)
         self.order.append(name)
         self.acts[out] = name
         if self.quantized:

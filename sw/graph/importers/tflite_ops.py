@@ -14,6 +14,7 @@ import numpy as np
 from sw.golden.conv import depthwise_weights_to_ohwi
 from sw.graph.importers.common import Fail
 from sw.graph.importers.layout import LayoutView
+from sw.graph.importers.patterns import affine_weights, fold_affine, per_channel
 from sw.graph.importers.tflite_sparse import densify
 from sw.graph.ir import Activation, Op
 from sw.graph.model import TailOp
@@ -154,18 +155,75 @@ class TfliteOps:
                       kernel=(kh, kw), stride=stride, padding=tuple(pads))
 
     def op_ADD(self, op, ins, out) -> None:
-        """`add` of equal shapes."""
+        """`add` of equal shapes; of a per-channel constant (float models): folded into the producer's bias,
+        else a 1x1 `depthwise`."""
+        if any(i in self.consts for i in ins[:2]):
+            self.affine(op, ins, out, shift=next(self.consts[i] for i in ins[:2] if i in self.consts))
+            return
         a, b = self.act(ins[0]), self.act(ins[1])
         if self.hwc(a) != self.hwc(b):
             raise _Fail(f"ADD of shapes {self.hwc(a)} and {self.hwc(b)}: only equal shapes are supported")
         self.fused(op.builtinOptions, self.emit(out, Op.ADD, [a, b], self.hwc(a)))
 
     def op_MUL(self, op, ins, out) -> None:
-        """`mul` (equal shapes or a (1, 1, C) gate)."""
+        """`mul` (equal shapes or a (1, 1, C) gate); by a per-channel constant (float models): folded into the
+        producer, else a 1x1 `depthwise`."""
+        if any(i in self.consts for i in ins[:2]):
+            self.affine(op, ins, out, scale=next(self.consts[i] for i in ins[:2] if i in self.consts))
+            return
         a, b = self.act(ins[0]), self.act(ins[1])
         big = max(self.hwc(a), self.hwc(b), key=lambda s: int(np.prod(s)))
         self.emit(out, Op.MUL, [a, b], big)
         self.fused(op.builtinOptions, self.names[out])
+
+    def op_SUB(self, op, ins, out) -> None:
+        """of a per-channel constant (float models): as ADD of its negative."""
+        self.affine(op, ins, out, shift=-self.const(ins[1], "subtrahend").astype(np.float64))
+
+    def op_DIV(self, op, ins, out) -> None:
+        """by a per-channel constant (float models): as MUL by its reciprocal."""
+        self.affine(op, ins, out, scale=1.0 / self.const(ins[1], "divisor").astype(np.float64))
+
+    def affine(self, op, ins, out, scale=None, shift=None) -> None:
+        """``x * scale + shift`` (per-channel constants) of a float model: folded into the producing conv / fc
+        when it has no activation and no other consumer, else a 1x1 depthwise layer."""
+        source = next(i for i in ins[:2] if i not in self.consts)
+        src = self.act(source)
+        c = self.hwc(src)[2]
+        if self.quantized:
+            raise _Fail("element-wise ops with constants are supported in float models only")
+        s = None if scale is None else per_channel(scale, c, -1)
+        t = None if shift is None else per_channel(shift, c, -1)
+        if (scale is not None and s is None) or (shift is not None and t is None):
+            raise _Fail(f"constant of shape {list(np.shape(scale if shift is None else shift))}: only per-channel "
+                        f"constants of a {c}-channel activation are supported")
+        producer = self.layers.get(src)
+        if getattr(op.builtinOptions, "fusedActivationFunction", 0):
+            producer = None  # the fused clamp applies after the affine: keep a layer
+        if producer is not None and producer.op in (Op.CONV, Op.DEPTHWISE, Op.FC, Op.CONV_TRANSPOSE) \
+                and producer.activation is None and self.consumers[source] == [op]:
+            w, b = fold_affine(self.tensors[f"{src}.weight"], self.tensors[f"{src}.bias"], s, t)
+            self.tensors[f"{src}.weight"], self.tensors[f"{src}.bias"] = w, b
+            producer.attrs["bias"] = True
+            self.acts[out] = src
+            return
+        name = self.emit(out, Op.DEPTHWISE, [src], self.hwc(src), groups=c, bias=True)
+        self.tensors[f"{name}.weight"], self.tensors[f"{name}.bias"] = affine_weights(c, s, t)
+        self.fused(op.builtinOptions, name)
+
+    def activation_to(self, source: int, activation: Activation, out: int, chain: tuple) -> None:
+        """A matched activation pattern: fused into the producer of ``source`` when every consumer of
+        ``source`` is in ``chain``, else an activation layer producing tensor ``out``."""
+        src = self.act(source)
+        producer = self.layers.get(src)
+        if self.quantized:
+            raise _Fail(f"a decomposed {activation.value} in an int8 model has no bit-exact kernel here")
+        if producer is not None and producer.op in _FUSABLE and producer.activation is None \
+                and all(u is not None and any(u is c for c in chain) for u in self.consumers[source]):
+            producer.activation = activation
+            self.acts[out] = src
+            return
+        self.emit(out, Op.ACTIVATION, [src], self.hwc(src), activation=activation)
 
     def op_CONCATENATION(self, op, ins, out) -> None:
         """`concat` on channels; other axes: output tail."""
