@@ -11,7 +11,7 @@ from hwsim.simulate import simulate_graph
 from hwsim.sweep.area import AreaTable, estimate_area, load_area_table
 from hwsim.sweep.spec import Design, build_config, config_values
 from sw.graph.bits import parse_bits
-from sw.graph import load_model
+from sw.graph import load_model, parse_input_shape
 from sw.graph.ir import Graph
 
 __all__ = ["Task", "run_task", "base_config", "METRICS"]
@@ -56,6 +56,8 @@ class Task:
         Swept field paths to report as columns.
     source : str
         Sweep file name (for messages and provenance).
+    input_shapes : tuple[str, ...]
+        ``NAME=1x3xHxW`` pins of dynamic model inputs.
     """
 
     key: str
@@ -65,6 +67,7 @@ class Task:
     design: Design
     fields: tuple[str, ...]
     source: str
+    input_shapes: tuple[str, ...] = ()
 
 
 @functools.lru_cache(maxsize=8)
@@ -73,8 +76,8 @@ def base_config(spec: str) -> HwConfig:
 
 
 @functools.lru_cache(maxsize=64)
-def _graph(model: str, bits: str) -> Graph:
-    graph = load_model(model)
+def _graph(model: str, bits: str, input_shapes: tuple[str, ...] = ()) -> Graph:
+    graph = load_model(model, dict(parse_input_shape(t) for t in input_shapes) or None)
     if not bits:
         return graph
     return parse_bits(bits).apply(graph)
@@ -93,7 +96,7 @@ def run_task(task: Task) -> dict[str, Any]:
     head: dict[str, Any] = {"key": task.key, "model": task.model, "bits": task.bits}
     try:
         cfg = build_config(base_config(task.base), task.design, task.source)
-        total = simulate_graph(_graph(task.model, task.bits), cfg, bits=task.bits).total
+        total = simulate_graph(_graph(task.model, task.bits, task.input_shapes), cfg, bits=task.bits).total
     except ValueError as exc:
         return {**head, "design": task.design.label(), "error": str(exc)}
     area = estimate_area(cfg, _area_table())

@@ -31,12 +31,12 @@ from typing import Any
 
 from sw.graph.bits import parse_bits
 from hwsim.config import HwConfig, config_from_dict, load_config
-from sw.graph import ZOO
+from sw.graph import ZOO, parse_input_shape
 
 __all__ = ["Design", "InvalidDesign", "SweepSpec", "load_sweep", "parse_sweep", "field_paths", "build_config",
            "config_values", "point_key"]
 
-_SWEEP_KEYS = ("base", "models", "bits")
+_SWEEP_KEYS = ("base", "models", "bits", "input_shapes")
 _TABLES = ("sweep", "grid", "points")
 
 
@@ -85,6 +85,8 @@ class SweepSpec:
         Valid designs: the grid product in row-major order, then new explicit points.
     invalid : tuple[InvalidDesign, ...]
         Designs the config validation rejected.
+    input_shapes : tuple[str, ...]
+        ``NAME=1x3xHxW`` pins of dynamic model inputs (``hwsim simulate --input-shape`` syntax).
     """
 
     source: str
@@ -94,6 +96,7 @@ class SweepSpec:
     fields: tuple[str, ...]
     designs: tuple[Design, ...]
     invalid: tuple[InvalidDesign, ...]
+    input_shapes: tuple[str, ...] = ()
 
 
 def field_paths(cfg: HwConfig) -> tuple[str, ...]:
@@ -201,6 +204,10 @@ def parse_sweep(data: dict, source: str, folder: Path) -> SweepSpec:
         raise ValueError(f"{source}: sweep.base: {exc}") from None
     models = tuple(_model(m, folder, source) for m in _strings(sweep.get("models"), f"{source}: sweep.models"))
     bits = _strings(sweep.get("bits", [""]), f"{source}: sweep.bits")
+    input_shapes = _strings(sweep.get("input_shapes", []), f"{source}: sweep.input_shapes") \
+        if "input_shapes" in sweep else ()
+    for text in input_shapes:
+        parse_input_shape(text, f"{source}: sweep.input_shapes")
     for b in bits:
         if b:
             try:
@@ -247,7 +254,7 @@ def parse_sweep(data: dict, source: str, folder: Path) -> SweepSpec:
             continue
         designs.append(design)
     return SweepSpec(source=source, base=base_spec, models=models, bits=bits, fields=tuple(paths),
-                     designs=tuple(designs), invalid=tuple(invalid))
+                     designs=tuple(designs), invalid=tuple(invalid), input_shapes=input_shapes)
 
 
 def load_sweep(path: str | Path) -> SweepSpec:
