@@ -134,6 +134,7 @@ class Coverage:
         self.lowered: Counter[str] = Counter()
         self.skipped: Counter[str] = Counter()
         self.reasons: dict[str, list[str]] = defaultdict(list)
+        self.first: dict[str, str] = {}
 
     def seen(self, op: str) -> None:
         """Count one instance of ``op``."""
@@ -147,8 +148,9 @@ class Coverage:
         """One instance of ``op`` was not tried: an input comes from a failed operator."""
         self.skipped[op] += 1
 
-    def failed(self, op: str, reason: str) -> None:
-        """Record why one instance of ``op`` failed (distinct reasons kept)."""
+    def failed(self, op: str, reason: str, where: str) -> None:
+        """Record why one instance of ``op`` failed (distinct reasons kept; ``where`` names the first one)."""
+        self.first.setdefault(op, where)
         if reason not in self.reasons[op]:
             self.reasons[op].append(reason)
 
@@ -162,8 +164,13 @@ class Coverage:
         return [OpCoverage(op, n, self.lowered[op], self.skipped[op], tuple(self.reasons.get(op, ())))
                 for op, n in sorted(self.counts.items(), key=lambda kv: (-kv[1], str(kv[0])))]
 
-    def summary(self) -> str:
-        """One line naming every operator type that failed, with counts and the first reason of each."""
-        bad = [r for r in self.rows() if r.status in ("unsupported", "partial")]
-        return "; ".join(f"{r.op} x{r.count - r.lowered - r.skipped}"
-                         + (f" ({r.reasons[0]})" if r.reasons else "") for r in bad)
+    def error(self, path: object, supported: tuple[str, ...], unit: str) -> UnsupportedModel:
+        """The one-line error naming every failing operator type: its first instance, first reason and how
+        many ``unit`` (nodes / operators) failed; then the supported list."""
+        parts = []
+        for r in self.rows():
+            failed = r.count - r.lowered - r.skipped
+            if failed:
+                parts.append(f"{self.first[r.op]}: {r.reasons[0]}" + (f" ({failed} {unit})" if failed > 1 else ""))
+        return UnsupportedModel(f"{path}: unsupported operators: {'; '.join(parts)}; supported: {', '.join(supported)}",
+                                self)

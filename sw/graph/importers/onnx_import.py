@@ -337,17 +337,13 @@ class OnnxImporter(OnnxOps):
             self.native[vi.name] = shape
             self.used_names.add(vi.name)
             graph_inputs.append((vi.name, nhwc(shape)))
-        first: dict[str, str] = {}
         for node in g.node:
-            self.step(node, first)
+            self.step(node)
         if not self.coverage.complete:
-            rows = "; ".join(f"node '{first[r.op]}' ({r.op}): {r.reasons[0]}" + _times(r.count - r.lowered - r.skipped)
-                             for r in self.coverage.rows() if r.status in ("unsupported", "partial"))
-            raise UnsupportedModel(f"{self.path}: unsupported operators: {rows}; supported ops: "
-                                   f"{', '.join(SUPPORTED_OPS)}", self.coverage)
+            raise self.coverage.error(self.path, SUPPORTED_OPS, "nodes")
         return self.finish(graph_inputs)
 
-    def step(self, node, first: dict[str, str]) -> None:
+    def step(self, node) -> None:
         """Import one node, recording coverage; a failure poisons its outputs instead of stopping."""
         op = node.op_type
         self.coverage.seen(op)
@@ -362,13 +358,12 @@ class OnnxImporter(OnnxOps):
             self.node(node)
             self.coverage.ok(op)
         except Fail as exc:
-            self.record_failure(node, str(exc), first)
+            self.record_failure(node, str(exc))
         except (ValueError, TypeError, IndexError, KeyError, ArithmeticError) as exc:
-            self.record_failure(node, first_line(exc), first)
+            self.record_failure(node, first_line(exc))
 
-    def record_failure(self, node, reason: str, first: dict[str, str]) -> None:
-        first.setdefault(node.op_type, node.name or node.output[0])
-        self.coverage.failed(node.op_type, reason)
+    def record_failure(self, node, reason: str) -> None:
+        self.coverage.failed(node.op_type, reason, f"node '{node.name or node.output[0]}' ({node.op_type})")
         self.fail_outputs(node)
 
     def fail_outputs(self, node) -> None:
@@ -427,10 +422,6 @@ class OnnxImporter(OnnxOps):
         except ValueError as exc:
             raise ValueError(f"{self.path}: {exc}") from None
         return ImportedModel(graph, self.tensors, "nchw", dict(self.native), tuple(tail), tuple(outputs), self.alphas)
-
-
-def _times(n: int) -> str:
-    return f" ({n} nodes)" if n > 1 else ""
 
 
 def _read(path: Path):

@@ -50,7 +50,6 @@ from sw.graph.model import ImportedModel, TailOp
 __all__ = ["load_tflite", "load_tflite_graph", "tflite_coverage", "SUPPORTED_OPS"]
 
 SUPPORTED_OPS = tuple(sorted(n[3:] for n in dir(TfliteOps) if n.startswith("op_")))
-_Fail = Fail
 _PATTERN_STARTS = ("ADD", "SUB", "MUL", "DIV")
 _KINDS = {"ADD": "add", "SUB": "sub", "MUL": "mul", "DIV": "div", "RELU6": "clip", "RELU": "clip"}
 
@@ -176,7 +175,7 @@ class _Importer(TfliteOps):
         T = self.schema.TensorType
         bits, signed = {T.INT8: (8, True), T.UINT8: (8, False), T.INT4: (4, True)}.get(t.type, (None, None))
         if bits is None:
-            raise _Fail(f"tensor '{self.names[i]}': quantized type {self.typenames.get(t.type)} is not supported")
+            raise Fail(f"tensor '{self.names[i]}': quantized type {self.typenames.get(t.type)} is not supported")
         scale = np.asarray(q.scale, dtype=np.float64)
         zp = np.asarray(q.zeroPoint if q.zeroPoint is not None else np.zeros(scale.size), dtype=np.int64)
         if scale.size == 1 and axis is None:
@@ -188,12 +187,12 @@ class _Importer(TfliteOps):
         if i in self.views:
             return self.materialize(i)
         if i not in self.acts:
-            raise _Fail(f"input tensor '{self.names.get(i, i)}' is not an activation produced by a supported operator")
+            raise Fail(f"input tensor '{self.names.get(i, i)}' is not an activation produced by a supported operator")
         return self.acts[i]
 
     def const(self, i: int, what: str) -> np.ndarray:
         if i not in self.consts:
-            raise _Fail(f"{what} '{self.names.get(i, i)}' must be a constant")
+            raise Fail(f"{what} '{self.names.get(i, i)}' must be a constant")
         return self.consts[i]
 
     def hwc(self, name: str) -> tuple[int, int, int]:
@@ -228,18 +227,13 @@ class _Importer(TfliteOps):
             inputs.append((name, hwc))
             if self.quantized:
                 self.quant[name] = self.activation_params(i)
-        first: dict[str, str] = {}
         for n, op in enumerate(self.sg.operators):
-            self.step(n, op, first)
+            self.step(n, op)
         if not self.coverage.complete:
-            rows = "; ".join(f"{first[r.op]}: {r.reasons[0]}" + (f" ({k} operators)" if (k := r.count - r.lowered
-                             - r.skipped) > 1 else "") for r in self.coverage.rows() if r.status in ("unsupported",
-                                                                                                "partial"))
-            raise UnsupportedModel(f"{self.path}: unsupported operators: {rows}; supported: "
-                                   f"{', '.join(SUPPORTED_OPS)}", self.coverage)
+            raise self.coverage.error(self.path, SUPPORTED_OPS, "operators")
         return self.finish(inputs)
 
-    def step(self, n: int, op, first: dict[str, str]) -> None:
+    def step(self, n: int, op) -> None:
         """Import one operator, recording coverage; a failure poisons its outputs instead of stopping."""
         code = self.model.operatorCodes[op.opcodeIndex] if op.opcodeIndex < len(self.model.operatorCodes) else None
         kind = self.opnames.get(max(code.builtinCode, code.deprecatedBuiltinCode), "?") if code else "?"
@@ -256,26 +250,25 @@ class _Importer(TfliteOps):
             return
         try:
             if not outs:
-                raise _Fail("operator has no outputs")
+                raise Fail("operator has no outputs")
             match = match_activation(self.view, op) if kind in _PATTERN_STARTS else None
             handler = getattr(self, f"op_{kind}", None)
             if match is not None and match.x in self.acts:
                 self.absorbed.update(id(o) for o in match.nodes[1:])
                 self.activation_to(match.x, match.pattern.activation, match.output, match.nodes)
             elif handler is None:
-                raise _Fail(f"unsupported operator '{kind}'")
+                raise Fail(f"unsupported operator '{kind}'")
             else:
                 handler(op, ins, outs[0])
             self.coverage.ok(kind)
-        except (_Fail, ValueError, TypeError, IndexError, KeyError, ArithmeticError, AttributeError) as exc:
-            first.setdefault(kind, f"operator {n} ({kind}) -> '{label}'")
-            self.coverage.failed(kind, first_line(exc))
+        except (Fail, ValueError, TypeError, IndexError, KeyError, ArithmeticError, AttributeError) as exc:
+            self.coverage.failed(kind, first_line(exc), f"operator {n} ({kind}) -> '{label}'")
             self.failed.update(outs)
 
     def activation_params(self, i: int) -> QuantParams:
         p = self.params(i)
         if p is None or p.per_channel:
-            raise _Fail(f"tensor '{self.names[i]}' needs per-tensor quantization parameters in a quantized model")
+            raise Fail(f"tensor '{self.names[i]}' needs per-tensor quantization parameters in a quantized model")
         return p
 
     def finish(self, inputs) -> ImportedModel:
@@ -315,7 +308,7 @@ class _Importer(TfliteOps):
         else:
             ok = declared == (1, *out_hwc)
         if not ok:
-            raise _Fail(f"declared output shape {list(declared)} but the operator gives {list(out_hwc)} (H, W, C)")
+            raise Fail(f"declared output shape {list(declared)} but the operator gives {list(out_hwc)} (H, W, C)")
         activation = attrs.pop("activation", None)
         self.layers[name] = PendingLayer(name, op, list(inputs), [self.hwc(n) for n in inputs], out_hwc, attrs,
                                          activation)
@@ -330,7 +323,7 @@ class _Importer(TfliteOps):
         A = self.schema.ActivationFunctionType
         table = {A.NONE: None, A.RELU: Activation.RELU, A.RELU6: Activation.RELU6}
         if code not in table:
-            raise _Fail(f"fused activation {code} is not supported (NONE, RELU, RELU6)")
+            raise Fail(f"fused activation {code} is not supported (NONE, RELU, RELU6)")
         self.layers[name].activation = table[code]
 
     def padding(self, options, size, kernel, stride, dilation=(1, 1)):
@@ -347,17 +340,17 @@ class _Importer(TfliteOps):
             return self.tails[i]
         name = self.act(i)
         if name not in self.layers:
-            raise _Fail("layout operators on a graph input are not supported")
+            raise Fail("layout operators on a graph input are not supported")
         return name
 
     def layout(self, op, ins, out, tail: TailOp) -> None:
         for user in self.consumers[out]:
             if user is not None and self.opname(user) not in ("RESHAPE", "CONCATENATION"):
-                raise _Fail(f"layout operator feeds {self.opname(user)}; only output tails are supported")
+                raise Fail(f"layout operator feeds {self.opname(user)}; only output tails are supported")
         if self.quantized:
             p = self.activation_params(out)
             if tail.kind == "reshape" and not equal_params(p, self.quant[tail.inputs[0]]):
-                raise _Fail("RESHAPE must keep its input's quantization")
+                raise Fail("RESHAPE must keep its input's quantization")
             self.quant[tail.output] = p
         self.tail.append(tail)
         self.tails[out] = tail.output

@@ -22,7 +22,6 @@ from sw.quant.params import QuantParams
 
 __all__ = ["TfliteOps", "Flat", "equal_params"]
 
-_Fail = Fail
 _ACTIVATION_OPS = {"RELU": Activation.RELU, "RELU6": Activation.RELU6, "LOGISTIC": Activation.SIGMOID,
                    "HARD_SWISH": Activation.HARDSWISH, "LEAKY_RELU": Activation.LEAKY_RELU}
 _FUSABLE = (Op.CONV, Op.DEPTHWISE, Op.FC, Op.ADD)
@@ -46,7 +45,7 @@ class TfliteOps:
     def op_DENSIFY(self, op, ins, out) -> None:
         """of sparse constants: densified at import, zero fraction kept in `Layer.sparsity`."""
         if ins[0] not in self.sparse:
-            raise _Fail(f"input '{self.names[ins[0]]}' is not a sparse constant")
+            raise Fail(f"input '{self.names[ins[0]]}' is not a sparse constant")
         values = self.sparse[ins[0]]
         dense = densify(values, self.shape(ins[0]), self.sg.tensors[ins[0]].sparsity)
         self.consts[out] = dense
@@ -64,7 +63,7 @@ class TfliteOps:
         per_channel = q is not None and q.scale is not None and len(q.scale) > 1
         p = self.params(ins[0], axis=int(q.quantizedDimension) if per_channel else None)
         if p is None:
-            raise _Fail("integer constant without quantization parameters")
+            raise Fail("integer constant without quantization parameters")
         self.consts[out] = p.dequantize(w)
 
     def weighted(self, op, ins, out, op_kind: Op, w: np.ndarray, weight_axis: int, **attrs) -> str:
@@ -72,7 +71,7 @@ class TfliteOps:
         cout = w.shape[0]
         bias = self.consts.get(ins[2]) if len(ins) > 2 and ins[2] >= 0 else None
         if len(ins) > 2 and ins[2] >= 0 and bias is None:
-            raise _Fail("bias must be a constant")
+            raise Fail("bias must be a constant")
         sparsity = self.zero_fraction.get(ins[1], 0.0)
         if sparsity:
             attrs["sparsity"] = sparsity
@@ -81,14 +80,14 @@ class TfliteOps:
         if self.quantized:
             p = self.params(ins[1], axis=weight_axis)
             if p is None:
-                raise _Fail("weights of a quantized model need quantization parameters")
+                raise Fail("weights of a quantized model need quantization parameters")
             if p.channels == 1:
                 p = QuantParams(p.bits, p.signed, np.full(cout, float(p.scale.ravel()[0])),
                                 np.full(cout, int(p.zero_point.ravel()[0])), 0)
             elif p.channels == cout:
                 p = QuantParams(p.bits, p.signed, p.scale, p.zero_point, 0)
             else:
-                raise _Fail(f"{p.channels} weight scales for {cout} output channels")
+                raise Fail(f"{p.channels} weight scales for {cout} output channels")
             self.quant[f"{name}.weight"] = p
             self.tensors[f"{name}.weight"] = w.astype(np.int64)
             if bias is not None:
@@ -134,7 +133,7 @@ class TfliteOps:
         elif x[2] == depth:  # batch > 1: one row per input pixel
             out_hwc = (x[0], x[1], units)
         else:
-            raise _Fail(f"input of {int(np.prod(x))} values but weights {list(w.shape)}")
+            raise Fail(f"input of {int(np.prod(x))} values but weights {list(w.shape)}")
         self.weighted(op, ins, out, Op.FC, w, 0, out_hwc=out_hwc)
 
     def op_TRANSPOSE_CONV(self, op, ins, out) -> None:
@@ -145,7 +144,7 @@ class TfliteOps:
         cout, kh, kw, cin = w.shape
         shape = [int(v) for v in self.const(ins[0], "output_shape")]
         if cin != x[2] or len(shape) != 4 or shape[0] != 1 or shape[3] != cout:
-            raise _Fail(f"filter {list(w.shape)} and output shape {shape} do not fit an input {list(x)}")
+            raise Fail(f"filter {list(w.shape)} and output shape {shape} do not fit an input {list(x)}")
         stride = (o.strideH, o.strideW)
         pads = []
         for a, k in ((0, kh), (1, kw)):
@@ -162,7 +161,7 @@ class TfliteOps:
             return
         a, b = self.act(ins[0]), self.act(ins[1])
         if self.hwc(a) != self.hwc(b):
-            raise _Fail(f"ADD of shapes {self.hwc(a)} and {self.hwc(b)}: only equal shapes are supported")
+            raise Fail(f"ADD of shapes {self.hwc(a)} and {self.hwc(b)}: only equal shapes are supported")
         self.fused(op.builtinOptions, self.emit(out, Op.ADD, [a, b], self.hwc(a)))
 
     def op_MUL(self, op, ins, out) -> None:
@@ -191,11 +190,11 @@ class TfliteOps:
         src = self.act(source)
         c = self.hwc(src)[2]
         if self.quantized:
-            raise _Fail("element-wise ops with constants are supported in float models only")
+            raise Fail("element-wise ops with constants are supported in float models only")
         s = None if scale is None else per_channel(scale, c, -1)
         t = None if shift is None else per_channel(shift, c, -1)
         if (scale is not None and s is None) or (shift is not None and t is None):
-            raise _Fail(f"constant of shape {list(np.shape(scale if shift is None else shift))}: only per-channel "
+            raise Fail(f"constant of shape {list(np.shape(scale if shift is None else shift))}: only per-channel "
                         f"constants of a {c}-channel activation are supported")
         producer = self.layers.get(src)
         if getattr(op.builtinOptions, "fusedActivationFunction", 0):
@@ -217,7 +216,7 @@ class TfliteOps:
         src = self.act(source)
         producer = self.layers.get(src)
         if self.quantized:
-            raise _Fail(f"a decomposed {activation.value} in an int8 model has no bit-exact kernel here")
+            raise Fail(f"a decomposed {activation.value} in an int8 model has no bit-exact kernel here")
         if producer is not None and producer.op in _FUSABLE and producer.activation is None \
                 and all(u is not None and any(u is c for c in chain) for u in self.consumers[source]):
             producer.activation = activation
@@ -246,12 +245,12 @@ class TfliteOps:
         ho, wo = ((x[a] + sum(pads[a]) - kernel[a]) // stride[a] + 1 for a in (0, 1))
         name = self.emit(out, kind, [self.act(ins[0])], (ho, wo, x[2]), kernel=kernel, stride=stride, padding=pads)
         if getattr(o, "fusedActivationFunction", 0):
-            raise _Fail("pooling with a fused activation is not supported")
+            raise Fail("pooling with a fused activation is not supported")
         self.same_params(ins[0], out, name)
 
     def same_params(self, i: int, out: int, name: str) -> None:
         if self.quantized and not equal_params(self.quant[name], self.quant[self.acts[i]]):
-            raise _Fail("input and output quantization must be equal for this operator")
+            raise Fail("input and output quantization must be equal for this operator")
 
     def op_MAX_POOL_2D(self, op, ins, out) -> None:
         """`maxpool`."""
@@ -266,7 +265,7 @@ class TfliteOps:
         axes = sorted(int(a) % 4 for a in np.ravel(self.const(ins[1], "axes")))
         x = self.hwc(self.act(ins[0]))
         if axes != [1, 2] or not op.builtinOptions.keepDims or self.quantized:
-            raise _Fail("MEAN is supported over H and W with keep_dims in float models only")
+            raise Fail("MEAN is supported over H and W with keep_dims in float models only")
         self.emit(out, Op.GLOBAL_AVGPOOL, [self.act(ins[0])], (1, 1, x[2]))
 
     def op_RESIZE_NEAREST_NEIGHBOR(self, op, ins, out) -> None:
@@ -275,9 +274,9 @@ class TfliteOps:
         x = self.hwc(self.act(ins[0]))
         size = tuple(int(v) for v in self.const(ins[1], "size"))
         if o is not None and (o.alignCorners or o.halfPixelCenters):
-            raise _Fail("only align_corners=False, half_pixel_centers=False is supported")
+            raise Fail("only align_corners=False, half_pixel_centers=False is supported")
         if any(s % n for s, n in zip(size, x[:2])):
-            raise _Fail(f"resize {x[:2]} -> {size}: only integer up-sampling factors are supported")
+            raise Fail(f"resize {x[:2]} -> {size}: only integer up-sampling factors are supported")
         name = self.emit(out, Op.UPSAMPLE, [self.act(ins[0])], (*size, x[2]),
                          stride=(size[0] // x[0], size[1] // x[1]))
         self.same_params(ins[0], out, name)
@@ -287,7 +286,7 @@ class TfliteOps:
         x = self.hwc(self.act(ins[0]))
         p = self.const(ins[1], "paddings").reshape(-1, 2)
         if p.shape != (4, 2) or p[0].any() or p[3, 0] or p.min() < 0:
-            raise _Fail(f"paddings {p.tolist()}: only H, W and trailing channels can be padded")
+            raise Fail(f"paddings {p.tolist()}: only H, W and trailing channels can be padded")
         out_hwc = (x[0] + int(p[1].sum()), x[1] + int(p[2].sum()), x[2] + int(p[3, 1]))
         name = self.emit(out, Op.PAD, [self.act(ins[0])], out_hwc,
                          padding=((int(p[1, 0]), int(p[1, 1])), (int(p[2, 0]), int(p[2, 1]))))
@@ -368,13 +367,13 @@ class TfliteOps:
             source = self.act(i)
             hwc = self.hwc(source)
             if len(self.shape(i)) != 4:
-                raise _Fail(f"layout operators on the {len(self.shape(i))}-D tensor '{self.names[i]}' are not supported")
+                raise Fail(f"layout operators on the {len(self.shape(i))}-D tensor '{self.names[i]}' are not supported")
             view = LayoutView.of(source, hwc, "nhwc")
         view = step(view)
         if tuple(view.index.shape) != self.shape(out):
-            raise _Fail(f"layout result {list(view.index.shape)} disagrees with the declared shape {list(self.shape(out))}")
+            raise Fail(f"layout result {list(view.index.shape)} disagrees with the declared shape {list(self.shape(out))}")
         if self.quantized and not equal_params(self.activation_params(out), self.activation_params(i)):
-            raise _Fail("layout operators must keep their input's quantization")
+            raise Fail("layout operators must keep their input's quantization")
         self.views[out] = view
 
     def materialize(self, i: int) -> str:
@@ -382,7 +381,7 @@ class TfliteOps:
         view = self.views.pop(i)
         lowered = view.lower()
         if lowered is None:
-            raise _Fail(f"layout operators from '{view.source}' to '{self.names[i]}' ({list(view.index.shape)}) are "
+            raise Fail(f"layout operators from '{view.source}' to '{self.names[i]}' ({list(view.index.shape)}) are "
                         f"neither an identity nor an integer nearest up-sampling")
         kind, factors = lowered
         if kind == "identity":
@@ -405,13 +404,13 @@ class TfliteOps:
         c = self.hwc(src)[2]
         alpha = self.const(ins[1], "alpha")
         if alpha.size not in (1, c) or (alpha.ndim and alpha.shape[-1] != alpha.size):
-            raise _Fail(f"alpha of shape {list(alpha.shape)}: only one slope per channel ({c}) is supported")
+            raise Fail(f"alpha of shape {list(alpha.shape)}: only one slope per channel ({c}) is supported")
         name = self.emit(out, Op.PRELU, [src], self.hwc(src))
         slope = np.broadcast_to(alpha.reshape(-1), (c,))
         if self.quantized:
             p = self.params(ins[1])
             if p is None or p.per_channel:
-                raise _Fail("a quantized PRELU needs per-tensor alpha parameters")
+                raise Fail("a quantized PRELU needs per-tensor alpha parameters")
             self.quant[f"{name}.alpha"] = p
             self.tensors[f"{name}.alpha"] = slope.astype(np.int64)
         else:
@@ -425,7 +424,7 @@ class TfliteOps:
         size = tuple(int(v) for v in self.const(ins[1], "size"))
         align, half = (bool(o.alignCorners), bool(o.halfPixelCenters)) if o is not None else (False, False)
         if align and half:
-            raise _Fail("align_corners and half_pixel_centers together are not supported")
+            raise Fail("align_corners and half_pixel_centers together are not supported")
         mode = "align_corners" if align else "half_pixel" if half else "asymmetric"
         name = self.emit(out, Op.RESIZE_BILINEAR, [src], (*size, x[2]), resize=mode)
         self.same_params(ins[0], out, name)
