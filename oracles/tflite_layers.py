@@ -16,7 +16,7 @@ from ai_edge_litert import schema_py_generated as schema
 from oracles.tflite_ref import _model, _tensor
 
 __all__ = ["build_prelu", "build_resize_bilinear", "build_transpose_conv", "build_keras_upsampling_conv",
-           "build_transpose_then_conv"]
+           "build_transpose_then_conv", "build_float_io_conv"]
 
 _T = schema.TensorType
 _OP = schema.BuiltinOperator
@@ -126,6 +126,31 @@ def build_transpose_then_conv(x_shape, scale, zp, perm, w, w_scale, bias, out_sc
     ]
     ops = [(_OP.TRANSPOSE, _OPT.NONE, None, [0, 1], [2]), (_OP.CONV_2D, _OPT.Conv2DOptions, conv, [2, 3, 4], [5])]
     return _model(tensors, ops, inputs=[0], outputs=[5])
+
+
+def build_float_io_conv(x_shape, scale, zp, w, w_scales, bias, out_scale, out_zp) -> bytes:
+    """The converter's float-I/O int8 model: float32 input -> QUANTIZE -> CONV_2D 3x3 SAME (int8, per-channel)
+    -> RESHAPE ``[1, H * W, Cout]`` -> DEQUANTIZE -> float32 output."""
+    w = np.asarray(w)
+    _, h, wd, _ = x_shape
+    cout = w.shape[0]
+    conv = schema.Conv2DOptionsT()
+    conv.padding, conv.strideH, conv.strideW = schema.Padding.SAME, 1, 1
+    conv.dilationHFactor = conv.dilationWFactor = 1
+    scales = np.asarray(w_scales, dtype=np.float64)
+    tensors = [
+        _tensor("x", x_shape, _T.FLOAT32),
+        _tensor("xq", x_shape, _T.INT8, scale, zp),
+        _tensor("w", w.shape, _T.INT8, scales, 0, qdim=0, data=w),
+        _tensor("bias", [cout], _T.INT32, scale * scales, 0, data=np.asarray(bias)),
+        _tensor("c", [1, h, wd, cout], _T.INT8, out_scale, out_zp),
+        _tensor("shape", [3], _T.INT32, data=np.asarray([1, h * wd, cout])),
+        _tensor("r", [1, h * wd, cout], _T.INT8, out_scale, out_zp),
+        _tensor("y", [1, h * wd, cout], _T.FLOAT32),
+    ]
+    ops = [(_OP.QUANTIZE, _OPT.NONE, None, [0], [1]), (_OP.CONV_2D, _OPT.Conv2DOptions, conv, [1, 2, 3], [4]),
+           (_OP.RESHAPE, _OPT.NONE, None, [4, 5], [6]), (_OP.DEQUANTIZE, _OPT.NONE, None, [6], [7])]
+    return _model(tensors, ops, inputs=[0], outputs=[7])
 
 
 def _with_version(data: bytes, builtin: int, version: int) -> bytes:

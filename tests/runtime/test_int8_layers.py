@@ -9,7 +9,7 @@ import pytest
 
 import hwsim.cli
 from oracles.tflite_layers import (build_keras_upsampling_conv, build_prelu, build_resize_bilinear,
-                                   build_transpose_conv, build_transpose_then_conv)
+                                   build_transpose_conv, build_transpose_then_conv, build_float_io_conv)
 from oracles.tflite_ref import build_fully_connected, run_model
 from sw.graph.importers.tflite_import import load_tflite
 from sw.graph.ir import Op
@@ -74,3 +74,22 @@ def test_layout_chain_that_is_not_an_upsampling_is_refused(tmp_path):
     path.write_bytes(data)
     with pytest.raises(ValueError, match="neither an identity nor an integer nearest up-sampling"):
         load_tflite(path)
+
+
+def test_float_io_int8_model_quantizes_and_dequantizes_like_tflite(tmp_path):
+    rng = np.random.default_rng(5)
+    data = build_float_io_conv((1, 6, 7, 3), 0.02, -5, rng.integers(-127, 128, (4, 3, 3, 3)),
+                               rng.uniform(0.002, 0.01, 4), rng.integers(-500, 500, 4), 0.05, 2)
+    path = tmp_path / "float_io.tflite"
+    path.write_bytes(data)
+    model = load_tflite(path)
+    assert model.prequantized and [l.op for l in model.graph] == [Op.CONV]
+    # reals on and between code steps of the input scale (ties of round(x / s) included)
+    x = (rng.integers(-300, 300, (1, 6, 7, 3)) * 0.01).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    argv = ["run", str(path), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy"), "--dequantize"]
+    assert hwsim.cli.main(argv) == 0
+    (ref,) = run_model(data, [x])
+    got = np.load(tmp_path / "y.npy")
+    assert ref.dtype == np.float32 and got.shape == ref.shape
+    assert np.array_equal(got.astype(np.float32), ref) and np.unique(ref).size > 20

@@ -51,6 +51,7 @@ __all__ = ["load_tflite", "load_tflite_graph", "tflite_coverage", "SUPPORTED_OPS
 
 SUPPORTED_OPS = tuple(sorted(n[3:] for n in dir(TfliteOps) if n.startswith("op_")))
 _PATTERN_STARTS = ("ADD", "SUB", "MUL", "DIV")
+_TAIL_OPS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "CONCATENATION", "DEQUANTIZE")
 _KINDS = {"ADD": "add", "SUB": "sub", "MUL": "mul", "DIV": "div", "RELU6": "clip", "RELU": "clip"}
 
 
@@ -139,7 +140,11 @@ class _Importer(TfliteOps):
             elif data is not None:
                 self.consts[i] = data
         first = self.sg.tensors[int(self.sg.inputs[0])] if self.sg.inputs is not None and len(self.sg.inputs) else None
-        self.quantized = first is not None and first.type in (schema.TensorType.INT8, schema.TensorType.UINT8)
+        int8 = (schema.TensorType.INT8, schema.TensorType.UINT8)
+        # int8 core: an int8 input, or a float input that only feeds QUANTIZE (float-I/O converter output)
+        users = self.consumers[int(self.sg.inputs[0])] if first is not None else []
+        self.quantized = first is not None and (first.type in int8 or (
+            bool(users) and all(u is not None and self.opname(u) == "QUANTIZE" for u in users)))
 
     # -- tensors ---------------------------------------------------------------------------------
 
@@ -225,8 +230,8 @@ class _Importer(TfliteOps):
             self.input_shapes[name] = hwc
             self.native[name] = shape
             inputs.append((name, hwc))
-            if self.quantized:
-                self.quant[name] = self.activation_params(i)
+            if self.quantized and self.sg.tensors[i].type != schema.TensorType.FLOAT32:
+                self.quant[name] = self.activation_params(i)  # a float input gets its QUANTIZE's parameters
         for n, op in enumerate(self.sg.operators):
             self.step(n, op)
         if not self.coverage.complete:
@@ -345,10 +350,11 @@ class _Importer(TfliteOps):
 
     def layout(self, op, ins, out, tail: TailOp) -> None:
         for user in self.consumers[out]:
-            if user is not None and self.opname(user) not in ("RESHAPE", "CONCATENATION"):
+            if user is not None and self.opname(user) not in _TAIL_OPS:
                 raise Fail(f"layout operator feeds {self.opname(user)}; only output tails are supported")
         if self.quantized:
-            p = self.activation_params(out)
+            dequantized = self.sg.tensors[out].type == self.schema.TensorType.FLOAT32  # DEQUANTIZE: input's params
+            p = self.quant[tail.inputs[0]] if dequantized else self.activation_params(out)
             if tail.kind == "reshape" and not equal_params(p, self.quant[tail.inputs[0]]):
                 raise Fail("RESHAPE must keep its input's quantization")
             self.quant[tail.output] = p

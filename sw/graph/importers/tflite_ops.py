@@ -51,9 +51,25 @@ class TfliteOps:
         self.consts[out] = dense
         self.zero_fraction[out] = 1.0 - values.size / dense.size
 
+    def op_QUANTIZE(self, op, ins, out) -> None:
+        """of a float graph input (float-I/O int8 models): the int8 core's input; the input's parameters are
+        the QUANTIZE output's (executed with TFLite's float32 arithmetic)."""
+        src = self.act(ins[0])
+        if not self.quantized or src not in self.input_shapes or src in self.quant:
+            raise Fail("QUANTIZE is supported on a float graph input of an int8 model only")
+        self.quant[src] = self.activation_params(out)
+        self.acts[out] = src
+
     def op_DEQUANTIZE(self, op, ins, out) -> None:
-        """of constants (fp16 / int8 weights) only: folded."""
-        w = self.const(ins[0], "DEQUANTIZE input (activations are not supported)")
+        """of constants (fp16 / int8 weights): folded; of an int8 activation before a graph output: the output
+        tail (`hwsim run --dequantize` writes the float values)."""
+        if ins[0] in self.acts or ins[0] in self.tails:
+            if not self.quantized:
+                raise Fail("DEQUANTIZE of an activation in a float model")
+            self.layout(op, ins, out, TailOp("reshape", (self.tail_input(ins[0]),), self.names[out],
+                                             shape=self.shape(out)))
+            return
+        w = self.const(ins[0], "DEQUANTIZE input")
         if ins[0] in self.zero_fraction:
             self.zero_fraction[out] = self.zero_fraction[ins[0]]
         if w.dtype.kind == "f":
@@ -338,11 +354,20 @@ class TfliteOps:
                 u is not None and self.opname(u) == "FULLY_CONNECTED" for u in users):
             self.flats[out] = Flat(self.acts[ins[0]])
             return
-        if ins[0] in self.views or any(u is not None and self.opname(u) not in ("RESHAPE", "CONCATENATION")
+        if ins[0] in self.views or any(u is not None and self.opname(u) not in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS",
+                                                                                "CONCATENATION", "DEQUANTIZE")
                                        for u in users):
             self.extend_view(ins[0], out, lambda v: v.reshape(shape))
             return
         self.layout(op, ins, out, TailOp("reshape", (self.tail_input(ins[0]),), self.names[out], shape=shape))
+
+    def op_SQUEEZE(self, op, ins, out) -> None:
+        """as RESHAPE (to the declared output shape)."""
+        self.op_RESHAPE(op, ins[:1], out)
+
+    def op_EXPAND_DIMS(self, op, ins, out) -> None:
+        """as RESHAPE (to the declared output shape)."""
+        self.op_RESHAPE(op, ins[:1], out)
 
     def op_TILE(self, op, ins, out) -> None:
         """layout chain feeding compute, lowered by its index map: identity or nearest `upsample` (Keras UpSampling2D)."""
