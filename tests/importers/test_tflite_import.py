@@ -177,3 +177,27 @@ def test_shared_patterns_in_float_tflite_match_the_interpreter(tmp_path):
     interp.invoke()
     expected = interp.get_tensor(interp.get_output_details()[0]["index"])
     np.testing.assert_allclose(run_float(model, {"x": x})["y"], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_outputs_keep_their_names_when_the_activation_is_fused(tmp_path):
+    T, OP, OPT = schema.TensorType, schema.BuiltinOperator, schema.BuiltinOptions
+    rng = np.random.default_rng(4)
+    conv = schema.Conv2DOptionsT()
+    conv.padding, conv.strideH, conv.strideW, conv.dilationHFactor, conv.dilationWFactor = schema.Padding.SAME, 1, 1, 1, 1
+    tensors = [_tensor("x", [1, 4, 4, 3], T.FLOAT32),
+               _tensor("w", [2, 3, 3, 3], T.FLOAT32, data=rng.normal(0, 0.5, (2, 3, 3, 3)).astype(np.float32)),
+               _tensor("b", [2], T.FLOAT32, data=np.zeros(2, np.float32)), _tensor("c", [1, 4, 4, 2], T.FLOAT32),
+               _tensor("prob", [1, 4, 4, 2], T.FLOAT32)]
+    ops = [(OP.CONV_2D, OPT.Conv2DOptions, conv, [0, 1, 2], [3]), (OP.LOGISTIC, OPT.NONE, None, [3], [4])]
+    data = _model(tensors, ops, inputs=[0], outputs=[4])
+    path = tmp_path / "fused.tflite"
+    path.write_bytes(data)
+    model = load_tflite(path)
+    assert [(l.name, l.activation) for l in model.graph] == [("c", Activation.SIGMOID)] and model.outputs == ("prob",)
+    x = rng.normal(size=(1, 4, 4, 3)).astype(np.float32)
+    interp = Interpreter(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interp.allocate_tensors()
+    interp.set_tensor(interp.get_input_details()[0]["index"], x)
+    interp.invoke()
+    expected = interp.get_tensor(interp.get_output_details()[0]["index"])
+    np.testing.assert_allclose(run_float(model, {"x": x})["prob"], expected, rtol=1e-5, atol=1e-6)

@@ -280,9 +280,14 @@ class _Importer(TfliteOps):
         outputs = []
         for i in self.sg.outputs:
             i = int(i)
-            if i in self.acts and self.acts[i] in self.layers:
+            if i in self.acts and self.acts[i] in self.layers and self.acts[i] == self.names[i]:
                 self.native[self.acts[i]] = self.shape(i)
                 outputs.append(self.acts[i])
+            elif i in self.acts and self.acts[i] in self.layers:  # fused activation / folded op: rename via the tail
+                self.tail.append(TailOp("reshape", (self.acts[i],), self.names[i], shape=self.shape(i)))
+                if self.quantized:
+                    self.quant[self.names[i]] = self.quant[self.acts[i]]
+                outputs.append(self.names[i])
             elif i in self.tails:
                 outputs.append(self.tails[i])
             else:
@@ -308,7 +313,7 @@ class _Importer(TfliteOps):
     def emit(self, out: int, op: Op, inputs: list[str], out_hwc: tuple[int, int, int], **attrs) -> str:
         name = self.names[out]
         declared = self.shape(out)
-        if op is Op.FC:  # [1, units], [1, 1, 1, units] or, batched, [N, units]
+        if op in (Op.FC, Op.GLOBAL_AVGPOOL):  # [1, C], [1, 1, 1, C] or, batched fc, [N, units]
             ok = declared[-1:] == (out_hwc[2],) and int(np.prod(declared)) == int(np.prod(out_hwc))
         else:
             ok = declared == (1, *out_hwc)

@@ -277,11 +277,11 @@ class TfliteOps:
         self.pool(op, ins, out, Op.AVGPOOL)
 
     def op_MEAN(self, op, ins, out) -> None:
-        """over H, W with keep_dims (float models): `global_avgpool`."""
+        """over H, W (float models): `global_avgpool` ([1, 1, 1, C] or, without keep_dims, [1, C])."""
         axes = sorted(int(a) % 4 for a in np.ravel(self.const(ins[1], "axes")))
         x = self.hwc(self.act(ins[0]))
-        if axes != [1, 2] or not op.builtinOptions.keepDims or self.quantized:
-            raise Fail("MEAN is supported over H and W with keep_dims in float models only")
+        if axes != [1, 2] or self.quantized:
+            raise Fail("MEAN is supported over H and W in float models only")
         self.emit(out, Op.GLOBAL_AVGPOOL, [self.act(ins[0])], (1, 1, x[2]))
 
     def op_RESIZE_NEAREST_NEIGHBOR(self, op, ins, out) -> None:
