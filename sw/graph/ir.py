@@ -110,7 +110,8 @@ class Layer:
     w_bits, a_bits
         Weight and activation widths; 32 means float (float path, float cost).
     repeat
-        Executions per inference (e.g. per-RoI layers run once per proposal).
+        Executions per inference (e.g. per-RoI layers run once per proposal; every
+        layer of a model imported with batch N runs once per image).
     shares_weights
         Name of an earlier layer whose weights this layer reuses (heads shared
         across pyramid levels); shared weights count once in graph totals.

@@ -65,10 +65,10 @@ def float_layer(model: ImportedModel, layer: Layer, xs: list[np.ndarray]) -> np.
         return prelu_float(x, model.tensors[f"{layer.name}.alpha"])
     if op is Op.RESIZE_BILINEAR:
         return resize_bilinear_float(x, layer.out_shape[:2], layer.resize)
-    if op is Op.FC:  # flattened input, or one row per pixel when batched
-        rows = x.reshape(layer.batched_rows, -1)
+    if op is Op.FC:  # flattened input (per image), or one row per pixel when batched
+        rows = x.reshape(-1, layer.weight_count // layer.out_shape[2])
         out = fully_connected_float(rows, model.tensors[f"{layer.name}.weight"], model.tensors.get(f"{layer.name}.bias"))
-        return out.reshape(1, *layer.out_shape)
+        return out.reshape(-1, *layer.out_shape)
     if op is Op.ADD:
         return sum(xs[1:], xs[0])
     if op is Op.MUL:

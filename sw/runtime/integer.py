@@ -230,9 +230,9 @@ def _int_layer(layer: Layer, plan: LayerPlan, xs: list[np.ndarray], params: Mapp
     elif op is Op.RESIZE_BILINEAR:
         out = resize_bilinear_int(x, layer.out_shape[:2], layer.resize)
     elif op is Op.FC:
-        out = fully_connected(x.reshape(layer.batched_rows, -1), plan.weights, plan.bias, plan.stage,
-                              input_zero_point=zin[0], weight_zero_point=plan.weight_zero_point)
-        out = out.reshape(1, *layer.out_shape)
+        out = fully_connected(x.reshape(-1, layer.weight_count // layer.out_shape[2]), plan.weights, plan.bias,
+                              plan.stage, input_zero_point=zin[0], weight_zero_point=plan.weight_zero_point)
+        out = out.reshape(-1, *layer.out_shape)
     elif op is Op.ADD:
         out = add(xs[0], xs[1], plan.add)
     elif op is Op.MUL:

@@ -10,7 +10,7 @@ import pytest
 import hwsim.cli
 from oracles.tflite_layers import (build_keras_upsampling_conv, build_prelu, build_resize_bilinear,
                                    build_transpose_conv, build_transpose_then_conv, build_float_io_conv)
-from oracles.tflite_ref import build_fully_connected, run_model
+from oracles.tflite_ref import build_conv2d, build_fully_connected, run_model
 from sw.graph.importers.tflite_import import load_tflite
 from sw.graph.ir import Op
 
@@ -93,3 +93,21 @@ def test_float_io_int8_model_quantizes_and_dequantizes_like_tflite(tmp_path):
     got = np.load(tmp_path / "y.npy")
     assert ref.dtype == np.float32 and got.shape == ref.shape
     assert np.array_equal(got.astype(np.float32), ref) and np.unique(ref).size > 20
+
+
+def test_batch_of_images_runs_every_layer_per_image(tmp_path):
+    rng = np.random.default_rng(8)
+    data = build_conv2d((3, 6, 7, 4), 0.05, 1, rng.integers(-127, 128, (5, 3, 3, 4)), rng.uniform(0.002, 0.01, 5),
+                        rng.integers(-500, 500, 5), 0.08, -3, fused="RELU")
+    path = tmp_path / "batch3.tflite"
+    path.write_bytes(data)
+    layer = load_tflite(path).graph.layers[0]
+    assert (layer.in_shapes, layer.out_shape, layer.repeat) == (((6, 7, 4),), (6, 7, 5), 3)
+    assert layer.macs == 3 * 6 * 7 * 5 * 36
+    x = rng.integers(-128, 128, (3, 6, 7, 4)).astype(np.int8)
+    np.save(tmp_path / "x.npy", x)
+    assert hwsim.cli.main(["run", str(path), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy")]) == 0
+    (ref,) = run_model(data, [x])
+    got = np.load(tmp_path / "y.npy")
+    assert got.shape == ref.shape == (3, 6, 7, 5) and np.count_nonzero(got != ref) == 0
+    assert hwsim.cli.main(["simulate", "--model", str(path), "--no-layers"]) == 0

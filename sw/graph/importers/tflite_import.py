@@ -102,6 +102,7 @@ class _Importer(TfliteOps):
         self.coverage = Coverage()
         self.failed: set[int] = set()
         self.pinned: dict[str, tuple[int, ...]] = {}
+        self.batch = 1
         self.views: dict[int, LayoutView] = {}
         self.sparse: dict[int, np.ndarray] = {}
         self.absorbed: set[int] = set()
@@ -221,9 +222,11 @@ class _Importer(TfliteOps):
             if pinned is not None and tuple(pinned) != shape:
                 raise ValueError(f"{self.path}: input '{self.names[i]}' has the static shape {list(shape)}; "
                                  f"TFLite inputs cannot be re-pinned to {list(pinned)}")
-            if len(shape) not in (2, 4) or (len(shape) == 4 and shape[0] != 1) or min(shape) < 1:
-                raise ValueError(f"{self.path}: input '{self.names[i]}': expected shape [1, H, W, C] or [N, C] "
-                                 f"(batch > 1 only for 2-D inputs), got {list(shape)}")
+            if len(shape) not in (2, 4) or min(shape) < 1 or (len(shape) == 4 and self.batch not in (1, shape[0])):
+                raise ValueError(f"{self.path}: input '{self.names[i]}': expected shape [N, H, W, C] (one N for all "
+                                 f"inputs) or [N, C], got {list(shape)}")
+            if len(shape) == 4:
+                self.batch = shape[0]
             name = self.names[i]
             hwc = shape[1:] if len(shape) == 4 else (1, shape[0], shape[1])
             self.acts[i] = name
@@ -295,7 +298,7 @@ class _Importer(TfliteOps):
         for op in self.tail:
             for name in op.inputs:
                 if name in self.layers:
-                    self.native[name] = (1, *self.layers[name].out_shape)
+                    self.native[name] = (self.batch, *self.layers[name].out_shape)
         ir_outputs = [n for n in self.order if n in self.native]
         parts = tag_parts(self.layers, self.order, ir_outputs)
         try:
@@ -314,9 +317,11 @@ class _Importer(TfliteOps):
         name = self.names[out]
         declared = self.shape(out)
         if op in (Op.FC, Op.GLOBAL_AVGPOOL):  # [1, C], [1, 1, 1, C] or, batched fc, [N, units]
-            ok = declared[-1:] == (out_hwc[2],) and int(np.prod(declared)) == int(np.prod(out_hwc))
+            ok = declared[-1:] == (out_hwc[2],) and int(np.prod(declared)) == self.batch * int(np.prod(out_hwc))
         else:
-            ok = declared == (1, *out_hwc)
+            ok = declared == (self.batch, *out_hwc)
+        if self.batch > 1:  # a batch of images: every layer runs once per image
+            attrs["repeat"] = self.batch
         if not ok:
             raise Fail(f"declared output shape {list(declared)} but the operator gives {list(out_hwc)} (H, W, C)")
         activation = attrs.pop("activation", None)

@@ -350,7 +350,7 @@ class TfliteOps:
         """before FULLY_CONNECTED: absorbed; feeding compute: a layout chain (see TILE); else output tail."""
         shape = self.shape(out)
         users = self.consumers[out]
-        if ins[0] in self.acts and len(shape) == 2 and shape[0] == 1 and users and all(
+        if ins[0] in self.acts and len(shape) == 2 and shape[0] == self.batch and users and all(
                 u is not None and self.opname(u) == "FULLY_CONNECTED" for u in users):
             self.flats[out] = Flat(self.acts[ins[0]])
             return
