@@ -8,7 +8,7 @@ applies the patterns below before its per-operator handlers:
   of their input ``x``, e.g. ``x * clip(x + 3, 0, 6) / 6`` (hard-swish),
   ``clip(x + 3, 0, 6) / 6`` (hard-sigmoid), ``0.5 * x * (1 + erf(x / sqrt 2))``
   (GELU). The whole chain becomes one activation (fused into the producer of
-  ``x`` when ``x`` has no other consumer).
+  ``x`` when every consumer of ``x`` is in the chain).
 * :func:`fold_affine`: a multiply and/or add by per-channel constants right
   after a conv / fc folds into its weights and bias (``w * s``, ``b * s + t``);
   elsewhere it is a 1x1 depthwise layer (one multiply per element, the vector
@@ -31,7 +31,7 @@ import numpy as np
 from sw.graph.ir import Activation
 
 __all__ = ["GraphView", "Step", "ActivationPattern", "Match", "ACTIVATION_PATTERNS", "match_activation",
-           "fold_affine", "affine_weights", "split_weighted", "PATTERN_TABLE", "PatternRow"]
+           "fold_affine", "affine_weights", "per_channel", "split_weighted", "PATTERN_TABLE", "PatternRow"]
 
 Node = Hashable
 
