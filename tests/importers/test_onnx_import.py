@@ -174,3 +174,27 @@ def test_fuzz_truncated_and_mutated_files_raise_one_line_value_errors(tmp_path):
             assert str(exc).startswith(str(path)) and "\n" not in str(exc)
             outcomes["error"] += 1
     assert outcomes["error"] >= 50
+
+
+def test_batch_of_images_matches_onnxruntime(tmp_path):
+    b = Builder((2, 3, 8, 8), seed=9)
+    c = b.node("Relu", [b.bn(b.conv("x", 3, 6, 3, bias=False), 6)])
+    d = b.conv(c, 6, 6, 3, group=6)
+    gate = b.node("HardSigmoid", [b.conv(b.node("GlobalAveragePool", [d]), 6, 6, 1)], alpha=1 / 6, beta=0.5)
+    se = b.node("Mul", [d, gate])
+    up = b.node("Resize", [b.conv(se, 6, 4, 3, stride=2), "", b.const(np.array([1, 1, 2, 2], np.float32))],
+                mode="nearest")
+    cat = b.node("Concat", [se, up], axis=1)
+    flat = b.node("Flatten", [b.node("GlobalAveragePool", [cat])], axis=1)
+    g = b.node("Gemm", [flat, b.const(b.rng.normal(0, 0.3, (5, 10)).astype(np.float32))], transB=1)
+    path = save(b.model([cat, g]), tmp_path, "batch")
+    model = load_onnx(path)
+    assert {l.repeat for l in model.graph} == {2}
+    per_image = 64 * 6 * 27 + 64 * 6 * 9 + 6 * 6 + 64 * 6 + 16 * 4 * 54 + 10 * 5
+    assert model.graph.totals().macs == 2 * per_image
+    x = np.random.default_rng(1).normal(size=(2, 3, 8, 8)).astype(np.float32)
+    expected = ort.InferenceSession(str(path)).run(None, {"x": x})
+    got = run_float(model, {"x": x})
+    for value, ref in zip(got.values(), expected):
+        assert value.shape == ref.shape
+        np.testing.assert_allclose(value, ref, atol=1e-5, rtol=1e-5)

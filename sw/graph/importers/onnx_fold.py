@@ -81,9 +81,9 @@ def nhwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
     return (1, 1, int(np.prod(shape[1:])))
 
 
-def nchw(hwc: tuple[int, int, int]) -> tuple[int, int, int, int]:
+def nchw(hwc: tuple[int, int, int], batch: int = 1) -> tuple[int, int, int, int]:
     """NCHW shape of an IR (H, W, C) shape."""
-    return (1, hwc[2], hwc[0], hwc[1])
+    return (batch, hwc[2], hwc[0], hwc[1])
 
 
 def as_text(value) -> str:

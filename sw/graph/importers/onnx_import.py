@@ -147,6 +147,7 @@ class OnnxImporter(OnnxOps):
         self.act_shapes: dict[str, tuple[int, ...]] = {}
         self.coverage = Coverage()
         self.absorbed: set[int] = set()
+        self.batch = 1
         self.view = _View(self)
 
     # -- helpers used by the handlers ------------------------------------------------------------
@@ -192,10 +193,12 @@ class OnnxImporter(OnnxOps):
 
     def emit_named(self, base: str, output: str, op: Op, inputs: list[Act], out_hwc, **attrs) -> Act:
         name = self.unique(base)
+        if self.batch > 1:  # a batch of images: every layer runs once per image
+            attrs["repeat"] = self.batch
         self.layers[name] = PendingLayer(name, op, [a.name for a in inputs], [nhwc(a.shape) for a in inputs],
                                          out_hwc, attrs)
         self.order.append(name)
-        out = Act(name, (1, out_hwc[2]) if op is Op.FC else nchw(out_hwc))
+        out = Act(name, (self.batch, out_hwc[2]) if op is Op.FC else nchw(out_hwc, self.batch))
         self.act_shapes[name] = out.shape
         want = self.inferred.get(output)
         if want is not None and tuple(want) != tuple(out.shape):
@@ -326,13 +329,14 @@ class OnnxImporter(OnnxOps):
         graph_inputs = []
         for vi in inputs:
             shape = self.inferred.get(vi.name)
-            if shape is None or len(shape) != 4 or shape[0] != 1:
+            if shape is None or len(shape) != 4 or graph_inputs and shape[0] != self.batch:
                 dims = [d.dim_param or d.dim_value for d in vi.type.tensor_type.shape.dim]
                 dynamic = [str(d) for d in dims if isinstance(d, str) or d == 0]
                 hint = f"; dynamic dims {', '.join(dynamic)}: pin them with --input-shape {vi.name}=1x3xHxW" \
                     if dynamic else ""
-                raise ValueError(f"{self.path}: input '{vi.name}': expected a static (1, C, H, W) shape, "
+                raise ValueError(f"{self.path}: input '{vi.name}': expected a static (N, C, H, W) shape, "
                                  f"got {dims}{hint}")
+            self.batch = shape[0]
             self.values[vi.name] = Act(vi.name, shape)
             self.native[vi.name] = shape
             self.used_names.add(vi.name)

@@ -174,7 +174,7 @@ class OnnxOps:
             return
         x, y = (self.act(n) for n in node.input)
         big, small = (x, y) if np.prod(x.shape) >= np.prod(y.shape) else (y, x)
-        if small.shape != big.shape and small.shape != (1, big.shape[1], 1, 1):
+        if small.shape != big.shape and small.shape != (big.shape[0], big.shape[1], 1, 1):
             raise Fail(f"Mul of shapes {x.shape} and {y.shape}: only equal shapes or (1, C, 1, 1) broadcast")
         self.emit(node, Op.MUL, [x, y], nhwc(big.shape))
 
@@ -443,7 +443,7 @@ class OnnxOps:
             raise Fail("output shape unknown after shape inference")
         src = self.values.get(node.input[0])
         users = self.consumers[node.output[0]]
-        if isinstance(src, Act) and len(shape) == 2 and shape[0] == 1 and users and \
+        if isinstance(src, Act) and len(shape) == 2 and shape[0] == self.batch and users and \
                 all(c is not None and c.op_type in ("Gemm", "MatMul") for c in users):
             self.values[node.output[0]] = Flat(src)
             return
