@@ -8,20 +8,12 @@ int4 weights, int32 bias) keep their own codes and parameters in
 :attr:`sw.graph.model.ImportedModel.quant`, keyed by IR tensor name and
 ``"<layer>.weight"``.
 
-Mapping: ``CONV_2D`` -> ``conv`` (grouped when the filter has fewer input
-channels), ``DEPTHWISE_CONV_2D`` -> ``depthwise`` (``[1, kh, kw, Cout]`` filter
-to OHWI), ``FULLY_CONNECTED`` -> ``fc`` (a ``RESHAPE`` to ``[1, N]`` before it is
-absorbed: the IR flattens NHWC as TFLite does), ``ADD`` / ``MUL``,
-``CONCATENATION`` on channels, ``MAX_POOL_2D``, ``AVERAGE_POOL_2D``,
-``MEAN`` over H and W -> ``global_avgpool``, ``RESIZE_NEAREST_NEIGHBOR`` by
-integer factors -> ``upsample``, ``PAD`` (spatial and trailing channels, zero
-filled) -> ``pad``. ``RELU`` / ``RELU6`` / ``LOGISTIC`` / ``HARD_SWISH`` /
-``LEAKY_RELU`` fuse into the producing conv / fc / add (quantized models: only
-when the producer's output parameters equal the activation's, so that the fused
-clamp is exact) or become ``activation`` layers. ``RESHAPE`` and
-``CONCATENATION`` on other axes after the last compute layer form the tail.
-``SAME`` padding puts the odd pixel bottom/right. ``PRELU`` -> ``prelu``
-(per-channel slope), ``RESIZE_BILINEAR`` -> ``resize_bilinear``.
+Operators map as the handlers' docstrings say (:mod:`sw.graph.importers.tflite_ops`, tabulated
+in ``docs/importers.md``); the shared rewrite patterns (:mod:`sw.graph.importers.patterns`) and
+layout chains (:mod:`sw.graph.importers.layout`) are applied as in the ONNX importer. Activations
+fuse into the producing conv / fc / add (quantized models: only when the producer's output
+parameters equal the activation's, so that the fused clamp is exact). A batch of images
+(``[N, H, W, C]``) gives per-image layers with ``repeat = N``.
 
 Every operator is tried; an unsupported model raises one
 :class:`~sw.graph.importers.common.UnsupportedModel` naming every failing
