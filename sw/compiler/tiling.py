@@ -68,6 +68,7 @@ class ConvGeometry:
     bias: bool
     out_channels_total: int
     col2im_ops: int = 0
+    sparsity: float = 0.0  # zero fraction of weights stored sparse: DRAM weight loads carry the non-zeros only
 
     @property
     def k(self) -> int:
@@ -89,16 +90,17 @@ def conv_geometry(layer: Layer) -> ConvGeometry:
     a, wb, bias = layer.a_bits, layer.w_bits, layer.bias
     if layer.op is Op.FC:  # batched fc: one GEMM row per output pixel
         rows, depth = layer.repeat * layer.batched_rows, (c if layer.batched_rows > 1 else h * w * c)
-        return ConvGeometry(rows, 1, depth, 1, rows, 1, cout, 1, 1, 1, 1, 1, 1, 0, 0, a, wb, a, bias, cout)
+        return ConvGeometry(rows, 1, depth, 1, rows, 1, cout, 1, 1, 1, 1, 1, 1, 0, 0, a, wb, a, bias, cout,
+                            sparsity=layer.sparsity)
     if layer.op is Op.CONV_TRANSPOSE:
         g = layer.groups
         cols = layer.kernel[0] * layer.kernel[1] * cout // g
         return ConvGeometry(h, w, c // g, g, h, w, cols, 1, 1, 1, 1, 1, 1, 0, 0, a, wb, 32, bias, cout,
-                            col2im_ops=h * w * cols * g)
+                            col2im_ops=h * w * cols * g, sparsity=layer.sparsity)
     g = layer.groups
     return ConvGeometry(h, w, c // g, g, ho, wo, cout // g, layer.kernel[0], layer.kernel[1],
                         layer.stride[0], layer.stride[1], layer.dilation[0], layer.dilation[1],
-                        layer.padding[0][0], layer.padding[1][0], a, wb, a, bias, cout)
+                        layer.padding[0][0], layer.padding[1][0], a, wb, a, bias, cout, sparsity=layer.sparsity)
 
 
 def _blocks(total: int, size: int) -> list[tuple[int, int]]:
@@ -291,7 +293,8 @@ def _conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, ry: tuple[int, int],
     x0, x1, _, _ = g.in_range(*rx, 1)
     pixels = (ry[1] - ry[0]) * (rx[1] - rx[0])
     in_bytes = nbytes((y1 - y0) * (x1 - x0) * g.cin_g, g.a_bits) if load_in else 0
-    w_bytes = (nbytes(tn * g.k, g.w_bits) + (tn * BIAS_BYTES if g.bias else 0)) if load_w else 0
+    w_bytes = (nbytes(round(tn * g.k * (1 - g.sparsity)), g.w_bits) + (tn * BIAS_BYTES if g.bias else 0)) \
+        if load_w else 0  # sparse weights [assumed]: non-zeros only, index overhead neglected
     out_bytes = nbytes(pixels * tn, g.out_bits)
     macs = pixels * tn * g.k
     compute = _tile_compute(cfg, g, pixels, tn, passes)
