@@ -42,7 +42,8 @@ class LayoutView:
 
     def _with(self, index: np.ndarray) -> "LayoutView":
         if index.size > MAX_INDEX_ELEMENTS:
-            raise ValueError(f"layout chain on '{self.source}' grows to {index.size} elements (limit {MAX_INDEX_ELEMENTS})")
+            raise ValueError(f"layout chain on '{self.source}' grows to {index.size} elements "
+                             f"(limit {MAX_INDEX_ELEMENTS})")
         return LayoutView(self.source, self.hwc, self.layout, index)
 
     def reshape(self, shape) -> "LayoutView":

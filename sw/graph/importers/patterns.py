@@ -88,14 +88,15 @@ class Match:
 
 _SQRT1_2 = float(np.sqrt(0.5))
 _HS = (Step("add_const", 3.0), Step("clip", (0.0, 6.0)))
+_ERF = (Step("scale", _SQRT1_2), Step("erf"), Step("add_const", 1.0))
 ACTIVATION_PATTERNS: tuple[ActivationPattern, ...] = (
     ActivationPattern("x*clip(x+3,0,6)/6", Activation.HARDSWISH, _HS + (Step("mul_x"), Step("scale", 1 / 6))),
     ActivationPattern("x*(clip(x+3,0,6)/6)", Activation.HARDSWISH, _HS + (Step("scale", 1 / 6), Step("mul_x"))),
     ActivationPattern("clip(x+3,0,6)/6", Activation.HARDSIGMOID, _HS + (Step("scale", 1 / 6),)),
     ActivationPattern("x*(1+erf(x/sqrt2))*0.5", Activation.GELU,
-                      (Step("scale", _SQRT1_2), Step("erf"), Step("add_const", 1.0), Step("mul_x"), Step("scale", 0.5))),
+                      _ERF + (Step("mul_x"), Step("scale", 0.5))),
     ActivationPattern("0.5*x*(1+erf(x/sqrt2))", Activation.GELU,
-                      (Step("scale", _SQRT1_2), Step("erf"), Step("add_const", 1.0), Step("scale", 0.5), Step("mul_x"))),
+                      _ERF + (Step("scale", 0.5), Step("mul_x"))),
 )
 
 

@@ -206,7 +206,8 @@ class _Importer(TfliteOps):
         names = [self.names[int(i)] for i in self.sg.inputs]
         for name, shape in self.pinned.items():
             if name not in names:
-                raise ValueError(f"{self.path}: --input-shape names '{name}', not an input (inputs: {', '.join(names)})")
+                raise ValueError(f"{self.path}: --input-shape names '{name}', not an input "
+                                 f"(inputs: {', '.join(names)})")
         for i in self.sg.inputs:
             i = int(i)
             shape = self.shape(i)

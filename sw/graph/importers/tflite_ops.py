@@ -36,7 +36,8 @@ class Flat:
 
 def equal_params(a: QuantParams, b: QuantParams) -> bool:
     """True when two per-tensor parameters are identical (bits, sign, scale, zero point)."""
-    return (a.bits, a.signed, float(a.scale), int(a.zero_point)) == (b.bits, b.signed, float(b.scale), int(b.zero_point))
+    key = lambda p: (p.bits, p.signed, float(p.scale), int(p.zero_point))  # noqa: E731
+    return key(a) == key(b)
 
 
 class TfliteOps:
@@ -370,7 +371,8 @@ class TfliteOps:
         self.op_RESHAPE(op, ins[:1], out)
 
     def op_TILE(self, op, ins, out) -> None:
-        """layout chain feeding compute, lowered by its index map: identity or nearest `upsample` (Keras UpSampling2D)."""
+        """layout chain feeding compute, lowered by its index map: identity or nearest `upsample`
+        (Keras UpSampling2D)."""
         multiples = self.const(ins[1], "multiples")
         self.extend_view(ins[0], out, lambda v: v.tile(multiples))
 
@@ -396,7 +398,8 @@ class TfliteOps:
             view = LayoutView.of(source, hwc, "nhwc")
         view = step(view)
         if tuple(view.index.shape) != self.shape(out):
-            raise Fail(f"layout result {list(view.index.shape)} disagrees with the declared shape {list(self.shape(out))}")
+            raise Fail(f"layout result {list(view.index.shape)} disagrees with the declared shape "
+                       f"{list(self.shape(out))}")
         if self.quantized and not equal_params(self.activation_params(out), self.activation_params(i)):
             raise Fail("layout operators must keep their input's quantization")
         self.views[out] = view

@@ -34,7 +34,8 @@ def enum_names(enum: type) -> dict[int, str]:
 
 
 # union fields and the schema enum naming their member tables
-_UNIONS = {"builtinOptions": "BuiltinOptions", "arraySegments": "SparseIndexVector", "arrayIndices": "SparseIndexVector"}
+_UNIONS = {"builtinOptions": "BuiltinOptions", "arraySegments": "SparseIndexVector",
+           "arrayIndices": "SparseIndexVector"}
 
 
 @cache
