@@ -198,3 +198,17 @@ def test_batch_of_images_matches_onnxruntime(tmp_path):
     for value, ref in zip(got.values(), expected):
         assert value.shape == ref.shape
         np.testing.assert_allclose(value, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_opset20_gelu_matches_onnxruntime(tmp_path):
+    b = Builder((1, 3, 6, 6), seed=11)
+    y = b.node("Gelu", [b.conv("x", 3, 4, 3)])
+    model = b.model([y])
+    model.opset_import[0].version = 20
+    model.ir_version = 9
+    path = save(model, tmp_path, "gelu")
+    imported = load_onnx(path)
+    assert [(l.op, l.activation) for l in imported.graph] == [(Op.CONV, Activation.GELU)]
+    x = np.random.default_rng(0).normal(size=(1, 3, 6, 6)).astype(np.float32)
+    expected = ort.InferenceSession(str(path)).run(None, {"x": x})[0]
+    np.testing.assert_allclose(list(run_float(imported, {"x": x}).values())[0], expected, atol=1e-5, rtol=1e-5)

@@ -117,6 +117,12 @@ class OnnxOps:
         """activation hardswish."""
         self.activate(node, node.input[0], Activation.HARDSWISH)
 
+    def op_Gelu(self, node) -> None:
+        """activation gelu (opset 20, approximate "none"; the tanh approximation is refused)."""
+        if as_text(self.attrs(node).get("approximate", "none")) != "none":
+            raise Fail("Gelu with approximate='tanh' is not supported (exact erf GELU only)")
+        self.activate(node, node.input[0], Activation.GELU)
+
     def op_Clip(self, node) -> None:
         """activation relu6 ([0, 6]) or relu ([0, inf)); other bounds refused."""
         lo, hi = self.clip_range(node)
