@@ -139,7 +139,7 @@ def _tensor(name, shape, ttype, scale=None, zero_point=0, *, qdim=0, data=None):
         if ttype == _T.INT4:
             raw = _pack_int4(data)
         else:
-            np_dtype = {_T.INT8: "<i1", _T.INT16: "<i2", _T.INT32: "<i4", _T.INT64: "<i8"}[ttype]
+            np_dtype = {_T.INT8: "<i1", _T.INT16: "<i2", _T.INT32: "<i4", _T.INT64: "<i8", _T.FLOAT32: "<f4"}[ttype]
             raw = np.frombuffer(data.astype(np_dtype).tobytes(), dtype=np.uint8)
         buffer.data = raw
     return tensor, buffer

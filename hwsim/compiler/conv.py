@@ -239,6 +239,12 @@ def choose_conv_tiling(layer: Layer, cfg: HwConfig) -> ConvTiling:
     return ConvTiling(g, best.th, best.tw, best.tn, best.order)
 
 
+def _weight_load_bytes(g: ConvGeometry, tn: int) -> int:
+    """DRAM bytes of ``tn`` channels' weights (+ int32 bias); sparse weights carry their non-zeros only
+    (index overhead neglected [assumed])."""
+    return nbytes(round(tn * g.k * (1 - g.sparsity)), g.w_bits) + (tn * BIAS_BYTES if g.bias else 0)
+
+
 def _conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, ry: tuple[int, int], rx: tuple[int, int],
                tn: int, load_in: bool, load_w: bool) -> Tile:
     a = cfg.array
@@ -273,7 +279,7 @@ def _conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, ry: tuple[int, int],
         compute += costs.vector_cycles(vector_ops, cfg.vector.lanes)
     return Tile(unit=unit, pixels=pixels, channels=tn, k=g.k, array_tiles=array_tiles, macs=pixels * tn * g.k,
                 load_ifmap_bytes=nbytes((y1 - y0) * (x1 - x0) * g.cin_g, g.a_bits) if load_in else 0,
-                load_weight_bytes=(w_stream + (tn * BIAS_BYTES if g.bias else 0)) if load_w else 0,
+                load_weight_bytes=_weight_load_bytes(g, tn) if load_w else 0,
                 store_bytes=out_bytes, compute_cycles=compute, tail_cycles=tail,
                 ifmap_read_bytes=ifmap_read, weight_read_bytes=weight_read,
                 ofmap_read_bytes=out_bytes + psum_bytes, ofmap_write_bytes=out_bytes + psum_bytes,

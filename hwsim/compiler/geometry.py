@@ -56,6 +56,9 @@ class ConvGeometry:
         Output channels over all groups.
     col2im_ops
         Vector-unit overlap-add element operations (transposed convolution), else 0.
+    sparsity
+        Zero fraction of weights stored sparse: DRAM weight loads carry the non-zeros only
+        (index overhead neglected [assumed]).
     """
 
     h: int
@@ -79,6 +82,7 @@ class ConvGeometry:
     bias: bool
     out_channels_total: int
     col2im_ops: int = 0
+    sparsity: float = 0.0
 
     @property
     def k(self) -> int:
@@ -97,10 +101,12 @@ class ConvGeometry:
 def conv_geometry(layer: Layer) -> ConvGeometry:
     """The GEMM geometry of a conv / depthwise / fc / conv_transpose layer."""
     (h, w, c), (ho, wo, cout) = layer.in_shapes[0], layer.out_shape
-    common = dict(a_bits=layer.a_bits, w_bits=layer.w_bits, bias=layer.bias, out_channels_total=cout)
+    common = dict(a_bits=layer.a_bits, w_bits=layer.w_bits, bias=layer.bias, out_channels_total=cout,
+                  sparsity=layer.sparsity)
     unit_window = dict(kh=1, kw=1, sh=1, sw=1, dh=1, dw=1, pad_top=0, pad_left=0)
-    if layer.op is Op.FC:
-        return ConvGeometry(h=layer.repeat, w=1, cin_g=h * w * c, groups=1, ho=layer.repeat, wo=1, n_g=cout,
+    if layer.op is Op.FC:  # batched fc: one GEMM row per output pixel
+        rows, depth = layer.repeat * layer.batched_rows, (c if layer.batched_rows > 1 else h * w * c)
+        return ConvGeometry(h=rows, w=1, cin_g=depth, groups=1, ho=rows, wo=1, n_g=cout,
                             out_bits=layer.a_bits, **unit_window, **common)
     g = layer.groups
     if layer.op is Op.CONV_TRANSPOSE:

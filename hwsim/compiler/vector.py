@@ -56,6 +56,14 @@ def _vector_layer_costs(layer: Layer, rows: int, in_rows_fn) -> tuple[int, int, 
     if op is Op.PAD:
         inner = min(rows, layer.in_shapes[0][0])
         return nbytes(inner * layer.in_shapes[0][1] * c, bits), nbytes(out_el, bits), 0
+    if op is Op.DEPTH_TO_SPACE:  # data movement: each output row block reads rows / b input rows
+        return nbytes(out_el, bits), nbytes(out_el, bits), 0
+    if op is Op.PRELU:  # compare + multiply per element; the C slopes are read once per tile
+        return nbytes(out_el, bits) + c, nbytes(out_el, bits), out_el
+    if op is Op.RESIZE_BILINEAR:  # 4 weighted taps per output from the source rows the block spans
+        hin, win, _ = layer.in_shapes[0]
+        src_rows = min(hin, -(-rows * hin // layer.out_shape[0]) + 1)
+        return nbytes(src_rows * win * c, bits), nbytes(out_el, bits), 4 * out_el
     if op is Op.ROI_ALIGN:  # per RoI; 4 bilinear taps per output
         el = rows * wo * c
         return nbytes(4 * el, bits), nbytes(el, bits), 4 * el
@@ -65,7 +73,7 @@ def _vector_layer_costs(layer: Layer, rows: int, in_rows_fn) -> tuple[int, int, 
     raise ValueError(f"layer '{layer.name}': op {op.value} has no vector mapping")
 
 
-DMA_OPS = frozenset({Op.UPSAMPLE, Op.CONCAT, Op.PAD})
+DMA_OPS = frozenset({Op.UPSAMPLE, Op.CONCAT, Op.PAD, Op.DEPTH_TO_SPACE})
 
 
 def vector_tree(layer: Layer, cfg: HwConfig) -> tuple[VectorTiling, Loop]:
@@ -97,7 +105,7 @@ def vector_tree(layer: Layer, cfg: HwConfig) -> tuple[VectorTiling, Loop]:
     i, o, _ = _vector_layer_costs(layer, th, in_rows)
     # one output row too large: split it into column pieces (window halo columns neglected)
     wsplit = max(1, -(-i // half_in), -(-o // half_out))
-    if wsplit > layer.out_shape[1]:
+    if wsplit > layer.out_shape[1] and layer.op is not Op.GLOBAL_AVGPOOL:  # a global pool streams its input
         raise ValueError(f"layer '{layer.name}': the smallest legal tile (1 output pixel) needs "
                          f"{-(-i // layer.out_shape[1])} bytes of input and {-(-o // layer.out_shape[1])} bytes "
                          f"of output SRAM per buffer, but config '{cfg.name}' has {half_in} and {half_out}")

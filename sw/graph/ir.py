@@ -17,7 +17,9 @@ named after the layer; graph inputs are named tensors too. Costs:
 
 Ops (:class:`Op`): ``conv`` (dense or grouped), ``depthwise`` (``groups == Cin``,
 ``Cout = multiplier * Cin``), ``conv_transpose``, ``fc`` (input of any shape,
-flattened; output ``(1, 1, units)``), ``add`` (equal shapes), ``mul``
+flattened; output ``(1, 1, units)``; or *batched*: output ``(H, W, units)`` of an
+input ``(H, W, C)``, one row per pixel, as a FULLY_CONNECTED with batch > 1),
+``add`` (equal shapes), ``mul``
 (element-wise; an input may be ``(1, 1, C)`` and broadcast, as in
 squeeze-excite), ``concat`` (channels), ``upsample`` (nearest, integer factor
 ``stride``; output may be cropped by less than one factor, as a resize to a
@@ -26,7 +28,11 @@ target size does), ``maxpool`` / ``avgpool`` (window ``kernel``), ``global_avgpo
 as TFLite channel padding does in BlazeFace's residual blocks; 0 MACs), ``activation`` (stand-alone
 non-linearity), ``roi_align`` (inputs: feature maps then a proposals tensor;
 output ``(kh, kw, C)`` per RoI, ``repeat`` = RoIs), ``proposals`` (anchor decode
-+ NMS, output ``(1, N, 4)`` boxes).
++ NMS, output ``(1, N, 4)`` boxes), ``prelu`` (``x`` if ``x >= 0`` else
+``alpha[c] * x``: one slope per channel, counted as C weights, 0 MACs: vector
+work), ``resize_bilinear`` (any output H, W; coordinate convention ``resize``;
+4 taps per output element of vector work, 0 MACs), ``depth_to_space`` (block
+``stride``: ``(H, W, C b^2)`` -> ``(H b, W b, C)``, data movement, 0 MACs).
 """
 
 from __future__ import annotations
@@ -34,7 +40,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from enum import Enum
+
+from sw.graph.ops import RESIZE_MODES, WEIGHTED, Activation, Op, Part
+from sw.graph.shape_rules import check_op_shapes
 
 __all__ = [
     "Op",
@@ -55,54 +63,6 @@ Padding = tuple[tuple[int, int], tuple[int, int]]
 FLOAT_BITS = 32
 BITS = frozenset({2, 3, 4, 5, 6, 7, 8, 16, FLOAT_BITS})
 BIAS_BYTES = 4
-
-
-class Op(str, Enum):
-    """Layer operation; the module docstring gives each op's shape rule and cost."""
-
-    CONV = "conv"
-    DEPTHWISE = "depthwise"
-    CONV_TRANSPOSE = "conv_transpose"
-    FC = "fc"
-    ADD = "add"
-    MUL = "mul"
-    CONCAT = "concat"
-    UPSAMPLE = "upsample"
-    MAXPOOL = "maxpool"
-    AVGPOOL = "avgpool"
-    GLOBAL_AVGPOOL = "global_avgpool"
-    PAD = "pad"
-    ACTIVATION = "activation"
-    ROI_ALIGN = "roi_align"
-    PROPOSALS = "proposals"
-
-
-class Part(str, Enum):
-    """Which part of a detector a layer belongs to."""
-
-    BACKBONE = "backbone"
-    NECK = "neck"
-    HEAD = "head"
-
-
-class Activation(str, Enum):
-    """Non-linearity, fused into a layer or as a stand-alone ``activation`` layer."""
-
-    RELU = "relu"
-    RELU6 = "relu6"
-    LEAKY_RELU = "leaky_relu"
-    SILU = "silu"
-    HARDSWISH = "hardswish"
-    SIGMOID = "sigmoid"
-
-
-_WEIGHTED = frozenset({Op.CONV, Op.DEPTHWISE, Op.CONV_TRANSPOSE, Op.FC})
-_WINDOWED = frozenset({Op.CONV, Op.DEPTHWISE, Op.MAXPOOL, Op.AVGPOOL})
-_SINGLE_INPUT = _WEIGHTED | _WINDOWED | {Op.UPSAMPLE, Op.GLOBAL_AVGPOOL, Op.PAD, Op.ACTIVATION}
-
-
-def _window_out(size: int, pad: tuple[int, int], k: int, s: int, d: int) -> int:
-    return (size + pad[0] + pad[1] - d * (k - 1) - 1) // s + 1
 
 
 def _positive_pair(layer: str, what: str, value: tuple[int, int]) -> tuple[int, int]:
@@ -159,10 +119,18 @@ class Layer:
     w_bits, a_bits
         Weight and activation widths; 32 means float (float path, float cost).
     repeat
-        Executions per inference (e.g. per-RoI layers run once per proposal).
+        Executions per inference (e.g. per-RoI layers run once per proposal; every
+        layer of a model imported with batch N runs once per image).
     shares_weights
         Name of an earlier layer whose weights this layer reuses (heads shared
         across pyramid levels); shared weights count once in graph totals.
+    resize
+        ``resize_bilinear`` only: source-coordinate convention, one of
+        ``asymmetric``, ``align_corners``, ``half_pixel`` (see :data:`sw.graph.ops.RESIZE_MODES`).
+    sparsity
+        Fraction of weights that are zero in the file's sparse storage (weights
+        densified at import); ``weight_bytes`` stays dense, ``sparse_weight_bytes``
+        counts the non-zeros only.
     """
 
     name: str
@@ -182,6 +150,8 @@ class Layer:
     a_bits: int = 4
     repeat: int = 1
     shares_weights: str | None = None
+    resize: str | None = None
+    sparsity: float = 0.0
 
     def __post_init__(self) -> None:
         name = self.name
@@ -212,16 +182,25 @@ class Layer:
         if not self.inputs or len(self.inputs) != len(self.in_shapes):
             raise ValueError(f"layer '{name}': needs at least one input and one shape per input, "
                              f"got {len(self.inputs)} inputs and {len(self.in_shapes)} shapes")
-        if self.bias and self.op not in _WEIGHTED:
+        if (self.op is Op.RESIZE_BILINEAR) != (self.resize is not None) or (
+                self.resize is not None and self.resize not in RESIZE_MODES):
+            raise ValueError(f"layer '{name}': resize must be one of {RESIZE_MODES} for resize_bilinear "
+                             f"and None otherwise, got {self.resize!r}")
+        if not 0.0 <= self.sparsity < 1.0 or (self.sparsity and self.op not in WEIGHTED):
+            raise ValueError(f"layer '{name}': sparsity must be in [0, 1) and only on weighted ops, got {self.sparsity!r}")
+        if self.bias and self.op not in WEIGHTED:
             raise ValueError(f"layer '{name}': op {self.op.value} has no bias")
-        _check_op_shapes(self)
+        check_op_shapes(self)
 
     @property
     def weight_count(self) -> int:
         """Number of weights, excluding bias."""
         if self.op is Op.FC:
-            return math.prod(self.in_shapes[0]) * self.out_shape[2]
-        if self.op in _WEIGHTED:
+            depth = self.in_shapes[0][2] if self.batched_rows > 1 else math.prod(self.in_shapes[0])
+            return depth * self.out_shape[2]
+        if self.op is Op.PRELU:
+            return self.out_shape[2]
+        if self.op in WEIGHTED:
             cin, cout = self.in_shapes[0][2], self.out_shape[2]
             return self.kernel[0] * self.kernel[1] * cin // self.groups * cout
         return 0
@@ -242,6 +221,17 @@ class Layer:
         return math.ceil(self.weight_count * self.w_bits / 8) + self.bias_count * BIAS_BYTES
 
     @property
+    def batched_rows(self) -> int:
+        """Rows of a batched fc (``H * W`` of its output), 1 for a flattening fc and other ops."""
+        return self.out_shape[0] * self.out_shape[1] if self.op is Op.FC else 1
+
+    @property
+    def sparse_weight_bytes(self) -> int:
+        """Bytes of the non-zero weights (``(1 - sparsity)`` of them) plus biases: the weight traffic of a
+        layer whose weights were stored sparse."""
+        return math.ceil(round(self.weight_count * (1.0 - self.sparsity)) * self.w_bits / 8) + self.bias_count * BIAS_BYTES
+
+    @property
     def macs(self) -> int:
         """Multiply-accumulates per inference (all ``repeat`` executions)."""
         ho, wo, cout = self.out_shape
@@ -251,7 +241,7 @@ class Layer:
             hi, wi, cin = self.in_shapes[0]
             per = hi * wi * cin * self.kernel[0] * self.kernel[1] * (cout // self.groups)
         elif self.op is Op.FC:
-            per = self.weight_count
+            per = self.weight_count * self.batched_rows
         elif self.op is Op.MUL:
             per = ho * wo * cout
         else:
@@ -283,66 +273,12 @@ class Layer:
             "a_bits": self.a_bits,
             "repeat": self.repeat,
             "shares_weights": self.shares_weights,
+            "resize": self.resize,
+            "sparsity": self.sparsity,
             "macs": self.macs,
             "params": self.params,
             "weight_bytes": self.weight_bytes,
         }
-
-
-def _check_op_shapes(layer: Layer) -> None:
-    """Op-specific shape rules; ValueError naming the layer and the shapes."""
-    op, ins, out = layer.op, layer.in_shapes, layer.out_shape
-
-    def fail(why: str) -> None:
-        shown = ", ".join(str(s) for s in ins)
-        raise ValueError(f"layer '{layer.name}' ({op.value}): {why}; input shapes {shown}, output shape {out}")
-
-    if op in _SINGLE_INPUT and len(ins) != 1:
-        fail(f"expected 1 input, got {len(ins)}")
-    if op in (Op.ADD, Op.MUL, Op.CONCAT) and len(ins) < 2:
-        fail(f"expected at least 2 inputs, got {len(ins)}")
-    first = ins[0]
-    if op in _WINDOWED:
-        expect = tuple(
-            _window_out(first[a], layer.padding[a], layer.kernel[a], layer.stride[a], layer.dilation[a])
-            for a in (0, 1)
-        )
-        if expect != out[:2]:
-            fail(f"window arithmetic gives output H, W = {expect}")
-    if op in (Op.CONV, Op.CONV_TRANSPOSE) and (first[2] % layer.groups or out[2] % layer.groups):
-        fail(f"channels are not divisible by groups={layer.groups}")
-    if op is Op.DEPTHWISE and (layer.groups != first[2] or out[2] % first[2]):
-        fail(f"depthwise needs groups == Cin and Cout a multiple of Cin (groups={layer.groups})")
-    if op in (Op.MAXPOOL, Op.AVGPOOL, Op.UPSAMPLE, Op.ACTIVATION, Op.GLOBAL_AVGPOOL) and out[2] != first[2]:
-        fail("channels must be unchanged")
-    if op is Op.CONV_TRANSPOSE:
-        for a in (0, 1):
-            base = (first[a] - 1) * layer.stride[a] - sum(layer.padding[a]) + layer.dilation[a] * (layer.kernel[a] - 1) + 1
-            if not 0 <= out[a] - base < layer.stride[a]:
-                fail(f"transposed-conv arithmetic gives output size {base} (+ output padding < stride) on axis {a}")
-    elif op is Op.FC and out[:2] != (1, 1):
-        fail("fc output must be (1, 1, units)")
-    elif op is Op.ADD and any(s != out for s in ins):
-        fail("add needs every input shape equal to the output shape")
-    elif op is Op.MUL and any(s != out and s != (1, 1, out[2]) for s in ins):
-        fail("mul needs each input equal to the output shape or (1, 1, C)")
-    elif op is Op.CONCAT and (any(s[:2] != out[:2] for s in ins) or sum(s[2] for s in ins) != out[2]):
-        fail("concat needs equal H, W and output channels equal to the sum of input channels")
-    elif op is Op.UPSAMPLE and any(-(-out[a] // layer.stride[a]) != first[a] for a in (0, 1)):
-        fail(f"upsample by {layer.stride} needs ceil(output / factor) == input on both axes")
-    elif op is Op.GLOBAL_AVGPOOL and out[:2] != (1, 1):
-        fail("global_avgpool output must be (1, 1, C)")
-    elif op is Op.PAD and (out[:2] != (first[0] + sum(layer.padding[0]), first[1] + sum(layer.padding[1])) or out[2] < first[2]):
-        fail(f"pad {layer.padding} does not give the output size")
-    elif op is Op.ACTIVATION and (out != first or layer.activation is None):
-        fail("activation needs an activation function and an unchanged shape")
-    elif op is Op.ROI_ALIGN:
-        if len(ins) < 2 or ins[-1][0] != 1 or ins[-1][2] != 4:
-            fail("roi_align needs feature maps then a (1, N, 4) proposals input")
-        if out != (layer.kernel[0], layer.kernel[1], first[2]) or any(s[2] != first[2] for s in ins[:-1]):
-            fail("roi_align output must be (kernel h, kernel w, C) of equal-channel feature maps")
-    elif op is Op.PROPOSALS and (out[0] != 1 or out[2] != 4):
-        fail("proposals output must be (1, N, 4)")
 
 
 @dataclass(frozen=True)

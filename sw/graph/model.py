@@ -146,10 +146,10 @@ class ImportedModel:
         return nhwc.reshape(shape)
 
     def from_native(self, name: str, array: np.ndarray) -> np.ndarray:
-        """A graph input given in its external layout, as NHWC ``[1, H, W, C]``."""
+        """A graph input given in its external layout, as NHWC ``[N, H, W, C]`` (N = the batch, usually 1)."""
         shape = self.native_shapes[name]
         if tuple(array.shape) != shape:
             raise ValueError(f"input '{name}': expected shape {shape}, got {tuple(array.shape)}")
         if self.layout == "nchw" and len(shape) == 4:
             array = np.transpose(array, (0, 2, 3, 1))
-        return np.ascontiguousarray(array).reshape((1, *dict(self.graph.inputs)[name]))
+        return np.ascontiguousarray(array).reshape((-1, *dict(self.graph.inputs)[name]))

@@ -148,6 +148,16 @@ class Result:
     params: Mapping[str, QuantParams]
 
 
+def _tflite_quantize(p: QuantParams, x: np.ndarray) -> np.ndarray:
+    """TFLite's QUANTIZE of float32 reals: ``round(x / scale)`` computed in float32 (ties away from zero),
+    plus the zero point, clamped: a float-I/O int8 model's input stage, bit for bit."""
+    ratio = (np.asarray(x, dtype=np.float32) / np.float32(p.scale)).astype(np.float64)
+    if not np.all(np.isfinite(ratio)):
+        raise ValueError("quantize: input contains NaN or infinity")
+    codes = np.sign(ratio) * np.floor(np.abs(ratio) + 0.5)
+    return np.clip(codes + int(p.zero_point), p.qmin, p.qmax).astype(np.int64)
+
+
 def _codes_dtype(p: QuantParams) -> type:
     return np.int8 if p.signed else np.uint8
 
@@ -202,6 +212,8 @@ def execute(
             if value.size and (value.min() < p.qmin or value.max() > p.qmax):
                 raise ValueError(f"input '{name}': codes outside [{p.qmin}, {p.qmax}]")
             codes[name] = value
+        elif model.prequantized:
+            codes[name] = _tflite_quantize(p, value)
         else:
             codes[name] = p.quantize(value)
     out = run_integer(model, plan, codes)

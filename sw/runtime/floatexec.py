@@ -15,7 +15,11 @@ import numpy as np
 
 from sw.golden.activation import ACTIVATIONS
 from sw.golden.floatref import avg_pool2d_float, conv2d_float, fully_connected_float, max_pool2d_float
+from sw.golden.depth_to_space import depth_to_space
+from sw.golden.prelu import prelu_float
 from sw.golden.resize import upsample_nearest
+from sw.golden.resize_bilinear import resize_bilinear_float
+from sw.golden.transpose_conv import transpose_conv_float
 from sw.graph.ir import Activation, Layer, Op
 from sw.graph.model import ImportedModel
 
@@ -24,7 +28,8 @@ __all__ = ["run_float", "activation_float", "LUT_ACTIVATIONS", "Observer"]
 Observer = Callable[[str, np.ndarray], None]
 
 # Activations that need a look-up table in the integer model (ReLU / ReLU6 are output-stage clamps).
-LUT_ACTIVATIONS = frozenset({Activation.SIGMOID, Activation.SILU, Activation.HARDSWISH, Activation.LEAKY_RELU})
+LUT_ACTIVATIONS = frozenset({Activation.SIGMOID, Activation.SILU, Activation.HARDSWISH, Activation.LEAKY_RELU,
+                             Activation.HARDSIGMOID, Activation.GELU})
 
 
 def activation_float(activation: Activation, x: np.ndarray, alpha: float = 0.1) -> np.ndarray:
@@ -51,10 +56,19 @@ def float_layer(model: ImportedModel, layer: Layer, xs: list[np.ndarray]) -> np.
     if op in (Op.CONV, Op.DEPTHWISE):
         return conv2d_float(x, model.tensors[f"{layer.name}.weight"], model.tensors.get(f"{layer.name}.bias"),
                             stride=layer.stride, dilation=layer.dilation, padding=layer.padding, groups=layer.groups)
-    if op is Op.FC:
-        out = fully_connected_float(x.reshape(1, -1), model.tensors[f"{layer.name}.weight"],
-                                    model.tensors.get(f"{layer.name}.bias"))
-        return out.reshape(1, 1, 1, -1)
+    if op is Op.CONV_TRANSPOSE:
+        return transpose_conv_float(x, model.tensors[f"{layer.name}.weight"], model.tensors.get(f"{layer.name}.bias"),
+                                    layer.out_shape[:2], layer.stride, layer.dilation, layer.padding)
+    if op is Op.DEPTH_TO_SPACE:
+        return depth_to_space(x, layer.stride[0])
+    if op is Op.PRELU:
+        return prelu_float(x, model.tensors[f"{layer.name}.alpha"])
+    if op is Op.RESIZE_BILINEAR:
+        return resize_bilinear_float(x, layer.out_shape[:2], layer.resize)
+    if op is Op.FC:  # flattened input (per image), or one row per pixel when batched
+        rows = x.reshape(-1, layer.weight_count // layer.out_shape[2])
+        out = fully_connected_float(rows, model.tensors[f"{layer.name}.weight"], model.tensors.get(f"{layer.name}.bias"))
+        return out.reshape(-1, *layer.out_shape)
     if op is Op.ADD:
         return sum(xs[1:], xs[0])
     if op is Op.MUL:

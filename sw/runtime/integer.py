@@ -34,11 +34,16 @@ from sw.golden.conv import conv2d
 from sw.golden.elementwise import AddParams, add
 from sw.golden.fully_connected import fully_connected
 from sw.golden.pooling import avg_pool2d, max_pool2d
+from sw.golden.depth_to_space import depth_to_space
+from sw.golden.prelu import prelu_int
+from sw.golden.resize_bilinear import resize_bilinear_int
+from sw.golden.transpose_conv import transpose_conv_int
 from sw.golden.requant import OutputStage
 from sw.graph.ir import FLOAT_BITS, Activation, Layer, Op
 from sw.quant.folding import quantize_bias
+from sw.quant.ints import INT32_MAX
 from sw.quant.params import QuantParams
-from sw.quant.ranges import Granularity, weight_params
+from sw.quant.ranges import Granularity, params_from_range, weight_params
 from sw.runtime.floatexec import LUT_ACTIVATIONS, _pad, _upsample, float_layer_activated
 from sw.graph.model import ImportedModel
 
@@ -46,7 +51,10 @@ __all__ = ["LayerPlan", "IntegerPlan", "plan_prequantized", "plan_calibrated", "
            "PASS_THROUGH", "is_float_layer"]
 
 # Ops whose output codes share the input's quantization parameters.
-PASS_THROUGH = frozenset({Op.MAXPOOL, Op.AVGPOOL, Op.GLOBAL_AVGPOOL, Op.UPSAMPLE, Op.PAD})
+PASS_THROUGH = frozenset({Op.MAXPOOL, Op.AVGPOOL, Op.GLOBAL_AVGPOOL, Op.UPSAMPLE, Op.PAD, Op.RESIZE_BILINEAR,
+                          Op.DEPTH_TO_SPACE})
+_WEIGHTED = (Op.CONV, Op.DEPTHWISE, Op.FC, Op.CONV_TRANSPOSE)
+PRELU_SLOPE_BITS = 8  # calibrated models: PReLU slopes as one per-tensor 8-bit code set (TFLite's layout)
 _CLAMPS = {None: "none", Activation.RELU: "relu", Activation.RELU6: "relu6"}
 
 
@@ -60,6 +68,7 @@ class LayerPlan:
     stage: OutputStage | None = None
     add: AddParams | None = None
     table: ActivationTable | None = None
+    slope: QuantParams | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +107,10 @@ def _plan_layer(model: ImportedModel, layer: Layer, params: Mapping[str, QuantPa
     target = _stage_target(layer, params)
     fused = "none" if lut else _fused(layer)
     table = _table(model, layer, target, out) if lut else None
-    if layer.op in (Op.CONV, Op.DEPTHWISE, Op.FC):
+    if layer.op is Op.PRELU:
+        codes, wp, _ = weights
+        return LayerPlan(codes, slope=wp)
+    if layer.op in _WEIGHTED:
         codes, wp, bias = weights
         rounding = fc_rounding if layer.op is Op.FC else "double"
         stage = OutputStage.for_layer(ins[0], wp, target, fused, rounding)
@@ -132,11 +144,34 @@ def plan_prequantized(model: ImportedModel) -> IntegerPlan:
         if layer.activation in LUT_ACTIVATIONS:
             raise ValueError(f"layer '{layer.name}': fused {layer.activation.value} has no bit-exact int8 kernel here")
         weights = None
-        if layer.op in (Op.CONV, Op.DEPTHWISE, Op.FC):
+        if layer.op in _WEIGHTED:
             key = f"{layer.name}.weight"
             weights = (model.tensors[key], model.quant[key], model.tensors.get(f"{layer.name}.bias"))
+        elif layer.op is Op.PRELU:
+            key = f"{layer.name}.alpha"
+            weights = (model.tensors[key], model.quant[key], None)
         layers[layer.name] = _plan_layer(model, layer, model.quant, weights, fc_rounding="float")
     return IntegerPlan(layers, model.quant)
+
+
+def _weight_params(w: np.ndarray, b: np.ndarray | None, inp: QuantParams, bits: int, granularity: Granularity,
+                   symmetric: bool) -> QuantParams:
+    """Min/max weight parameters, with each channel's range widened where needed so that its int32 bias
+    ``b / (s_in * s_w)`` fits: a channel of (near-)zero weights with a real bias (a dead channel after
+    batch-norm folding) would otherwise get a scale of ~1e-27."""
+    wp = weight_params(w, bits, granularity=granularity, symmetric=symmetric)
+    if b is None or granularity != "per_channel":
+        return wp
+    need = np.abs(np.asarray(b, dtype=np.float64)) / (float(inp.scale) * INT32_MAX)
+    if not np.any(wp.scale < need):
+        return wp
+    flat = np.asarray(w, dtype=np.float64).reshape(w.shape[0], -1)
+    lo, hi = flat.min(axis=1), flat.max(axis=1)
+    span = 2.0 * need * (2**bits - 1)  # twice the smallest range whose scale keeps the bias in int32
+    widen = wp.scale < need
+    lo = np.where(widen, np.minimum(lo, -span / 2), lo)
+    hi = np.where(widen, np.maximum(hi, span / 2), hi)
+    return params_from_range(lo, hi, bits, True, symmetric=symmetric, axis=0)
 
 
 def plan_calibrated(model: ImportedModel, params: Mapping[str, QuantParams], *,
@@ -162,10 +197,15 @@ def plan_calibrated(model: ImportedModel, params: Mapping[str, QuantParams], *,
                 raise ValueError(f"layer '{layer.name}': integer execution needs 2..8-bit widths "
                                  f"(or 32 for float), got w_bits={layer.w_bits}, a_bits={layer.a_bits}")
         weights = None
-        if layer.op in (Op.CONV, Op.DEPTHWISE, Op.FC):
+        if layer.op is Op.PRELU:
+            alpha = model.tensors[f"{layer.name}.alpha"]
+            lo, hi = min(float(alpha.min()), 0.0), max(float(alpha.max()), 0.0)
+            sp = params_from_range(lo, hi, PRELU_SLOPE_BITS, True)
+            weights = (sp.quantize(alpha), sp, None)
+        elif layer.op in _WEIGHTED:
             w = model.tensors[f"{layer.name}.weight"]
-            wp = weight_params(w, layer.w_bits, granularity=granularity, symmetric=symmetric_weights)
             b = model.tensors.get(f"{layer.name}.bias")
+            wp = _weight_params(w, b, params[layer.inputs[0]], layer.w_bits, granularity, symmetric_weights)
             bias = quantize_bias(np.zeros(w.shape[0]) if b is None else b, params[layer.inputs[0]], wp)
             weights = (wp.quantize(w), wp, bias)
         layers[layer.name] = _plan_layer(model, layer, params, weights)
@@ -179,9 +219,20 @@ def _int_layer(layer: Layer, plan: LayerPlan, xs: list[np.ndarray], params: Mapp
         out = conv2d(x, plan.weights, plan.bias, plan.stage, input_zero_point=zin[0],
                      weight_zero_point=plan.weight_zero_point, stride=layer.stride, dilation=layer.dilation,
                      padding=layer.padding, groups=layer.groups)
+    elif op is Op.CONV_TRANSPOSE:
+        out = transpose_conv_int(x, plan.weights, plan.bias, plan.stage, input_zero_point=zin[0],
+                                 weight_zero_point=plan.weight_zero_point, out_hw=layer.out_shape[:2],
+                                 stride=layer.stride, dilation=layer.dilation, padding=layer.padding)
+    elif op is Op.DEPTH_TO_SPACE:
+        out = depth_to_space(x, layer.stride[0])
+    elif op is Op.PRELU:
+        out = prelu_int(x, plan.weights, params[layer.inputs[0]], plan.slope, params[layer.name])
+    elif op is Op.RESIZE_BILINEAR:
+        out = resize_bilinear_int(x, layer.out_shape[:2], layer.resize)
     elif op is Op.FC:
-        out = fully_connected(x.reshape(1, -1), plan.weights, plan.bias, plan.stage, input_zero_point=zin[0],
-                              weight_zero_point=plan.weight_zero_point).reshape(1, 1, 1, -1)
+        out = fully_connected(x.reshape(-1, layer.weight_count // layer.out_shape[2]), plan.weights, plan.bias,
+                              plan.stage, input_zero_point=zin[0], weight_zero_point=plan.weight_zero_point)
+        out = out.reshape(-1, *layer.out_shape)
     elif op is Op.ADD:
         out = add(xs[0], xs[1], plan.add)
     elif op is Op.MUL:

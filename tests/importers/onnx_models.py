@@ -112,7 +112,64 @@ def focus_tail() -> tuple[onnx.ModelProto, int]:
     return b.model([out]), 8 * 8 * 8 * 108 + 4 * 4 * 8 * 72
 
 
+def decomposed_activations() -> tuple[onnx.ModelProto, int]:
+    """Paddle-export spellings: x * clip(x + 3, 0, 6) / 6, clip(x + 3, 0, 6) / 6 as an SE gate,
+    erf GELU, HardSigmoid(alpha 0.2), per-channel Mul / Sub constants (folded or a 1x1 depthwise)."""
+    b = Builder((1, 4, 10, 10), seed=5)
+    f = lambda v: b.const(np.float32(v))
+    c = b.conv("x", 4, 8, 3)
+    hs = b.node("Div", [b.node("Mul", [c, b.node("Clip", [b.node("Add", [c, f(3)]), f(0), f(6)])]), f(6)])
+    gate = b.node("Div", [b.node("Clip", [b.node("Add", [b.conv(hs, 8, 8, 1), f(3)]), f(0), f(6)]), f(6)])
+    se = b.node("Mul", [hs, gate])
+    g_in = b.conv(se, 8, 8, 3)
+    erf = b.node("Add", [b.node("Erf", [b.node("Div", [g_in, f(np.sqrt(2))])]), f(1)])
+    gelu = b.node("Mul", [b.node("Mul", [g_in, erf]), f(0.5)])
+    scale = b.node("Mul", [gelu, b.const(b.rng.uniform(0.5, 2, (1, 8, 1, 1)).astype(np.float32))])
+    shifted = b.node("Sub", [scale, b.const(b.rng.normal(0, 0.2, (1, 8, 1, 1)).astype(np.float32))])
+    out = b.node("HardSigmoid", [b.conv(shifted, 8, 4, 1)], alpha=0.2, beta=0.5)
+    macs = 100 * 8 * 36 + 100 * 8 * 8 + 100 * 8 + 100 * 8 * 72 + 100 * 8 + 100 * 4 * 8
+    return b.model([out]), macs
+
+
+def split_transpose_linear() -> tuple[onnx.ModelProto, int]:
+    """Conv split into two branches (per-branch convs), ConvTranspose 2x2/2, linear Resize (half-pixel)
+    and ReduceMean over H, W."""
+    b = Builder((1, 3, 6, 8), seed=6)
+    c = b.conv("x", 3, 10, 3)
+    s1, s2 = f"{c}_a", f"{c}_b"
+    b.nodes.append(helper.make_node("Split", [c, b.const(np.array([4, 6], np.int64))], [s1, s2], name="Split_x",
+                                    axis=1))
+    w = b.const(b.rng.normal(0, 0.3, (4, 5, 2, 2)).astype(np.float32))
+    t = b.node("ConvTranspose", [s1, w, b.const(b.rng.normal(0, 0.1, 5).astype(np.float32))], kernel_shape=[2, 2],
+               strides=[2, 2])
+    r = b.node("Resize", [s2, "", b.const(np.array([1, 1, 2, 2], np.float32))], mode="linear",
+               coordinate_transformation_mode="half_pixel")
+    cat = b.node("Concat", [t, r], axis=1)
+    m = b.node("ReduceMean", [cat], axes=[2, 3], keepdims=1)
+    macs = 48 * 4 * 27 + 48 * 6 * 27 + 48 * 4 * 4 * 5
+    return b.model([cat, m]), macs
+
+
+def layout_upsample_prelu_d2s() -> tuple[onnx.ModelProto, int]:
+    """Reshape -> Expand -> Reshape (a x2 nearest up-sampling spelled as layout ops) feeding a conv, Tile as
+    a second x2, PRelu with per-channel slopes, DepthToSpace (DCR, block 2)."""
+    b = Builder((1, 4, 3, 5), seed=7)
+    i64 = lambda v: b.const(np.array(v, np.int64))
+    c = b.conv("x", 4, 8, 1)
+    r = b.node("Reshape", [c, i64([1, 8, 3, 1, 5, 1])])
+    e = b.node("Expand", [r, i64([1, 8, 3, 2, 5, 2])])
+    up = b.node("Reshape", [e, i64([1, 8, 6, 10])])
+    p = b.node("PRelu", [b.conv(up, 8, 8, 3), b.const(b.rng.uniform(0, 0.5, (8, 1, 1)).astype(np.float32))])
+    t = b.node("Tile", [b.node("Reshape", [p, i64([1, 8, 6, 1, 10, 1])]), i64([1, 1, 1, 2, 1, 2])])
+    d = b.node("DepthToSpace", [b.conv(b.node("Reshape", [t, i64([1, 8, 12, 20])]), 8, 8, 1)], blocksize=2,
+               mode="DCR")
+    return b.model([d]), 15 * 8 * 4 + 60 * 8 * 72 + 240 * 8 * 8
+
+
 MODELS = {
+    "layout_upsample_prelu_d2s": layout_upsample_prelu_d2s,
+    "decomposed_activations": decomposed_activations,
+    "split_transpose_linear": split_transpose_linear,
     "conv_bn_relu": conv_bn_relu,
     "depthwise_relu6": depthwise_relu6,
     "silu_resize_concat": silu_resize_concat,

@@ -51,6 +51,15 @@ def test_patterns_fuse_into_layers(tmp_path):
     acts = [l.activation for l in layers["silu_resize_concat"]]
     assert acts[:2] == [Activation.SILU, Activation.LEAKY_RELU]
     assert layers["silu_resize_concat"][2].op is Op.UPSAMPLE and layers["silu_resize_concat"][2].stride == (2, 2)
+    assert [(l.op, l.activation) for l in layers["decomposed_activations"]] == [
+        (Op.CONV, Activation.HARDSWISH), (Op.CONV, Activation.HARDSIGMOID), (Op.MUL, None),
+        (Op.CONV, Activation.GELU), (Op.DEPTHWISE, None), (Op.CONV, Activation.HARDSIGMOID)]
+    assert [l.op for l in layers["split_transpose_linear"]] == [
+        Op.CONV, Op.CONV, Op.CONV_TRANSPOSE, Op.RESIZE_BILINEAR, Op.CONCAT, Op.GLOBAL_AVGPOOL]
+    assert layers["split_transpose_linear"][3].resize == "half_pixel"
+    assert [(l.op, l.stride) for l in layers["layout_upsample_prelu_d2s"] if l.op is not Op.CONV] == [
+        (Op.UPSAMPLE, (2, 2)), (Op.PRELU, (1, 1)), (Op.UPSAMPLE, (2, 2)), (Op.DEPTH_TO_SPACE, (2, 2))]
+    assert [l.out_shape[2] for l in layers["split_transpose_linear"][:2]] == [4, 6]  # per-branch convs
     first = layers["focus_tail"][0]  # Focus rewritten: 3x3 on 12 channels -> 6x6 stride 2 on the image
     assert (first.kernel, first.stride, first.padding, first.in_shapes) == ((6, 6), (2, 2), ((2, 2), (2, 2)), ((16, 16, 3),))
 
@@ -110,9 +119,24 @@ def test_unsupported_op_names_node_type_and_supported_list(tmp_path):
     with pytest.raises(ValueError) as info:
         load_onnx(save(b.model([y]), tmp_path, "bad"))
     message = str(info.value)
-    assert message.startswith(f"{tmp_path / 'bad.onnx'}: node 'Tanh_") and "(Tanh)" in message
+    assert message.startswith(f"{tmp_path / 'bad.onnx'}: unsupported operators: node 'Tanh_") and "(Tanh)" in message
     assert "unsupported op type 'Tanh'" in message and ", ".join(SUPPORTED_OPS) in message
     assert "\n" not in message
+
+
+def test_every_unsupported_op_is_named_at_once(tmp_path):
+    b = Builder((1, 2, 4, 4))
+    y = b.node("Tanh", [b.conv("x", 2, 2, 1)])
+    z = b.node("Tanh", [b.conv("x", 2, 2, 1)])
+    w = b.node("Softplus", [b.conv("x", 2, 2, 1)])
+    with pytest.raises(ValueError) as info:
+        load_onnx(save(b.model([y, z, w]), tmp_path, "bad"))
+    message = str(info.value)
+    assert "(Tanh): unsupported op type 'Tanh' (2 nodes)" in message
+    assert "(Softplus): unsupported op type 'Softplus'" in message
+    rows = {r.op: r for r in info.value.coverage.rows()}
+    assert (rows["Conv"].count, rows["Conv"].status) == (3, "supported")
+    assert (rows["Tanh"].count, rows["Tanh"].lowered, rows["Tanh"].status) == (2, 0, "unsupported")
 
 
 def test_unsupported_clip_bounds(tmp_path):
@@ -150,3 +174,41 @@ def test_fuzz_truncated_and_mutated_files_raise_one_line_value_errors(tmp_path):
             assert str(exc).startswith(str(path)) and "\n" not in str(exc)
             outcomes["error"] += 1
     assert outcomes["error"] >= 50
+
+
+def test_batch_of_images_matches_onnxruntime(tmp_path):
+    b = Builder((2, 3, 8, 8), seed=9)
+    c = b.node("Relu", [b.bn(b.conv("x", 3, 6, 3, bias=False), 6)])
+    d = b.conv(c, 6, 6, 3, group=6)
+    gate = b.node("HardSigmoid", [b.conv(b.node("GlobalAveragePool", [d]), 6, 6, 1)], alpha=1 / 6, beta=0.5)
+    se = b.node("Mul", [d, gate])
+    up = b.node("Resize", [b.conv(se, 6, 4, 3, stride=2), "", b.const(np.array([1, 1, 2, 2], np.float32))],
+                mode="nearest")
+    cat = b.node("Concat", [se, up], axis=1)
+    flat = b.node("Flatten", [b.node("GlobalAveragePool", [cat])], axis=1)
+    g = b.node("Gemm", [flat, b.const(b.rng.normal(0, 0.3, (5, 10)).astype(np.float32))], transB=1)
+    path = save(b.model([cat, g]), tmp_path, "batch")
+    model = load_onnx(path)
+    assert {l.repeat for l in model.graph} == {2}
+    per_image = 64 * 6 * 27 + 64 * 6 * 9 + 6 * 6 + 64 * 6 + 16 * 4 * 54 + 10 * 5
+    assert model.graph.totals().macs == 2 * per_image
+    x = np.random.default_rng(1).normal(size=(2, 3, 8, 8)).astype(np.float32)
+    expected = ort.InferenceSession(str(path)).run(None, {"x": x})
+    got = run_float(model, {"x": x})
+    for value, ref in zip(got.values(), expected):
+        assert value.shape == ref.shape
+        np.testing.assert_allclose(value, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_opset20_gelu_matches_onnxruntime(tmp_path):
+    b = Builder((1, 3, 6, 6), seed=11)
+    y = b.node("Gelu", [b.conv("x", 3, 4, 3)])
+    model = b.model([y])
+    model.opset_import[0].version = 20
+    model.ir_version = 9
+    path = save(model, tmp_path, "gelu")
+    imported = load_onnx(path)
+    assert [(l.op, l.activation) for l in imported.graph] == [(Op.CONV, Activation.GELU)]
+    x = np.random.default_rng(0).normal(size=(1, 3, 6, 6)).astype(np.float32)
+    expected = ort.InferenceSession(str(path)).run(None, {"x": x})[0]
+    np.testing.assert_allclose(list(run_float(imported, {"x": x}).values())[0], expected, atol=1e-5, rtol=1e-5)

@@ -2,6 +2,9 @@
 
 MODEL is a zoo name or a model file (see :func:`sw.graph.load_model`). Bit
 widths can be overridden per model, per part and per layer (32 = float).
+``--ops`` lists every operator type of an .onnx / .tflite file with its count
+and coverage instead (it does not stop at the first unsupported one).
+``--input-shape NAME=1x3x640x640`` pins dynamic input dimensions.
 """
 
 from __future__ import annotations
@@ -10,10 +13,13 @@ import argparse
 import json
 
 
+from rich.table import Table
+
 from hwsim.app.commands import HELP
-from hwsim.app.console import console_width
+from hwsim.app.console import console_width, make_console
+from hwsim.app.options import add_input_shape_argument, input_shapes
 from sw.fileio import OutputPlan
-from sw.graph import Graph, Layer, Part, load_model
+from sw.graph import Graph, Layer, Part, load_model, model_coverage
 from sw.graph.bits import BitPolicy, parse_bits, parse_width
 
 __all__ = ["register", "run"]
@@ -42,11 +48,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="bit widths for one part (backbone, neck, head); repeatable")
     parser.add_argument("--layer-bits", metavar="LAYER=WIDTH", action="append", default=[],
                         help="bit widths for one layer, e.g. backbone.Conv2d_0=32; repeatable")
+    add_input_shape_argument(parser)
+    parser.add_argument("--ops", action="store_true",
+                        help="list every operator of an .onnx/.tflite file with its count and coverage")
     parser.set_defaults(func=run)
 
 
 def _short(name: str, width: int) -> str:
     return name if len(name) <= width else "…" + name[-(width - 1):]
+
+
+def _ops(model: str, shapes) -> int:
+    coverage = model_coverage(model, shapes)
+    table = Table()
+    numbers = ("count", "lowered", "not reached")
+    for column in ("operator", *numbers, "status", "reason"):
+        table.add_column(column, justify="right" if column in numbers else "left")
+    rows = coverage.rows()
+    for r in rows:
+        table.add_row(r.op, str(r.count), str(r.lowered), str(r.skipped), r.status, "; ".join(r.reasons))
+    make_console().print(table)
+    bad = [r.op for r in rows if r.status in ("unsupported", "partial")]
+    print(f"{model}: {sum(r.count for r in rows)} operators of {len(rows)} types; "
+          + (f"unsupported: {', '.join(bad)}" if bad else "all supported"))
+    return 0
 
 
 def _shape(shape: tuple[int, int, int]) -> str:
@@ -103,10 +128,14 @@ def _table(graph: Graph, width: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load, apply bit overrides, print the table; returns 0."""
+    """Load, apply bit overrides, print the table (or the operator coverage with ``--ops``); returns 0."""
     plan = OutputPlan(inputs=[args.model])
     json_out = plan.file(args.json, "--json")
-    graph = load_model(args.model)
+    if args.ops:
+        if json_out:
+            raise ValueError("--ops prints the operator coverage; --json applies to the layer table")
+        return _ops(args.model, input_shapes(args))
+    graph = load_model(args.model, input_shapes(args))
     if args.bits or args.part_bits or args.layer_bits:
         policy = parse_bits(args.bits) if args.bits else BitPolicy()
         graph = graph.with_bits(

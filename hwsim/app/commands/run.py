@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 from hwsim.app.commands import HELP
+from hwsim.app.options import add_input_shape_argument, input_shapes
 from sw.graph import load_imported_model
 from sw.fileio import OutputPlan
 from sw.runtime.arrays import check_output_path, encode_outputs, load_arrays, load_samples
@@ -38,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                               "(default: the input plus 3 seeded noisy copies)")
     parser.add_argument("--dequantize", action="store_true", help="write real values instead of integer codes")
     parser.add_argument("--float", action="store_true", help="write the float64 reference outputs instead")
+    add_input_shape_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     """Execute the command; returns 0 (errors raise ValueError)."""
     plan = OutputPlan(inputs=[args.model, args.input, args.calibration])
     output = plan.file(check_output_path(args.output), "--output")
-    model = load_imported_model(args.model)
+    model = load_imported_model(args.model, input_shapes(args))
     inputs = load_arrays(args.input, model.input_names, {n: model.native_shapes[n] for n in model.input_names})
     if args.float:
         if args.bits or args.calibration or args.dequantize:

@@ -20,6 +20,7 @@ from hwsim.app.console import console_width, make_console, progress, progress_wr
 from hwsim.app.output import (compare_table, config_summary, config_table, layer_table, parts_table, to_csv,
                               to_json, totals_table)
 from hwsim.simulate import MODES, simulate_graph
+from hwsim.app.options import add_input_shape_argument, input_shapes
 from sw.fileio import OutputPlan
 from sw.graph import load_model
 from sw.graph.bits import parse_bits, parse_width_list
@@ -54,6 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "check it is bit-identical to the whole layer")
     p.add_argument("--no-layers", action="store_true", help="print only totals (no configuration line, no per-layer table)")
     p.add_argument("--show-config", action="store_true", help="also print every configuration field with unit and provenance")
+    add_input_shape_argument(p)
     p.set_defaults(func=run)
 
 
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.dataflow:
         cfg = cfg.with_dataflow(args.dataflow)
-    graph = load_model(args.model)
+    graph = load_model(args.model, input_shapes(args))
     runs: list[tuple[str, object]] = []
     if args.compare_bits is not None:
         for label, width in parse_width_list(args.compare_bits, "--compare-bits"):

@@ -13,7 +13,7 @@ from hwsim.simulate import simulate_graph
 from hwsim.area import AreaTable, estimate_area, load_area_table
 from hwsim.app.sweep.spec import Design, build_config, config_values
 from sw.graph.bits import parse_bits
-from sw.graph import load_model
+from sw.graph import load_model, parse_input_shape
 from sw.graph.ir import Graph
 
 __all__ = ["Task", "run_task", "base_config", "METRICS"]
@@ -58,6 +58,8 @@ class Task:
         Swept field paths to report as columns.
     source : str
         Sweep file name (for messages and provenance).
+    input_shapes : tuple[str, ...]
+        ``NAME=1x3xHxW`` pins of dynamic model inputs.
     """
 
     key: str
@@ -67,6 +69,7 @@ class Task:
     design: Design
     fields: tuple[str, ...]
     source: str
+    input_shapes: tuple[str, ...] = ()
 
 
 @functools.lru_cache(maxsize=8)
@@ -75,8 +78,8 @@ def base_config(spec: str) -> HwConfig:
 
 
 @functools.lru_cache(maxsize=64)
-def _graph(model: str, bits: str) -> Graph:
-    graph = load_model(model)
+def _graph(model: str, bits: str, input_shapes: tuple[str, ...] = ()) -> Graph:
+    graph = load_model(model, dict(parse_input_shape(t) for t in input_shapes) or None)
     if not bits:
         return graph
     return parse_bits(bits).apply(graph)
@@ -95,7 +98,7 @@ def run_task(task: Task) -> dict[str, Any]:
     head: dict[str, Any] = {"key": task.key, "model": task.model, "bits": task.bits}
     try:
         cfg = build_config(base_config(task.base), task.design, task.source)
-        total = simulate_graph(_graph(task.model, task.bits), cfg, bits=task.bits).total
+        total = simulate_graph(_graph(task.model, task.bits, task.input_shapes), cfg, bits=task.bits).total
     except ValueError as exc:
         return {**head, "design": task.design.label(), "error": str(exc)}
     area = estimate_area(cfg, _area_table())

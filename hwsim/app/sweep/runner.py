@@ -64,8 +64,10 @@ def plan_tasks(spec: SweepSpec) -> list[Task]:
     """Every valid point of ``spec`` as a task, in output order (model, bits, design)."""
     base = base_config(spec.base)
     configs = [build_config(base, d, spec.source) for d in spec.designs]
-    return [Task(key=point_key(model, bits, cfg), model=model, bits=bits, base=spec.base, design=design,
-                 fields=spec.fields, source=spec.source)
+    shapes = spec.input_shapes
+    pinned = "" if not shapes else "?" + ",".join(shapes)  # pins change the point, so they enter its key
+    return [Task(key=point_key(model + pinned, bits, cfg), model=model, bits=bits, base=spec.base, design=design,
+                 fields=spec.fields, source=spec.source, input_shapes=shapes)
             for model in spec.models for bits in spec.bits for design, cfg in zip(spec.designs, configs)]
 
 

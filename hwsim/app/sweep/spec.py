@@ -32,12 +32,12 @@ from typing import Any
 from sw.graph.bits import parse_bits
 from hwsim.config import HwConfig
 from hwsim.configfile import config_from_dict, load_config
-from sw.graph import ZOO, load_model
+from sw.graph import ZOO, load_model, parse_input_shape
 
 __all__ = ["Design", "InvalidDesign", "SweepSpec", "load_sweep", "parse_sweep", "field_paths", "build_config",
            "config_values", "point_key"]
 
-_SWEEP_KEYS = ("base", "models", "bits")
+_SWEEP_KEYS = ("base", "models", "bits", "input_shapes")
 _TABLES = ("sweep", "grid", "points")
 
 
@@ -86,6 +86,8 @@ class SweepSpec:
         Valid designs: the grid product in row-major order, then new explicit points.
     invalid : tuple[InvalidDesign, ...]
         Designs the config validation rejected.
+    input_shapes : tuple[str, ...]
+        ``NAME=1x3xHxW`` pins of dynamic model inputs (``hwsim simulate --input-shape`` syntax).
     """
 
     source: str
@@ -95,6 +97,7 @@ class SweepSpec:
     fields: tuple[str, ...]
     designs: tuple[Design, ...]
     invalid: tuple[InvalidDesign, ...]
+    input_shapes: tuple[str, ...] = ()
 
 
 def field_paths(cfg: HwConfig) -> tuple[str, ...]:
@@ -163,7 +166,7 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _model(name: str, folder: Path, source: str) -> str:
+def _model(name: str, folder: Path, source: str, shapes: dict[str, tuple[int, ...]] | None) -> str:
     if name in ZOO:
         return name
     path = (folder / name).resolve()
@@ -171,7 +174,7 @@ def _model(name: str, folder: Path, source: str) -> str:
         raise ValueError(f"{source}: sweep.models: '{name}' is neither a zoo model (known: {', '.join(ZOO)}) "
                          f"nor a model file")
     try:
-        load_model(path)  # an unreadable or unsupported file fails here, before any point runs
+        load_model(path, shapes)  # an unreadable or unsupported file fails here, before any point runs
     except ValueError as exc:
         raise ValueError(f"{source}: sweep.models: {exc}") from None
     return str(path)
@@ -204,8 +207,11 @@ def parse_sweep(data: dict, source: str, folder: Path) -> SweepSpec:
         base = load_config(base_spec)
     except ValueError as exc:
         raise ValueError(f"{source}: sweep.base: {exc}") from None
-    models = tuple(_model(m, folder, source) for m in _strings(sweep.get("models"), f"{source}: sweep.models"))
     bits = _strings(sweep.get("bits", [""]), f"{source}: sweep.bits")
+    input_shapes = _strings(sweep.get("input_shapes", []), f"{source}: sweep.input_shapes") \
+        if "input_shapes" in sweep else ()
+    shapes = dict(parse_input_shape(text, f"{source}: sweep.input_shapes") for text in input_shapes) or None
+    models = tuple(_model(m, folder, source, shapes) for m in _strings(sweep.get("models"), f"{source}: sweep.models"))
     for b in bits:
         if b:
             try:
@@ -252,7 +258,7 @@ def parse_sweep(data: dict, source: str, folder: Path) -> SweepSpec:
             continue
         designs.append(design)
     return SweepSpec(source=source, base=base_spec, models=models, bits=bits, fields=tuple(paths),
-                     designs=tuple(designs), invalid=tuple(invalid))
+                     designs=tuple(designs), invalid=tuple(invalid), input_shapes=input_shapes)
 
 
 def load_sweep(path: str | Path) -> SweepSpec:

@@ -62,7 +62,7 @@ def test_build_config_validates_like_a_config_file():
     ({"bits": []}, "t.toml: sweep.bits: expected a non-empty list of strings, got []"),
     ({"models": ["no_such_net"]}, "t.toml: sweep.models: 'no_such_net' is neither a zoo model (known: retinanet_r18_fpn,"),
     ({"base": "no_such_preset"}, "t.toml: sweep.base: unknown preset 'no_such_preset'; known: edge16_int4"),
-    ({"colour": "red"}, "t.toml: unknown key 'sweep.colour' (valid: base, models, bits)"),
+    ({"colour": "red"}, "t.toml: unknown key 'sweep.colour' (valid: base, models, bits, input_shapes)"),
 ])
 def test_bad_sweep_files_fail_with_one_line(kwargs, message):
     grid, points = kwargs.pop("grid", None), kwargs.pop("points", None)
@@ -89,3 +89,24 @@ def test_keys_are_stable_and_follow_the_effective_config():
                 point_key("m", "4", base)}) == 4
     # the base preset's own value gives the same key as not overriding it
     assert point_key("m", "4", build_config(base, Design((("array.rows", 16),)), "a.toml")) == point_key("m", "4", base)
+
+
+def test_input_shapes_pin_dynamic_models_and_enter_the_key():
+    from hwsim.app.sweep.row import run_task
+    from sw.data.models import corpus_path
+
+    ocr = str(corpus_path("ppocr_det_tiny"))  # dynamic H, W
+    spec = parse_sweep({"sweep": {"base": "edge16_int4", "models": [ocr], "input_shapes": ["x=1x3x64x96"]}},
+                       "t.toml", Path("."))
+    assert spec.input_shapes == ("x=1x3x64x96",)
+    (task,) = plan_tasks(spec)
+    row = run_task(task)
+    assert "error" not in row and row["macs"] > 0
+    # an unpinned dynamic model is refused before any point runs, with the hint
+    with pytest.raises(ValueError, match="sweep.models: .*pin them with --input-shape x=1x3xHxW"):
+        parse_sweep({"sweep": {"base": "edge16_int4", "models": [ocr]}}, "t.toml", Path("."))
+    other = parse_sweep({"sweep": {"base": "edge16_int4", "models": [ocr], "input_shapes": ["x=1x3x64x64"]}},
+                        "t.toml", Path("."))
+    assert plan_tasks(other)[0].key != task.key  # the pinned shape enters the key
+    with pytest.raises(ValueError, match="sweep.input_shapes: expected NAME=DxDx"):
+        _spec(input_shapes=["x=1x3xHx4"])
