@@ -3,6 +3,6 @@
 Each module has ``register(subparsers)``; add a new command by adding its module here.
 """
 
-from hwsim.commands import cosim, demo, inspect_cmd, models, report, run, simulate, sweep, verilog
+from hwsim.commands import cosim, data, demo, eval as eval_cmd, inspect_cmd, models, report, run, simulate, sweep, verilog
 
-COMMANDS = (simulate, sweep, demo, models, inspect_cmd, run, verilog, cosim, report)
+COMMANDS = (simulate, sweep, demo, models, inspect_cmd, run, verilog, cosim, report, data, eval_cmd)

@@ -30,7 +30,7 @@ import numpy as np
 from sw.data.synth.coco import CocoWriter
 from sw.data.synth.text import SPLITS
 
-__all__ = ["KINDS", "SPLITS", "Generator", "MadeDataset", "make_dataset"]
+__all__ = ["KINDS", "SPLITS", "Generator", "MadeDataset", "make_dataset", "render_images"]
 
 Render = Callable[[np.random.Generator, str], tuple[np.ndarray, np.ndarray, list[int]]]
 
@@ -75,6 +75,18 @@ class MadeDataset:
         return self.images / self.seconds if self.seconds > 0 else float("inf")
 
 
+def _image_rng(kind: str, seed: int, split: str, index: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([int(seed), SPLITS.index(split), _KIND_CODE[kind], index]))
+
+
+def render_images(kind: str, n: int, seed: int = 0, split: str = "calib") -> list[np.ndarray]:
+    """The first ``n`` images :func:`make_dataset` would write, in memory (e.g. for calibration)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    gen = _generators()[kind]
+    return [gen.render(_image_rng(kind, seed, split, i), split)[0] for i in range(n)]
+
+
 def make_dataset(kind: str, n: int, seed: int, out: str | os.PathLike[str], split: str = "eval",
                  progress: Callable[[int], None] | None = None) -> MadeDataset:
     """Write ``n`` images of ``kind`` and ``OUT/annotations.json``.
@@ -107,8 +119,7 @@ def make_dataset(kind: str, n: int, seed: int, out: str | os.PathLike[str], spli
                                                   "split": split, "images": int(n)})
     t0 = time.perf_counter()
     for i in range(n):
-        rng = np.random.default_rng(np.random.SeedSequence([int(seed), SPLITS.index(split), _KIND_CODE[kind], i]))
-        image, boxes, labels = gen.render(rng, split)
+        image, boxes, labels = gen.render(_image_rng(kind, seed, split, i), split)
         writer.add(image, boxes, labels, gen.image_format)
         if progress:
             progress(1)
