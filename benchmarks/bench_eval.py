@@ -48,13 +48,19 @@ CALIBRATION_IMAGES = 8
 
 
 def _models() -> list[tuple[str, str, Path, str]]:
-    """(label, family, path, dataset kind)."""
-    return [
-        ("YOLOX-tiny (ddddocr)", "yolox", models.yolox_tiny_path(), "chars"),
-        ("BlazeFace short range", "blazeface", models.blazeface_path("short_range"), "faces"),
-        ("BlazeFace back", "blazeface", models.blazeface_path("back"), "faces"),
-        ("PicoDet-LCNet layout", "picodet", models.picodet_layout_path(), "layout"),
-    ]
+    """(label, family, path, dataset kind) of the detectors whose packages are installed."""
+    found = []
+    for label, family, locate, kind in (
+        ("YOLOX-tiny (ddddocr)", "yolox", models.yolox_tiny_path, "chars"),
+        ("BlazeFace short range", "blazeface", lambda: models.blazeface_path("short_range"), "faces"),
+        ("BlazeFace back", "blazeface", lambda: models.blazeface_path("back"), "faces"),
+        ("PicoDet-LCNet layout", "picodet", models.picodet_layout_path, "layout"),
+    ):
+        try:
+            found.append((label, family, locate(), kind))
+        except ValueError as exc:
+            print(f"skipping {label}: {exc}", file=sys.stderr)
+    return found
 
 
 def _rate(detector: Detector, dataset, name: str, backend) -> tuple[float, dict]:
