@@ -8,10 +8,11 @@ over two threads (numpy releases the GIL), and replaces the int64 output stage,
 the dominant cost, by a float32 evaluation that is *certified* element by element:
 
 Accumulation
-    ``acc = sum_taps (x - zx) * (w - zw)`` in int16 when the bound
+    ``acc = sum_taps (x - zx) * (w - zw)``, one ``numpy.einsum`` per block over a
+    strided view of the padded input (no im2col copy), in int16 when the bound
     ``taps * max|x - zx| * max|w - zw|`` is <= 32767 (e.g. int4 weights), else in
     float32; the caller only uses this module when the bound is <= 2**24, so
-    every partial sum is exact either way.
+    every partial sum is exact either way, whatever the summation order.
 
 Requantization (double rounding, all shifts <= 0)
     TFLite's ``MBQM(a, M, s)`` with ``e = -s`` first rounds ``a * M / 2**31`` to an
@@ -20,13 +21,16 @@ Requantization (double rounding, all shifts <= 0)
     and the final integer equals ``round(y)`` of the real value
     ``y = (acc + bias) * M * 2**(s-31) + z_out`` whenever ``y`` is farther than
     ``2**-(e+1)`` from a half-integer. We compute ``y`` in float32 (rounding error
-    bounded per channel, :data:`_F32_REL`) and accept ``floor(y + 1/2)`` where
+    bounded per channel, :data:`_F32_REL`) and accept ``rint(y)`` where
     the distance to the nearest half-integer exceeds ``delta_c = 2**-(e_c+1) +
     err_c``; the few remaining elements (about ``2 * delta_c`` of them) are
     recomputed with the exact integer output stage. Clamping is monotone and
     applied to the same integer, so it commutes.
 
-Other stages (single/float rounding, positive shifts) and biases that could push
+When the window would flag more than :data:`_MAX_DOUBTFUL` of the elements
+(small right shifts), the two roundings are instead evaluated literally in
+float64, where every step is exact (see :class:`CertifiedStage`). Other stages
+(single/float rounding, positive shifts) and biases that could push
 ``acc + bias`` out of int32 take the exact int64 output stage. The result is
 bit-identical to :meth:`sw.golden.requant.OutputStage.finish` on the int64
 accumulators (checked against direct integer arithmetic in the tests).
@@ -34,14 +38,16 @@ accumulators (checked against direct integer arithmetic in the tests).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from sw.golden.fixedpoint import INT32_MAX, requantize_unchecked
 from sw.golden.requant import OutputStage
-from sw.golden.window import Padding2D, output_size, tap
+from sw.golden.window import Padding2D, output_size
 
 __all__ = ["BLOCK_ELEMENTS", "INT16_EXACT", "CertifiedStage", "depthwise_conv"]
 
@@ -107,7 +113,7 @@ class CertifiedStage:
             return None
         mult = np.broadcast_to(stage.multiplier, (cout,)).astype(np.float64)
         real = mult * np.exp2(shift - 31.0)  # exact in float64
-        offset = b * real + stage.zero_point + 0.5  # y + 1/2 = acc * real + offset
+        offset = b * real + stage.zero_point  # y = acc * real + offset
         err = _F32_REL * (acc_bound * real + np.abs(offset) + 1.0)
         delta = np.exp2(shift - 1.0) + err  # 2**-(e+1) + err, e = -shift
 
@@ -119,7 +125,7 @@ class CertifiedStage:
             return cls(mode="float64", scale=tiled(mult * 2.0**-31, np.float64),
                        offset=tiled((b * mult + 2.0**30) * 2.0**-31, np.float64),
                        aux=tiled(np.exp2(shift), np.float64), bias=b, stage=stage)
-        # Certain where |frac(y + 1/2) - 1/2| < half_width.
+        # Certain where |y - rint(y)| < 1/2 - delta (y farther than delta from a half-integer).
         return cls(mode="certified", scale=tiled(real, np.float32), offset=tiled(offset, np.float32),
                    aux=tiled(0.5 - delta, np.float32), bias=b, stage=stage)
 
@@ -147,14 +153,13 @@ class CertifiedStage:
         y, f = y.view(np.float32)[:k], f.view(np.float32)[:k]
         np.multiply(acc, self.scale[:k], out=y)
         y += self.offset[:k]
-        np.floor(y, out=f)  # the code before clamping
-        np.subtract(y, f, out=y)  # fractional part of y + 1/2, in [0, 1)
-        y -= np.float32(0.5)
-        np.abs(y, out=y)
-        bad = y >= self.aux[:k]  # too close to a rounding tie to be certain
+        np.rint(y, out=f)  # the code before clamping (exact ties are flagged below)
+        np.subtract(y, f, out=y)
+        np.abs(y, out=y)  # distance to the nearest integer, in [0, 1/2]
+        bad = np.flatnonzero(y >= self.aux[:k])  # too close to a rounding tie to be certain
         np.clip(f, np.float32(lo), np.float32(hi), out=f)
         np.copyto(out, f.astype(np.int32))  # float32 -> int32 -> int64 (faster than direct)
-        return np.flatnonzero(bad) if bad.any() else None
+        return bad if bad.size else None
 
     def exact(self, acc: np.ndarray, channels: np.ndarray) -> np.ndarray:
         """The exact int64 output stage on selected accumulators (their channel indices given)."""
@@ -162,6 +167,37 @@ class CertifiedStage:
         mult = np.broadcast_to(s.multiplier, self.bias.shape)[channels]
         shift = np.broadcast_to(s.shift, self.bias.shape)[channels]
         return requantize_unchecked(acc.astype(np.int64) + self.bias[channels], mult, shift, s.zero_point, s.act_min, s.act_max)
+
+
+def _accumulator(padded: np.ndarray, wt: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+                 dilation: tuple[int, int], wo: int) -> Callable[[int, int, int, np.ndarray], None]:
+    """``accumulate(b, r0, r1, out)``: output rows ``r0:r1`` of image ``b`` into ``out`` ``[r1 - r0, Wo, C]``.
+
+    One ``einsum`` per block over a strided view of the padded input (no copies):
+    ``out[y, x, c] = sum_ij padded[b, y sy + i dy, x sx + j dx, c] * wt[i kw + j, c]``.
+    At width stride 1 the (x, c) axes are one contiguous run of ``Wo * C`` elements,
+    so the weights are repeated along it and the inner loop is long.
+    """
+    kh, kw = kernel
+    _, hp, wp, c = padded.shape
+    s_b, s_y, s_x, s_c = padded.strides
+    if stride[1] == 1:
+        wide = np.ascontiguousarray(np.broadcast_to(wt.reshape(kh, kw, 1, c), (kh, kw, wo, c)).reshape(kh, kw, wo * c))
+
+        def accumulate(b: int, r0: int, r1: int, out: np.ndarray) -> None:
+            view = as_strided(padded[b, r0 * stride[0] :], shape=(r1 - r0, kh, kw, wo * c),
+                              strides=(stride[0] * s_y, dilation[0] * s_y, dilation[1] * s_x, s_c), writeable=False)
+            np.einsum("yijk,ijk->yk", view, wide, out=out.reshape(r1 - r0, wo * c))
+    else:
+        w3 = np.ascontiguousarray(wt.reshape(kh, kw, c))
+
+        def accumulate(b: int, r0: int, r1: int, out: np.ndarray) -> None:
+            view = as_strided(padded[b, r0 * stride[0] :], shape=(r1 - r0, kh, kw, wo, c),
+                              strides=(stride[0] * s_y, dilation[0] * s_y, dilation[1] * s_x, stride[1] * s_x, s_c),
+                              writeable=False)
+            np.einsum("yijxc,ijc->yxc", view, w3, out=out)
+
+    return accumulate
 
 
 def depthwise_conv(
@@ -221,28 +257,16 @@ def depthwise_conv(
     rows = max(1, min(ho, BLOCK_ELEMENTS // (wo * cout)))
     blocks = [(b, r, min(r + rows, ho)) for b in range(n) for r in range(0, ho, rows)]
     certified = None if stage is None else CertifiedStage.build(stage, bias, acc_bound, cout, rows * wo)
-    # Weights repeated along the output width: numpy's inner loop then spans a whole
-    # contiguous (Wo, C) row instead of C elements.
-    wrow = np.ascontiguousarray(np.broadcast_to(wt.astype(dtype)[:, None, :], (kh * kw, wo, cout)))
     out = np.empty((n, ho, wo, cout), dtype=np.int64)
-    span = (kh - 1) * dilation[0] + 1
+    accumulate = _accumulator(padded, wt.astype(dtype), (kh, kw), stride, dilation, wo)
 
     def run(part: list[tuple[int, int, int]]) -> list[np.ndarray]:
         acc = np.empty((rows, wo, cout), dtype=dtype)
-        tmp = np.empty_like(acc)
         y, f = np.empty(acc.size, np.float64), np.empty(acc.size, np.float64)
         doubtful = []
         for b, r0, r1 in part:
-            src = padded[b : b + 1, r0 * stride[0] : (r1 - 1) * stride[0] + span]
-            blk, t = acc[None, : r1 - r0], tmp[None, : r1 - r0]
-            for i in range(kh):
-                for j in range(kw):
-                    view = tap(src, i, j, (r1 - r0, wo), stride, dilation)
-                    if i == 0 and j == 0:
-                        np.multiply(view, wrow[0], out=blk)
-                    else:
-                        np.multiply(view, wrow[i * kw + j], out=t)
-                        blk += t
+            blk = acc[: r1 - r0]
+            accumulate(b, r0, r1, blk)
             dest = out[b, r0:r1].reshape(-1)
             if certified is None:
                 np.copyto(dest, blk.reshape(-1), casting="unsafe")
