@@ -51,8 +51,8 @@ from sw.golden.window import Padding2D, output_size
 
 __all__ = ["BLOCK_ELEMENTS", "INT16_EXACT", "CertifiedStage", "depthwise_conv"]
 
-#: Output elements per cache block (float32: 256 KiB per buffer).
-BLOCK_ELEMENTS = 1 << 16
+#: Output elements per cache block (float32: 512 KiB per buffer).
+BLOCK_ELEMENTS = 1 << 17
 #: Accumulator bound up to which int16 accumulation is exact.
 INT16_EXACT = 2**15 - 1
 #: Threads for layers of at least this many blocks (the machine-independent cap is 2).

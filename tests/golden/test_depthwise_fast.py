@@ -128,3 +128,22 @@ def test_depthwise_bias_out_of_int32_still_refused():
     stage = OutputStage(multiplier=np.full(2, 2**30), shift=np.full(2, -8), zero_point=0, act_min=-128, act_max=127)
     with pytest.raises(ValueError, match="bias"):
         conv2d(x, w, np.array([2**31, 0]), stage, padding="SAME", groups=2)
+
+
+@pytest.mark.parametrize("regime", ["certified", "float64"])
+def test_depthwise_many_blocks_and_threads(regime, monkeypatch):
+    """Small cache blocks: many blocks, both threads, near-ties in several blocks (offsets must be right)."""
+    import sw.golden.depthwise as depthwise
+
+    monkeypatch.setattr(depthwise, "BLOCK_ELEMENTS", 200)
+    rng = np.random.default_rng(11)
+    shifts, bias_max = REGIMES[regime]
+    for stride in ((1, 1), (2, 1), (1, 2)):
+        x = rng.integers(-128, 128, size=(2, 23, 17, 6))
+        w = rng.integers(-127, 128, size=(12, 3, 3, 1))  # channel multiplier 2
+        stage = random_stage(rng, 12, 8, shifts)
+        bias = rng.integers(-bias_max, bias_max + 1, size=12).astype(np.int32)
+        kwargs = dict(input_zero_point=-4, stride=stride, padding="SAME", groups=6)
+        expected_acc = reference_depthwise(x, w, -4, np.zeros(12, np.int64), stride, (1, 1), "SAME")
+        np.testing.assert_array_equal(conv2d_accumulate(x, w, **kwargs), expected_acc)
+        np.testing.assert_array_equal(conv2d(x, w, bias, stage, **kwargs), stage.finish(expected_acc, bias, "ref"))
