@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"replace the '{SECTION_TITLE}' section of {RESULTS_MD.relative_to(REPO_ROOT)}")
     args = parser.parse_args(argv)
     n = 4 if args.quick else 12
+    load_before = os.getloadavg()[0]
     rows, gen_rows = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for kind in KINDS:
@@ -106,11 +107,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label}: " + ", ".join(f"{k} {row[k]:.2f} img/s" for k in ("float", "integer", "onnxruntime")
                                            if k in row), flush=True)
     table = render(rows, gen_rows)
+    load = f"1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after the run (of {os.cpu_count()} cores)"
     print()
     print(table)
+    print(load)
     if args.write_results:
         command = "python benchmarks/bench_eval.py" + (" --quick" if args.quick else "")
-        write_results(command, table)
+        busy = max(load_before, os.getloadavg()[0]) > (os.cpu_count() or 1)
+        write_results(command, table + "\n\n" + load + (" (above the core count: the figures are pessimistic)."
+                                                           if busy else "."))
         print(f"\nwrote section '{SECTION_TITLE}' of {RESULTS_MD}")
     return 0
 
