@@ -201,23 +201,46 @@ def _table(page: _Page, x0: float, y: float, width: float, size: int, number: in
 _GREEK = "αβγδεθλμσφωΔΣΩ"
 
 
-def _equation(page: _Page, x0: float, y: float, width: float, size: int, number: int) -> float:
-    rng = page.rng
+def _math_terms(rng: np.random.Generator, count: int) -> str:
     terms = []
-    for _ in range(int(rng.integers(2, 6))):
+    for _ in range(count):
         sym = _GREEK[int(rng.integers(0, len(_GREEK)))] if rng.random() < 0.4 else "xyzabfgkn"[int(rng.integers(0, 9))]
         piece = sym + ("ᵢ" if rng.random() < 0.3 else "") + ("²" if rng.random() < 0.3 else "")
         if rng.random() < 0.3:
             piece = f"({piece}+{int(rng.integers(1, 10))})"
         terms.append(piece)
-    ops = [" + ", " − ", " · ", " / "]
-    body = terms[0] + "".join(ops[int(rng.integers(0, 4))] + t for t in terms[1:])
-    lhs = "xyzEFLJ"[int(rng.integers(0, 7))]
-    text = f"{lhs} = " + ("Σ " if rng.random() < 0.4 else "") + body
+    ops = [" + ", " − ", " · "]
+    return terms[0] + "".join(ops[int(rng.integers(0, 3))] + t for t in terms[1:])
+
+
+def _equation(page: _Page, x0: float, y: float, width: float, size: int, number: int) -> float:
+    """A display equation: ``lhs = [Σ] terms``, often with a built-up fraction; its number is not in the box."""
+    rng = page.rng
     path = str(mpl_font_path("DejaVuSerif-Italic.ttf" if page.split == "calib" else "STIXGeneralItalic.ttf"))
-    f = font(path, size + 2)
+    esize = size + 2
+    f = font(path, esize)
+    head = "xyzEFLJ"[int(rng.integers(0, 7))] + " = " + ("Σ " if rng.random() < 0.5 else "")
+    tail = " + " + _math_terms(rng, int(rng.integers(1, 4))) if rng.random() < 0.7 else ""
+    if rng.random() < 0.6:  # built-up fraction: numerator over a rule over denominator
+        num, den = _math_terms(rng, int(rng.integers(1, 4))), _math_terms(rng, int(rng.integers(1, 3)))
+        frac_w = max(f.getlength(num), f.getlength(den)) + 6
+        total = f.getlength(head) + frac_w + f.getlength(tail)
+        ex = x0 + max(0.0, (width - total) / 2)
+        mid = y + esize * 1.15
+        boxes = [page.line(ex, mid - esize * 0.55, head, esize, path=path)]
+        fx = ex + f.getlength(head)
+        boxes.append(page.line(fx + (frac_w - f.getlength(num)) / 2, y, num, esize, path=path))
+        page.draw.line([(fx, mid + 2), (fx + frac_w, mid + 2)], fill=_INK, width=max(1, esize // 14))
+        boxes.append((fx, mid + 1, fx + frac_w, mid + 3))
+        boxes.append(page.line(fx + (frac_w - f.getlength(den)) / 2, mid + 6, den, esize, path=path))
+        if tail:
+            boxes.append(page.line(fx + frac_w, mid - esize * 0.55, tail, esize, path=path))
+        page.add(_union(boxes), EQUATION)
+        page.line(x0 + width - 3 * size, mid - esize * 0.55, f"({number})", size, path=str(mpl_font_path("DejaVuSerif.ttf")))
+        return y + size * 4.2
+    text = head + _math_terms(rng, int(rng.integers(2, 6))) + tail
     ex = x0 + max(0.0, (width - f.getlength(text)) / 2)
-    page.add(page.line(ex, y, text, size + 2, width * 0.8, path=path), EQUATION)
+    page.add(page.line(ex, y, text, esize, width * 0.8, path=path), EQUATION)
     page.line(x0 + width - 3 * size, y, f"({number})", size, path=str(mpl_font_path("DejaVuSerif.ttf")))
     return y + size * 2.6
 
@@ -259,7 +282,7 @@ def _column(page: _Page, x0: float, y: float, width: float, bottom: float, size:
         elif kind == "table" and room > 12 * size:
             counters["table"] += 1
             y = _table(page, x0, y, width, size, counters["table"])
-        elif kind == "equation" and room > 3 * size:
+        elif kind == "equation" and room > 5 * size:
             counters["equation"] += 1
             y = _equation(page, x0, y, width, size, counters["equation"])
         elif room < 3 * size:
