@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from sw.golden.codes import centered, centered_bound
+from sw.golden.depthwise import depthwise_conv
 from sw.golden.exact import choose_dtype, exact_matmul
 from sw.golden.requant import OutputStage
 from sw.golden.window import (
@@ -60,6 +61,25 @@ def conv2d_accumulate(
 ) -> np.ndarray:
     """Exact int64 accumulators of an integer convolution (no bias, no requantization).
 
+    See :func:`_accumulate` for the parameters.
+    """
+    return _accumulate(x, w, input_zero_point, weight_zero_point, stride, dilation, padding, groups)
+
+
+def _accumulate(
+    x: np.ndarray,
+    w: np.ndarray,
+    input_zero_point: int,
+    weight_zero_point: np.ndarray | int,
+    stride: int | tuple[int, int],
+    dilation: int | tuple[int, int],
+    padding: str | Padding2D,
+    groups: int,
+    output: OutputStage | None = None,
+    bias: np.ndarray | None = None,
+) -> np.ndarray:
+    """Exact accumulators of an integer convolution, or its output codes when ``output`` is given.
+
     Parameters
     ----------
     x
@@ -80,7 +100,8 @@ def conv2d_accumulate(
     Returns
     -------
     numpy.ndarray
-        int64 ``[N, Ho, Wo, Cout]``.
+        int64 ``[N, Ho, Wo, Cout]``: the accumulators, or the output codes
+        ``output.finish(acc, bias)`` if ``output`` is given.
     """
     x = np.asarray(x)
     w = np.asarray(w)
@@ -115,6 +136,10 @@ def conv2d_accumulate(
     if cg == 1 and groups == cin:
         # Depthwise: output channel o reads input channel o // multiplier; one
         # multiply-add per tap over strided views (the bound is the same).
+        if path == "float32":  # cache-blocked, threaded, certified requantization
+            wt = wc.reshape(cout, kh * kw).T
+            return depthwise_conv(x, input_zero_point, wt, depth * max_x * max_w, (kh, kw), stride, dilation,
+                                  pads, cout // cin, output, bias, "conv2d")
         dtype = np.dtype("float64" if path == "float32_chunked" else path)
         padded, out_hw = pad_input(input_as(dtype), (kh, kw), stride, dilation, pads)
         if cout > cin:
@@ -124,13 +149,17 @@ def conv2d_accumulate(
         for i in range(kh):
             for j in range(kw):
                 acc += tap(padded, i, j, out_hw, stride, dilation) * wt[i * kw + j]
-        return acc.astype(np.int64)
+        return _finish(acc.astype(np.int64), output, bias)
     dtype = np.float32 if path.startswith("float32") else np.dtype(path)
     patches = extract_patches(input_as(dtype), (kh, kw), stride, dilation, pads, pad_value=0)
     _, ho, wo, taps, _ = patches.shape
     # Implicit GEMM per group: [G, N*Ho*Wo, taps*Cg] @ [G, taps*Cg, Og].
     acc = exact_matmul(group_columns(patches, groups), group_weights(wc, groups), max_x, max_w)
-    return acc.transpose(1, 0, 2).reshape(n, ho, wo, cout)
+    return _finish(acc.transpose(1, 0, 2).reshape(n, ho, wo, cout), output, bias)
+
+
+def _finish(acc: np.ndarray, output: OutputStage | None, bias: np.ndarray | None) -> np.ndarray:
+    return acc if output is None else output.finish(acc, bias, "conv2d")
 
 
 def conv2d(
@@ -152,14 +181,4 @@ def conv2d(
     at scale ``s_in * s_w[o]`` (or None) and ``output`` the requantization stage
     (per-channel multipliers must number ``Cout``).
     """
-    acc = conv2d_accumulate(
-        x,
-        w,
-        input_zero_point=input_zero_point,
-        weight_zero_point=weight_zero_point,
-        stride=stride,
-        dilation=dilation,
-        padding=padding,
-        groups=groups,
-    )
-    return output.finish(acc, bias, "conv2d")
+    return _accumulate(x, w, input_zero_point, weight_zero_point, stride, dilation, padding, groups, output, bias)

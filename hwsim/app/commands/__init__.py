@@ -22,6 +22,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("verilog", "verilog", "write the configuration's MAC, requantization unit and PE array as Verilog"),
     ("cosim", "cosim", "run vectors through the RTL and compare with the golden model"),
     ("report", "report", "regenerate the curated markdown reports"),
+    ("data", "data", "generate labeled synthetic datasets (COCO format)"),
+    ("eval", "eval", "COCO mAP of a detector (float and integer) on a labeled dataset"),
 )
 
 #: Command -> one-line help (the text ``hwsim --help`` lists and each parser uses).
