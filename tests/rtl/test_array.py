@@ -3,7 +3,6 @@
 input gaps, output back-pressure, mid-tile reset and tile parameters that change after the first beat."""
 
 import re
-from dataclasses import replace
 
 import numpy as np
 import pytest
