@@ -362,29 +362,41 @@ class ArrayCycles:
                 "tile_cycles": self.last_result - self.first_beat + 1, "tile_interval": self.per_tile}
 
 
-def array_schedule(arch: ArrayArch, beats: Sequence[int]) -> ArrayCycles:
-    """When back-to-back tiles of ``beats`` operand beats are accepted and finish, by :mod:`rtl.timing`.
-
-    A tile's beats follow the previous tile's last beat at once; its last beat waits until
-    ``min_interval`` cycles after the previous last beat; its last result leaves
-    ``array_tile_cycles(k) - k`` cycles after its last beat.
-    """
-    first, last, result = [], [], []
-    previous = None
-    for k in beats:
+def _beat_offers(arch: ArrayArch, beats: Sequence[int], gaps: Sequence[Sequence[int]] | None
+                 ) -> tuple[list[np.ndarray], list[int]]:
+    """Per tile: the cycle each beat is first offered, and the cycle its last beat is accepted."""
+    offers, ends, previous = [], [], None
+    for n, k in enumerate(beats):
+        gap = np.zeros(k, np.int64) if gaps is None else np.asarray(gaps[n], np.int64)
         start = 0 if previous is None else previous + 1
-        end = start + k - 1 if previous is None else max(start + k - 1, previous + arch.min_interval)
-        first.append(end if k == 1 else start)  # a 1-beat tile's first beat waits with its last
-        last.append(end)
-        result.append(end + arch.tile_cycles(k) - k)
+        times = start + np.cumsum(gap) + np.arange(k)
+        end = int(times[-1]) if previous is None else max(int(times[-1]), previous + arch.min_interval)
+        offers.append(times)
+        ends.append(end)
         previous = end
-    return ArrayCycles(np.array(first), np.array(last), np.array(result))
+    return offers, ends
+
+
+def array_schedule(arch: ArrayArch, beats: Sequence[int], gaps: Sequence[Sequence[int]] | None = None
+                   ) -> ArrayCycles:
+    """When tiles of ``beats`` operand beats are accepted and finish, by :mod:`rtl.timing`.
+
+    Beat ``b`` of a tile is offered ``gaps[tile][b]`` idle cycles (default 0) after the previous
+    beat was accepted; every beat but a tile's last is accepted when offered; the last beat
+    waits until ``min_interval`` cycles after the previous tile's last beat; the last result
+    leaves ``array_tile_cycles(k) - k`` cycles after the last beat.
+    """
+    offers, ends = _beat_offers(arch, beats, gaps)
+    first = [end if k == 1 else int(times[0]) for k, times, end in zip(beats, offers, ends)]
+    result = [end + arch.tile_cycles(k) - k for k, end in zip(beats, ends)]
+    return ArrayCycles(np.array(first), np.array(ends), np.array(result))
 
 
 def cosim_array(model: Model, vectors: Mapping[str, np.ndarray], arch: ArrayArch, w_bits: int | None = None,
-                a_bits: int | None = None) -> CosimResult:
-    """Run tiles back to back through an array model as fast as :func:`array_schedule` allows.
+                a_bits: int | None = None, gaps: np.ndarray | None = None) -> CosimResult:
+    """Run tiles through an array model as fast as :func:`array_schedule` allows (after ``gaps``).
 
+    ``gaps`` (T, beats): idle input cycles before each beat (default none: back to back).
     Every beat of a tile carries the tile's parameters only on its first beat; the others
     carry the next tile's (the array must ignore them). The run checks that the array
     accepts each beat exactly in the scheduled cycle, and measures the cycles.
@@ -396,16 +408,19 @@ def cosim_array(model: Model, vectors: Mapping[str, np.ndarray], arch: ArrayArch
     cols, lanes, pe = arch.cols, arch.requant_lanes, arch.pe_bits
     x, w, parts = digit_beats(v, arch, w_bits, a_bits)
     beats = k * len(parts)
-    plan = array_schedule(arch, [beats] * t)
+    if gaps is not None and (np.shape(gaps) != (t, beats) or np.min(gaps) < 0):
+        raise ValueError(f"gaps: expected non-negative integers of shape ({t}, {beats}), got {np.shape(gaps)}")
+    offers, ends = _beat_offers(arch, [beats] * t, gaps)
+    plan = array_schedule(arch, [beats] * t, gaps)
     ncycles = int(plan.last_result[-1]) + 3
     beat_tile = np.full(ncycles, -1)
     beat_k = np.zeros(ncycles, np.int64)
-    for index in range(t):
-        start, end = plan.first_beat[index], plan.last_beat[index]
-        beat_tile[start:start + beats - 1] = index
-        beat_k[start:start + beats - 1] = np.arange(beats - 1)
-        beat_tile[start + beats - 1:end + 1] = index  # the last beat is offered until accepted
-        beat_k[start + beats - 1:end + 1] = beats - 1
+    for index, (times, end) in enumerate(zip(offers, ends)):
+        beat_tile[times[:-1]] = index
+        beat_k[times[:-1]] = np.arange(beats - 1)
+        beat_tile[times[-1]:end + 1] = index  # the last beat is offered until accepted
+        beat_k[times[-1]:end + 1] = beats - 1
+    planned = np.sort(np.concatenate([times[:-1] for times in offers] + [np.array(ends)]))
     valid = beat_tile >= 0
     safe = np.where(valid, beat_tile, 0)
     first_beat = valid & (beat_k == 0)  # offered until accepted (a 1-beat tile's first beat is its last)
@@ -427,7 +442,6 @@ def cosim_array(model: Model, vectors: Mapping[str, np.ndarray], arch: ArrayArch
                      "o_ready": pack_fields(ncycles, [(1, 1)])})
     ready = unpack_field(out["i_ready"], 0, 1, False).astype(bool)
     accepted = np.flatnonzero(valid & ready)
-    planned = np.sort(np.concatenate([np.arange(s, s + beats - 1) for s in plan.first_beat] + [plan.last_beat]))
     if not np.array_equal(accepted, planned):
         bad = np.flatnonzero(np.isin(planned, accepted, invert=True))
         where = planned[bad[0]] if bad.size else accepted[np.isin(accepted, planned, invert=True)][0]

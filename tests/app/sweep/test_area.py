@@ -26,7 +26,7 @@ def test_int8_pes_cost_more_and_other_depths_have_no_estimate():
     assert table.mac_cells[8] > 2 * table.mac_cells[4]
     assert estimate_area(load_preset("int8_32x32"), table).logic_cells == 32 * 32 * table.mac_cells[8] \
         + 32 * table.requant_cells[9]
-    assert estimate_area(load_preset("scalesim_32x32"), table) is None  # max_depth 2**30: not synthesisable
+    assert estimate_area(load_preset("scalesim_32x32"), table) is None  # max_depth 65536: 32-bit acc, not measured
     cfg = load_preset("edge16_int4")
     assert estimate_area(replace(cfg, array=replace(cfg.array, max_depth=1024)), table) is None
 
