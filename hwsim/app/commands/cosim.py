@@ -11,12 +11,13 @@ taken from the vectors.
 from __future__ import annotations
 
 import argparse
-import tempfile
+import io
+import os
+import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
-
 from dataclasses import replace
 
 from hwsim.app.commands import HELP
@@ -25,9 +26,12 @@ from rtl import cosim
 from rtl.backends import AmaranthModel, VerilatorModel, find_verilator
 from rtl.mac import MacUnit
 from rtl.requant import RequantUnit
-from sw.fileio import atomic_open
+from sw.fileio import OutputPlan
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "verilator_cache", "MAX_COSIM_PES"]
+
+#: Largest array tile (PEs) ``hwsim cosim array`` elaborates.
+MAX_COSIM_PES = 64 * 64
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -58,50 +62,90 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _load(path: str) -> dict[str, np.ndarray]:
+    """The arrays of the vectors file; one-line errors naming it."""
+    p = Path(path)
+    if p.suffix.lower() != ".npz":
+        raise ValueError(f"{p}: expected an .npz file of vector arrays")
+    if not p.is_file():
+        raise ValueError(f"{p}: no such file")
+    if p.stat().st_size == 0:
+        raise ValueError(f"{p}: empty file; expected an .npz of vector arrays")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with np.load(p, allow_pickle=False) as data:
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("a single .npy array, not an archive of named arrays")
             return {key: data[key] for key in data.files}
-    except (zipfile.BadZipFile, ValueError) as exc:
-        raise ValueError(f"{path}: not a readable .npz file ({exc})") from exc
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"{p}: not a readable .npz file ({first})") from None
+
+
+def verilator_cache() -> Path:
+    """Where compiled Verilator models are kept between runs (keyed by a hash of the design)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hwsim" / "verilator"
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the vectors, run them, write the results, print ``N vectors, M match the golden model``."""
+    """Check the vectors, run them, write the results, print ``N vectors, M match the golden model``.
+
+    Returns 0 when every vector matches the golden model, 1 otherwise.
+    """
+    plan = OutputPlan(inputs=[args.vectors, *([args.config] if getattr(args, "config", None) else [])])
+    out = plan.file(args.out, "--out")
+    if out.suffix.lower() != ".npz":
+        raise ValueError(f"--out {out}: expected an .npz file name")
     vectors = _load(args.vectors)
     if args.backend == "verilator":
         find_verilator()  # fail before elaborating anything
+    try:
+        component, arch, w_bits, a_bits = _design(args, vectors)
+    except ValueError as exc:
+        raise ValueError(f"{args.vectors}: {exc}") from None
+    first = next(iter(vectors.values()))
+    if first.shape[0] == 0:
+        raise ValueError(f"{args.vectors}: holds no vectors (the arrays are empty)")
+    if args.backend == "amaranth":
+        model = AmaranthModel(component)
+    else:
+        model = VerilatorModel(component, verilator_cache(), log=lambda m: print(f"hwsim cosim: {m}", file=sys.stderr))
+    if args.design == "requant":
+        result = cosim.cosim_requant(model, vectors, args.out_width)
+    elif args.design == "mac":
+        result = cosim.cosim_mac(model, vectors, arch, w_bits, a_bits)
+    else:
+        result = cosim.cosim_array(model, vectors, arch, w_bits, a_bits)
+    key = "acc" if args.design == "mac" else "q"
+    buf = io.BytesIO()
+    extra = result.cycles.as_arrays() if result.cycles is not None else {}
+    np.savez(buf, **{key: result.rtl}, **extra)
+    plan.stage(out, buf.getvalue())
+    plan.commit()
+    print(f"{args.design}: {result.rtl.size} vectors, {result.matches} match the golden model ({args.backend})")
+    return 0 if result.matches == result.rtl.size else 1
+
+
+def _design(args: argparse.Namespace, vectors: dict[str, np.ndarray]):
+    """``(component, arch, w_bits, a_bits)`` for the checked vectors (ValueError on bad ones)."""
     if args.design == "requant":
         if not 2 <= args.out_width <= 32:
             raise ValueError(f"--out-width: expected an integer in [2, 32], got {args.out_width}")
         cosim.check_requant_vectors(vectors, args.out_width)
-        component = RequantUnit(args.out_width)
-    else:
-        arch = load_config(args.config).arch
-        w_bits = arch.pe_bits if args.w_bits is None else args.w_bits
-        a_bits = arch.pe_bits if args.a_bits is None else args.a_bits
-        if args.design == "mac":
-            cosim.check_mac_vectors(vectors, arch, w_bits, a_bits)
-            component = MacUnit(arch)
-        else:
-            for name in ("x", "w"):
-                if name not in vectors or np.ndim(vectors[name]) != 3:
-                    raise ValueError(f"array {name!r}: expected a 3-D array (x: (T, rows, K), w: (T, K, cols))")
-            cols = vectors["w"].shape[2]
-            arch = replace(arch, rows=vectors["x"].shape[1], cols=cols,
-                           requant_lanes=cols if args.requant_lanes is None else args.requant_lanes)
-            cosim.check_array_vectors(vectors, arch, w_bits, a_bits)
-            component = arch.create()
-    with tempfile.TemporaryDirectory(prefix="hwsim-cosim-") as tmp:
-        model = AmaranthModel(component) if args.backend == "amaranth" else VerilatorModel(component, Path(tmp))
-        if args.design == "requant":
-            result = cosim.cosim_requant(model, vectors, args.out_width)
-        elif args.design == "mac":
-            result = cosim.cosim_mac(model, vectors, arch, w_bits, a_bits)
-        else:
-            result = cosim.cosim_array(model, vectors, arch, w_bits, a_bits)
-    key = "acc" if args.design == "mac" else "q"
-    with atomic_open(args.out, "wb") as handle:
-        extra = result.cycles.as_arrays() if result.cycles is not None else {}
-        np.savez(handle, **{key: result.rtl}, **extra)
-    print(f"{args.design}: {result.rtl.size} vectors, {result.matches} match the golden model ({args.backend})")
-    return 0
+        return RequantUnit(args.out_width), None, None, None
+    arch = load_config(args.config).arch
+    w_bits = arch.pe_bits if args.w_bits is None else args.w_bits
+    a_bits = arch.pe_bits if args.a_bits is None else args.a_bits
+    if args.design == "mac":
+        cosim.check_mac_vectors(vectors, arch, w_bits, a_bits)
+        return MacUnit(arch), arch, w_bits, a_bits
+    for name in ("x", "w"):
+        if name not in vectors or np.ndim(vectors[name]) != 3:
+            raise ValueError(f"array {name!r}: expected a 3-D array (x: (T, rows, K), w: (T, K, cols))")
+    cols = vectors["w"].shape[2]
+    if vectors["x"].shape[1] * cols > MAX_COSIM_PES:
+        raise ValueError(f"array tiles of {vectors['x'].shape[1]}x{cols} PEs exceed the {MAX_COSIM_PES:,} PEs "
+                         f"'hwsim cosim array' builds")
+    arch = replace(arch, rows=vectors["x"].shape[1], cols=cols,
+                   requant_lanes=cols if args.requant_lanes is None else args.requant_lanes)
+    cosim.check_array_vectors(vectors, arch, w_bits, a_bits)
+    return arch.create(), arch, w_bits, a_bits
