@@ -289,3 +289,23 @@ def test_rtl_command_output_hazards(tmp_path, capsys):
     huge.write_text('preset = "edge16_int4"\nrequant_lanes = 256\n[array]\nrows = 256\ncols = 256\n')
     check_rejected(tmp_path, capsys, ["verilog", "--config", huge, "--out", tmp_path / "v"], "65,536 PEs",
                    "exceeds the 16,384 PEs")
+
+
+# -- datasets and evaluation --------------------------------------------------------------------------
+
+def test_data_and_eval_bad_input(tmp_path, capsys, models):
+    check_rejected(tmp_path, capsys, ["data", "make", "chars", "--n", "0", "--seed", "1", "--out", tmp_path / "d"],
+                   "--n: expected a number of images in [1, 100000]")
+    (tmp_path / "afile").write_text("keep")
+    check_rejected(tmp_path, capsys, ["data", "make", "chars", "--n", "2", "--seed", "1", "--out",
+                                      tmp_path / "afile"], "not a directory")
+    (tmp_path / "ds").mkdir()
+    check_rejected(tmp_path, capsys, ["eval", models[".onnx"], "--data", tmp_path / "ds"], "annotations.json")
+    (tmp_path / "ds" / "annotations.json").write_text("{not json")
+    check_rejected(tmp_path, capsys, ["eval", models[".onnx"], "--data", tmp_path / "ds"], "annotations.json")
+    check_rejected(tmp_path, capsys, ["eval", models[".onnx"], "--data", tmp_path / "ds", "--json",
+                                      tmp_path / "ds" / "annotations.json"], "is an input of this command")
+    check_rejected(tmp_path, capsys, ["eval", models[".onnx"], "--data", tmp_path / "ds", "--family", "nope"],
+                   "--family: unknown detector family 'nope'")
+    check_rejected(tmp_path, capsys, ["eval", models[".onnx"], "--data", tmp_path / "ds", "--jobs", "0"],
+                   "--jobs: expected an integer in [1, 64]")
