@@ -6,7 +6,8 @@ latency, requantization tail) without an event queue: loads and stores are merge
 the order the port would grant them. :func:`simulate_tree` runs it on a loop tree
 whose loops are cut to at most ``WINDOW`` iterations; once a loop is in steady state
 every further iteration shifts all times by the same period, so the skipped
-iterations add ``(count - WINDOW) * period`` cycles (steady-state replication). The
+iterations add ``(count - WINDOW) * period`` cycles (steady-state replication; loops whose
+body has more than ``LONG_BODY`` tiles are cut to ``LONG_WINDOW`` iterations). The
 period is measured over the last two simulated iterations (so period-2 patterns are
 replicated exactly). Agreement with the event engine is tested per layer (1%).
 """
@@ -19,6 +20,8 @@ from hwsim.compiler.schedule import Node, Tile
 __all__ = ["pipeline_times", "simulate_tree", "WINDOW"]
 
 WINDOW = 6
+#: Loop bodies longer than LONG_BODY tiles are simulated for LONG_WINDOW iterations only.
+LONG_BODY, LONG_WINDOW = 64, 3
 
 
 def pipeline_times(tiles: list[Tile], bw: float, latency: int) -> tuple[int, list[int]]:
@@ -100,9 +103,14 @@ def _flatten(node: Node, out: list[Tile], window: int):
         return None
     reps = min(node.count, window)
     iters = []
-    for _ in range(reps):
+    start = len(out)
+    for i in range(reps):
         kids = [_flatten(child, out, window) for child in node.body]
         iters.append((kids, len(out) - 1))
+        if i == 0 and len(out) - start > LONG_BODY:  # long bodies reach steady state sooner
+            reps = min(reps, LONG_WINDOW)
+        if len(iters) >= reps:
+            break
     return (node.count, iters)
 
 

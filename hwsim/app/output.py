@@ -122,12 +122,16 @@ def compare_table(results: list[SimResult]) -> Table:
     return t
 
 
+_TIMING_NOTE = {"rtl": "RTL array timing", "scalesim": "SCALE-Sim array timing"}
+
+
 def config_summary(cfg: HwConfig) -> str:
-    """One paragraph: array, modes, clock, SRAMs, DRAM bandwidth and latency (units spelled out)."""
+    """One paragraph: array, modes, dataflow and timing model, clock, SRAMs, DRAM bandwidth and latency."""
     a, m = cfg.array, cfg.memory
     bw_gbs = m.dram_bytes_per_cycle * cfg.clock_mhz * 1e6 / 1e9
     return (f"{cfg.name}: {a.rows}x{a.cols} int{a.pe_bits} PEs, modes "
-            f"{'/'.join(f'int{b}' for b in a.mac_modes)}, {a.dataflow.upper()} dataflow, "
+            f"{'/'.join(f'int{b}' for b in a.mac_modes)}, {a.dataflow.upper()} dataflow "
+            f"({_TIMING_NOTE[a.timing]}), "
             f"{cfg.requant_lanes} requant lanes, {cfg.clock_mhz:g} MHz; SRAM in/weight/out "
             f"{m.ifmap_sram_bytes / 1024:g}/{m.weight_sram_bytes / 1024:g}/{m.ofmap_sram_bytes / 1024:g} KiB; "
             f"DRAM {m.dram_bytes_per_cycle:g} B/cycle ({bw_gbs:.1f} GB/s), {m.dram_latency_cycles} cycles latency")

@@ -30,13 +30,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import numpy as np
+
 from hwsim import costs
 from hwsim.compiler.geometry import BIAS_BYTES, ConvGeometry, blocks, nbytes
 from hwsim.compiler.schedule import Loop, Tile, compress
 from hwsim.config import HwConfig
 from sw.quant.ints import PSUM_BYTES
 
-__all__ = ["ConvTiling", "RunWindow", "run_window", "window_histogram", "conv_tree", "conv_tile", "ORDERS"]
+__all__ = ["ConvTiling", "RunWindow", "run_window", "run_windows", "window_histogram", "conv_tree", "conv_tile", "ORDERS"]
 
 ORDERS = ("wo", "io")
 
@@ -77,17 +79,28 @@ def run_window(g: ConvGeometry, p0: int, p1: int) -> RunWindow:
 
 def window_histogram(g: ConvGeometry, tm: int) -> Counter:
     """``Counter`` of ``(run pixels, window pixels)`` over the runs of ``tm`` pixels."""
-    return _window_histogram(g, tm)
+    return Counter(run_windows(g, tm))
 
 
 @lru_cache(maxsize=4096)
-def _window_histogram(g: ConvGeometry, tm: int) -> Counter:
-    hist: Counter = Counter()
+def run_windows(g: ConvGeometry, tm: int) -> tuple[tuple[int, int], ...]:
+    """``(run pixels, window pixels)`` of every run of ``tm`` pixels, in order (vectorised :func:`run_window`)."""
     m = g.ho * g.wo
-    for p0 in range(0, m, tm):
-        p1 = min(p0 + tm, m)
-        hist[p1 - p0, run_window(g, p0, p1).elements] += 1
-    return hist
+    p0 = np.arange(0, m, tm, dtype=np.int64)
+    p1 = np.minimum(p0 + tm, m)
+    oy0, oy1 = p0 // g.wo, (p1 - 1) // g.wo + 1
+    single = oy1 - oy0 == 1
+    ox0 = np.where(single, p0 % g.wo, 0)
+    ox1 = np.where(single, (p1 - 1) % g.wo + 1, g.wo)
+
+    def extent(lo, hi, s, d, k, p, size):  # ConvGeometry.in_range, clipped stop - start
+        start = np.maximum(lo * s - p, 0)
+        stop = np.minimum((hi - 1) * s - p + (k - 1) * d + 1, size)
+        return stop - start
+
+    win = (extent(oy0, oy1, g.sh, g.dh, g.kh, g.pad_top, g.h)
+           * extent(ox0, ox1, g.sw, g.dw, g.kw, g.pad_left, g.w))
+    return tuple(zip((p1 - p0).tolist(), win.tolist()))
 
 
 @dataclass(frozen=True)
@@ -163,20 +176,16 @@ def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win
         single = array_tiles == 1 and nchunks > 1
         if single:  # sums stay in the PE accumulators across K chunks
             if last:
-                full = costs.os_compute_cycles(a.rows, a.cols, cfg.requant_lanes, 1, g.k, a.max_depth,
-                                               passes=passes, timing=a.timing)
+                full, tail, ndepth = _os_costs(a.rows, a.cols, cfg.requant_lanes, g.k, a.max_depth, passes, a.timing)
                 compute = full - prev_beats
-                depth = costs.k_chunks(g.k, a.max_depth)
             else:
-                compute, depth = tk * passes, []
+                compute, tail, ndepth = tk * passes, 0, 1
         else:
-            compute = costs.os_compute_cycles(a.rows, a.cols, cfg.requant_lanes, array_tiles, tk, a.max_depth,
-                                              passes=passes, timing=a.timing)
-            depth = costs.k_chunks(tk, a.max_depth)
+            per, tail, ndepth = _os_costs(a.rows, a.cols, cfg.requant_lanes, tk, a.max_depth, passes, a.timing)
+            compute = array_tiles * per
             psum_w = 0 if last else chunk_psum
             psum_r = 0 if first else chunk_psum
-        tail = costs.os_tail_cycles(a.rows, a.cols, depth[-1] * passes, cfg.requant_lanes, a.timing) if depth else 0
-        spills = max(0, len(depth) - 1)  # accumulator-depth spill + reload rounds
+        spills = ndepth - 1  # accumulator-depth spill + reload rounds
         psum_w += chunk_psum * spills
         psum_r += chunk_psum * spills
     else:
@@ -200,6 +209,14 @@ def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win
                 ifmap_read_bytes=ifmap_read, weight_read_bytes=weight_read,
                 ofmap_read_bytes=out_bytes + psum_r, ofmap_write_bytes=out_bytes + psum_w,
                 requant_ops=requant, vector_ops=vector_ops)
+
+
+@lru_cache(maxsize=4096)
+def _os_costs(rows: int, cols: int, lanes: int, k: int, max_depth: int, passes: int, timing: str) -> tuple[int, int, int]:
+    """``(cycles of one array tile of depth k, drain tail, accumulator-depth chunks)`` (:mod:`hwsim.costs`)."""
+    depth = costs.k_chunks(k, max_depth)
+    return (costs.os_compute_cycles(rows, cols, lanes, 1, k, max_depth, passes=passes, timing=timing),
+            costs.os_tail_cycles(rows, cols, depth[-1] * passes, lanes, timing), len(depth))
 
 
 def _fold_periodic(items: list, periods: list[int]) -> tuple:
@@ -226,13 +243,18 @@ def _fold_periodic(items: list, periods: list[int]) -> tuple:
 
 
 def conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
-    """The loop tree of tiling ``t`` (same order and residency as :meth:`ConvTiling.coords`)."""
+    """The loop tree of tiling ``t`` (same order and residency as :meth:`ConvTiling.coords`; memoised)."""
+    return _conv_tree(cfg, t)
+
+
+@lru_cache(maxsize=256)
+def _conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
     g = t.geom
     passes = cfg.mac_passes(g.w_bits, g.a_bits)
     chunks = t.chunks()
     nchunks = len(chunks)
     cache: dict = {}
-    wins = [(p1 - p0, run_window(g, p0, p1).elements) for p0, p1 in t.runs()]
+    wins = run_windows(g, t.tm)
     chans = [b - a for a, b in t.chans()]
 
     def chunk_seq(run: tuple[int, int], pn: int, load_in: bool, load_w: bool) -> list:

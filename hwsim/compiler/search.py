@@ -27,10 +27,14 @@ from hwsim.config import HwConfig
 from sw.graph.ir import Layer
 from sw.quant.ints import PSUM_BYTES
 
-__all__ = ["choose_conv_tiling", "legal_tilings", "estimate", "score_tiling", "KEEP"]
+__all__ = ["choose_conv_tiling", "legal_tilings", "estimate", "score_tiling", "KEEP", "SCORE_SLACK"]
 
 #: Candidates scored exactly (loop tree through the fast path) after the cheap ranking.
-KEEP = 4
+KEEP = 3
+#: ... among those whose cheap bound is within this factor of the best one.
+SCORE_SLACK = 1.05
+#: Loop iterations the scoring simulates before steady-state replication (the fast path's WINDOW is 6).
+SCORE_WINDOW = 3
 
 
 def _divided(total: int, unit: int, limit: int = 16) -> set[int]:
@@ -47,9 +51,24 @@ def _divided(total: int, unit: int, limit: int = 16) -> set[int]:
     return vals
 
 
-def _sizes(g: ConvGeometry, tm: int, tn: int, tc: int) -> tuple[int, int, int]:
-    """Bytes of the largest input window, the weight chunk (+ bias) and the output tile."""
-    win = max(w for _, w in window_histogram(g, tm))
+@lru_cache(maxsize=4096)
+def _run_summary(g: ConvGeometry, tm: int) -> tuple[tuple[tuple[int, int], ...], int, int]:
+    """``((run pixels, count), ...)``, input bytes of all windows (all channels, one group), largest window."""
+    hist = window_histogram(g, tm)
+    pm_count: dict[int, int] = {}
+    for (pm, _), cnt in hist.items():
+        pm_count[pm] = pm_count.get(pm, 0) + cnt
+    in_once = sum(cnt * nbytes(win * g.cin_g, g.a_bits) for (_, win), cnt in hist.items())
+    return tuple(pm_count.items()), in_once, max(w for _, w in hist)
+
+
+def _max_window(g: ConvGeometry, tm: int) -> int:
+    return _run_summary(g, tm)[2]
+
+
+def _sizes(g: ConvGeometry, tm: int, tn: int, tc: int, win: int | None = None) -> tuple[int, int, int]:
+    """Bytes of the largest input window (``win`` pixels if given), the weight chunk (+ bias) and the output tile."""
+    win = _max_window(g, tm) if win is None else win
     return (nbytes(win * tc, g.a_bits), nbytes(tn * g.kh * g.kw * tc, g.w_bits) + (tn * BIAS_BYTES if g.bias else 0),
             nbytes(tm * tn, g.out_bits))
 
@@ -68,16 +87,17 @@ def _needs_psum(cfg: HwConfig, g: ConvGeometry, tm: int, tn: int, tc: int, passe
 
 
 def legal_tilings(layer: Layer, cfg: HwConfig) -> list[ConvTiling]:
-    """Every legal ``(tm, tn, tc, order)`` of the search space (ValueError if none fits)."""
+    """Every legal ``(tm, tn, tc, order)`` of the search space, every legal K chunk included (ValueError if none)."""
     g = conv_geometry(layer)
     try:
-        shapes = _shapes(g, cfg)
+        shapes = _shapes(g, cfg, every_chunk=True)
     except ValueError as exc:
         raise ValueError(f"layer '{layer.name}': {exc}") from None
     return [ConvTiling(g, tm, tn, tc, order) for tm, tn, tc in shapes for order in ORDERS]
 
 
-def _shapes(g: ConvGeometry, cfg: HwConfig) -> list[tuple[int, int, int]]:
+def _shapes(g: ConvGeometry, cfg: HwConfig, every_chunk: bool = False) -> list[tuple[int, int, int]]:
+    """Legal ``(tm, tn, tc)``; per ``(tm, tn)`` only the largest legal chunk unless ``every_chunk``."""
     a, mem = cfg.array, cfg.memory
     passes = cfg.mac_passes(g.w_bits, g.a_bits)
     half = (mem.ifmap_sram_bytes // 2, mem.weight_sram_bytes // 2, mem.ofmap_sram_bytes // 2)
@@ -92,47 +112,54 @@ def _shapes(g: ConvGeometry, cfg: HwConfig) -> list[tuple[int, int, int]]:
             tms = {max(1, m_unit >> i) for i in range(1, 12)} | {1}
             tns = tns | {max(1, min(g.n_g, a.cols) >> i) for i in range(0, 12)}
         for tm in sorted(tms):
+            win = _max_window(g, tm)
             for tn in sorted(tns):
-                for tc in sorted(tcs, reverse=True):
-                    si, sw_, so = _sizes(g, tm, tn, tc)
+                if nbytes(tm * tn, g.out_bits) > half[2]:
+                    continue
+                # largest chunk whose input window and weights fit (bytes grow with tc)
+                bias = tn * BIAS_BYTES if g.bias else 0
+                cap_in = half[0] * 8 // (win * g.a_bits)
+                cap_w = (half[1] - bias) * 8 // (tn * g.kh * g.kw * g.w_bits) if half[1] > bias else 0
+                for tc in sorted((c for c in tcs if c <= min(cap_in, cap_w)), reverse=True):
+                    si, sw_, so = _sizes(g, tm, tn, tc, win)
                     if _needs_psum(cfg, g, tm, tn, tc, passes):
                         so = max(so, tm * tn * PSUM_BYTES)
                     if si <= half[0] and sw_ <= half[1] and so <= half[2]:
                         out.append((tm, tn, tc))
-                        break  # the largest legal chunk for this (tm, tn)
+                        if not every_chunk:
+                            break  # the largest legal chunk for this (tm, tn)
         if out:
             return out
-    si, sw_, so = _sizes(g, 1, 1, 1)
-    raise ValueError(f"the smallest legal tile (1 output pixel x 1 channel x 1 input channel) "
-                     f"needs {si}/{sw_}/{so} bytes of input/weight/output SRAM per buffer, but config "
-                     f"'{cfg.name}' has {half[0]}/{half[1]}/{half[2]}")
+    need = dict(zip(("input (ifmap)", "weight", "output (ofmap)"), _sizes(g, 1, 1, 1)))
+    have = dict(zip(need, half))
+    short = [k for k in need if need[k] > have[k]] or ["output (ofmap)"]
+    what = short[0]
+    raise ValueError(f"the smallest legal tile (1 output pixel x 1 output channel x 1 input channel) needs "
+                     f"{need[what]} bytes of {what} SRAM per buffer (x2 double buffered = {2 * need[what]}), "
+                     f"but config '{cfg.name}' has {have[what]} per buffer ({2 * have[what]} total)")
 
 
-def estimate(t: ConvTiling, cfg: HwConfig) -> tuple[int, int]:
-    """``(compute cycles, DRAM bytes)`` of tiling ``t`` without building its tiles."""
+def estimate(t: ConvTiling, cfg: HwConfig, passes: int | None = None, memo: dict | None = None) -> tuple[int, int]:
+    """``(compute cycles, DRAM bytes)`` of tiling ``t`` without building its tiles (``memo``: block costs)."""
     g = t.geom
-    passes = cfg.mac_passes(g.w_bits, g.a_bits)
-    hist = window_histogram(g, t.tm)
-    pm_count: dict[int, int] = {}
-    for (pm, _), cnt in hist.items():
-        pm_count[pm] = pm_count.get(pm, 0) + cnt
+    if passes is None:
+        passes = cfg.mac_passes(g.w_bits, g.a_bits)
+    pm_count, in_once, _ = _run_summary(g, t.tm)
     pn_count: dict[int, int] = {}
     for a, b in t.chans():
         pn_count[b - a] = pn_count.get(b - a, 0) + 1
-    chunks = t.chunks()
-    nchunks = len(chunks)
+    nchunks = -(-g.cin_g // t.tc)
+    memo = {} if memo is None else memo
     compute = 0
-    for pm, cm in pm_count.items():
+    for pm, cm in pm_count:
         for pn, cn in pn_count.items():
-            beats, per = 0, 0
-            for j, (c0, c1) in enumerate(chunks):
-                per += conv_tile(cfg, g, passes, pm, pn, 0, c1 - c0, load_in=False, load_w=False, first=j == 0,
-                                 last=j == nchunks - 1, nchunks=nchunks, prev_beats=beats).compute_cycles
-                beats += g.kh * g.kw * (c1 - c0) * passes
-            compute += cm * cn * per
+            key = (pm, pn, t.tc)
+            if key not in memo:
+                memo[key] = _block_compute(cfg, g, passes, pm, pn, t.tc)
+            compute += cm * cn * memo[key]
     compute *= g.groups
-    nm, nn = sum(pm_count.values()), len(t.chans())
-    in_once = g.groups * sum(cnt * nbytes(win * g.cin_g, g.a_bits) for (_, win), cnt in hist.items())
+    nm, nn = sum(c for _, c in pm_count), len(t.chans())
+    in_once *= g.groups
     w_once = nbytes(g.groups * g.n_g * g.k, g.w_bits) + (g.out_channels_total * BIAS_BYTES if g.bias else 0)
     out_total = nbytes(g.ho * g.wo * g.n_g * g.groups, g.out_bits)
     if t.order == "wo":
@@ -140,6 +167,17 @@ def estimate(t: ConvTiling, cfg: HwConfig) -> tuple[int, int]:
     else:
         dram = in_once * (nn if nchunks > 1 else 1) + w_once * (1 if nn == 1 and nchunks == 1 else nm)
     return compute, dram + out_total
+
+
+def _block_compute(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, tc: int) -> int:
+    """Compute cycles of one ``pm x pn`` output block over all its K chunks of ``tc`` channels."""
+    chunks = blocks(g.cin_g, tc)
+    beats = total = 0
+    for j, (c0, c1) in enumerate(chunks):
+        total += conv_tile(cfg, g, passes, pm, pn, 0, c1 - c0, load_in=False, load_w=False, first=j == 0,
+                           last=j == len(chunks) - 1, nchunks=len(chunks), prev_beats=beats).compute_cycles
+        beats += g.kh * g.kw * (c1 - c0) * passes
+    return total
 
 
 def score_tiling(t: ConvTiling, cfg: HwConfig, macs: int, w_bits: int, a_bits: int) -> tuple[int, float, int]:
@@ -150,7 +188,7 @@ def score_tiling(t: ConvTiling, cfg: HwConfig, macs: int, w_bits: int, a_bits: i
 
     root = conv_tree(cfg, t)
     mem = cfg.memory
-    cycles = simulate_tree(root, mem.dram_bytes_per_cycle, mem.dram_latency_cycles)
+    cycles = simulate_tree(root, mem.dram_bytes_per_cycle, mem.dram_latency_cycles, window=SCORE_WINDOW)
     tot = tree_totals(root)
     dram = tot["load_ifmap_bytes"] + tot["load_weight_bytes"] + tot["store_bytes"]
     sram = {"ifmap_read": tot["ifmap_read_bytes"], "ifmap_write": tot["load_ifmap_bytes"],
@@ -178,23 +216,27 @@ def choose_conv_tiling(layer: Layer, cfg: HwConfig) -> ConvTiling:
 @lru_cache(maxsize=1024)
 def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
     bw = cfg.memory.dram_bytes_per_cycle
-    ranked = []
+    passes = cfg.mac_passes(g.w_bits, g.a_bits)
+    ranked, memo = [], {}
     for tm, tn, tc in _shapes(g, cfg):
         for order in ORDERS:
             t = ConvTiling(g, tm, tn, tc, order)
-            compute, dram = estimate(t, cfg)
+            compute, dram = estimate(t, cfg, passes, memo)
             ranked.append((max(compute, dram / bw), dram, compute, t))
     ranked.sort(key=lambda r: (r[0], r[1]))
     macs = g.groups * g.ho * g.wo * g.n_g * g.k
-    best = None
+    best, scored = None, 0
     for bound, dram_est, compute, t in ranked[:KEEP]:
+        if bound > SCORE_SLACK * ranked[0][0]:
+            break
         cycles, energy, dram = score_tiling(t, cfg, macs, g.w_bits, g.a_bits)
+        scored += 1
         key = (cycles, energy, dram)
         if best is None or key < best[0]:
             best = (key, t, bound, compute)
     (cycles, energy, dram), t, bound, compute = best
     reason = {"array_tiles_per_tile": -(-min(t.tm, g.ho * g.wo) // cfg.array.rows) * -(-t.tn // cfg.array.cols),
-              "candidates": len(ranked), "scored": min(KEEP, len(ranked)),
-              "why": f"fewest cycles ({cycles}) of the {min(KEEP, len(ranked))} best by max(compute, DRAM/bandwidth) "
+              "candidates": len(ranked), "scored": scored,
+              "why": f"fewest cycles ({cycles}) of the {scored} best by max(compute, DRAM/bandwidth) "
                      f"of {len(ranked)} legal mappings, then energy, then DRAM bytes"}
     return ConvTiling(g, t.tm, t.tn, t.tc, t.order, reason)

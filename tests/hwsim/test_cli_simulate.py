@@ -87,8 +87,9 @@ def test_bad_input_one_line_exit_2(run_cli, tmp_path, capsys, args, message):
     ('preset = "edge16_int4"\n[memory]\ndram_bytes_per_cycle = -1.0\n', "dram_bytes_per_cycle: expected a number > 0"),
     ('preset = "edge16_int4"\n[array]\nrows = -4\n', "array.rows: expected an integer > 0"),
     ('preset = "edge16_int4"\n[array]\nmac_modes = [4]\n', "w8a8 is not supported"),
-    ('preset = "edge16_int4"\n[memory]\nweight_sram_bytes = 4096\n',
-     "layer 'backbone.conv6': the smallest legal tile needs 2308 bytes of weight SRAM per buffer"),
+    ('preset = "edge16_int4"\n[memory]\nweight_sram_bytes = 16\n',
+     "layer 'backbone.conv0': the smallest legal tile (1 output pixel x 1 output channel x 1 input channel) "
+     "needs 9 bytes of weight SRAM per buffer"),
 ])
 def test_bad_config_one_line_exit_2(run_cli, tmp_path, capsys, body, message):
     args = ["simulate", "--model", "yolov3_tiny_416", "--config", _bad(tmp_path, body)]
