@@ -7,6 +7,7 @@ largest run, the weight chunk (+ bias) and the output tile (int32 partial sums w
 spill) each fit half of their SRAM.
 
 Cost: every legal candidate is ranked cheaply by ``max(compute, DRAM bytes / bandwidth)``
+plus the pipeline fill and drain (first tile's load + latency, last tile's store)
 with compute summed from the exact tile costs (:func:`hwsim.compiler.conv.conv_tile`, the
 engine's cost functions) and DRAM bytes from the run-window histogram and the loop
 order's reload rule; the best :data:`KEEP` are built as loop trees and scored with the
@@ -29,8 +30,8 @@ from sw.quant.ints import PSUM_BYTES
 
 __all__ = ["choose_conv_tiling", "legal_tilings", "estimate", "score_tiling", "KEEP", "SCORE_SLACK"]
 
-#: Candidates scored exactly (loop tree through the fast path) after the cheap ranking.
-KEEP = 3
+#: Candidates scored exactly (loop tree through the fast path) per cheap ranking (two rankings).
+KEEP = 2
 #: ... among those whose cheap bound is within this factor of the best one.
 SCORE_SLACK = 1.05
 #: Loop iterations the scoring simulates before steady-state replication (the fast path's WINDOW is 6).
@@ -180,6 +181,30 @@ def _block_compute(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int
     return total
 
 
+def _bound(t: ConvTiling, cfg: HwConfig, compute: int, dram: int) -> float:
+    """Cheap cycle estimate: the slowest of compute, DRAM transfer and the two-slot latency loop, plus fill/drain.
+
+    With two input buffers a loading tile occupies its slot for load + latency + compute, so
+    ``n`` loading tiles take at least ``(n * latency + load cycles + compute) / 2``.
+    """
+    g, mem = t.geom, cfg.memory
+    nm, nn, nc = -(-g.ho * g.wo // t.tm), -(-g.n_g // t.tn), -(-g.cin_g // t.tc)
+    loading = g.groups * (nm * nn * nc if nm * nn * nc > 1 else 1)
+    out_total = nbytes(g.ho * g.wo * g.n_g * g.groups, g.out_bits)
+    slots = (loading * mem.dram_latency_cycles + (dram - out_total) / mem.dram_bytes_per_cycle + compute) / 2
+    return max(compute, dram / mem.dram_bytes_per_cycle, slots) + _fill_drain(t, cfg)
+
+
+def _fill_drain(t: ConvTiling, cfg: HwConfig) -> float:
+    """Cycles a pipeline of ``t``'s tiles cannot hide: the first tile's load (+ latency), the last store."""
+    g, mem = t.geom, cfg.memory
+    tc = min(t.tc, g.cin_g)
+    first = (nbytes(_run_summary(g, t.tm)[2] * tc, g.a_bits)
+             + nbytes(min(t.tn, g.n_g) * g.kh * g.kw * tc, g.w_bits))
+    last = nbytes(min(t.tm, g.ho * g.wo) * min(t.tn, g.n_g), g.out_bits)
+    return (first + last) / mem.dram_bytes_per_cycle + mem.dram_latency_cycles
+
+
 def score_tiling(t: ConvTiling, cfg: HwConfig, macs: int, w_bits: int, a_bits: int) -> tuple[int, float, int]:
     """``(cycles, energy pJ, DRAM bytes)`` of tiling ``t`` by the engine's own timing (fast path)."""
     from hwsim.energy import layer_energy_pj
@@ -215,28 +240,27 @@ def choose_conv_tiling(layer: Layer, cfg: HwConfig) -> ConvTiling:
 
 @lru_cache(maxsize=1024)
 def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
-    bw = cfg.memory.dram_bytes_per_cycle
     passes = cfg.mac_passes(g.w_bits, g.a_bits)
-    ranked, memo = [], {}
+    bw = cfg.memory.dram_bytes_per_cycle
+    rows, memo = [], {}
     for tm, tn, tc in _shapes(g, cfg):
         for order in ORDERS:
             t = ConvTiling(g, tm, tn, tc, order)
             compute, dram = estimate(t, cfg, passes, memo)
-            ranked.append((max(compute, dram / bw), dram, compute, t))
-    ranked.sort(key=lambda r: (r[0], r[1]))
+            rows.append((_bound(t, cfg, compute, dram), max(compute, dram / bw), dram, t))
+    # the best by the two-slot bound (+ fill/drain) and the best by the plain roofline bound, then DRAM bytes
+    pool: dict = {}
+    for col in (0, 1):
+        ranked = sorted(rows, key=lambda r: (r[col], r[2]))
+        for r in ranked[:KEEP]:
+            if r[col] <= SCORE_SLACK * ranked[0][col]:
+                pool.setdefault((r[3].tm, r[3].tn, r[3].tc, r[3].order), r[3])
     macs = g.groups * g.ho * g.wo * g.n_g * g.k
-    best, scored = None, 0
-    for bound, dram_est, compute, t in ranked[:KEEP]:
-        if bound > SCORE_SLACK * ranked[0][0]:
-            break
-        cycles, energy, dram = score_tiling(t, cfg, macs, g.w_bits, g.a_bits)
-        scored += 1
-        key = (cycles, energy, dram)
-        if best is None or key < best[0]:
-            best = (key, t, bound, compute)
-    (cycles, energy, dram), t, bound, compute = best
+    scored = sorted((score_tiling(t, cfg, macs, g.w_bits, g.a_bits), key) for key, t in pool.items())
+    (cycles, _, _), key = scored[0]
+    t = pool[key]
     reason = {"array_tiles_per_tile": -(-min(t.tm, g.ho * g.wo) // cfg.array.rows) * -(-t.tn // cfg.array.cols),
-              "candidates": len(ranked), "scored": scored,
-              "why": f"fewest cycles ({cycles}) of the {scored} best by max(compute, DRAM/bandwidth) "
-                     f"of {len(ranked)} legal mappings, then energy, then DRAM bytes"}
+              "candidates": len(rows), "scored": len(scored),
+              "why": f"fewest cycles ({cycles}) of the {len(scored)} mappings scored by the engine's timing "
+                     f"(best cheap estimates of {len(rows)} legal ones), then energy, then DRAM bytes"}
     return ConvTiling(g, t.tm, t.tn, t.tc, t.order, reason)
