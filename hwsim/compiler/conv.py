@@ -282,26 +282,31 @@ def _conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
     period = g.wo // _gcd(t.tm, g.wo) if t.tm % g.wo else 1
     periods = sorted({1, period, 2 * period}) if period <= 4096 else [1]
     nm, nn = len(wins), len(chans)
+    built: dict = {}
+
+    def once(key, build):  # identical blocks / runs share one node
+        node = built.get(key)
+        if node is None:
+            node = built[key] = build()
+        return node
+
     if t.order == "wo":
-        blocks_ = []
-        for pn in chans:
+        def block(pn: int, later: bool):
             items = []
             for i, run in enumerate(wins):
-                li = nchunks > 1 or not (nm == 1 and len(blocks_) > 0)
-                lw = nchunks > 1 or i == 0
-                items.extend(chunk_seq(run, pn, li, lw))
-            blocks_.append(seq(items, [p * nchunks for p in periods]))
-        group = seq(blocks_, [1])
+                li = nchunks > 1 or not (nm == 1 and later)
+                items.extend(chunk_seq(run, pn, li, nchunks > 1 or i == 0))
+            return seq(items, [p * nchunks for p in periods])
+        group = seq([once((pn, j > 0), lambda pn=pn, j=j: block(pn, j > 0)) for j, pn in enumerate(chans)], [1])
     else:
-        rows = []
-        for i, run in enumerate(wins):
+        def row(run: tuple[int, int], first: bool):
             items = []
             for j, pn in enumerate(chans):
-                li = nchunks > 1 or j == 0
-                lw = nchunks > 1 or not (nn == 1 and i > 0)
-                items.extend(chunk_seq(run, pn, li, lw))
-            rows.append(seq(items, [nchunks]))
-        group = seq(rows, periods)
+                lw = nchunks > 1 or not (nn == 1 and not first)
+                items.extend(chunk_seq(run, pn, nchunks > 1 or j == 0, lw))
+            return seq(items, [nchunks])
+        group = seq([once((run, i == 0), lambda run=run, i=i: row(run, i == 0)) for i, run in enumerate(wins)],
+                    periods)
     return Loop((group,), g.groups)
 
 
