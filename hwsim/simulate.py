@@ -7,7 +7,7 @@ from collections.abc import Callable
 from hwsim import costs
 from hwsim.config import HwConfig
 from hwsim.describe import config_dict
-from hwsim.energy import layer_energy_pj
+from hwsim.energy import layer_energy_pj, operand_energy_pj, operand_traffic
 from hwsim.engine import simulate_tiles_event
 from hwsim.fastpath import simulate_tree
 from hwsim.stats import LayerResult, SimResult
@@ -42,6 +42,7 @@ def layer_result(layer: Layer, sched: LayerSchedule, cfg: HwConfig, cycles: int)
     energy = layer_energy_pj(cfg, macs=layer.macs, w_bits=layer.w_bits, a_bits=layer.a_bits, sram=sram,
                              dram_bytes=dram_r + dram_w, requant_ops=t["requant_ops"],
                              vector_ops=t["vector_ops"], cycles=cycles)
+    traffic = operand_traffic(t, layer.macs * passes if sched.unit == "array" else layer.macs)
     return LayerResult(
         name=layer.name, op=layer.op.value, part=layer.part.value, unit=sched.unit,
         w_bits=layer.w_bits, a_bits=layer.a_bits, macs=layer.macs, cycles=cycles,
@@ -51,6 +52,7 @@ def layer_result(layer: Layer, sched: LayerSchedule, cfg: HwConfig, cycles: int)
         sram_write_bytes=sram["ifmap_write"] + sram["weight_write"] + sram["ofmap_write"],
         bound="compute" if compute >= dram_cyc else "memory", roofline_cycles=roof,
         tiles=t["tiles"], energy_pj=energy, tiling=dict(sched.tiling),
+        traffic=traffic, operand_energy_pj=operand_energy_pj(cfg, traffic),
     )
 
 

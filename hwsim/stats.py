@@ -37,6 +37,8 @@ class LayerResult:
     tiles: int
     energy_pj: dict = field(default_factory=dict)
     tiling: dict = field(default_factory=dict)
+    traffic: dict = field(default_factory=dict)
+    operand_energy_pj: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -48,6 +50,7 @@ class LayerResult:
             "sram_write_bytes": self.sram_write_bytes, "bound": self.bound,
             "roofline_cycles": self.roofline_cycles, "tiles": self.tiles,
             "energy_pj": dict(self.energy_pj), "tiling": dict(self.tiling),
+            "traffic": self.traffic, "operand_energy_pj": self.operand_energy_pj,
         }
 
 

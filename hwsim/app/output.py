@@ -148,18 +148,26 @@ def config_table(cfg: HwConfig) -> Table:
 
 
 def to_csv(result: SimResult) -> str:
-    """Per-layer CSV (energy columns in pJ) plus a final TOTAL row."""
+    """Per-layer CSV (energy columns in pJ; traffic and energy per memory level and operand) plus a TOTAL row."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     ekeys = list(result.layers[0].energy_pj) if result.layers else []
-    w.writerow([*CSV_COLUMNS, *(f"energy_{k}_pj" for k in ekeys)])
+    tkeys = [(lvl, op) for lvl, ops in (result.layers[0].traffic.items() if result.layers else ()) for op in ops]
+    okeys = [(lvl, op) for lvl, ops in (result.layers[0].operand_energy_pj.items() if result.layers else ())
+             for op in ops]
+    w.writerow([*CSV_COLUMNS, *(f"energy_{k}_pj" for k in ekeys), *(f"{lvl}_{op}" for lvl, op in tkeys),
+                *(f"energy_{lvl}_{op}_pj" for lvl, op in okeys)])
     for l in result.layers:
         d = l.to_dict()
-        w.writerow([d[c] for c in CSV_COLUMNS] + [f"{l.energy_pj[k]:.1f}" for k in ekeys])
+        w.writerow([d[c] for c in CSV_COLUMNS] + [f"{l.energy_pj[k]:.1f}" for k in ekeys]
+                   + [l.traffic[lvl][op] for lvl, op in tkeys]
+                   + [f"{l.operand_energy_pj[lvl][op]:.1f}" for lvl, op in okeys])
     tot = result.total
     w.writerow(["TOTAL", "", "", "", "", "", tot["macs"], tot["cycles"], tot["compute_cycles"], tot["stall_cycles"],
                 f"{tot['utilization']:.6f}", "", "", tot["sram_read_bytes"], tot["sram_write_bytes"], "", "", ""]
-               + [f"{tot['energy_breakdown_mj'][k] * 1e9:.1f}" for k in ekeys])
+               + [f"{tot['energy_breakdown_mj'][k] * 1e9:.1f}" for k in ekeys]
+               + [sum(l.traffic[lvl][op] for l in result.layers) for lvl, op in tkeys]
+               + [f"{sum(l.operand_energy_pj[lvl][op] for l in result.layers):.1f}" for lvl, op in okeys])
     return buf.getvalue()
 
 
