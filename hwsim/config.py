@@ -77,6 +77,10 @@ class MemoryConfig:
                                      "[assumed]", hi=MAX_BYTES_PER_CYCLE)
     dram_latency_cycles: int = _f("cycles", "DRAM read latency (first byte after the request); "
                                   "writes are posted", "[assumed]", hi=MAX_CYCLES, zero_ok=True)
+    prefetch_next_layer: bool = field(default=True, metadata={
+        "unit": "-", "doc": "the next layer's first weight loads (and inputs produced before the current layer) "
+        "start while the current layer drains; false = layers run in isolation", "prov": "[assumed]",
+        "hi": None, "zero_ok": False})
 
 
 @dataclass(frozen=True)
@@ -231,6 +235,9 @@ def _validate(c: HwConfig) -> None:
                          f"none narrower than pe_bits={a.pe_bits}, got {a.mac_modes!r}")
     if a.dataflow not in DATAFLOWS:
         raise ValueError(f"{where}array.dataflow: expected one of {', '.join(DATAFLOWS)}, got {a.dataflow!r}")
+    if not isinstance(c.memory.prefetch_next_layer, bool):
+        raise ValueError(f"{where}memory.prefetch_next_layer: expected true or false, "
+                         f"got {c.memory.prefetch_next_layer!r}")
     if a.timing not in TIMINGS:
         raise ValueError(f"{where}array.timing: expected one of {', '.join(TIMINGS)}, got {a.timing!r}")
     for section, cls in CONFIG_SECTIONS.items():

@@ -98,7 +98,8 @@ def reference_table() -> str:
         rows.append(f"| `{key}` | {unit} | {top_ranges[key]} | {doc} | {prov} |")
     special = {"array.pe_bits": "4 or 8", "array.mac_modes": "non-empty subset of [4, 8], none below `pe_bits`",
                "array.dataflow": ", ".join(f"`{d}`" for d in DATAFLOWS),
-               "array.timing": ", ".join(f"`{d}`" for d in TIMINGS)}
+               "array.timing": ", ".join(f"`{d}`" for d in TIMINGS),
+               "memory.prefetch_next_layer": "`true`, `false`"}
     for section, cls in CONFIG_SECTIONS.items():
         for f in fields(cls):
             name = f"{section}.{f.name}"

@@ -74,6 +74,7 @@ class LayerEngine:
         self.log: list[tuple[int, str, str, int]] | None = [] if log else None
         self.spans: list[tuple[int, str, str, int, int]] | None = [] if trace else None
         self.end = 0
+        self.last_compute_end = 0
         self._last_ready = 0
 
     def _mark(self, unit: str, event: str, i: int) -> None:
@@ -118,6 +119,7 @@ class LayerEngine:
             t0 = self.env.now
             yield self.env.timeout(tile.compute_cycles)
             self._span(i, "array", "compute", t0)
+            self.last_compute_end = int(self.env.now)
             self._mark("array", "end", i)
             self.in_free.put(in_slot)
             self.env.process(self.requant(i, out_slot, tile.tail_cycles))

@@ -17,7 +17,7 @@ from __future__ import annotations
 from hwsim import costs
 from hwsim.compiler.schedule import Node, Tile
 
-__all__ = ["pipeline_times", "simulate_tree", "WINDOW"]
+__all__ = ["pipeline_times", "simulate_tree", "simulate_tree_drain", "WINDOW"]
 
 WINDOW = 6
 #: Loop bodies longer than LONG_BODY tiles are simulated for LONG_WINDOW iterations only.
@@ -134,7 +134,15 @@ def _extra(rec, ce: list[int]) -> float:
 
 def simulate_tree(root: Node, bw: float, latency: int, window: int = WINDOW) -> int:
     """Cycles of a layer's loop tree with steady-state replication of long loops."""
+    return simulate_tree_drain(root, bw, latency, window)[0]
+
+
+def simulate_tree_drain(root: Node, bw: float, latency: int, window: int = WINDOW) -> tuple[int, int, int]:
+    """``(cycles, drain, last store)``: the layer's cycles, the cycles from its last compute end to its
+    end (requantization tail and remaining stores), and the port cycles of its last tile's store."""
     tiles: list[Tile] = []
     rec = _flatten(root, tiles, window)
     end, ce = pipeline_times(tiles, bw, latency)
-    return int(round(end + _extra(rec, ce)))
+    if not tiles:
+        return 0, 0, 0
+    return int(round(end + _extra(rec, ce))), end - ce[-1], costs.dram_cycles(tiles[-1].store_bytes, bw)
