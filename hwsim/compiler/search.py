@@ -256,11 +256,16 @@ def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
             if r[col] <= SCORE_SLACK * ranked[0][col]:
                 pool.setdefault((r[3].tm, r[3].tn, r[3].tc, r[3].order), r[3])
     macs = g.groups * g.ho * g.wo * g.n_g * g.k
-    scored = sorted((score_tiling(t, cfg, macs, g.w_bits, g.a_bits), key) for key, t in pool.items())
-    (cycles, _, _), key = scored[0]
-    t = pool[key]
+    if len(pool) == 1:  # both rankings agree: nothing to compare
+        key, t = next(iter(pool.items()))
+        scored, cycles = [], None
+    else:
+        scored = sorted((score_tiling(t, cfg, macs, g.w_bits, g.a_bits), key) for key, t in pool.items())
+        (cycles, _, _), key = scored[0]
+        t = pool[key]
     reason = {"array_tiles_per_tile": -(-min(t.tm, g.ho * g.wo) // cfg.array.rows) * -(-t.tn // cfg.array.cols),
               "candidates": len(rows), "scored": len(scored),
-              "why": f"fewest cycles ({cycles}) of the {len(scored)} mappings scored by the engine's timing "
-                     f"(best cheap estimates of {len(rows)} legal ones), then energy, then DRAM bytes"}
+              "why": (f"fewest cycles ({cycles}) of the {len(scored)} mappings scored by the engine's timing "
+                      f"(best cheap estimates of {len(rows)} legal ones), then energy, then DRAM bytes" if scored
+                      else f"best by both cheap estimates of {len(rows)} legal mappings")}
     return ConvTiling(g, t.tm, t.tn, t.tc, t.order, reason)
