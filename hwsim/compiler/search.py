@@ -104,7 +104,7 @@ def _shapes(g: ConvGeometry, cfg: HwConfig, every_chunk: bool = False) -> list[t
     half = (mem.ifmap_sram_bytes // 2, mem.weight_sram_bytes // 2, mem.ofmap_sram_bytes // 2)
     m = g.ho * g.wo
     m_unit = a.rows if a.dataflow == "os" and passes else 1
-    tms = _divided(m, m_unit) | {min(m, r * g.wo) for r in (1, 2, 4)}
+    tms = _divided(m, m_unit) | {min(m, r * g.wo) for r in (1, 2, 4)}  # whole rows: strided layers
     tns = _divided(g.n_g, a.cols, 8) if g.n_g > a.cols else {g.n_g}
     tcs = _divided(g.cin_g, 1, 8)
     out = []
