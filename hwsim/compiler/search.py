@@ -205,16 +205,21 @@ def _fill_drain(t: ConvTiling, cfg: HwConfig) -> float:
     return (first + last) / mem.dram_bytes_per_cycle + mem.dram_latency_cycles
 
 
+def _cycles(t: ConvTiling, cfg: HwConfig) -> int:
+    """Cycles of tiling ``t`` by the engine's own timing (fast path, :data:`SCORE_WINDOW` iterations)."""
+    from hwsim.fastpath import simulate_tree
+
+    mem = cfg.memory
+    return simulate_tree(conv_tree(cfg, t), mem.dram_bytes_per_cycle, mem.dram_latency_cycles, window=SCORE_WINDOW)
+
+
 def score_tiling(t: ConvTiling, cfg: HwConfig, macs: int, w_bits: int, a_bits: int) -> tuple[int, float, int]:
     """``(cycles, energy pJ, DRAM bytes)`` of tiling ``t`` by the engine's own timing (fast path)."""
     from hwsim.energy import layer_energy_pj
-    from hwsim.fastpath import simulate_tree
     from hwsim.compiler.schedule import tree_totals
 
-    root = conv_tree(cfg, t)
-    mem = cfg.memory
-    cycles = simulate_tree(root, mem.dram_bytes_per_cycle, mem.dram_latency_cycles, window=SCORE_WINDOW)
-    tot = tree_totals(root)
+    cycles = _cycles(t, cfg)
+    tot = tree_totals(conv_tree(cfg, t))
     dram = tot["load_ifmap_bytes"] + tot["load_weight_bytes"] + tot["store_bytes"]
     sram = {"ifmap_read": tot["ifmap_read_bytes"], "ifmap_write": tot["load_ifmap_bytes"],
             "weight_read": tot["weight_read_bytes"], "weight_write": tot["load_weight_bytes"],
@@ -260,8 +265,11 @@ def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
         key, t = next(iter(pool.items()))
         scored, cycles = [], None
     else:
-        scored = sorted((score_tiling(t, cfg, macs, g.w_bits, g.a_bits), key) for key, t in pool.items())
-        (cycles, _, _), key = scored[0]
+        scored = sorted((_cycles(t, cfg), key) for key, t in pool.items())
+        cycles = scored[0][0]
+        ties = [key for c, key in scored if c == cycles]  # energy, then DRAM bytes, only among ties
+        key = min(ties, key=lambda k: score_tiling(pool[k], cfg, macs, g.w_bits, g.a_bits)[1:]) \
+            if len(ties) > 1 else ties[0]
         t = pool[key]
     reason = {"array_tiles_per_tile": -(-min(t.tm, g.ho * g.wo) // cfg.array.rows) * -(-t.tn // cfg.array.cols),
               "candidates": len(rows), "scored": len(scored),
