@@ -17,7 +17,7 @@ def test_default_run_prints_totals_and_writes_json(run_cli, tmp_path, capsys):
     assert run_cli(["simulate", "--json", str(out), "--csv", str(tmp_path / "r.csv"), "--show-config"]) == 0
     text = capsys.readouterr().out
     for word in ("latency (ms)", "frames/s", "energy per frame (mJ)", "average utilisation", "DRAM MB per frame",
-                 "16x16 int4 PEs", "Subtotals by part", "backbone", "Horowitz"):
+                 "16x16 int4 PEs", "RTL array timing", "Subtotals by part", "backbone", "Horowitz"):
         assert word in text
     data = json.loads(out.read_text())
     fields = data["config"]["fields"]
