@@ -22,13 +22,15 @@ from hwsim.simulate import simulate_graph  # noqa: E402
 from sw.graph import load_model  # noqa: E402
 
 SCALESIM_S_PER_CYCLE = 0.4e-3  # [reference figure: SCALE-Sim 3.0 measured at 0.4-1 ms per cycle on this machine class]
-TARGETS = (("retinanet_r50_fpn", 2.0), ("yolov3_416", 1.0))
+TARGETS = (("retinanet_r50_fpn", 0.2), ("yolov3_416", 1.0))
 TOPOLOGY = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "scalesim" / "yolo_tiny.csv"
 
 
-def timed(model: str, preset: str = "edge16_int4") -> tuple[float, int]:
+def timed(model: str, preset: str = "edge16_int4") -> tuple[float, int, float]:
+    """``(best of 3 after a warm-up, cycles, first run)`` in seconds; the first run includes the mapping
+    search of every distinct layer, later runs find the mappings memoised."""
     cfg = load_config(preset)
-    best, cycles = float("inf"), 0
+    best, cycles, first = float("inf"), 0, 0.0
     for i in range(4):
         t0 = time.perf_counter()
         graph = load_model(model)
@@ -36,21 +38,24 @@ def timed(model: str, preset: str = "edge16_int4") -> tuple[float, int]:
         dt = time.perf_counter() - t0
         if i:
             best = min(best, dt)
+        else:
+            first = dt
         cycles = result.total["cycles"]
-    return best, cycles
+    return best, cycles, first
 
 
 def main() -> int:
     print("hwsim simulate (fast path), whole network incl. model build + tiling; best of 3 after warm-up")
     ok = True
     for model, limit in TARGETS:
-        seconds, cycles = timed(model)
+        seconds, cycles, first = timed(model)
         ratio = cycles * SCALESIM_S_PER_CYCLE / seconds
         ok &= seconds <= limit
-        print(f"  {model:20s} {seconds:6.3f} s (target <= {limit:.0f} s)  {cycles:,} simulated cycles  "
+        print(f"  {model:20s} {seconds:6.3f} s (target <= {limit:g} s; first run with the mapping search "
+              f"{first:.3f} s)  {cycles:,} simulated cycles  "
               f"{cycles / seconds / 1e6:,.0f} M cycles/s  ~{ratio:,.0f}x faster than SCALE-Sim at 0.4 ms/cycle "
               f"(reference figure: {cycles * SCALESIM_S_PER_CYCLE / 3600:,.1f} h)")
-    seconds, cycles = timed(str(TOPOLOGY), "scalesim_32x32")
+    seconds, cycles, _ = timed(str(TOPOLOGY), "scalesim_32x32")
     if importlib.util.find_spec("scalesim") is None:
         print(f"  SCALE-Sim topology yolo_tiny.csv on scalesim_32x32: {seconds:.3f} s, {cycles:,} cycles; "
               f"scalesim not installed: reference 0.4 ms/cycle -> {cycles * SCALESIM_S_PER_CYCLE:,.0f} s, "

@@ -25,8 +25,9 @@ from rtl.arch import FLOAT_BITS, ArrayArch
 from rtl.timing import REQUANT_PIPELINE_CYCLES
 
 __all__ = ["ArrayConfig", "MemoryConfig", "VectorConfig", "EnergyConfig", "HwConfig", "CONFIG_SECTIONS",
-           "TOP_FIELDS", "DATAFLOWS", "format_limit"]
+           "TOP_FIELDS", "DATAFLOWS", "TIMINGS", "format_limit"]
 DATAFLOWS = ("os", "ws")
+TIMINGS = ("rtl", "scalesim")
 
 
 #: Upper bounds of the numeric fields, in their units: a value above is a typo or an impossible
@@ -59,6 +60,10 @@ class ArrayConfig:
                         "and partial sums spill; must fit the 32-bit requantization input "
                         "(rtl.arch.ArrayArch rejects more)", "[rtl: rtl/arch.py]", hi=MAX_DEPTH)
     dataflow: str = _f("-", "'os' output stationary (the RTL) or 'ws' weight stationary", "[rtl: rtl/timing.py]")
+    timing: str = field(default="rtl", metadata={
+        "unit": "-", "doc": "OS array timing model: 'rtl' (rtl/timing.py: tiles every max(K, Dmin) cycles, drain + "
+        "requantization tail) or 'scalesim' (SCALE-Sim's stall-free fold K + rows + cols - 2, folds back to back, "
+        "no drain tail)", "prov": "[rtl: rtl/timing.py]", "hi": None, "zero_ok": False})
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,10 @@ class MemoryConfig:
                                      "[assumed]", hi=MAX_BYTES_PER_CYCLE)
     dram_latency_cycles: int = _f("cycles", "DRAM read latency (first byte after the request); "
                                   "writes are posted", "[assumed]", hi=MAX_CYCLES, zero_ok=True)
+    prefetch_next_layer: bool = field(default=True, metadata={
+        "unit": "-", "doc": "the next layer's first weight loads (and inputs produced before the current layer) "
+        "start while the current layer drains; false = layers run in isolation", "prov": "[assumed]",
+        "hi": None, "zero_ok": False})
 
 
 @dataclass(frozen=True)
@@ -226,6 +235,11 @@ def _validate(c: HwConfig) -> None:
                          f"none narrower than pe_bits={a.pe_bits}, got {a.mac_modes!r}")
     if a.dataflow not in DATAFLOWS:
         raise ValueError(f"{where}array.dataflow: expected one of {', '.join(DATAFLOWS)}, got {a.dataflow!r}")
+    if not isinstance(c.memory.prefetch_next_layer, bool):
+        raise ValueError(f"{where}memory.prefetch_next_layer: expected true or false, "
+                         f"got {c.memory.prefetch_next_layer!r}")
+    if a.timing not in TIMINGS:
+        raise ValueError(f"{where}array.timing: expected one of {', '.join(TIMINGS)}, got {a.timing!r}")
     for section, cls in CONFIG_SECTIONS.items():
         obj = getattr(c, section)
         for f in fields(cls):

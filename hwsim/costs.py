@@ -30,23 +30,33 @@ def k_chunks(k: int, max_depth: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(n)]
 
 
-def os_tile_interval(rows: int, cols: int, k: int, lanes: int) -> int:
-    """Cycles between back-to-back OS array tiles of depth ``k`` [rtl: rtl/timing.py]."""
+def os_tile_interval(rows: int, cols: int, k: int, lanes: int, timing: str = "rtl") -> int:
+    """Cycles between back-to-back OS array tiles of depth ``k``.
+
+    ``timing="rtl"``: :func:`rtl.timing.array_tile_interval` (``max(k, Dmin)``) [rtl: rtl/timing.py];
+    ``timing="scalesim"``: SCALE-Sim's stall-free output-stationary fold, ``k + rows + cols - 2``
+    (every fold re-pays the skew; folds run back to back) [peer: SCALE-Sim].
+    """
+    if timing == "scalesim":
+        return k + rows + cols - 2
     return array_tile_interval(rows, cols, k, requant_lanes=lanes)
 
 
-def os_tail_cycles(rows: int, cols: int, k: int, lanes: int) -> int:
-    """Cycles from the end of the last OS tile's interval to its last requantized result [rtl: rtl/timing.py].
+def os_tail_cycles(rows: int, cols: int, k: int, lanes: int, timing: str = "rtl") -> int:
+    """Cycles from the end of the last OS tile's interval to its last requantized result.
 
-    ``array_tile_cycles - array_tile_interval``: the last tile's drain start offset and
-    drain beyond its interval, plus ``REQUANT_PIPELINE_CYCLES``.
+    ``timing="rtl"`` [rtl: rtl/timing.py]: ``array_tile_cycles - array_tile_interval``: the last
+    tile's drain start offset and drain beyond its interval, plus ``REQUANT_PIPELINE_CYCLES``.
+    ``timing="scalesim"``: 0 (SCALE-Sim models no drain or requantization) [peer: SCALE-Sim].
     """
+    if timing == "scalesim":
+        return 0
     return array_tile_cycles(rows, cols, k, requant_lanes=lanes) - array_tile_interval(rows, cols, k,
                                                                                        requant_lanes=lanes)
 
 
 def os_compute_cycles(rows: int, cols: int, lanes: int, array_tiles: int, k: int, max_depth: int, *,
-                      passes: int = 1) -> int:
+                      passes: int = 1, timing: str = "rtl") -> int:
     """Array-busy cycles of ``array_tiles`` back-to-back OS tiles of depth ``k`` (K elements).
 
     A reduction deeper than the PE accumulator (``max_depth``) is split into chunks;
@@ -56,7 +66,7 @@ def os_compute_cycles(rows: int, cols: int, lanes: int, array_tiles: int, k: int
     of the last tile is not included (:func:`os_tail_cycles`; it overlaps the next tile;
     the engine adds it as the tail of the last tile).
     """
-    per_tile = sum(os_tile_interval(rows, cols, c * passes, lanes) for c in k_chunks(k, max_depth))
+    per_tile = sum(os_tile_interval(rows, cols, c * passes, lanes, timing) for c in k_chunks(k, max_depth))
     return array_tiles * per_tile
 
 

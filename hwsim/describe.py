@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from hwsim.config import CONFIG_SECTIONS, DATAFLOWS, MAX_CLOCK_MHZ, TOP_FIELDS, HwConfig, format_limit
+from hwsim.config import CONFIG_SECTIONS, DATAFLOWS, MAX_CLOCK_MHZ, TIMINGS, TOP_FIELDS, HwConfig, format_limit
 from hwsim.energy import sram_pj
 from rtl.timing import MAC_CYCLES, REQUANT_PIPELINE_CYCLES
 
@@ -97,7 +97,9 @@ def reference_table() -> str:
     for key, (unit, doc, prov) in TOP_FIELDS.items():
         rows.append(f"| `{key}` | {unit} | {top_ranges[key]} | {doc} | {prov} |")
     special = {"array.pe_bits": "4 or 8", "array.mac_modes": "non-empty subset of [4, 8], none below `pe_bits`",
-               "array.dataflow": ", ".join(f"`{d}`" for d in DATAFLOWS)}
+               "array.dataflow": ", ".join(f"`{d}`" for d in DATAFLOWS),
+               "array.timing": ", ".join(f"`{d}`" for d in TIMINGS),
+               "memory.prefetch_next_layer": "`true`, `false`"}
     for section, cls in CONFIG_SECTIONS.items():
         for f in fields(cls):
             name = f"{section}.{f.name}"

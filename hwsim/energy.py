@@ -15,7 +15,12 @@ from dataclasses import replace
 from hwsim.config import HwConfig
 from rtl.arch import FLOAT_BITS
 
-__all__ = ["layer_energy_pj", "ENERGY_KEYS", "sram_pj_per_byte", "sram_pj", "mac_pj", "with_unlimited_sram"]
+__all__ = ["layer_energy_pj", "ENERGY_KEYS", "sram_pj_per_byte", "sram_pj", "mac_pj", "with_unlimited_sram",
+           "OPERANDS", "operand_traffic", "operand_energy_pj"]
+
+#: Operands of a MAC layer, ZigZag style: input activations, weights, outputs / partial sums.
+OPERANDS = ("input", "weight", "output")
+_BUFFER = {"input": "ifmap", "weight": "weight", "output": "ofmap"}
 
 ENERGY_KEYS = ("mac", "sram", "dram", "requant", "vector", "static", "total")
 
@@ -88,3 +93,35 @@ def layer_energy_pj(cfg: HwConfig, *, macs: int, w_bits: int, a_bits: int, sram:
     }
     out["total"] = sum(out.values())
     return out
+
+
+def operand_traffic(totals: dict[str, int], pe_beats: int) -> dict[str, dict[str, int]]:
+    """Accesses per memory level and operand (ZigZag style) from a schedule's tile totals.
+
+    ``pe``: operand beats at the PE registers (each MAC beat reads an input and a weight register
+    and updates an accumulator: ``pe_beats`` = MACs x passes each); ``sram_read`` / ``sram_write``:
+    bytes read / written in the operand's buffer (input, weight, output buffers; the output buffer
+    carries int32 partial sums); ``dram``: bytes loaded (input, weight) and stored (output).
+    """
+    t = totals
+    return {
+        "pe": {"input": pe_beats, "weight": pe_beats, "output": pe_beats},
+        "sram_read": {"input": t["ifmap_read_bytes"], "weight": t["weight_read_bytes"],
+                      "output": t["ofmap_read_bytes"]},
+        "sram_write": {"input": t["load_ifmap_bytes"], "weight": t["load_weight_bytes"],
+                       "output": t["ofmap_write_bytes"]},
+        "dram": {"input": t["load_ifmap_bytes"], "weight": t["load_weight_bytes"], "output": t["store_bytes"]},
+    }
+
+
+def operand_energy_pj(cfg: HwConfig, traffic: dict[str, dict[str, int]]) -> dict[str, dict[str, float]]:
+    """Energy (pJ) per memory level (``sram``, ``dram``) and operand of :func:`operand_traffic`.
+
+    PE-register accesses have no entry in the energy table (their cost is inside the MAC energy).
+    The sums over operands equal the ``sram`` and ``dram`` entries of :func:`layer_energy_pj`.
+    """
+    e = cfg.energy
+    sram = {op: traffic["sram_read"][op] * sram_pj(cfg, _BUFFER[op])
+            + traffic["sram_write"][op] * sram_pj(cfg, _BUFFER[op]) * e.sram_write_factor for op in OPERANDS}
+    dram = {op: traffic["dram"][op] * e.dram_pj_per_byte for op in OPERANDS}
+    return {"sram": sram, "dram": dram}

@@ -33,7 +33,10 @@ import simpy
 from hwsim import costs
 from hwsim.compiler.schedule import Tile
 
-__all__ = ["LayerEngine", "simulate_tiles_event"]
+__all__ = ["LayerEngine", "simulate_tiles_event", "trace_layer", "TRACE_COLUMNS"]
+
+#: Columns of a cycle-level trace (:func:`trace_layer`): one row per tile operation, cycles.
+TRACE_COLUMNS = ("tile", "unit", "event", "start", "end")
 
 STORE_PRIORITY, LOAD_PRIORITY = 0, 1
 
@@ -51,9 +54,14 @@ class LayerEngine:
         DRAM read latency, cycles.
     log
         Record ``(cycle, unit, event, tile)`` tuples (slower; for tests and traces).
+    trace
+        Record ``(tile, unit, event, start, end)`` intervals in :attr:`spans`: ``dma_in load`` (port
+        held), ``dma_in latency`` (until the data landed), ``array compute``, ``requant tail``,
+        ``write_back store`` (port held).
     """
 
-    def __init__(self, tiles: Iterable[Tile], bytes_per_cycle: float, latency: int, *, log: bool = False):
+    def __init__(self, tiles: Iterable[Tile], bytes_per_cycle: float, latency: int, *, log: bool = False,
+                 trace: bool = False):
         self.env = simpy.Environment()
         self.tiles = list(tiles)
         self.bw, self.latency = bytes_per_cycle, latency
@@ -64,12 +72,18 @@ class LayerEngine:
             self.in_free.put(slot)
             self.out_free.put(slot)
         self.log: list[tuple[int, str, str, int]] | None = [] if log else None
+        self.spans: list[tuple[int, str, str, int, int]] | None = [] if trace else None
         self.end = 0
+        self.last_compute_end = 0
         self._last_ready = 0
 
     def _mark(self, unit: str, event: str, i: int) -> None:
         if self.log is not None:
             self.log.append((int(self.env.now), unit, event, i))
+
+    def _span(self, i: int, unit: str, event: str, start: int) -> None:
+        if self.spans is not None:
+            self.spans.append((i, unit, event, int(start), int(self.env.now)))
 
     def dma_in(self):
         """Load process: one tile after the other into the free input slot."""
@@ -79,7 +93,9 @@ class LayerEngine:
                 with self.port.request(priority=LOAD_PRIORITY) as req:
                     yield req
                     self._mark("dma_in", "start", i)
+                    t0 = self.env.now
                     yield self.env.timeout(costs.dram_cycles(tile.load_bytes, self.bw))
+                    self._span(i, "dma_in", "load", t0)
                 ready = int(self.env.now) + self.latency
             else:  # operands resident: ready once every earlier tile's data has landed (in order)
                 ready = max(int(self.env.now), self._last_ready)
@@ -87,8 +103,10 @@ class LayerEngine:
             self.env.process(self._deliver(i, slot, ready - int(self.env.now)))
 
     def _deliver(self, i: int, slot: int, delay: int):
+        t0 = self.env.now
         if delay:
             yield self.env.timeout(delay)
+            self._span(i, "dma_in", "latency", t0)
         self._mark("dma_in", "ready", i)
         yield self.in_full.put((i, slot))
 
@@ -98,14 +116,20 @@ class LayerEngine:
             _, in_slot = yield self.in_full.get()
             out_slot = yield self.out_free.get()
             self._mark("array", "start", i)
+            t0 = self.env.now
             yield self.env.timeout(tile.compute_cycles)
+            self._span(i, "array", "compute", t0)
+            self.last_compute_end = int(self.env.now)
             self._mark("array", "end", i)
             self.in_free.put(in_slot)
             self.env.process(self.requant(i, out_slot, tile.tail_cycles))
 
     def requant(self, i: int, out_slot: int, tail: int):
         """Requantization pipeline latency of the tile's last result."""
+        t0 = self.env.now
         yield self.env.timeout(tail)
+        if tail:
+            self._span(i, "requant", "tail", t0)
         self._mark("requant", "done", i)
         yield self.out_full.put((i, out_slot))
 
@@ -117,7 +141,9 @@ class LayerEngine:
                 with self.port.request(priority=STORE_PRIORITY) as req:
                     yield req
                     self._mark("write_back", "start", i)
+                    t0 = self.env.now
                     yield self.env.timeout(costs.dram_cycles(tile.store_bytes, self.bw))
+                    self._span(i, "write_back", "store", t0)
             self._mark("write_back", "end", i)
             self.out_free.put(slot)
         self.end = int(self.env.now)
@@ -136,3 +162,10 @@ class LayerEngine:
 def simulate_tiles_event(tiles: Iterable[Tile], bytes_per_cycle: float, latency: int) -> int:
     """Cycles of a tile sequence in the simpy engine."""
     return LayerEngine(tiles, bytes_per_cycle, latency).run()
+
+
+def trace_layer(tiles: Iterable[Tile], bytes_per_cycle: float, latency: int) -> tuple[int, list[tuple]]:
+    """``(cycles, rows)``: a layer's cycle-level trace from event mode, rows as :data:`TRACE_COLUMNS`, by start."""
+    eng = LayerEngine(tiles, bytes_per_cycle, latency, trace=True)
+    cycles = eng.run()
+    return cycles, sorted(eng.spans, key=lambda r: (r[3], r[0], r[4]))

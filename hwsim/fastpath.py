@@ -6,7 +6,8 @@ latency, requantization tail) without an event queue: loads and stores are merge
 the order the port would grant them. :func:`simulate_tree` runs it on a loop tree
 whose loops are cut to at most ``WINDOW`` iterations; once a loop is in steady state
 every further iteration shifts all times by the same period, so the skipped
-iterations add ``(count - WINDOW) * period`` cycles (steady-state replication). The
+iterations add ``(count - WINDOW) * period`` cycles (steady-state replication; loops whose
+body has more than ``LONG_BODY`` tiles are cut to ``LONG_WINDOW`` iterations). The
 period is measured over the last two simulated iterations (so period-2 patterns are
 replicated exactly). Agreement with the event engine is tested per layer (1%).
 """
@@ -16,9 +17,11 @@ from __future__ import annotations
 from hwsim import costs
 from hwsim.compiler.schedule import Node, Tile
 
-__all__ = ["pipeline_times", "simulate_tree", "WINDOW"]
+__all__ = ["pipeline_times", "simulate_tree", "simulate_tree_drain", "WINDOW"]
 
 WINDOW = 6
+#: Loop bodies longer than LONG_BODY tiles are simulated for LONG_WINDOW iterations only.
+LONG_BODY, LONG_WINDOW = 64, 3
 
 
 def pipeline_times(tiles: list[Tile], bw: float, latency: int) -> tuple[int, list[int]]:
@@ -100,9 +103,14 @@ def _flatten(node: Node, out: list[Tile], window: int):
         return None
     reps = min(node.count, window)
     iters = []
-    for _ in range(reps):
+    start = len(out)
+    for i in range(reps):
         kids = [_flatten(child, out, window) for child in node.body]
         iters.append((kids, len(out) - 1))
+        if i == 0 and len(out) - start > LONG_BODY:  # long bodies reach steady state sooner
+            reps = min(reps, LONG_WINDOW)
+        if len(iters) >= reps:
+            break
     return (node.count, iters)
 
 
@@ -126,7 +134,15 @@ def _extra(rec, ce: list[int]) -> float:
 
 def simulate_tree(root: Node, bw: float, latency: int, window: int = WINDOW) -> int:
     """Cycles of a layer's loop tree with steady-state replication of long loops."""
+    return simulate_tree_drain(root, bw, latency, window)[0]
+
+
+def simulate_tree_drain(root: Node, bw: float, latency: int, window: int = WINDOW) -> tuple[int, int, int]:
+    """``(cycles, drain, last store)``: the layer's cycles, the cycles from its last compute end to its
+    end (requantization tail and remaining stores), and the port cycles of its last tile's store."""
     tiles: list[Tile] = []
     rec = _flatten(root, tiles, window)
     end, ce = pipeline_times(tiles, bw, latency)
-    return int(round(end + _extra(rec, ce)))
+    if not tiles:
+        return 0, 0, 0
+    return int(round(end + _extra(rec, ce))), end - ce[-1], costs.dram_cycles(tiles[-1].store_bytes, bw)

@@ -1,11 +1,15 @@
 """Functional check: run a layer tile by tile through the golden model, following its schedule.
 
-Each tile of :meth:`hwsim.compiler.conv.ConvTiling.coords` takes exactly the input
-window the schedule loads (halo included, clipped to the feature map) with the
-tile's own share of the padding, and the weights of its channel block, and computes
-its accumulators with :func:`sw.golden.conv.conv2d_accumulate`. The assembled output
-must equal the whole-layer accumulators bit for bit and every output must be written
-exactly once: this proves the tiler's coverage, halos and padding.
+Each tile of :meth:`hwsim.compiler.conv.ConvTiling.coords` (a run of output pixels x a
+channel block x a K chunk of input channels) takes exactly the input window the schedule
+loads (:func:`hwsim.compiler.conv.run_window`: halo included, clipped to the feature
+map, whole rows when the run spans several) with the window's own share of the padding,
+the chunk's channels of it and of the weights, and computes its accumulators with
+:func:`sw.golden.conv.conv2d_accumulate` (FC: ``fully_connected_accumulate``). The
+chunks of one run and channel block are summed as int32 partial sums (as they spill to
+the output SRAM); after the last chunk the sums are the tile's output. The assembled
+output must equal the whole-layer accumulators bit for bit and every output must be
+written exactly once: this proves the tiler's coverage, halos, padding and K split.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwsim.config import HwConfig
-from hwsim.compiler.conv import ConvTiling, choose_conv_tiling
+from hwsim.compiler.conv import ConvTiling, run_window
+from hwsim.compiler.search import choose_conv_tiling
 from sw.golden.conv import conv2d_accumulate
 from sw.golden.fully_connected import fully_connected_accumulate
 from sw.graph.ir import Layer, Op
@@ -23,6 +28,7 @@ from sw.graph.ir import Layer, Op
 __all__ = ["FunctionalResult", "check_layer", "FUNCTIONAL_OPS"]
 
 FUNCTIONAL_OPS = frozenset({Op.CONV, Op.DEPTHWISE, Op.FC})
+INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -61,35 +67,43 @@ def check_layer(layer: Layer, cfg: HwConfig, *, seed: int = 0, tiling: ConvTilin
     rng = np.random.default_rng(seed)
     zx = int(rng.integers(0, 2 ** min(layer.a_bits, 8)))
     cout = g.n_g * g.groups
-    if layer.op is Op.FC:
+    fc = layer.op is Op.FC
+    if fc:
         x = _codes(rng, (g.h, g.cin_g), layer.a_bits, False)
         w = _codes(rng, (cout, g.cin_g), layer.w_bits, True)
-        whole = fully_connected_accumulate(x, w, input_zero_point=zx)[:, None, :]
-        out = np.zeros_like(whole)
-        hits = np.zeros(whole.shape, dtype=np.int32)
-        tiles = 0
-        for _g, (y0, y1), _rx, (n0, n1), _li, _lw in t.coords():
-            out[y0:y1, :, n0:n1] = fully_connected_accumulate(x[y0:y1], w[n0:n1], input_zero_point=zx)[:, None, :]
-            hits[y0:y1, :, n0:n1] += 1
-            tiles += 1
+        whole = fully_connected_accumulate(x, w, input_zero_point=zx).astype(np.int64)
     else:
         x = _codes(rng, (1, g.h, g.w, g.cin_g * g.groups), layer.a_bits, False)
         w = _codes(rng, (cout, g.kh, g.kw, g.cin_g), layer.w_bits, True)
         common = dict(input_zero_point=zx, stride=(g.sh, g.sw), dilation=(g.dh, g.dw))
         whole = conv2d_accumulate(x, w, padding=layer.padding, groups=g.groups, **common)[0]
-        out = np.zeros_like(whole)
-        hits = np.zeros(whole.shape, dtype=np.int32)
-        tiles = 0
-        for grp, ry, rx, (n0, n1), _li, _lw in t.coords():
-            y0, y1, pt, pb = g.in_range(*ry, 0)
-            x0, x1, pl, pr = g.in_range(*rx, 1)
-            xs = x[:, y0:y1, x0:x1, grp * g.cin_g:(grp + 1) * g.cin_g]
-            o0, o1 = grp * g.n_g + n0, grp * g.n_g + n1
-            acc = conv2d_accumulate(xs, w[o0:o1], padding=((pt, pb), (pl, pr)), groups=1, **common)[0]
-            if acc.shape != (ry[1] - ry[0], rx[1] - rx[0], o1 - o0):
-                raise AssertionError(f"layer '{layer.name}': tile {ry}x{rx} produced shape {acc.shape}")
-            out[ry[0]:ry[1], rx[0]:rx[1], o0:o1] = acc
-            hits[ry[0]:ry[1], rx[0]:rx[1], o0:o1] += 1
-            tiles += 1
+        whole = whole.reshape(g.ho * g.wo, cout).astype(np.int64)
+    out = np.zeros_like(whole)
+    hits = np.zeros(whole.shape, dtype=np.int32)
+    psum = None  # int32 partial sums of the current (run, channel block)
+    tiles = 0
+    for grp, (p0, p1), (n0, n1), (c0, c1), _li, _lw in t.coords():
+        o0, o1 = grp * g.n_g + n0, grp * g.n_g + n1
+        ch = slice(grp * g.cin_g + c0, grp * g.cin_g + c1)
+        if fc:
+            acc = fully_connected_accumulate(x[p0:p1, c0:c1], w[o0:o1, c0:c1], input_zero_point=zx)
+        else:
+            win = run_window(g, p0, p1)
+            xs = x[:, win.y0:win.y1, win.x0:win.x1, ch]
+            acc = conv2d_accumulate(xs, w[o0:o1, :, :, c0:c1], padding=win.pads, groups=1, **common)[0]
+            if acc.shape[:2] != (win.oy1 - win.oy0, win.ox1 - win.ox0):
+                raise AssertionError(f"layer '{layer.name}': run [{p0}, {p1}) produced shape {acc.shape}")
+            # the window computes whole output rows when the run spans several; keep the run's pixels
+            acc = acc.reshape(-1, o1 - o0)
+            first = p0 - win.oy0 * g.wo if win.oy1 - win.oy0 > 1 else 0
+            acc = acc[first:first + (p1 - p0)]
+        part = np.asarray(acc, dtype=np.int64)
+        if np.abs(part).max(initial=0) > INT32_MAX:
+            raise AssertionError(f"layer '{layer.name}': a partial sum exceeds int32")
+        psum = part.astype(np.int32) if c0 == 0 else (psum.astype(np.int64) + part).astype(np.int32)
+        if c1 == g.cin_g:  # last K chunk: the accumulated sums are the tile's output
+            out[p0:p1, o0:o1] = psum
+            hits[p0:p1, o0:o1] += 1
+        tiles += 1
     return FunctionalResult(layer.name, tiles, int(whole.size), bool(np.array_equal(out, whole)),
                             bool((hits == 1).all()))

@@ -7,21 +7,46 @@ from collections.abc import Callable
 from hwsim import costs
 from hwsim.config import HwConfig
 from hwsim.describe import config_dict
-from hwsim.energy import layer_energy_pj
-from hwsim.engine import simulate_tiles_event
-from hwsim.fastpath import simulate_tree
+from hwsim.energy import layer_energy_pj, operand_energy_pj, operand_traffic
+from hwsim.engine import LayerEngine
+from hwsim.fastpath import simulate_tree_drain
 from hwsim.stats import LayerResult, SimResult
 from hwsim.compiler.compiler import compile_layer
 from hwsim.compiler.schedule import LayerSchedule
 from sw.graph.ir import Graph, Layer
 
-__all__ = ["simulate_graph", "layer_result", "MODES"]
+__all__ = ["simulate_graph", "layer_result", "prefetch_hidden", "MODES"]
 
 MODES = ("fast", "event")
 
 
-def layer_result(layer: Layer, sched: LayerSchedule, cfg: HwConfig, cycles: int) -> LayerResult:
-    """Statistics and energy of one layer given its simulated ``cycles``."""
+def prefetch_hidden(layer: Layer, sched: LayerSchedule, cfg: HwConfig, cycles: int,
+                    prev: tuple[str, int, int]) -> int:
+    """Cycles of ``layer`` hidden under the previous layer's drain [assumed model].
+
+    ``prev`` = (name, drain, port-free cycles of the drain) of the previous layer. The first tile's
+    weights (and its inputs unless they are the previous layer's output) may load while the previous
+    layer drains (requantization tail, last stores): if the whole first load is prefetchable it hides
+    ``min(drain, latency + min(load cycles, port-free cycles))``, else only the weight part of the port
+    time, ``min(port-free cycles, weight load cycles)``. Never more than ``cycles - compute``.
+    """
+    first = next(iter(sched.tiles()), None)
+    if first is None or not first.load_bytes:
+        return 0
+    name, drain, port_free = prev
+    bw = cfg.memory.dram_bytes_per_cycle
+    if name not in layer.inputs:
+        hidden = min(drain, cfg.memory.dram_latency_cycles + min(costs.dram_cycles(first.load_bytes, bw), port_free))
+    else:
+        hidden = min(port_free, costs.dram_cycles(first.load_weight_bytes, bw))
+    t = sched.totals()
+    compute = t["compute_cycles"] + (first.tail_cycles if t["compute_cycles"] else 0)
+    return max(0, min(hidden, cycles - compute))
+
+
+def layer_result(layer: Layer, sched: LayerSchedule, cfg: HwConfig, cycles: int, hidden: int = 0) -> LayerResult:
+    """Statistics and energy of one layer given its simulated ``cycles`` (``hidden``: cycles overlapped with
+    the previous layer's drain, already subtracted)."""
     t = sched.totals()
     tail = next((tile.tail_cycles for tile in sched.tiles()), 0) if t["compute_cycles"] else 0
     compute = t["compute_cycles"] + tail
@@ -42,6 +67,7 @@ def layer_result(layer: Layer, sched: LayerSchedule, cfg: HwConfig, cycles: int)
     energy = layer_energy_pj(cfg, macs=layer.macs, w_bits=layer.w_bits, a_bits=layer.a_bits, sram=sram,
                              dram_bytes=dram_r + dram_w, requant_ops=t["requant_ops"],
                              vector_ops=t["vector_ops"], cycles=cycles)
+    traffic = operand_traffic(t, layer.macs * passes if sched.unit == "array" else layer.macs)
     return LayerResult(
         name=layer.name, op=layer.op.value, part=layer.part.value, unit=sched.unit,
         w_bits=layer.w_bits, a_bits=layer.a_bits, macs=layer.macs, cycles=cycles,
@@ -51,6 +77,7 @@ def layer_result(layer: Layer, sched: LayerSchedule, cfg: HwConfig, cycles: int)
         sram_write_bytes=sram["ifmap_write"] + sram["weight_write"] + sram["ofmap_write"],
         bound="compute" if compute >= dram_cyc else "memory", roofline_cycles=roof,
         tiles=t["tiles"], energy_pj=energy, tiling=dict(sched.tiling),
+        traffic=traffic, operand_energy_pj=operand_energy_pj(cfg, traffic), hidden_cycles=hidden,
     )
 
 
@@ -76,14 +103,23 @@ def simulate_graph(graph: Graph, cfg: HwConfig, *, mode: str = "fast", bits: str
     bw, lat = cfg.memory.dram_bytes_per_cycle, cfg.memory.dram_latency_cycles
     layers = graph.layers if progress is None else progress(graph.layers)
     results = []
+    prev: tuple[str, int, int] | None = None  # (name, drain cycles, port-free cycles of the drain)
     for layer in layers:
         if layer.macs:
             cfg.mac_passes(layer.w_bits, layer.a_bits, f"layer '{layer.name}': ")
         sched = compile_layer(layer, cfg)
         if mode == "fast":
-            cycles = simulate_tree(sched.root, bw, lat)
+            cycles, drain, last_store = simulate_tree_drain(sched.root, bw, lat)
         else:
-            cycles = simulate_tiles_event(sched.tiles(), bw, lat)
-        results.append(layer_result(layer, sched, cfg, cycles))
+            eng = LayerEngine(sched.tiles(), bw, lat)
+            cycles = eng.run()
+            last = next(iter(reversed(eng.tiles)), None)
+            drain = cycles - eng.last_compute_end if last else 0
+            last_store = costs.dram_cycles(last.store_bytes, bw) if last else 0
+        hidden = 0
+        if cfg.memory.prefetch_next_layer and prev is not None:
+            hidden = prefetch_hidden(layer, sched, cfg, cycles, prev)
+        results.append(layer_result(layer, sched, cfg, cycles - hidden, hidden))
+        prev = (layer.name, drain, max(0, drain - last_store))
     return SimResult(model=graph.name, config=config_dict(cfg), layers=tuple(results), clock_mhz=cfg.clock_mhz,
                      peak_macs_per_cycle=cfg.peak_macs_per_cycle, mode=mode, bits=bits)

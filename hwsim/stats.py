@@ -37,6 +37,9 @@ class LayerResult:
     tiles: int
     energy_pj: dict = field(default_factory=dict)
     tiling: dict = field(default_factory=dict)
+    traffic: dict = field(default_factory=dict)
+    operand_energy_pj: dict = field(default_factory=dict)
+    hidden_cycles: int = 0
 
     def to_dict(self) -> dict:
         return {
@@ -48,6 +51,8 @@ class LayerResult:
             "sram_write_bytes": self.sram_write_bytes, "bound": self.bound,
             "roofline_cycles": self.roofline_cycles, "tiles": self.tiles,
             "energy_pj": dict(self.energy_pj), "tiling": dict(self.tiling),
+            "traffic": self.traffic, "operand_energy_pj": self.operand_energy_pj,
+            "hidden_cycles": self.hidden_cycles,
         }
 
 
@@ -77,6 +82,7 @@ class SimResult:
             "cycles": cycles,
             "compute_cycles": sum(l.compute_cycles for l in self.layers),
             "stall_cycles": sum(l.stall_cycles for l in self.layers),
+            "hidden_cycles": sum(l.hidden_cycles for l in self.layers),
             "latency_ms": latency_ms,
             "fps": 1e3 / latency_ms if latency_ms > 0 else float("inf"),
             "energy_mj": energy.get("total", 0.0) * 1e-9,

@@ -122,12 +122,16 @@ def compare_table(results: list[SimResult]) -> Table:
     return t
 
 
+_TIMING_NOTE = {"rtl": "RTL array timing", "scalesim": "SCALE-Sim array timing"}
+
+
 def config_summary(cfg: HwConfig) -> str:
-    """One paragraph: array, modes, clock, SRAMs, DRAM bandwidth and latency (units spelled out)."""
+    """One paragraph: array, modes, dataflow and timing model, clock, SRAMs, DRAM bandwidth and latency."""
     a, m = cfg.array, cfg.memory
     bw_gbs = m.dram_bytes_per_cycle * cfg.clock_mhz * 1e6 / 1e9
     return (f"{cfg.name}: {a.rows}x{a.cols} int{a.pe_bits} PEs, modes "
-            f"{'/'.join(f'int{b}' for b in a.mac_modes)}, {a.dataflow.upper()} dataflow, "
+            f"{'/'.join(f'int{b}' for b in a.mac_modes)}, {a.dataflow.upper()} dataflow "
+            f"({_TIMING_NOTE[a.timing]}), "
             f"{cfg.requant_lanes} requant lanes, {cfg.clock_mhz:g} MHz; SRAM in/weight/out "
             f"{m.ifmap_sram_bytes / 1024:g}/{m.weight_sram_bytes / 1024:g}/{m.ofmap_sram_bytes / 1024:g} KiB; "
             f"DRAM {m.dram_bytes_per_cycle:g} B/cycle ({bw_gbs:.1f} GB/s), {m.dram_latency_cycles} cycles latency")
@@ -144,18 +148,26 @@ def config_table(cfg: HwConfig) -> Table:
 
 
 def to_csv(result: SimResult) -> str:
-    """Per-layer CSV (energy columns in pJ) plus a final TOTAL row."""
+    """Per-layer CSV (energy columns in pJ; traffic and energy per memory level and operand) plus a TOTAL row."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     ekeys = list(result.layers[0].energy_pj) if result.layers else []
-    w.writerow([*CSV_COLUMNS, *(f"energy_{k}_pj" for k in ekeys)])
+    tkeys = [(lvl, op) for lvl, ops in (result.layers[0].traffic.items() if result.layers else ()) for op in ops]
+    okeys = [(lvl, op) for lvl, ops in (result.layers[0].operand_energy_pj.items() if result.layers else ())
+             for op in ops]
+    w.writerow([*CSV_COLUMNS, *(f"energy_{k}_pj" for k in ekeys), *(f"{lvl}_{op}" for lvl, op in tkeys),
+                *(f"energy_{lvl}_{op}_pj" for lvl, op in okeys)])
     for l in result.layers:
         d = l.to_dict()
-        w.writerow([d[c] for c in CSV_COLUMNS] + [f"{l.energy_pj[k]:.1f}" for k in ekeys])
+        w.writerow([d[c] for c in CSV_COLUMNS] + [f"{l.energy_pj[k]:.1f}" for k in ekeys]
+                   + [l.traffic[lvl][op] for lvl, op in tkeys]
+                   + [f"{l.operand_energy_pj[lvl][op]:.1f}" for lvl, op in okeys])
     tot = result.total
     w.writerow(["TOTAL", "", "", "", "", "", tot["macs"], tot["cycles"], tot["compute_cycles"], tot["stall_cycles"],
                 f"{tot['utilization']:.6f}", "", "", tot["sram_read_bytes"], tot["sram_write_bytes"], "", "", ""]
-               + [f"{tot['energy_breakdown_mj'][k] * 1e9:.1f}" for k in ekeys])
+               + [f"{tot['energy_breakdown_mj'][k] * 1e9:.1f}" for k in ekeys]
+               + [sum(l.traffic[lvl][op] for l in result.layers) for lvl, op in tkeys]
+               + [f"{sum(l.operand_energy_pj[lvl][op] for l in result.layers):.1f}" for lvl, op in okeys])
     return buf.getvalue()
 
 

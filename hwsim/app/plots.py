@@ -27,7 +27,8 @@ def _png(fig) -> bytes:
 
 
 def render_plots(result: SimResult, bw_bytes_per_cycle: float) -> dict[str, bytes]:
-    """PNG bytes of ``latency.png`` (per layer, named), ``energy.png`` and ``roofline.png``."""
+    """PNG bytes of ``latency.png`` (per layer, named), ``energy.png``, ``energy_operands.png`` (memory
+    energy per level and operand) and ``roofline.png``."""
     layers = result.layers
     what = f"{result.model} on {result.config['name']}" + (f", bits {result.bits}" if result.bits else "")
     x = range(len(layers))
@@ -53,6 +54,22 @@ def render_plots(result: SimResult, bw_bytes_per_cycle: float) -> dict[str, byte
     ax.set_xlabel("energy component")
     ax.set_title(f"{what}: energy breakdown")
     out["energy.png"] = _png(fig)
+
+    # energy per memory level, stacked by operand (ZigZag style), mJ per frame
+    levels = list(layers[0].operand_energy_pj) if layers[0].operand_energy_pj else []
+    if levels:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        bottom = [0.0] * len(levels)
+        for op, color in zip(("input", "weight", "output"), ("tab:blue", "tab:orange", "tab:purple")):
+            vals = [sum(l.operand_energy_pj[lvl][op] for l in layers if l.operand_energy_pj) * 1e-9
+                    for lvl in levels]
+            ax.bar(levels, vals, bottom=bottom, label=op, color=color)
+            bottom = [b + v for b, v in zip(bottom, vals)]
+        ax.set_ylabel("energy per frame (mJ)")
+        ax.set_xlabel("memory level")
+        ax.set_title(f"{what}: memory energy by operand")
+        ax.legend()
+        out["energy_operands.png"] = _png(fig)
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     peak = result.peak_macs_per_cycle

@@ -1,12 +1,14 @@
 """Compiler (the mapper): (graph, hardware config) -> tiled schedule (tile sizes, loop order, tile operations).
 
-``geometry`` (implicit-GEMM view, byte arithmetic) -> ``conv`` (weighted layers) and
-``vector`` (vector-unit and DMA layers) -> ``schedule`` (loop trees of tiles) ->
+``geometry`` (implicit-GEMM view, byte arithmetic) -> ``conv`` (tiles of weighted layers),
+``search`` (their mapping search) and ``vector`` (vector-unit and DMA layers) ->
+``schedule`` (loop trees of tiles) ->
 ``compiler`` (one entry point per layer and graph). Cycles come from :mod:`hwsim.costs`.
 """
 
 from hwsim.compiler.compiler import compile_graph, compile_layer
-from hwsim.compiler.conv import ConvTiling, choose_conv_tiling
+from hwsim.compiler.conv import ConvTiling
+from hwsim.compiler.search import choose_conv_tiling
 from hwsim.compiler.geometry import conv_geometry
 from hwsim.compiler.schedule import LayerSchedule, Loop, Schedule, Tile, expand, tree_totals
 from hwsim.compiler.vector import VectorTiling

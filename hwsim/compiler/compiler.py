@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hwsim.config import HwConfig
 from hwsim.compiler.schedule import LayerSchedule, Loop, Schedule
-from hwsim.compiler.conv import choose_conv_tiling, conv_tree
+from hwsim.compiler.conv import conv_tree
+from hwsim.compiler.search import choose_conv_tiling
 from hwsim.compiler.geometry import MAC_OPS
 from hwsim.compiler.vector import vector_tree
 from sw.graph.ir import Graph, Layer, Op

@@ -1,342 +1,322 @@
-"""Tiling of weighted layers: (layer, config) -> tile sizes, loop order and the tile loop tree.
+"""Tiles of weighted layers: (tiling, config) -> SRAM tiles, their costs and the loop tree.
 
-An SRAM tile is ``th x tw`` output pixels by ``tn`` output channels of one group with
-the full reduction; its input is the ``th x tw`` window plus its halo
-(``(th-1)*stride + (kh-1)*dilation + 1`` rows), clipped to the feature map (padding is
-never loaded: the array feeds the zero point). Double buffering: input, weight and
+The GEMM per group is ``M = Ho*Wo`` output pixels (row-major), ``N = Cout/groups``
+output channels, ``K = kh*kw*Cin/groups``. An SRAM tile is a *run* of ``tm``
+consecutive output pixels (flattened raster order, as im2col hardware folds them; the
+last run is shorter) by ``tn`` output channels by a K chunk of ``tc`` input channels
+(``kh*kw*tc`` reduction elements). Its input window is the input rows the run's output
+rows need (halo included, clipped to the map: padding is never loaded, the array feeds
+the zero point) by the full width when the run spans several output rows, else by the
+x-window of its columns, by the ``tc`` channels. Double buffering: input, weight and
 output tiles must each fit half of their SRAM.
 
-Loop orders: ``wo`` (weights outer: for group, channel block, tile row, tile column)
-keeps a weight block resident and re-reads the inputs per channel block unless the
-whole input is one tile; ``io`` (inputs outer: for group, tile row, tile column,
-channel block) keeps an input tile resident and re-reads weights per spatial tile
-unless all channels are one block. Choice: among candidates whose compute cycles (the
-engine's own cost functions, :mod:`hwsim.costs`) are within 2% of the best, the fewest
-DRAM bytes, then the fewest tiles.
+Loop orders (K chunks always innermost): ``wo`` (weights outer: group, channel block,
+run, chunk) and ``io`` (inputs outer: group, run, channel block, chunk). An operand
+chunk is (re)loaded iff the previous tile in execution order did not use the same one
+(inputs keyed by run and chunk, weights by channel block and chunk).
+
+K split: when an SRAM tile is at most one array tile (``tm <= rows``, ``tn <= cols``)
+its sums stay in the PE accumulators across chunks (chunk tiles cost ``tk * passes``
+beats; the last chunk carries the rest of the array tile's whole cost, the store and
+the drain tail). Otherwise each chunk pays its own array-tile intervals and the
+partial sums spill to the output SRAM as int32 (written by every chunk but the last,
+read back by every chunk but the first).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
 
 from hwsim import costs
-from hwsim.compiler.geometry import BIAS_BYTES, ConvGeometry, blocks, conv_geometry, nbytes
+from hwsim.compiler.geometry import BIAS_BYTES, ConvGeometry, blocks, nbytes
 from hwsim.compiler.schedule import Loop, Tile, compress
 from hwsim.config import HwConfig
-from sw.graph.ir import Layer
 from sw.quant.ints import PSUM_BYTES
 
-__all__ = ["ConvTiling", "choose_conv_tiling", "conv_tree", "tile_compute_cycles"]
+__all__ = ["ConvTiling", "RunWindow", "run_window", "run_windows", "window_histogram", "conv_tree", "conv_tile", "ORDERS"]
 
-#: Candidates whose compute is within this factor of the best compete on DRAM bytes.
-COMPUTE_SLACK = 1.02
+ORDERS = ("wo", "io")
+
+
+@dataclass(frozen=True)
+class RunWindow:
+    """Input window of a run of output pixels ``[p0, p1)``.
+
+    ``oy0, oy1``: output rows spanned; ``ox0, ox1``: output columns computed (the full width
+    when the run spans several rows); ``y0, y1, x0, x1``: input rows / columns loaded
+    (clipped); ``pads``: the window's own padding ``((top, bottom), (left, right))``.
+    """
+
+    oy0: int
+    oy1: int
+    ox0: int
+    ox1: int
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+    pads: tuple
+
+    @property
+    def elements(self) -> int:
+        """Input pixels loaded (per channel)."""
+        return (self.y1 - self.y0) * (self.x1 - self.x0)
+
+
+def run_window(g: ConvGeometry, p0: int, p1: int) -> RunWindow:
+    """The input window of output pixels ``[p0, p1)`` (row-major over ``Ho x Wo``)."""
+    oy0, oy1 = p0 // g.wo, (p1 - 1) // g.wo + 1
+    ox0, ox1 = (p0 % g.wo, (p1 - 1) % g.wo + 1) if oy1 - oy0 == 1 else (0, g.wo)
+    y0, y1, pt, pb = g.in_range(oy0, oy1, 0)
+    x0, x1, pl, pr = g.in_range(ox0, ox1, 1)
+    return RunWindow(oy0, oy1, ox0, ox1, y0, y1, x0, x1, ((pt, pb), (pl, pr)))
+
+
+def window_histogram(g: ConvGeometry, tm: int) -> Counter:
+    """``Counter`` of ``(run pixels, window pixels)`` over the runs of ``tm`` pixels."""
+    return Counter(run_windows(g, tm))
+
+
+@lru_cache(maxsize=4096)
+def run_windows(g: ConvGeometry, tm: int) -> tuple[tuple[int, int], ...]:
+    """``(run pixels, window pixels)`` of every run of ``tm`` pixels, in order (vectorised :func:`run_window`)."""
+    m = g.ho * g.wo
+    p0 = np.arange(0, m, tm, dtype=np.int64)
+    p1 = np.minimum(p0 + tm, m)
+    oy0, oy1 = p0 // g.wo, (p1 - 1) // g.wo + 1
+    single = oy1 - oy0 == 1
+    ox0 = np.where(single, p0 % g.wo, 0)
+    ox1 = np.where(single, (p1 - 1) % g.wo + 1, g.wo)
+
+    def extent(lo, hi, s, d, k, p, size):  # ConvGeometry.in_range, clipped stop - start
+        start = np.maximum(lo * s - p, 0)
+        stop = np.minimum((hi - 1) * s - p + (k - 1) * d + 1, size)
+        return stop - start
+
+    win = (extent(oy0, oy1, g.sh, g.dh, g.kh, g.pad_top, g.h)
+           * extent(ox0, ox1, g.sw, g.dw, g.kw, g.pad_left, g.w))
+    return tuple(zip((p1 - p0).tolist(), win.tolist()))
 
 
 @dataclass(frozen=True)
 class ConvTiling:
-    """Tile sizes (output rows ``th``, columns ``tw``, channels ``tn``) and loop order of a GEMM layer."""
+    """Run length ``tm``, channel block ``tn``, K chunk ``tc`` (input channels) and loop order."""
 
     geom: ConvGeometry
-    th: int
-    tw: int
+    tm: int
     tn: int
+    tc: int
     order: str
+    reason: dict = field(default_factory=dict, compare=False)
 
-    def rows(self) -> list[tuple[int, int]]:
-        """Output-row blocks."""
-        return blocks(self.geom.ho, self.th)
-
-    def cols(self) -> list[tuple[int, int]]:
-        """Output-column blocks."""
-        return blocks(self.geom.wo, self.tw)
+    def runs(self) -> list[tuple[int, int]]:
+        """Output-pixel runs ``[p0, p1)``."""
+        return blocks(self.geom.ho * self.geom.wo, self.tm)
 
     def chans(self) -> list[tuple[int, int]]:
         """Output-channel blocks (per group)."""
         return blocks(self.geom.n_g, self.tn)
 
+    def chunks(self) -> list[tuple[int, int]]:
+        """Input-channel chunks of the reduction (per group)."""
+        return blocks(self.geom.cin_g, self.tc)
+
     def coords(self) -> Iterator[tuple[int, tuple[int, int], tuple[int, int], tuple[int, int], bool, bool]]:
-        """Tiles in execution order: ``(group, (y0, y1), (x0, x1), (n0, n1), load_in, load_w)``."""
-        rows, cols, chans = self.rows(), self.cols(), self.chans()
-        single_sp, single_n = len(rows) * len(cols) == 1, len(chans) == 1
+        """Tiles in execution order: ``(group, run, channel block, chunk, load_in, load_w)``."""
+        runs, chans, chunks = self.runs(), self.chans(), self.chunks()
+        prev_in = prev_w = None
         for g in range(self.geom.groups):
-            if self.order == "wo":
-                for nb in chans:
-                    for iy, ry in enumerate(rows):
-                        for ix, rx in enumerate(cols):
-                            yield g, ry, rx, nb, not (single_sp and nb[0] > 0), iy == 0 and ix == 0
-            else:
-                for iy, ry in enumerate(rows):
-                    for ix, rx in enumerate(cols):
-                        for nb in chans:
-                            yield g, ry, rx, nb, nb[0] == 0, not (single_n and (iy, ix) != (0, 0))
+            outer, inner = (chans, runs) if self.order == "wo" else (runs, chans)
+            for a in outer:
+                for b in inner:
+                    mb, nb = (b, a) if self.order == "wo" else (a, b)
+                    for cb in chunks:
+                        kin, kw = (g, mb, cb), (g, nb, cb)
+                        yield g, mb, nb, cb, kin != prev_in, kw != prev_w
+                        prev_in, prev_w = kin, kw
 
     def to_dict(self) -> dict:
-        """JSON-ready tile sizes, loop order and GEMM shape."""
+        """JSON-ready tile sizes, loop order, GEMM shape and the reason for the choice."""
         g = self.geom
-        return {"tile_out_rows": self.th, "tile_out_cols": self.tw, "tile_out_channels": self.tn,
-                "loop_order": self.order, "groups": g.groups, "gemm_m": g.ho * g.wo, "gemm_n": g.n_g, "gemm_k": g.k}
+        out = {"tile_out_pixels": self.tm, "tile_out_channels": self.tn, "tile_in_channels": self.tc,
+               "k_chunks": -(-g.cin_g // self.tc), "loop_order": self.order, "groups": g.groups,
+               "gemm_m": g.ho * g.wo, "gemm_n": g.n_g, "gemm_k": g.k}
+        out.update(self.reason)
+        return out
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    """One (tile shape, loop order) scored by the tiler."""
-
-    bound: float
-    compute: int
-    dram: int
-    tiles: int
-    order: str
-    th: int
-    tw: int
-    tn: int
+def _sparse_weight_bytes(g: ConvGeometry, elements: int) -> int:
+    """DRAM bytes of ``elements`` weights; sparse weights carry their non-zeros only (index overhead
+    neglected [assumed])."""
+    return nbytes(round(elements * (1 - g.sparsity)), g.w_bits)
 
 
-def _sizes(g: ConvGeometry, th: int, tw: int, tn: int) -> tuple[int, int, int]:
-    """Bytes of one tile's input window, weights (+ bias) and outputs."""
-    rin = min((th - 1) * g.sh + (g.kh - 1) * g.dh + 1, g.h)
-    cin = min((tw - 1) * g.sw + (g.kw - 1) * g.dw + 1, g.w)
-    return (nbytes(rin * cin * g.cin_g, g.a_bits),
-            nbytes(tn * g.k, g.w_bits) + (tn * BIAS_BYTES if g.bias else 0),
-            nbytes(th * tw * tn, g.out_bits))
+def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win: int, tc: int, *,
+              load_in: bool, load_w: bool, first: bool, last: bool, nchunks: int, prev_beats: int = 0) -> Tile:
+    """One SRAM tile: ``pm`` pixels x ``pn`` channels x a chunk of ``tc`` input channels.
 
-
-def _row_candidates(total: int) -> list[int]:
-    """Tile heights tried: ``total``, ``ceil(total / d)`` for d <= 8 and powers of two."""
-    vals = {total}
-    vals.update(-(-total // d) for d in range(1, 9))
-    p = 1
-    while p < total:
-        vals.add(p)
-        p *= 2
-    return sorted(vals)
-
-
-def tile_compute_cycles(cfg: HwConfig, g: ConvGeometry, pixels: int, tn: int, passes: int) -> int:
-    """Compute cycles of one SRAM tile of ``pixels`` x ``tn`` outputs (the engine's cost functions).
-
-    ``passes`` is :meth:`HwConfig.mac_passes` (0: a float layer on the vector unit).
+    ``win`` is the input window's pixel count; ``first`` / ``last``: first / last K chunk;
+    ``prev_beats``: operand beats of the earlier chunks (single-array-tile accumulation).
     """
     a = cfg.array
+    tk = g.kh * g.kw * tc
+    out_bytes = nbytes(pm * pn, g.out_bits) if last else 0
+    store = out_bytes
+    a_stream, w_stream = nbytes(pm * tk, g.a_bits), nbytes(pn * tk, g.w_bits)
+    chunk_psum = PSUM_BYTES * pm * pn  # one int32 partial sum per output
+    psum_w = psum_r = 0
     if passes == 0:
-        return costs.float_mac_cycles(pixels * tn * g.k, cfg.vector.float_macs_per_cycle)
-    if a.dataflow == "os":
-        array_tiles = -(-pixels // a.rows) * -(-tn // a.cols)
-        return costs.os_compute_cycles(a.rows, a.cols, cfg.requant_lanes, array_tiles, g.k, a.max_depth,
-                                       passes=passes)
-    return costs.ws_compute_cycles(a.rows, a.cols, cfg.requant_lanes, g.k, tn, pixels * passes)
-
-
-def _check_smallest_tile(layer: Layer, cfg: HwConfig, g: ConvGeometry, split: bool) -> None:
-    m = cfg.memory
-    need_in, need_w, need_out = _sizes(g, 1, 1, 1)
-    if split:
-        need_out = max(need_out, PSUM_BYTES)
-    for what, need, have in (("input (ifmap)", need_in, m.ifmap_sram_bytes // 2),
-                             ("weight", need_w, m.weight_sram_bytes // 2),
-                             ("output (ofmap)", need_out, m.ofmap_sram_bytes // 2)):
-        if need > have:
-            raise ValueError(f"layer '{layer.name}': the smallest legal tile needs {need} bytes of {what} SRAM "
-                             f"per buffer (x2 double buffered = {2 * need}), but config '{cfg.name}' has "
-                             f"{have} per buffer ({2 * have} total)")
-
-
-def _tile_shapes(cfg: HwConfig, g: ConvGeometry, split: bool) -> list[tuple[int, int, int]]:
-    """Legal ``(th, tw, tn)``: full-width row blocks, else narrower column blocks of one row."""
-    m = cfg.memory
-    half_in, half_w, half_out = m.ifmap_sram_bytes // 2, m.weight_sram_bytes // 2, m.ofmap_sram_bytes // 2
-    cols = cfg.array.cols
-    per_col = nbytes(g.k, g.w_bits) + (BIAS_BYTES if g.bias else 0)
-    tn_fit = max(1, min(g.n_g, half_w // per_col))
-    tn_vals = {min(g.n_g, cols * 2**i) for i in range(12)} | {g.n_g}
-    if tn_fit < cols:  # weights of one full column block do not fit: partial column blocks
-        tn_vals |= {tn_fit, max(1, cols // 2), max(1, cols // 4)}
-    tn_vals = sorted(t for t in tn_vals if t <= tn_fit) or [tn_fit]
-    th_vals = _row_candidates(g.ho)
-    shapes = []
-    for tw_div in range(0, 12):
-        tw = -(-g.wo // 2**tw_div)
-        if tw_div and tw == -(-g.wo // 2 ** (tw_div - 1)):
-            continue
-        found_any = False
-        for th in (th_vals if tw == g.wo else [1]):
-            for tn in tn_vals:
-                si, sw_, so = _sizes(g, th, tw, tn)
-                if split:
-                    so = max(so, th * tw * tn * PSUM_BYTES)
-                if si > half_in or sw_ > half_w or so > half_out:
-                    continue
-                found_any = True
-                shapes.append((th, tw, tn))
-        if (found_any and tw == g.wo) or tw == 1:
-            break
-    if not shapes:
-        for tn in range(min(cols, g.n_g), 0, -1):
-            si, sw_, so = _sizes(g, 1, 1, tn)
-            if si <= half_in and sw_ <= half_w and so <= half_out:
-                shapes.append((1, 1, tn))
-                break
-    return shapes
-
-
-def choose_conv_tiling(layer: Layer, cfg: HwConfig) -> ConvTiling:
-    """The tiling of ``layer`` (conv/depthwise/fc/conv_transpose) on ``cfg``.
-
-    Raises
-    ------
-    ValueError
-        If even the smallest legal tile (1 output pixel x 1 output channel with its
-        whole reduction) exceeds half of an SRAM; names the layer and the bytes needed.
-    """
-    g = conv_geometry(layer)
-    passes = cfg.mac_passes(g.w_bits, g.a_bits)
-    split = len(costs.k_chunks(g.k, cfg.array.max_depth)) > 1 and passes > 0
-    _check_smallest_tile(layer, cfg, g, split)
-    shapes = _tile_shapes(cfg, g, split)
-
-    def loaded_extent(size: int, tile: int, axis: int) -> tuple[int, Counter, int]:
-        # Block count, block sizes and the input rows/cols the blocks load (halos included).
-        bl = blocks(size, tile)
-        total = 0
-        for a, b in bl:
-            start, stop, _, _ = g.in_range(a, b, axis)
-            total += stop - start
-        return len(bl), Counter(b - a for a, b in bl), total
-
-    ys = {th: loaded_extent(g.ho, th, 0) for th in {s[0] for s in shapes}}
-    xs = {tw: loaded_extent(g.wo, tw, 1) for tw in {s[1] for s in shapes}}
-    ns = {tn: Counter(b - a for a, b in blocks(g.n_g, tn)) for tn in {s[2] for s in shapes}}
-    compute: dict[tuple[int, int], int] = {}
-
-    def tile_compute(pixels: int, tn_i: int) -> int:
-        if (pixels, tn_i) not in compute:
-            compute[pixels, tn_i] = tile_compute_cycles(cfg, g, pixels, tn_i, passes)
-        return compute[pixels, tn_i]
-
-    bw = cfg.memory.dram_bytes_per_cycle
-    w_once = nbytes(g.groups * g.n_g * g.k, g.w_bits) + (g.out_channels_total * BIAS_BYTES if g.bias else 0)
-    out_total = nbytes(g.ho * g.wo * g.n_g * g.groups, g.out_bits)
-    cands = []
-    for th, tw, tn in shapes:
-        (n_y, y_sizes, rin), (n_x, x_sizes, cin) = ys[th], xs[tw]
-        in_once = nbytes(rin * cin * g.cin_g, g.a_bits) * g.groups
-        n_sp, n_nb = n_y * n_x, -(-g.n_g // tn)
-        est = g.groups * sum(cnt_y * cnt_x * cnt_n * tile_compute(th_i * tw_i, tn_i)
-                             for th_i, cnt_y in y_sizes.items()
-                             for tw_i, cnt_x in x_sizes.items()
-                             for tn_i, cnt_n in ns[tn].items())
-        for order in ("wo", "io"):
-            if order == "wo":
-                dram = in_once * (n_nb if n_sp > 1 else 1) + w_once + out_total
-            else:
-                dram = in_once + w_once * (n_sp if n_nb > 1 else 1) + out_total
-            cands.append(_Candidate(bound=max(est, dram / bw), compute=est, dram=dram, tiles=n_sp * n_nb * g.groups,
-                                    order=order, th=th, tw=tw, tn=tn))
-    min_est = min(c.compute for c in cands)
-    pool = [c for c in cands if c.compute <= COMPUTE_SLACK * min_est]
-    best = min(pool, key=lambda c: (c.dram, c.tiles, c.bound))
-    return ConvTiling(g, best.th, best.tw, best.tn, best.order)
-
-
-def _weight_load_bytes(g: ConvGeometry, tn: int) -> int:
-    """DRAM bytes of ``tn`` channels' weights (+ int32 bias); sparse weights carry their non-zeros only
-    (index overhead neglected [assumed])."""
-    return nbytes(round(tn * g.k * (1 - g.sparsity)), g.w_bits) + (tn * BIAS_BYTES if g.bias else 0)
-
-
-def _conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, ry: tuple[int, int], rx: tuple[int, int],
-               tn: int, load_in: bool, load_w: bool) -> Tile:
-    a = cfg.array
-    y0, y1, _, _ = g.in_range(*ry, 0)
-    x0, x1, _, _ = g.in_range(*rx, 1)
-    pixels = (ry[1] - ry[0]) * (rx[1] - rx[0])
-    out_bytes = nbytes(pixels * tn, g.out_bits)
-    compute = tile_compute_cycles(cfg, g, pixels, tn, passes)
-    a_stream = nbytes(pixels * g.k, g.a_bits)
-    w_stream = nbytes(tn * g.k, g.w_bits)
-    spills = 0  # partial-sum spill + reload rounds per output
-    if passes == 0:
-        unit, array_tiles, tail, requant = "float", 0, cfg.vector.latency_cycles, 0
-        ifmap_read, weight_read = a_stream * tn, w_stream * pixels
+        unit, array_tiles, requant = "float", 0, 0
+        compute = costs.float_mac_cycles(pm * pn * tk, cfg.vector.float_macs_per_cycle)
+        tail = cfg.vector.latency_cycles if last else 0
+        ifmap_read, weight_read = a_stream * pn, w_stream * pm
     elif a.dataflow == "os":
-        unit, requant = "array", pixels * tn
-        tail = costs.os_tail_cycles(a.rows, a.cols, costs.k_chunks(g.k, a.max_depth)[-1] * passes, cfg.requant_lanes)
-        array_tiles = -(-pixels // a.rows) * -(-tn // a.cols)
-        ifmap_read = a_stream * -(-tn // a.cols)
-        weight_read = w_stream * -(-pixels // a.rows)
-        spills = len(costs.k_chunks(g.k, a.max_depth)) - 1
+        unit, requant = "array", pm * pn if last else 0
+        array_tiles = -(-pm // a.rows) * -(-pn // a.cols)
+        ifmap_read, weight_read = a_stream * -(-pn // a.cols), w_stream * -(-pm // a.rows)
+        single = array_tiles == 1 and nchunks > 1
+        if single:  # sums stay in the PE accumulators across K chunks
+            if last:
+                full, tail, ndepth = _os_costs(a.rows, a.cols, cfg.requant_lanes, g.k, a.max_depth, passes, a.timing)
+                compute = full - prev_beats
+            else:
+                compute, tail, ndepth = tk * passes, 0, 1
+        else:
+            per, tail, ndepth = _os_costs(a.rows, a.cols, cfg.requant_lanes, tk, a.max_depth, passes, a.timing)
+            compute = array_tiles * per
+            psum_w = 0 if last else chunk_psum
+            psum_r = 0 if first else chunk_psum
+        spills = ndepth - 1  # accumulator-depth spill + reload rounds
+        psum_w += chunk_psum * spills
+        psum_r += chunk_psum * spills
     else:
-        unit, tail, requant = "array", cfg.requant_pipeline_cycles, pixels * tn
-        array_tiles = -(-g.k // a.rows) * -(-tn // a.cols)
-        ifmap_read = a_stream * -(-tn // a.cols)
-        weight_read = w_stream
-        spills = -(-g.k // a.rows) - 1
-    psum_bytes = PSUM_BYTES * pixels * tn * spills  # each spilled partial sum is written once and read once
+        unit, requant = "array", pm * pn if last else 0
+        tail = cfg.requant_pipeline_cycles if last else 0
+        array_tiles = -(-tk // a.rows) * -(-pn // a.cols)
+        compute = costs.ws_compute_cycles(a.rows, a.cols, cfg.requant_lanes, tk, pn, pm * passes)
+        ifmap_read, weight_read = a_stream * -(-pn // a.cols), w_stream
+        spills = -(-tk // a.rows) - 1 + (0 if last else 1)
+        psum_w = chunk_psum * spills
+        psum_r = chunk_psum * (-(-tk // a.rows) - 1 + (0 if first else 1))
     vector_ops = 0
-    if g.col2im_ops:
-        vector_ops = pixels * tn
+    if g.col2im_ops and last:
+        vector_ops = pm * pn
         compute += costs.vector_cycles(vector_ops, cfg.vector.lanes)
-    return Tile(unit=unit, pixels=pixels, channels=tn, k=g.k, array_tiles=array_tiles, macs=pixels * tn * g.k,
-                load_ifmap_bytes=nbytes((y1 - y0) * (x1 - x0) * g.cin_g, g.a_bits) if load_in else 0,
-                load_weight_bytes=_weight_load_bytes(g, tn) if load_w else 0,
-                store_bytes=out_bytes, compute_cycles=compute, tail_cycles=tail,
+    bias = pn * BIAS_BYTES if g.bias and first else 0
+    return Tile(unit=unit, pixels=pm, channels=pn, k=tk, array_tiles=array_tiles, macs=pm * pn * tk,
+                load_ifmap_bytes=nbytes(win * tc, g.a_bits) if load_in else 0,
+                load_weight_bytes=(_sparse_weight_bytes(g, pn * tk) + bias) if load_w else 0,
+                store_bytes=store, compute_cycles=compute, tail_cycles=tail,
                 ifmap_read_bytes=ifmap_read, weight_read_bytes=weight_read,
-                ofmap_read_bytes=out_bytes + psum_bytes, ofmap_write_bytes=out_bytes + psum_bytes,
+                ofmap_read_bytes=out_bytes + psum_r, ofmap_write_bytes=out_bytes + psum_w,
                 requant_ops=requant, vector_ops=vector_ops)
 
 
+@lru_cache(maxsize=4096)
+def _os_costs(rows: int, cols: int, lanes: int, k: int, max_depth: int, passes: int, timing: str) -> tuple[int, int, int]:
+    """``(cycles of one array tile of depth k, drain tail, accumulator-depth chunks)`` (:mod:`hwsim.costs`)."""
+    depth = costs.k_chunks(k, max_depth)
+    return (costs.os_compute_cycles(rows, cols, lanes, 1, k, max_depth, passes=passes, timing=timing),
+            costs.os_tail_cycles(rows, cols, depth[-1] * passes, lanes, timing), len(depth))
+
+
+def _fold_periodic(items: list, periods: list[int]) -> tuple:
+    """Fold runs of a repeating block (one of ``periods`` long) into loops, then equal neighbours."""
+    ids = [id(x) for x in items]
+    n, i, out = len(items), 0, []
+    while i < n:
+        best_p, best_reps = 0, 1
+        for p in periods:
+            if p < 2 or i + 2 * p > n:
+                continue
+            reps = 1
+            while i + (reps + 1) * p <= n and ids[i + reps * p:i + (reps + 1) * p] == ids[i:i + p]:
+                reps += 1
+            if reps > 1 and reps * p > best_reps * best_p:
+                best_p, best_reps = p, reps
+        if best_p:
+            out.append(Loop(compress(items[i:i + best_p]), best_reps))
+            i += best_p * best_reps
+        else:
+            out.append(items[i])
+            i += 1
+    return compress(out)
+
+
 def conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
-    """The loop tree of tiling ``t`` (same order as :meth:`ConvTiling.coords`)."""
+    """The loop tree of tiling ``t`` (same order and residency as :meth:`ConvTiling.coords`; memoised)."""
+    return _conv_tree(cfg, t)
+
+
+@lru_cache(maxsize=256)
+def _conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
     g = t.geom
     passes = cfg.mac_passes(g.w_bits, g.a_bits)
-    rows, cols, chans = t.rows(), t.cols(), t.chans()
-    single_sp, single_n = len(rows) * len(cols) == 1, len(chans) == 1
+    chunks = t.chunks()
+    nchunks = len(chunks)
     cache: dict = {}
+    wins = run_windows(g, t.tm)
+    chans = [b - a for a, b in t.chans()]
 
-    def ykey(r):
-        y0, y1, _, _ = g.in_range(*r, 0)
-        return (r[1] - r[0], y1 - y0)
+    def chunk_seq(run: tuple[int, int], pn: int, load_in: bool, load_w: bool) -> list:
+        pm, win = run
+        seq, beats = [], 0
+        for j, (c0, c1) in enumerate(chunks):
+            li, lw = (load_in, load_w) if nchunks == 1 else (True, True)
+            key = (pm, win, pn, c1 - c0, li, lw, j == 0, j == nchunks - 1, beats)
+            node = cache.get(key)
+            if node is None:
+                node = cache[key] = conv_tile(cfg, g, passes, pm, pn, win, c1 - c0, load_in=li, load_w=lw,
+                                              first=j == 0, last=j == nchunks - 1, nchunks=nchunks,
+                                              prev_beats=beats)
+            seq.append(node)
+            beats += g.kh * g.kw * (c1 - c0) * passes
+        return seq
 
-    def xkey(r):
-        x0, x1, _, _ = g.in_range(*r, 1)
-        return (r[1] - r[0], x1 - x0)
-
-    def tile(ry, rx, tn, li, lw):
-        key = (ykey(ry), xkey(rx), tn, li, lw)
-        node = cache.get(key)
-        if node is None:
-            node = cache[key] = _conv_tile(cfg, g, passes, ry, rx, tn, li, lw)
-        return node
-
-    def seq(items):
-        body = compress(items)
+    def seq(items: list, periods: list[int]) -> object:
+        body = _fold_periodic(items, periods)
         return body[0] if len(body) == 1 else Loop(body, 1)
 
-    def memo(key, build):
-        node = cache.get(key)
+    # With one K chunk, residency spans tiles; with several, every chunk changes both keys
+    # (except the same chunk of a one-run, one-block layer, handled by coords() semantics:
+    # consecutive tiles then differ in chunk, so both operands reload).
+    period = g.wo // _gcd(t.tm, g.wo) if t.tm % g.wo else 1
+    periods = sorted({1, period, 2 * period}) if period <= 4096 else [1]
+    nm, nn = len(wins), len(chans)
+    built: dict = {}
+
+    def once(key, build):  # identical blocks / runs share one node
+        node = built.get(key)
         if node is None:
-            node = cache[key] = build()
+            node = built[key] = build()
         return node
 
     if t.order == "wo":
-        def block(nb):
-            tn = nb[1] - nb[0]
-            li = not (single_sp and nb[0] > 0)
-
-            def row(iy, ry):
-                return memo(("row", ykey(ry), tn, li, iy == 0),
-                            lambda: seq([tile(ry, rx, tn, li, iy == 0 and ix == 0) for ix, rx in enumerate(cols)]))
-            return memo(("block", tn, li), lambda: seq([row(iy, ry) for iy, ry in enumerate(rows)]))
-        group = seq([block(nb) for nb in chans])
+        def block(pn: int, later: bool):
+            items = []
+            for i, run in enumerate(wins):
+                li = nchunks > 1 or not (nm == 1 and later)
+                items.extend(chunk_seq(run, pn, li, nchunks > 1 or i == 0))
+            return seq(items, [p * nchunks for p in periods])
+        group = seq([once((pn, j > 0), lambda pn=pn, j=j: block(pn, j > 0)) for j, pn in enumerate(chans)], [1])
     else:
-        def pix(iy, ry, ix, rx):
-            first = (iy, ix) == (0, 0)
-            return memo(("pix", ykey(ry), xkey(rx), first),
-                        lambda: seq([tile(ry, rx, nb[1] - nb[0], nb[0] == 0, not (single_n and not first))
-                                     for nb in chans]))
-
-        def row(iy, ry):
-            return memo(("row", ykey(ry), iy == 0), lambda: seq([pix(iy, ry, ix, rx) for ix, rx in enumerate(cols)]))
-        group = seq([row(iy, ry) for iy, ry in enumerate(rows)])
+        def row(run: tuple[int, int], first: bool):
+            items = []
+            for j, pn in enumerate(chans):
+                lw = nchunks > 1 or not (nn == 1 and not first)
+                items.extend(chunk_seq(run, pn, nchunks > 1 or j == 0, lw))
+            return seq(items, [nchunks])
+        group = seq([once((run, i == 0), lambda run=run, i=i: row(run, i == 0)) for i, run in enumerate(wins)],
+                    periods)
     return Loop((group,), g.groups)
+
+
+def _gcd(a: int, b: int) -> int:
+    while b:
+        a, b = b, a % b
+    return a

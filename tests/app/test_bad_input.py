@@ -183,7 +183,8 @@ def test_outputs_created_with_folders_and_umask(tmp_path, capsys):
     mask = os.umask(0)
     os.umask(mask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~mask
-    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["energy.png", "latency.png", "roofline.png"]
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["energy.png", "energy_operands.png", "latency.png",
+                                                                    "roofline.png"]
     assert not [p for p in tmp_path.rglob(".*.tmp")]
 
 

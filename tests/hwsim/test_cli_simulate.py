@@ -17,7 +17,7 @@ def test_default_run_prints_totals_and_writes_json(run_cli, tmp_path, capsys):
     assert run_cli(["simulate", "--json", str(out), "--csv", str(tmp_path / "r.csv"), "--show-config"]) == 0
     text = capsys.readouterr().out
     for word in ("latency (ms)", "frames/s", "energy per frame (mJ)", "average utilisation", "DRAM MB per frame",
-                 "16x16 int4 PEs", "Subtotals by part", "backbone", "Horowitz"):
+                 "16x16 int4 PEs", "RTL array timing", "Subtotals by part", "backbone", "Horowitz"):
         assert word in text
     data = json.loads(out.read_text())
     fields = data["config"]["fields"]
@@ -49,10 +49,47 @@ def test_plots_and_schedule(run_cli, tmp_path):
     sched = tmp_path / "s.json"
     assert run_cli(["simulate", "--model", "yolov3_tiny_416", "--plot", str(tmp_path), "--schedule", str(sched),
                     "--no-layers"]) == 0
-    for name in ("latency.png", "energy.png", "roofline.png"):
+    for name in ("latency.png", "energy.png", "energy_operands.png", "roofline.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     layer = json.loads(sched.read_text())["layers"][0]
     assert {"tiling", "tile_kinds", "loops"} <= set(layer)
+
+
+def test_trace_is_the_event_engine_timeline(run_cli, tmp_path):
+    """--trace: every tile's load, latency, compute, tail and store; ends when event mode says the layer ends."""
+    import csv
+
+    from hwsim.compiler import compile_layer
+    from hwsim.configfile import load_config
+    from hwsim.engine import simulate_tiles_event
+    from sw.graph import load_model
+
+    out, js = tmp_path / "t.csv", tmp_path / "r.json"
+    assert run_cli(["simulate", "--model", "yolov3_tiny_416", "--trace", "backbone.conv4", "--trace-out", str(out),
+                    "--json", str(js), "--no-layers"]) == 0
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    cfg = load_config()
+    tiles = list(compile_layer(load_model("yolov3_tiny_416").layer("backbone.conv4"), cfg).tiles())
+    cycles = simulate_tiles_event(tiles, cfg.memory.dram_bytes_per_cycle, cfg.memory.dram_latency_cycles)
+    assert max(int(r["end"]) for r in rows) == cycles
+    computes = [r for r in rows if r["event"] == "compute"]
+    assert len(computes) == len(tiles)
+    assert sum(int(r["end"]) - int(r["start"]) for r in computes) == sum(t.compute_cycles for t in tiles)
+    stores = [r for r in rows if r["event"] == "store"]
+    assert sum(int(r["end"]) - int(r["start"]) for r in stores) == sum(
+        -(-t.store_bytes // int(cfg.memory.dram_bytes_per_cycle)) for t in tiles if t.store_bytes)
+    assert all(int(r["start"]) <= int(r["end"]) for r in rows)
+    # traffic and energy per operand: levels sum to the layer's DRAM bytes and SRAM/DRAM energy
+    for layer in json.loads(js.read_text())["layers"]:
+        t, e = layer["traffic"], layer["operand_energy_pj"]
+        assert sum(t["dram"].values()) == layer["dram_read_bytes"] + layer["dram_write_bytes"]
+        assert sum(t["sram_read"].values()) == layer["sram_read_bytes"]
+        assert sum(e["dram"].values()) == pytest.approx(layer["energy_pj"]["dram"])
+        assert sum(e["sram"].values()) == pytest.approx(layer["energy_pj"]["sram"])
+        if layer["unit"] == "array":
+            assert t["pe"]["input"] == layer["macs"] * (4 if layer["w_bits"] == 8 else 1)
+    assert run_cli(["simulate", "--model", "yolov3_tiny_416", "--trace", "nope", "--trace-out",
+                    str(tmp_path / "x.csv"), "--no-layers"]) == 2
 
 
 def test_functional_flag(run_cli, capsys):
@@ -87,8 +124,9 @@ def test_bad_input_one_line_exit_2(run_cli, tmp_path, capsys, args, message):
     ('preset = "edge16_int4"\n[memory]\ndram_bytes_per_cycle = -1.0\n', "dram_bytes_per_cycle: expected a number > 0"),
     ('preset = "edge16_int4"\n[array]\nrows = -4\n', "array.rows: expected an integer > 0"),
     ('preset = "edge16_int4"\n[array]\nmac_modes = [4]\n', "w8a8 is not supported"),
-    ('preset = "edge16_int4"\n[memory]\nweight_sram_bytes = 4096\n',
-     "layer 'backbone.conv6': the smallest legal tile needs 2308 bytes of weight SRAM per buffer"),
+    ('preset = "edge16_int4"\n[memory]\nweight_sram_bytes = 16\n',
+     "layer 'backbone.conv0': the smallest legal tile (1 output pixel x 1 output channel x 1 input channel) "
+     "needs 9 bytes of weight SRAM per buffer"),
 ])
 def test_bad_config_one_line_exit_2(run_cli, tmp_path, capsys, body, message):
     args = ["simulate", "--model", "yolov3_tiny_416", "--config", _bad(tmp_path, body)]

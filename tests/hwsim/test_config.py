@@ -17,7 +17,7 @@ def test_presets_load_and_have_provenance_everywhere():
         cfg = load_preset(name)
         for row in describe_config(cfg):
             assert row.unit and row.provenance.startswith("["), (name, row.field)
-            assert isinstance(row.value, (int, float, list)) or row.field in ("name", "array.dataflow"), row
+            assert isinstance(row.value, (int, float, list)) or row.field in ("name", "array.dataflow", "array.timing"), row
     edge = load_config()
     assert (edge.array.rows, edge.array.cols, edge.array.pe_bits) == (16, 16, 4)
     assert load_preset("int8_32x32").array.pe_bits == 8

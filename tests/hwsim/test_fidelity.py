@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,7 +35,7 @@ def test_no_layer_beats_its_roofline(model, preset, bits, dataflow):
         passes = cfg.mac_passes(layer.w_bits, layer.a_bits)
         peak = cfg.array.rows * cfg.array.cols / passes
         bound = max(layer.macs / peak, (res.dram_read_bytes + res.dram_write_bytes) / cfg.memory.dram_bytes_per_cycle)
-        assert res.cycles >= bound, (layer.name, res.cycles, bound)
+        assert res.cycles + res.hidden_cycles >= bound, (layer.name, res.cycles, bound)
         assert 0.0 <= res.utilization <= 1.0
         assert res.cycles == res.compute_cycles + res.stall_cycles
 
@@ -57,9 +59,42 @@ def _rows(topology):
             yield f[0], [int(v) for v in f[1:8]]
 
 
+TOPOLOGIES = ["yolo_tiny", "Resnet18", "Resnet50", "faster_rcnn", "mobilenet"]
+
+
+def _differences(topology: str, cfg) -> list[float]:
+    """Per-layer (ours - SCALE-Sim) / SCALE-Sim of compute cycles."""
+    graph = load_model(str(PEERS / f"{topology}.csv"))
+    results = {r.name: r for r in simulate_graph(graph, cfg).layers}
+    r, c = cfg.array.rows, cfg.array.cols
+    out = []
+    for name, (h, w, fh, fw, ch, n, s) in _rows(topology):
+        _, ss = scalesim_stall_free(h, w, fh, fw, ch, n, s, r, c)
+        out.append((results[name].compute_cycles - ss) / ss)
+    return out
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+def test_scalesim_timing_within_two_percent_with_64k_buffers(topology):
+    """``scalesim_32x32`` (array.timing = "scalesim", its 64 KiB SRAMs kept), stall-free DRAM: every
+    layer's compute cycles within 2% of SCALE-Sim's formula (the K split costs no array columns and the
+    mapping search, scoring cycles, keeps whole array tiles in the PE accumulators across K chunks).
+    docs/simulator.md reports the per-topology median and maximum (checked here)."""
+    cfg = load_config("scalesim_32x32").with_unlimited_bandwidth()
+    assert cfg.memory.weight_sram_bytes == 65536 and cfg.array.timing == "scalesim"
+    diffs = _differences(topology, cfg)
+    assert max(abs(d) for d in diffs) <= 0.02, (topology, max(diffs), min(diffs))
+    row = re.search(rf"\|\s*{topology}\s*\|\s*(\d+)\s*\|\s*([-+]\d+\.\d+)%\s*\|\s*([-+]\d+\.\d+)%\s*\|",
+                    DOCS.read_text())
+    assert row, f"{topology} missing from the SCALE-Sim table in docs/simulator.md"
+    assert int(row.group(1)) == len(diffs)
+    assert float(row.group(2)) == round(100 * statistics.median(diffs), 2)
+    assert float(row.group(3)) == round(100 * max(diffs, key=abs), 2)
+
+
 @pytest.mark.parametrize("topology", ["yolo_tiny", "Resnet18"])
-def test_scalesim_os_compute_cycles(topology):
-    """Unlimited bandwidth (and SRAM, as SCALE-Sim's formula has no capacity): ours = SCALE-Sim + the RTL term.
+def test_rtl_timing_equals_scalesim_plus_the_rtl_term(topology):
+    """array.timing = "rtl", unlimited bandwidth and SRAM: ours = SCALE-Sim + the RTL term, exactly.
 
     SCALE-Sim charges every fold ``k + rows + cols - 2`` (it re-pays the skew) and reports one
     cycle less. The RTL (rtl/timing.py) streams folds back to back, one every
@@ -69,14 +104,12 @@ def test_scalesim_os_compute_cycles(topology):
 
         ours - SCALE-Sim = (folds - 1) * (max(k, Dmin) - k - (rows + cols - 2))
                            + S0 + rows*cols/lanes + 7 + 2 - (rows + cols)
-
-    Every layer must match exactly; layers where the difference exceeds 2% must be listed
-    with their numbers in docs/simulator.md.
     """
-    cfg = with_unlimited_sram(load_config("scalesim_32x32").with_unlimited_bandwidth())
+    base = load_config("scalesim_32x32")
+    base = replace(base, array=replace(base.array, timing="rtl"))
+    cfg = with_unlimited_sram(base.with_unlimited_bandwidth())
     graph = load_model(str(PEERS / f"{topology}.csv"))
     results = {r.name: r for r in simulate_graph(graph, cfg).layers}
-    docs = DOCS.read_text()
     r, c = cfg.array.rows, cfg.array.cols
     for name, (h, w, fh, fw, ch, n, s) in _rows(topology):
         folds, ss = scalesim_stall_free(h, w, fh, fw, ch, n, s, r, c)
@@ -86,5 +119,3 @@ def test_scalesim_os_compute_cycles(topology):
         term = ((folds - 1) * (max(k, dmin) - k - (r + c - 2))
                 + drain_start_offset(r, c, cfg.requant_lanes) + r * c // cfg.requant_lanes + 7 + 2 - (r + c))
         assert ours - ss == term, (name, ours, ss, term)
-        if abs(ours - ss) > 0.02 * ss:
-            assert re.search(rf"\|\s*{topology}\s*\|\s*{name}\s*\|", docs), f"{topology}/{name} not explained in docs"

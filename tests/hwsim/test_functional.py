@@ -8,7 +8,9 @@ import pytest
 
 from hwsim.configfile import load_config
 from hwsim.functional import check_layer
-from hwsim.compiler.conv import choose_conv_tiling
+from hwsim.compiler.conv import ConvTiling
+from hwsim.compiler.geometry import conv_geometry
+from hwsim.compiler.search import choose_conv_tiling, legal_tilings
 from sw.graph import load_model
 from sw.graph.ir import Layer
 
@@ -56,6 +58,39 @@ def test_both_loop_orders_cover_exactly_once(order):
     layer = LAYERS[0]
     tiling = replace(choose_conv_tiling(layer, cfg), order=order)
     assert check_layer(layer, cfg, tiling=tiling).ok
+
+
+@pytest.mark.parametrize("layer", [LAYERS[1], LAYERS[2], LAYERS[5], LAYERS[7], LAYERS[9]], ids=lambda l: l.name)
+@pytest.mark.parametrize("tm, tn, tc", [(7, 5, 3), (16, 16, 5), (45, 8, 1), (100, 32, 7)])
+def test_runs_across_rows_and_k_chunks(layer, tm, tn, tc):
+    """Runs that start mid-row and span rows, partial channel blocks and K chunks (int32 partial sums)."""
+    g = conv_geometry(layer)
+    t = ConvTiling(g, min(tm, g.ho * g.wo), min(tn, g.n_g), min(tc, g.cin_g), "io")
+    result = check_layer(layer, load_config(), seed=3, tiling=t)
+    assert result.ok
+    assert result.tiles == (g.groups * -(-g.ho * g.wo // t.tm) * -(-g.n_g // t.tn) * -(-g.cin_g // t.tc))
+
+
+@pytest.mark.parametrize("layer", [LAYERS[0], LAYERS[3], LAYERS[6], LAYERS[9]], ids=lambda l: l.name)
+def test_every_legal_mapping_is_exact(layer):
+    """The whole search space on tiny SRAMs (includes K splits: 2 KiB cannot hold whole reductions)."""
+    cfg = tiny_sram()
+    tilings = legal_tilings(layer, cfg)
+    assert any(t.tc < t.geom.cin_g for t in tilings) or layer.op.value == "depthwise"
+    for t in tilings:
+        assert check_layer(layer, cfg, seed=5, tiling=t).ok, t
+
+
+def test_deep_reduction_split_by_accumulator_depth():
+    """K = 3*3*512 with 64-element accumulators: the schedule spills depth partial sums; tiles stay exact."""
+    layer = conv("deep", 6, 7, 512, 20, 3, 1, ((1, 1), (1, 1)))
+    cfg = load_config()
+    cfg = replace(cfg, array=replace(cfg.array, max_depth=64))
+    from hwsim.compiler import compile_layer
+    tot = compile_layer(layer, cfg).totals()
+    assert tot["macs"] == layer.macs
+    assert tot["ofmap_write_bytes"] > tot["store_bytes"]  # partial sums went through the output SRAM
+    assert check_layer(layer, cfg, seed=2).ok
 
 
 def test_yolov3_tiny_backbone_layers_functional():

@@ -53,6 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--functional", action="store_true",
                    help="also run every conv/depthwise/fc layer tile by tile through the golden model and "
                         "check it is bit-identical to the whole layer")
+    p.add_argument("--trace", metavar="LAYER", help="write a cycle-level trace (event mode) of LAYER's DMA, "
+                   "array, requantization and write-back operations to --trace-out")
+    p.add_argument("--trace-out", metavar="FILE", help="CSV file of --trace (tile, unit, event, start, end cycles)")
     p.add_argument("--no-layers", action="store_true", help="print only totals (no configuration line, no per-layer table)")
     p.add_argument("--show-config", action="store_true", help="also print every configuration field with unit and provenance")
     add_input_shape_argument(p)
@@ -71,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     schedule_out, plot_dir = plan.file(args.schedule, "--schedule"), plan.directory(args.plot, "--plot")
     if args.bits is not None and args.compare_bits is not None:
         raise ValueError("--bits and --compare-bits are exclusive")
+    if (args.trace is None) != (args.trace_out is None):
+        raise ValueError("--trace LAYER and --trace-out FILE go together")
+    trace_out = plan.file(args.trace_out, "--trace-out")
     cfg = load_config(args.config)
     if args.dataflow:
         cfg = cfg.with_dataflow(args.dataflow)
@@ -108,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     if schedule_out:
         from hwsim.compiler import compile_graph
         plan.stage(schedule_out, compile_graph(runs[0][1], cfg).to_json() + "\n")
+    if trace_out:
+        plan.stage(trace_out, _trace_csv(runs[0][1], cfg, args.trace))
     if plot_dir:
         from hwsim.app.plots import render_plots
         for name, png in render_plots(results[0], cfg.memory.dram_bytes_per_cycle).items():
@@ -115,6 +123,26 @@ def run(args: argparse.Namespace) -> int:
     for path in plan.commit():
         console.print(f"wrote {escape(str(path))}")
     return status
+
+
+def _trace_csv(graph, cfg, name: str) -> str:
+    """CSV text of the cycle-level event-mode trace of layer ``name``."""
+    import csv
+    import io
+
+    from hwsim.compiler import compile_layer
+    from hwsim.engine import TRACE_COLUMNS, trace_layer
+    try:
+        layer = graph.layer(name)
+    except (KeyError, ValueError):
+        raise ValueError(f"--trace: no layer named {name!r} in model '{graph.name}'") from None
+    sched = compile_layer(layer, cfg)
+    _, rows = trace_layer(sched.tiles(), cfg.memory.dram_bytes_per_cycle, cfg.memory.dram_latency_cycles)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(TRACE_COLUMNS)
+    w.writerows(rows)
+    return buf.getvalue()
 
 
 def _functional(console: Console, graph, cfg) -> int:

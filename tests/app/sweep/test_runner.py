@@ -98,12 +98,12 @@ def test_resume_after_sigkill(reference, sweep_file, tmp_path):
 def test_failed_points_are_recorded_and_strict_stops(tmp_path):
     sweep = tmp_path / "f.toml"
     sweep.write_text('[sweep]\nbase = "edge16_int4"\nmodels = ["yolov3_tiny_416"]\n'
-                     '[grid]\n"memory.weight_sram_bytes" = [131072, 1024]\n')
+                     '[grid]\n"memory.weight_sram_bytes" = [131072, 16]\n')
     summary = run_sweep(load_sweep(sweep), tmp_path / "o", serial, quiet=True)
     assert summary.computed == 2 and len(summary.failed) == 1
-    assert "[memory.weight_sram_bytes=1024]: layer '" in summary.failed[0] and "\n" not in summary.failed[0]
+    assert "[memory.weight_sram_bytes=16]: layer '" in summary.failed[0] and "\n" not in summary.failed[0]
     assert len((tmp_path / "o" / "results.csv").read_text().splitlines()) == 2
-    with pytest.raises(ValueError, match=r"point yolov3_tiny_416 \[memory.weight_sram_bytes=1024\].*\(--strict\)"):
+    with pytest.raises(ValueError, match=r"point yolov3_tiny_416 \[memory.weight_sram_bytes=16\].*\(--strict\)"):
         run_sweep(load_sweep(sweep), tmp_path / "o", serial, strict=True, quiet=True)
 
 

@@ -1,0 +1,278 @@
+"""Mapping search of weighted layers: (layer, config) -> :class:`~hwsim.compiler.conv.ConvTiling`.
+
+Search space: run length ``tm`` (multiples of the array rows, or all of ``M``), channel
+block ``tn`` (multiples of the array columns, or all of ``N``), K chunk ``tc`` (input
+channels per chunk) and loop order (``wo`` / ``io``). Legal: the input window of the
+largest run, the weight chunk (+ bias) and the output tile (int32 partial sums when they
+spill) each fit half of their SRAM.
+
+Cost: every legal candidate is ranked cheaply by ``max(compute, DRAM bytes / bandwidth)``
+plus the pipeline fill and drain (first tile's load + latency, last tile's store)
+with compute summed from the exact tile costs (:func:`hwsim.compiler.conv.conv_tile`, the
+engine's cost functions) and DRAM bytes from the run-window histogram and the loop
+order's reload rule; the best :data:`KEEP` are built as loop trees and scored with the
+engine's own timing (:func:`hwsim.fastpath.simulate_tree`). Choice: fewest cycles, then
+least energy (:func:`hwsim.energy.layer_energy_pj` on the tree totals), then fewest DRAM
+bytes. Results are memoised per (geometry, config).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from hwsim import costs
+from hwsim.compiler.conv import ORDERS, ConvTiling, conv_tile, conv_tree, window_histogram
+from hwsim.compiler.geometry import BIAS_BYTES, ConvGeometry, blocks, conv_geometry, nbytes
+from hwsim.config import HwConfig
+from sw.graph.ir import Layer
+from sw.quant.ints import PSUM_BYTES
+
+__all__ = ["choose_conv_tiling", "legal_tilings", "estimate", "score_tiling", "KEEP", "SCORE_SLACK"]
+
+#: Candidates scored exactly (loop tree through the fast path) per cheap ranking (two rankings).
+KEEP = 2
+#: ... among those whose cheap bound is within this factor of the best one.
+SCORE_SLACK = 1.05
+#: Loop iterations the scoring simulates before steady-state replication (the fast path's WINDOW is 6).
+SCORE_WINDOW = 3
+
+
+def _divided(total: int, unit: int, limit: int = 16) -> set[int]:
+    """``total``, multiples of ``unit`` below it (powers of two) and ``ceil(total / d)`` rounded up to ``unit``."""
+    vals = {total}
+    p = unit
+    while p < total:
+        vals.add(p)
+        p *= 2
+    for d in range(2, limit + 1):
+        v = -(-(-(-total // d)) // unit) * unit
+        if 0 < v < total:
+            vals.add(v)
+    return vals
+
+
+@lru_cache(maxsize=4096)
+def _run_summary(g: ConvGeometry, tm: int) -> tuple[tuple[tuple[int, int], ...], int, int]:
+    """``((run pixels, count), ...)``, input bytes of all windows (all channels, one group), largest window."""
+    hist = window_histogram(g, tm)
+    pm_count: dict[int, int] = {}
+    for (pm, _), cnt in hist.items():
+        pm_count[pm] = pm_count.get(pm, 0) + cnt
+    in_once = sum(cnt * nbytes(win * g.cin_g, g.a_bits) for (_, win), cnt in hist.items())
+    return tuple(pm_count.items()), in_once, max(w for _, w in hist)
+
+
+def _max_window(g: ConvGeometry, tm: int) -> int:
+    return _run_summary(g, tm)[2]
+
+
+def _sizes(g: ConvGeometry, tm: int, tn: int, tc: int, win: int | None = None) -> tuple[int, int, int]:
+    """Bytes of the largest input window (``win`` pixels if given), the weight chunk (+ bias) and the output tile."""
+    win = _max_window(g, tm) if win is None else win
+    return (nbytes(win * tc, g.a_bits), nbytes(tn * g.kh * g.kw * tc, g.w_bits) + (tn * BIAS_BYTES if g.bias else 0),
+            nbytes(tm * tn, g.out_bits))
+
+
+def _needs_psum(cfg: HwConfig, g: ConvGeometry, tm: int, tn: int, tc: int, passes: int) -> bool:
+    """Partial sums of this tile spill to the output SRAM (K chunks over several array tiles, or depth)."""
+    a = cfg.array
+    nchunks = -(-g.cin_g // tc)
+    tk = g.kh * g.kw * tc
+    if passes == 0:
+        return nchunks > 1
+    if a.dataflow == "ws":
+        return nchunks > 1 or tk > a.rows
+    several = -(-tm // a.rows) * -(-tn // a.cols) > 1
+    return (nchunks > 1 and several) or len(costs.k_chunks(g.k if not several else tk, a.max_depth)) > 1
+
+
+def legal_tilings(layer: Layer, cfg: HwConfig) -> list[ConvTiling]:
+    """Every legal ``(tm, tn, tc, order)`` of the search space, every legal K chunk included (ValueError if none)."""
+    g = conv_geometry(layer)
+    try:
+        shapes = _shapes(g, cfg, every_chunk=True)
+    except ValueError as exc:
+        raise ValueError(f"layer '{layer.name}': {exc}") from None
+    return [ConvTiling(g, tm, tn, tc, order) for tm, tn, tc in shapes for order in ORDERS]
+
+
+def _shapes(g: ConvGeometry, cfg: HwConfig, every_chunk: bool = False) -> list[tuple[int, int, int]]:
+    """Legal ``(tm, tn, tc)``; per ``(tm, tn)`` only the largest legal chunk unless ``every_chunk``."""
+    a, mem = cfg.array, cfg.memory
+    passes = cfg.mac_passes(g.w_bits, g.a_bits)
+    half = (mem.ifmap_sram_bytes // 2, mem.weight_sram_bytes // 2, mem.ofmap_sram_bytes // 2)
+    m = g.ho * g.wo
+    m_unit = a.rows if a.dataflow == "os" and passes else 1
+    tms = _divided(m, m_unit) | {min(m, r * g.wo) for r in (1, 2, 4)}  # whole rows: strided layers
+    tns = _divided(g.n_g, a.cols, 8) if g.n_g > a.cols else {g.n_g}
+    tcs = _divided(g.cin_g, 1, 8)
+    out = []
+    for small in (False, True):
+        if small:  # nothing fits with whole array tiles: smaller runs and column blocks
+            tms = {max(1, m_unit >> i) for i in range(1, 12)} | {1}
+            tns = tns | {max(1, min(g.n_g, a.cols) >> i) for i in range(0, 12)}
+        for tm in sorted(tms):
+            win = _max_window(g, tm)
+            for tn in sorted(tns):
+                if nbytes(tm * tn, g.out_bits) > half[2]:
+                    continue
+                # largest chunk whose input window and weights fit (bytes grow with tc)
+                bias = tn * BIAS_BYTES if g.bias else 0
+                cap_in = half[0] * 8 // (win * g.a_bits)
+                cap_w = (half[1] - bias) * 8 // (tn * g.kh * g.kw * g.w_bits) if half[1] > bias else 0
+                for tc in sorted((c for c in tcs if c <= min(cap_in, cap_w)), reverse=True):
+                    si, sw_, so = _sizes(g, tm, tn, tc, win)
+                    if _needs_psum(cfg, g, tm, tn, tc, passes):
+                        so = max(so, tm * tn * PSUM_BYTES)
+                    if si <= half[0] and sw_ <= half[1] and so <= half[2]:
+                        out.append((tm, tn, tc))
+                        if not every_chunk:
+                            break  # the largest legal chunk for this (tm, tn)
+        if out:
+            return out
+    need = dict(zip(("input (ifmap)", "weight", "output (ofmap)"), _sizes(g, 1, 1, 1)))
+    have = dict(zip(need, half))
+    short = [k for k in need if need[k] > have[k]] or ["output (ofmap)"]
+    what = short[0]
+    raise ValueError(f"the smallest legal tile (1 output pixel x 1 output channel x 1 input channel) needs "
+                     f"{need[what]} bytes of {what} SRAM per buffer (x2 double buffered = {2 * need[what]}), "
+                     f"but config '{cfg.name}' has {have[what]} per buffer ({2 * have[what]} total)")
+
+
+def estimate(t: ConvTiling, cfg: HwConfig, passes: int | None = None, memo: dict | None = None) -> tuple[int, int]:
+    """``(compute cycles, DRAM bytes)`` of tiling ``t`` without building its tiles (``memo``: block costs)."""
+    g = t.geom
+    if passes is None:
+        passes = cfg.mac_passes(g.w_bits, g.a_bits)
+    pm_count, in_once, _ = _run_summary(g, t.tm)
+    pn_count: dict[int, int] = {}
+    for a, b in t.chans():
+        pn_count[b - a] = pn_count.get(b - a, 0) + 1
+    nchunks = -(-g.cin_g // t.tc)
+    memo = {} if memo is None else memo
+    compute = 0
+    for pm, cm in pm_count:
+        for pn, cn in pn_count.items():
+            key = (pm, pn, t.tc)
+            if key not in memo:
+                memo[key] = _block_compute(cfg, g, passes, pm, pn, t.tc)
+            compute += cm * cn * memo[key]
+    compute *= g.groups
+    nm, nn = sum(c for _, c in pm_count), len(t.chans())
+    in_once *= g.groups
+    w_once = nbytes(g.groups * g.n_g * g.k, g.w_bits) + (g.out_channels_total * BIAS_BYTES if g.bias else 0)
+    out_total = nbytes(g.ho * g.wo * g.n_g * g.groups, g.out_bits)
+    if t.order == "wo":
+        dram = in_once * (1 if nm == 1 and nchunks == 1 else nn) + w_once * (nm if nchunks > 1 else 1)
+    else:
+        dram = in_once * (nn if nchunks > 1 else 1) + w_once * (1 if nn == 1 and nchunks == 1 else nm)
+    return compute, dram + out_total
+
+
+def _block_compute(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, tc: int) -> int:
+    """Compute cycles of one ``pm x pn`` output block over all its K chunks of ``tc`` channels."""
+    chunks = blocks(g.cin_g, tc)
+    beats = total = 0
+    for j, (c0, c1) in enumerate(chunks):
+        total += conv_tile(cfg, g, passes, pm, pn, 0, c1 - c0, load_in=False, load_w=False, first=j == 0,
+                           last=j == len(chunks) - 1, nchunks=len(chunks), prev_beats=beats).compute_cycles
+        beats += g.kh * g.kw * (c1 - c0) * passes
+    return total
+
+
+def _bound(t: ConvTiling, cfg: HwConfig, compute: int, dram: int) -> float:
+    """Cheap cycle estimate: the slowest of compute, DRAM transfer and the two-slot latency loop, plus fill/drain.
+
+    With two input buffers a loading tile occupies its slot for load + latency + compute, so
+    ``n`` loading tiles take at least ``(n * latency + load cycles + compute) / 2``.
+    """
+    g, mem = t.geom, cfg.memory
+    nm, nn, nc = -(-g.ho * g.wo // t.tm), -(-g.n_g // t.tn), -(-g.cin_g // t.tc)
+    loading = g.groups * (nm * nn * nc if nm * nn * nc > 1 else 1)
+    out_total = nbytes(g.ho * g.wo * g.n_g * g.groups, g.out_bits)
+    slots = (loading * mem.dram_latency_cycles + (dram - out_total) / mem.dram_bytes_per_cycle + compute) / 2
+    return max(compute, dram / mem.dram_bytes_per_cycle, slots) + _fill_drain(t, cfg)
+
+
+def _fill_drain(t: ConvTiling, cfg: HwConfig) -> float:
+    """Cycles a pipeline of ``t``'s tiles cannot hide: the first tile's load (+ latency), the last store."""
+    g, mem = t.geom, cfg.memory
+    tc = min(t.tc, g.cin_g)
+    first = (nbytes(_run_summary(g, t.tm)[2] * tc, g.a_bits)
+             + nbytes(min(t.tn, g.n_g) * g.kh * g.kw * tc, g.w_bits))
+    last = nbytes(min(t.tm, g.ho * g.wo) * min(t.tn, g.n_g), g.out_bits)
+    return (first + last) / mem.dram_bytes_per_cycle + mem.dram_latency_cycles
+
+
+def _cycles(t: ConvTiling, cfg: HwConfig) -> int:
+    """Cycles of tiling ``t`` by the engine's own timing (fast path, :data:`SCORE_WINDOW` iterations)."""
+    from hwsim.fastpath import simulate_tree
+
+    mem = cfg.memory
+    return simulate_tree(conv_tree(cfg, t), mem.dram_bytes_per_cycle, mem.dram_latency_cycles, window=SCORE_WINDOW)
+
+
+def score_tiling(t: ConvTiling, cfg: HwConfig, macs: int, w_bits: int, a_bits: int) -> tuple[int, float, int]:
+    """``(cycles, energy pJ, DRAM bytes)`` of tiling ``t`` by the engine's own timing (fast path)."""
+    from hwsim.energy import layer_energy_pj
+    from hwsim.compiler.schedule import tree_totals
+
+    cycles = _cycles(t, cfg)
+    tot = tree_totals(conv_tree(cfg, t))
+    dram = tot["load_ifmap_bytes"] + tot["load_weight_bytes"] + tot["store_bytes"]
+    sram = {"ifmap_read": tot["ifmap_read_bytes"], "ifmap_write": tot["load_ifmap_bytes"],
+            "weight_read": tot["weight_read_bytes"], "weight_write": tot["load_weight_bytes"],
+            "ofmap_read": tot["ofmap_read_bytes"], "ofmap_write": tot["ofmap_write_bytes"]}
+    energy = layer_energy_pj(cfg, macs=macs, w_bits=w_bits, a_bits=a_bits, sram=sram, dram_bytes=dram,
+                             requant_ops=tot["requant_ops"], vector_ops=tot["vector_ops"], cycles=cycles)["total"]
+    return cycles, energy, dram
+
+
+def choose_conv_tiling(layer: Layer, cfg: HwConfig) -> ConvTiling:
+    """The chosen tiling of ``layer`` (conv/depthwise/fc/conv_transpose) on ``cfg`` (see module docstring).
+
+    Raises
+    ------
+    ValueError
+        If even the smallest tile (1 pixel x 1 channel x 1 input channel) exceeds half of an SRAM.
+    """
+    try:
+        return _choose(conv_geometry(layer), cfg)
+    except ValueError as exc:
+        raise ValueError(f"layer '{layer.name}': {exc}") from None
+
+
+@lru_cache(maxsize=1024)
+def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
+    passes = cfg.mac_passes(g.w_bits, g.a_bits)
+    bw = cfg.memory.dram_bytes_per_cycle
+    rows, memo = [], {}
+    for tm, tn, tc in _shapes(g, cfg):
+        for order in ORDERS:
+            t = ConvTiling(g, tm, tn, tc, order)
+            compute, dram = estimate(t, cfg, passes, memo)
+            rows.append((_bound(t, cfg, compute, dram), max(compute, dram / bw), dram, t))
+    # the best by the two-slot bound (+ fill/drain) and the best by the plain roofline bound, then DRAM bytes
+    pool: dict = {}
+    for col in (0, 1):
+        ranked = sorted(rows, key=lambda r: (r[col], r[2]))
+        for r in ranked[:KEEP]:
+            if r[col] <= SCORE_SLACK * ranked[0][col]:
+                pool.setdefault((r[3].tm, r[3].tn, r[3].tc, r[3].order), r[3])
+    macs = g.groups * g.ho * g.wo * g.n_g * g.k
+    if len(pool) == 1:  # both rankings agree: nothing to compare
+        key, t = next(iter(pool.items()))
+        scored, cycles = [], None
+    else:
+        scored = sorted((_cycles(t, cfg), key) for key, t in pool.items())
+        cycles = scored[0][0]
+        ties = [key for c, key in scored if c == cycles]  # energy, then DRAM bytes, only among ties
+        key = min(ties, key=lambda k: score_tiling(pool[k], cfg, macs, g.w_bits, g.a_bits)[1:]) \
+            if len(ties) > 1 else ties[0]
+        t = pool[key]
+    reason = {"array_tiles_per_tile": -(-min(t.tm, g.ho * g.wo) // cfg.array.rows) * -(-t.tn // cfg.array.cols),
+              "candidates": len(rows), "scored": len(scored),
+              "why": (f"fewest cycles ({cycles}) of the {len(scored)} mappings scored by the engine's timing "
+                      f"(best cheap estimates of {len(rows)} legal ones), then energy, then DRAM bytes" if scored
+                      else f"best by both cheap estimates of {len(rows)} legal mappings")}
+    return ConvTiling(g, t.tm, t.tn, t.tc, t.order, reason)
