@@ -1,0 +1,95 @@
+"""Quantization methods behind ``hwsim quantize``: a float model + calibration samples -> a quantized model.
+
+``ptq``
+    FQN post-training quantization, as ``hwsim run`` does it: percentile
+    activation ranges (gamma 0.999), per-channel min/max weights rounded to
+    nearest (:func:`sw.runtime.integer.plan_calibrated`).
+``gptq``
+    The same grids; the weight codes of every conv / depthwise / fc layer come
+    from :func:`sw.train.gptq.gptq_codes` with ``H = X^T X`` of the layer's float
+    inputs over the calibration samples (at most :data:`ROWS_PER_SAMPLE` im2col
+    rows per sample and layer, drawn with the seed).
+
+Both are numpy only and deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from sw.graph.ir import Layer, Op
+from sw.graph.model import ImportedModel
+from sw.quant.folding import quantize_bias
+from sw.quant.params import QuantParams
+from sw.quant.ranges import weight_params
+from sw.runtime.executor import calibrate
+from sw.runtime.floatexec import run_float
+from sw.runtime.integer import IntegerPlan, is_float_layer, plan_calibrated
+from sw.train.gptq import gptq_codes, layer_columns, second_moments
+
+__all__ = ["METHODS", "ROWS_PER_SAMPLE", "quantize_plan", "layer_hessians"]
+
+METHODS = ("ptq", "gptq")
+ROWS_PER_SAMPLE = 1024
+Progress = Callable[[Iterable], Iterator]
+_WEIGHTED = (Op.CONV, Op.DEPTHWISE, Op.FC)
+
+
+def _identity(items: Iterable) -> Iterator:
+    return iter(items)
+
+
+def _weighted(model: ImportedModel) -> list[Layer]:
+    return [layer for layer in model.graph if layer.op in _WEIGHTED and not is_float_layer(layer)]
+
+
+def layer_hessians(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], seed: int,
+                   progress: Progress = _identity) -> dict[str, np.ndarray]:
+    """``X^T X`` ``[G, K, K]`` of every weighted layer's float input over ``samples`` (seeded row subsets)."""
+    rng = np.random.default_rng(seed)
+    weighted = _weighted(model)
+    hessians: dict[str, np.ndarray] = {}
+    for sample in progress(samples):
+        env: dict[str, np.ndarray] = {}
+        run_float(model, sample, lambda key, value: env.__setitem__(key, value))
+        for layer in weighted:
+            cols = layer_columns(layer, env[layer.inputs[0]])
+            if cols.shape[1] > ROWS_PER_SAMPLE:
+                cols = cols[:, np.sort(rng.choice(cols.shape[1], ROWS_PER_SAMPLE, replace=False))]
+            h = second_moments(cols)
+            hessians[layer.name] = hessians[layer.name] + h if layer.name in hessians else h
+    return hessians
+
+
+def _gptq_layer(layer: Layer, w: np.ndarray, wp: QuantParams, hessian: np.ndarray) -> np.ndarray:
+    groups = hessian.shape[0]
+    flat = w.reshape(w.shape[0], -1)
+    per_group = w.shape[0] // groups
+    codes = np.empty(flat.shape, dtype=np.int64)
+    for g in range(groups):
+        rows = slice(g * per_group, (g + 1) * per_group)
+        sub = QuantParams(wp.bits, wp.signed, wp.scale[rows], wp.zero_point[rows], axis=0)
+        codes[rows] = gptq_codes(flat[rows], sub, hessian[g])
+    return codes.reshape(w.shape)
+
+
+def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], method: str, seed: int = 0,
+                  progress: Progress = _identity) -> IntegerPlan:
+    """Integer plan of ``model`` (at its widths) by ``method`` (one of :data:`METHODS`)."""
+    if method not in METHODS:
+        raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+    params = calibrate(model, samples)
+    if method == "ptq":
+        return plan_calibrated(model, params)
+    hessians = layer_hessians(model, samples, seed, progress)
+    weights = {}
+    for layer in progress(_weighted(model)):
+        w = np.asarray(model.tensors[f"{layer.name}.weight"], dtype=np.float64)
+        wp = weight_params(w, layer.w_bits)
+        b = model.tensors.get(f"{layer.name}.bias")
+        bias = quantize_bias(np.zeros(w.shape[0]) if b is None else b, params[layer.inputs[0]], wp)
+        weights[layer.name] = (_gptq_layer(layer, w, wp, hessians[layer.name]), wp, bias)
+    return plan_calibrated(model, params, weights=weights)
+
