@@ -15,14 +15,17 @@ near-ties:
 * look-up-table activations (fused or stand-alone): requantize to ``"<layer>:pre"``,
   then ``clamp(round(f(s_pre (q - z_pre)) / s_out) + z_out)`` with the same float
   functions the tables are built from (:data:`sw.golden.activation.ACTIVATIONS`).
-* mul: MBQM of the product of centered codes; add / concat: ``round`` of the
-  real rescaling of centered codes (the golden model pre-shifts by 2**20 and
-  rounds twice; the two differ only on near-ties).
+* add / concat / mul: the golden model's fixed-point forms (TFLite ADD with
+  inputs pre-shifted by 2**20, concat rescaling likewise, MBQM of the product
+  of centered codes), each MBQM by :func:`sw.train.fakequant.mbqm_ste`.
 * max / average / global average pooling, nearest upsampling, pad: on codes as
   the golden model does (average: rounded half away from zero; pads hold the zero point).
 
 Rounding is half away from zero with straight-through gradients
-(:mod:`sw.train.fakequant`). Depthwise convolutions use the shift-and-add form
+(:mod:`sw.train.fakequant`). Training runs in float32; inside
+``jax.enable_x64(True)`` with float64 weights and codes, accumulators are exact
+and the forward pass reproduces the golden model's codes (measured in
+tests/train/test_fakeexec.py). Depthwise convolutions use the shift-and-add form
 (:mod:`sw.train.depthwise`). Float layers (32-bit widths) are not supported.
 """
 
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sw.golden.activation import ACTIVATIONS
+from sw.golden.elementwise import LEFT_SHIFT
 from sw.golden.requant import activation_range
 from sw.graph.ir import Activation, Layer, Op
 from sw.graph.model import ImportedModel
@@ -43,7 +47,7 @@ from sw.runtime.floatexec import LUT_ACTIVATIONS
 from sw.runtime.integer import PASS_THROUGH, IntegerPlan, is_float_layer, plan_calibrated
 from sw.quant.folding import quantize_bias
 from sw.train.depthwise import depthwise_grouped, depthwise_shift_add
-from sw.train.fakequant import mbqm_ste, quantize_ste, round_ste, weight_codes_ste
+from sw.train.fakequant import exact_div, mbqm_ste, quantize_ste, round_ste, weight_codes_ste
 from sw.train.jaxdeps import jax_modules
 
 __all__ = ["FakeQuantGraph", "WEIGHTED_OPS"]
@@ -109,10 +113,10 @@ class FakeQuantGraph:
                                    "b": np.zeros(w.shape[0], dtype) if b is None else np.asarray(b, dtype=dtype)}
         return out
 
-    def input_codes(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Graph-input codes (NHWC, float32) of one sample given in the external layout."""
+    def input_codes(self, inputs: Mapping[str, np.ndarray], dtype: type = np.float32) -> dict[str, np.ndarray]:
+        """Graph-input codes (NHWC, ``dtype``) of one sample given in the external layout."""
         return {n: self.params[n].quantize(self.model.from_native(n, np.asarray(inputs[n], np.float64)))
-                .astype(np.float32) for n in self.model.input_names}
+                .astype(dtype) for n in self.model.input_names}
 
     def to_plan(self, weights: Mapping[str, Mapping[str, np.ndarray]]) -> IntegerPlan:
         """The integer plan of trained ``weights`` on the fixed grids (what the forward pass mirrors)."""
@@ -154,14 +158,13 @@ class FakeQuantGraph:
         s, z = _scalar(self.params[name])
         return s * (q - z)
 
-    def _requantize(self, layer: Layer, x, multiplier, double: bool = True):
-        """``clamp(MBQM(x, M) + z, lo, hi)`` (``double``; else ``round(x M)``) into the stage target, then a LUT."""
+    def _requantize(self, layer: Layer, x, multiplier):
+        """``clamp(MBQM(x, M) + z, lo, hi)`` into the stage target, then a LUT activation if any."""
         lut = layer.activation in LUT_ACTIVATIONS
         target = self.params[f"{layer.name}:pre" if lut else layer.name]
         fused = "none" if lut else _CLAMPS.get(layer.activation, "none")
         lo, hi = activation_range(fused, target)
-        scaled = mbqm_ste(x, multiplier) if double else round_ste(x * multiplier)
-        q = jnp.clip(scaled + float(target.zero_point), lo, hi)
+        q = jnp.clip(mbqm_ste(x, multiplier) + float(target.zero_point), lo, hi)
         return self._table(layer, q, target) if lut else q
 
     def _table(self, layer: Layer, q, inp: QuantParams):
@@ -187,7 +190,7 @@ class FakeQuantGraph:
         s_in, z_in = _scalar(inp)
         w = weight_codes_ste(wb["w"], wp)
         scale = jnp.asarray(wp.scale * float(inp.scale), dtype=x.dtype)
-        bias = round_ste(wb["b"] / scale)
+        bias = round_ste(exact_div(wb["b"], scale))
         xc = x - z_in
         if layer.op is Op.FC:
             acc = xc.reshape(xc.shape[0], -1) @ w.T
@@ -216,16 +219,20 @@ class FakeQuantGraph:
         if op is Op.ADD:
             if len(xs) != 2:
                 raise ValueError(f"layer '{layer.name}': add takes 2 inputs, got {len(xs)}")
-            real = sum((q - float(p.zero_point)) * float(p.scale) for q, p in zip(xs, ins))
-            return self._requantize(layer, real, 1.0 / float(target.scale), double=False)
+            # TFLite ADD (sw.golden.elementwise): both inputs rescaled to 2 max(s_a, s_b) / 2**20 units first.
+            twice_max = 2.0 * max(float(p.scale) for p in ins)
+            acc = sum(mbqm_ste((q - float(p.zero_point)) * float(1 << LEFT_SHIFT), float(p.scale) / twice_max)
+                      for q, p in zip(xs, ins))
+            return self._requantize(layer, acc, twice_max / ((1 << LEFT_SHIFT) * float(target.scale)))
         if op is Op.MUL:
             real = (xs[0] - float(ins[0].zero_point)) * (xs[1] - float(ins[1].zero_point))
             return self._requantize(layer, real, float(ins[0].scale) * float(ins[1].scale) / float(target.scale))
         if op is Op.CONCAT:
             out = self.params[layer.name]
             parts = [q if _same(p, out) else
-                     quantize_ste((q - float(p.zero_point)) * float(p.scale), float(out.scale),
-                                  float(out.zero_point), out.qmin, out.qmax)
+                     jnp.clip(mbqm_ste((q - float(p.zero_point)) * float(1 << LEFT_SHIFT),
+                                       float(p.scale) / (float(out.scale) * (1 << LEFT_SHIFT)))
+                              + float(out.zero_point), out.qmin, out.qmax)
                      for q, p in zip(xs, ins)]
             return jnp.concatenate(parts, axis=-1)
         if op is Op.ACTIVATION:
@@ -246,7 +253,7 @@ class FakeQuantGraph:
             total = lax.reduce_window(x, 0.0, lax.add, (1, *kernel, 1), (1, *stride, 1), window)
             count = lax.reduce_window(jnp.ones((1, *x.shape[1:3], 1), x.dtype), 0.0, lax.add,
                                       (1, *kernel, 1), (1, *stride, 1), window)
-            return round_ste(total / count)
+            return round_ste(exact_div(total, count))
         if op is Op.UPSAMPLE:
             ho, wo, _ = layer.out_shape
             up = jnp.repeat(jnp.repeat(x, layer.stride[0], axis=1), layer.stride[1], axis=2)
@@ -265,6 +272,6 @@ def _same(a: QuantParams, b: QuantParams) -> bool:
 _JNP_ACTIVATIONS = {
     "relu": lambda x: jnp.maximum(x, 0.0),
     "relu6": lambda x: jnp.clip(x, 0.0, 6.0),
-    "hardswish": lambda x: x * jnp.clip(x + 3.0, 0.0, 6.0) / 6.0,
+    "hardswish": lambda x: exact_div(x * jnp.clip(x + 3.0, 0.0, 6.0), 6.0),
     "tanh": jnp.tanh,
 }
