@@ -9,13 +9,17 @@
     from :func:`sw.train.gptq.gptq_codes` with ``H = X^T X`` of the layer's float
     inputs over the calibration samples (at most :data:`ROWS_PER_SAMPLE` im2col
     rows per sample and layer, drawn with the seed).
+``fqn``
+    FQN fine-tuning, minimal form (:func:`sw.train.qat.finetune`, needs the
+    ``train`` extra): QAT of the folded weights distilled from the float model.
 
-Both are numpy only and deterministic for a seed.
+``ptq`` and ``gptq`` are numpy only; all are deterministic for a seed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -29,9 +33,9 @@ from sw.runtime.floatexec import run_float
 from sw.runtime.integer import IntegerPlan, is_float_layer, plan_calibrated
 from sw.train.gptq import gptq_codes, layer_columns, second_moments
 
-__all__ = ["METHODS", "ROWS_PER_SAMPLE", "quantize_plan", "layer_hessians"]
+__all__ = ["METHODS", "ROWS_PER_SAMPLE", "quantize_plan", "layer_hessians", "with_first_last"]
 
-METHODS = ("ptq", "gptq")
+METHODS = ("ptq", "gptq", "fqn")
 ROWS_PER_SAMPLE = 1024
 Progress = Callable[[Iterable], Iterator]
 _WEIGHTED = (Op.CONV, Op.DEPTHWISE, Op.FC)
@@ -39,6 +43,18 @@ _WEIGHTED = (Op.CONV, Op.DEPTHWISE, Op.FC)
 
 def _identity(items: Iterable) -> Iterator:
     return iter(items)
+
+
+def with_first_last(model: ImportedModel, bits: int) -> ImportedModel:
+    """``model`` with the first weighted layer and every weighted layer producing a graph output at ``bits``.
+
+    Both weights and activations take ``bits`` (a mixed policy, e.g. 8 around a 4-bit body).
+    """
+    weighted = [layer for layer in model.graph if layer.op in _WEIGHTED]
+    if not weighted:
+        raise ValueError(f"model '{model.graph.name}': no conv / depthwise / fc layer for --first-last")
+    names = {weighted[0].name} | {n for n in model.graph.outputs if model.graph.layer(n).op in _WEIGHTED}
+    return replace(model, graph=model.graph.with_bits(layers={n: (bits, bits) for n in names}))
 
 
 def _weighted(model: ImportedModel) -> list[Layer]:
@@ -76,10 +92,21 @@ def _gptq_layer(layer: Layer, w: np.ndarray, wp: QuantParams, hessian: np.ndarra
 
 
 def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], method: str, seed: int = 0,
-                  progress: Progress = _identity) -> IntegerPlan:
-    """Integer plan of ``model`` (at its widths) by ``method`` (one of :data:`METHODS`)."""
+                  progress: Progress = _identity, steps: int | None = None,
+                  losses: list[float] | None = None) -> IntegerPlan:
+    """Integer plan of ``model`` (at its widths) by ``method`` (one of :data:`METHODS`).
+
+    ``steps`` (``fqn`` only) overrides the number of training steps; the loss
+    curve is appended to ``losses`` if given.
+    """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+    if method == "fqn":
+        from sw.train.qat import DEFAULT_STEPS, finetune  # JAX only when training (extra "train")
+        plan, curve = finetune(model, samples, steps=DEFAULT_STEPS if steps is None else steps, progress=progress)
+        if losses is not None:
+            losses.extend(curve)
+        return plan
     params = calibrate(model, samples)
     if method == "ptq":
         return plan_calibrated(model, params)

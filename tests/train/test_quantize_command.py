@@ -39,6 +39,7 @@ def files(tmp_path):
     ("silu_resize_concat", "gptq", "4"),
     ("hardsigmoid_gap_gemm", "ptq", "w4a8"),
     ("depthwise_relu6", "gptq", "8,head=4"),
+    ("conv_bn_relu", "fqn", "4"),
 ])
 def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, method, bits):
     model_proto, _ = MODELS[key]()
@@ -50,13 +51,14 @@ def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, metho
     np.save(tmp_path / "cal.npy", rng.normal(size=(3, *shape[1:])))
     x = rng.normal(size=shape).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
+    steps = ("--steps", 5) if method == "fqn" else ()
     assert _cli("quantize", path, "--method", method, "--bits", bits, "--calibration", tmp_path / "cal.npy",
-                "--out", tmp_path / "q.npz", "--seed", 3) == 0
+                "--out", tmp_path / "q.npz", "--seed", 3, *steps) == 0
     assert _cli("run", path, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npz",
                 "--quantized", tmp_path / "q.npz") == 0
     at_bits = model.with_bits(parse_bits(bits))
     samples = load_samples(tmp_path / "cal.npy", {model.input_names[0]: shape})
-    plan = quantize_plan(at_bits, samples, method, seed=3)
+    plan = quantize_plan(at_bits, samples, method, seed=3, steps=5)
     expected = execute(at_bits, {model.input_names[0]: x}, plan=plan).outputs
     with np.load(tmp_path / "y.npz") as got:
         assert sorted(got.files) == sorted(expected)
@@ -125,3 +127,26 @@ def test_bad_quantized_files_are_one_line_errors(files, capsys):
         load_quantized(tmp / "junk.npz", model, path)
     assert _cli("run", path, "--input", tmp / "x.npy", "--output", tmp / "y.npy", "--quantized", tmp / "q.npz",
                 "--bits", "4") == 2
+
+
+def test_fqn_finetuning_decreases_the_distillation_loss(files):
+    pytest.importorskip("jax")
+    tmp, path = files
+    model = load_imported_model(path).with_bits(parse_bits("4"))
+    samples = load_samples(tmp / "cal.npy", {"x": model.native_shapes["x"]})
+    from sw.train.qat import finetune
+    plan, losses = finetune(model, samples, steps=40, lr=3e-4)
+    assert len(losses) == 41 and min(losses) < 0.92 * losses[0], losses
+    start, _ = finetune(model, samples, steps=0)
+    assert any(np.any(lp.weights != start.layers[n].weights) for n, lp in plan.layers.items() if lp.weights is not None)
+
+
+def test_first_last_sets_the_widths_of_the_outer_weighted_layers(files):
+    tmp, path = files
+    assert _cli("quantize", path, "--bits", "4", "--first-last", "8", "--calibration", tmp / "cal.npy",
+                "--out", tmp / "q.npz") == 0
+    model = load_imported_model(path)
+    bits = load_quantized(tmp / "q.npz", model, path).bits
+    weighted = [l.name for l in model.graph if l.op.value == "conv"]
+    assert bits[weighted[0]] == (8, 8)
+    assert all(bits[n] == (4, 4) for n in weighted[1:])
