@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -150,3 +153,17 @@ def test_first_last_sets_the_widths_of_the_outer_weighted_layers(files):
     weighted = [l.name for l in model.graph if l.op.value == "conv"]
     assert bits[weighted[0]] == (8, 8)
     assert all(bits[n] == (4, 4) for n in weighted[1:])
+
+
+def test_fqn_without_the_train_extra_is_a_one_line_error(files):
+    tmp, path = files
+    code = ("import sys; sys.modules['jax'] = None; import hwsim.app.cli as c; "
+            f"sys.exit(c.main(['quantize', {str(path)!r}, '--method', 'fqn', '--calibration', "
+            f"{str(tmp / 'cal.npy')!r}, '--out', {str(tmp / 'q.npz')!r}]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "hwsim quantize: error: the fake-quant executor (sw.train) needs the optional package 'jax': "
+        "pip install 'hwsim[train]'"]
+    assert not (tmp / "q.npz").exists()
