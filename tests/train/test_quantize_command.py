@@ -54,7 +54,7 @@ def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, metho
     np.save(tmp_path / "cal.npy", rng.normal(size=(3, *shape[1:])))
     x = rng.normal(size=shape).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    steps = ("--steps", 5) if method == "fqn" else ()
+    steps = ("--steps", 5, "--plot", tmp_path / "loss.png") if method == "fqn" else ()
     assert _cli("quantize", path, "--method", method, "--bits", bits, "--calibration", tmp_path / "cal.npy",
                 "--out", tmp_path / "q.npz", "--seed", 3, *steps) == 0
     assert _cli("run", path, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npz",
@@ -68,6 +68,8 @@ def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, metho
         for name, ref in expected.items():
             assert got[name].dtype == ref.dtype
             np.testing.assert_array_equal(got[name], ref)
+    if method == "fqn":
+        assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     loaded = load_quantized(tmp_path / "q.npz", model, path)
     assert loaded.provenance["method"] == method and loaded.provenance["seed"] == 3
     for name, lp in plan.layers.items():
@@ -130,6 +132,10 @@ def test_bad_quantized_files_are_one_line_errors(files, capsys):
         load_quantized(tmp / "junk.npz", model, path)
     assert _cli("run", path, "--input", tmp / "x.npy", "--output", tmp / "y.npy", "--quantized", tmp / "q.npz",
                 "--bits", "4") == 2
+    assert _cli("quantize", path, "--calibration", tmp / "cal.npy", "--out", tmp / "p.npz", "--plot", tmp / "l.png") == 2
+    assert _cli("quantize", path, "--method", "gptq", "--calibration", tmp / "cal.npy", "--out", tmp / "p.npz",
+                "--steps", 3) == 2
+    assert not (tmp / "p.npz").exists()
 
 
 def test_fqn_finetuning_decreases_the_distillation_loss(files):

@@ -9,6 +9,7 @@ Deterministic for a seed; progress on stderr.
 from __future__ import annotations
 
 import argparse
+import io
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, metavar="FILE", help="quantized-model file to write (.npz)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the method's sampling (default 0)")
     parser.add_argument("--steps", type=int, metavar="N", help="fqn: training steps (default 100)")
+    parser.add_argument("--plot", metavar="FILE", help="fqn: the loss curve as a PNG")
     parser.add_argument("--first-last", type=int, metavar="BITS",
                         help="widths of the first and last weighted layers (w and a), e.g. 8")
     parser.set_defaults(func=quantize)
@@ -52,12 +54,31 @@ def _tool_version() -> str:
         return "unknown"
 
 
+def _loss_png(losses: list[float], title: str) -> bytes:
+    """PNG of the distillation loss per training step."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(range(len(losses)), losses, marker=".")
+    ax.set(xlabel="step", ylabel="distillation loss (relative MSE)", title=title)
+    ax.grid(alpha=0.3)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def quantize(args: argparse.Namespace) -> int:
     """Execute the command; returns 0 (errors raise ValueError)."""
     plan = OutputPlan(inputs=[args.model, args.calibration])
     if Path(args.out).suffix.lower() != ".npz":
         raise ValueError(f"{args.out}: --out must be a .npz file")
     out = plan.file(args.out, "--out")
+    if args.plot is not None and (args.method != "fqn" or Path(args.plot).suffix.lower() != ".png"):
+        raise ValueError(f"{args.plot}: --plot writes the fqn loss curve as a .png (with --method fqn)")
+    plot = plan.file(args.plot, "--plot")
     model = load_imported_model(args.model)
     if model.prequantized:
         raise ValueError(f"{args.model}: model is pre-quantized (int8); quantize takes float models")
@@ -77,6 +98,8 @@ def quantize(args: argparse.Namespace) -> int:
     qm = QuantizedModel(integer, {l.name: (l.w_bits, l.a_bits) for l in model.graph}, Path(args.model).name,
                         file_sha256(args.model), provenance)
     plan.stage(out, encode_quantized(qm))
+    if plot is not None:
+        plan.stage(plot, _loss_png(losses, f"{Path(args.model).name}: fqn, bits {args.bits}"))
     plan.commit()
     curve = f"; loss {losses[0]:.4g} -> {losses[-1]:.4g} in {len(losses) - 1} steps" if losses else ""
     print(f"{args.model}: {args.method} at bits {args.bits} on {len(samples)} samples{curve}; wrote {args.out}")
