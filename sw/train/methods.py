@@ -9,11 +9,16 @@
     from :func:`sw.train.gptq.gptq_codes` with ``H = X^T X`` of the layer's float
     inputs over the calibration samples (at most :data:`ROWS_PER_SAMPLE` im2col
     rows per sample and layer, drawn with the seed).
+``adaround``
+    The same grids; each layer's rounding direction learned by AdaRound
+    (:func:`sw.train.adaround.adaround_codes`, needs the ``train`` extra) on the
+    same im2col rows.
 ``fqn``
     FQN fine-tuning, minimal form (:func:`sw.train.qat.finetune`, needs the
     ``train`` extra): QAT of the folded weights distilled from the float model.
 
 ``ptq`` and ``gptq`` are numpy only; all are deterministic for a seed.
+The rows of ``adaround`` are all kept in memory (float32).
 """
 
 from __future__ import annotations
@@ -33,9 +38,10 @@ from sw.runtime.floatexec import run_float
 from sw.runtime.integer import IntegerPlan, is_float_layer, plan_calibrated
 from sw.train.gptq import gptq_codes, layer_columns, second_moments
 
-__all__ = ["METHODS", "ROWS_PER_SAMPLE", "quantize_plan", "layer_hessians", "with_first_last"]
+__all__ = ["METHODS", "ROWS_PER_SAMPLE", "quantize_plan", "layer_inputs", "layer_hessians", "layer_rows",
+           "with_first_last"]
 
-METHODS = ("ptq", "gptq", "fqn")
+METHODS = ("ptq", "gptq", "adaround", "fqn")
 ROWS_PER_SAMPLE = 1024
 Progress = Callable[[Iterable], Iterator]
 _WEIGHTED = (Op.CONV, Op.DEPTHWISE, Op.FC)
@@ -61,12 +67,18 @@ def _weighted(model: ImportedModel) -> list[Layer]:
     return [layer for layer in model.graph if layer.op in _WEIGHTED and not is_float_layer(layer)]
 
 
-def layer_hessians(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], seed: int,
-                   progress: Progress = _identity) -> dict[str, np.ndarray]:
-    """``X^T X`` ``[G, K, K]`` of every weighted layer's float input over ``samples`` (seeded row subsets)."""
+def layer_inputs(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], seed: int,
+                 reduce: Callable[[np.ndarray], np.ndarray],
+                 progress: Progress = _identity) -> dict[str, list[np.ndarray]]:
+    """``reduce(columns)`` of every weighted layer's float input, one list entry per sample.
+
+    ``columns`` are the layer's im2col rows ``[G, rows, K]`` of one sample, at most
+    :data:`ROWS_PER_SAMPLE` drawn with ``seed`` (see :func:`layer_hessians`,
+    :func:`layer_rows`).
+    """
     rng = np.random.default_rng(seed)
     weighted = _weighted(model)
-    hessians: dict[str, np.ndarray] = {}
+    out: dict[str, list[np.ndarray]] = {layer.name: [] for layer in weighted}
     for sample in progress(samples):
         env: dict[str, np.ndarray] = {}
         run_float(model, sample, lambda key, value: env.__setitem__(key, value))
@@ -74,9 +86,22 @@ def layer_hessians(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarr
             cols = layer_columns(layer, env[layer.inputs[0]])
             if cols.shape[1] > ROWS_PER_SAMPLE:
                 cols = cols[:, np.sort(rng.choice(cols.shape[1], ROWS_PER_SAMPLE, replace=False))]
-            h = second_moments(cols)
-            hessians[layer.name] = hessians[layer.name] + h if layer.name in hessians else h
-    return hessians
+            out[layer.name].append(reduce(cols))
+    return out
+
+
+def layer_hessians(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], seed: int,
+                   progress: Progress = _identity) -> dict[str, np.ndarray]:
+    """``X^T X`` ``[G, K, K]`` of every weighted layer's float input over ``samples`` (seeded row subsets)."""
+    parts = layer_inputs(model, samples, seed, second_moments, progress)
+    return {name: np.sum(p, axis=0) for name, p in parts.items()}
+
+
+def layer_rows(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], seed: int,
+               progress: Progress = _identity) -> dict[str, np.ndarray]:
+    """Im2col rows ``[G, rows, K]`` (float32) of every weighted layer's float input over ``samples``."""
+    parts = layer_inputs(model, samples, seed, lambda c: np.asarray(c, np.float32), progress)
+    return {name: np.concatenate(p, axis=1) for name, p in parts.items()}
 
 
 def _gptq_layer(layer: Layer, w: np.ndarray, wp: QuantParams, hessian: np.ndarray) -> np.ndarray:
@@ -110,13 +135,21 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
     params = calibrate(model, samples)
     if method == "ptq":
         return plan_calibrated(model, params)
-    hessians = layer_hessians(model, samples, seed, progress)
+    if method == "gptq":
+        stats = layer_hessians(model, samples, seed, progress)
+        rounding = _gptq_layer
+    else:
+        from sw.train.adaround import adaround_codes  # JAX only here (extra "train")
+        stats = layer_rows(model, samples, seed, progress)
+
+        def rounding(layer: Layer, w: np.ndarray, wp: QuantParams, rows: np.ndarray) -> np.ndarray:
+            return adaround_codes(w.reshape(w.shape[0], -1), wp, rows).reshape(w.shape)
     weights = {}
     for layer in progress(_weighted(model)):
         w = np.asarray(model.tensors[f"{layer.name}.weight"], dtype=np.float64)
         wp = weight_params(w, layer.w_bits)
         b = model.tensors.get(f"{layer.name}.bias")
         bias = quantize_bias(np.zeros(w.shape[0]) if b is None else b, params[layer.inputs[0]], wp)
-        weights[layer.name] = (_gptq_layer(layer, w, wp, hessians[layer.name]), wp, bias)
+        weights[layer.name] = (rounding(layer, w, wp, stats[layer.name]), wp, bias)
     return plan_calibrated(model, params, weights=weights)
 

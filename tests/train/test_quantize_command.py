@@ -43,6 +43,7 @@ def files(tmp_path):
     ("hardsigmoid_gap_gemm", "ptq", "w4a8"),
     ("depthwise_relu6", "gptq", "8,head=4"),
     ("conv_bn_relu", "fqn", "4"),
+    ("depthwise_relu6", "adaround", "4"),
 ])
 def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, method, bits):
     model_proto, _ = MODELS[key]()

@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("model", metavar="MODEL", help="float .onnx or .tflite file")
     parser.add_argument("--method", choices=METHODS, default="ptq",
                         help="ptq: FQN calibration, weights rounded to nearest; gptq: GPTQ weight rounding; "
-                             "fqn: QAT distilled from the float model (needs the train extra)")
+                             "adaround: learned rounding per layer; fqn: QAT distilled from the float model "
+                             "(adaround and fqn need the train extra)")
     parser.add_argument("--bits", default="8", metavar="POLICY",
                         help="4, w4a8 (or 4/8), per part e.g. 8,head=4 (parts: backbone, neck, head); default 8")
     parser.add_argument("--calibration", required=True, metavar="FILE",
