@@ -132,7 +132,7 @@ def test_no_cycles_between_units():
     assert cycles == []
 
 
-SW_FLOORS = ("sw.quant", "sw.golden", "sw.graph", "sw.runtime")
+SW_FLOORS = ("sw.quant", "sw.golden", "sw.graph", "sw.runtime", "sw.train")
 
 
 @pytest.mark.parametrize("name, rule", [
@@ -144,7 +144,7 @@ SW_FLOORS = ("sw.quant", "sw.golden", "sw.graph", "sw.runtime")
      lambda s, d: s.startswith("hwsim.") and not s.startswith("hwsim.app") and d.startswith("rtl.")
      and d not in ("rtl.timing", "rtl.arch")),
     ("nothing under sources imports tests", lambda s, d: d.startswith("tests")),
-    ("the sw floors only import downwards: quant -> golden -> graph -> runtime",
+    ("the sw floors only import downwards: quant -> golden -> graph -> runtime -> train",
      lambda s, d: s in SW_FLOORS and d in SW_FLOORS and SW_FLOORS.index(d) > SW_FLOORS.index(s)),
 ])
 def test_layer_rule(name, rule):

@@ -30,7 +30,7 @@ from sw.quant.calibration import DEFAULT_GAMMA, EmaObserver, MinMaxObserver, Per
 from sw.quant.params import QuantParams
 from sw.quant.ranges import params_from_range
 from sw.runtime.floatexec import run_float
-from sw.runtime.integer import PASS_THROUGH, is_float_layer, plan_calibrated, plan_prequantized, run_integer, tail_params
+from sw.runtime.integer import PASS_THROUGH, IntegerPlan, is_float_layer, plan_calibrated, plan_prequantized, run_integer, tail_params
 from sw.graph.model import ImportedModel
 
 __all__ = ["calibrate", "calibration_ranges", "params_from_ranges",
@@ -169,6 +169,7 @@ def execute(
     bits: BitPolicy | None = None,
     calibration: Sequence[Mapping[str, np.ndarray]] | None = None,
     dequantize: bool = False,
+    plan: IntegerPlan | None = None,
 ) -> Result:
     """Run ``model`` through the integer golden model.
 
@@ -187,8 +188,15 @@ def execute(
         :func:`default_calibration`.
     dequantize
         Return real values ``scale * (code - zero_point)`` instead of codes.
+    plan
+        A ready integer plan (a quantized-model file, :mod:`sw.runtime.qmodel`) for
+        ``model`` at the plan's widths: no calibration; ``bits`` and
+        ``calibration`` must be None.
     """
-    if model.prequantized:
+    if plan is not None:
+        if bits is not None or calibration is not None:
+            raise ValueError("a quantized-model plan fixes the widths and parameters: --bits and --calibration do not apply")
+    elif model.prequantized:
         if bits is not None or calibration is not None:
             raise ValueError(f"model '{model.graph.name}' is pre-quantized: --bits and --calibration do not apply")
         plan = plan_prequantized(model)

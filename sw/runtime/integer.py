@@ -175,7 +175,8 @@ def _weight_params(w: np.ndarray, b: np.ndarray | None, inp: QuantParams, bits: 
 
 
 def plan_calibrated(model: ImportedModel, params: Mapping[str, QuantParams], *,
-                    granularity: Granularity = "per_channel", symmetric_weights: bool = False) -> IntegerPlan:
+                    granularity: Granularity = "per_channel", symmetric_weights: bool = False,
+                    weights: Mapping[str, tuple[np.ndarray, QuantParams, np.ndarray]] | None = None) -> IntegerPlan:
     """Integer plan of a float model from calibrated activation parameters.
 
     Weights are quantized per output channel with min/max ranges at the layer's
@@ -186,6 +187,9 @@ def plan_calibrated(model: ImportedModel, params: Mapping[str, QuantParams], *,
     ``granularity="per_tensor"`` (one min/max range per layer) and
     ``symmetric_weights=True`` (zero point 0, the TFLite weight convention) are
     options for ablations and for weight codes without a zero point (the RTL array).
+    ``weights`` optionally gives layers' ``(weight codes, weight parameters, int32
+    bias)`` directly (rounding optimised by :mod:`sw.train`); other layers are
+    quantized from ``model.tensors``.
     """
     layers = {}
     for layer in model.graph:
@@ -196,19 +200,21 @@ def plan_calibrated(model: ImportedModel, params: Mapping[str, QuantParams], *,
             if not 2 <= bits <= 8:
                 raise ValueError(f"layer '{layer.name}': integer execution needs 2..8-bit widths "
                                  f"(or 32 for float), got w_bits={layer.w_bits}, a_bits={layer.a_bits}")
-        weights = None
-        if layer.op is Op.PRELU:
+        quantized = None
+        if weights is not None and layer.name in weights:
+            quantized = weights[layer.name]
+        elif layer.op is Op.PRELU:
             alpha = model.tensors[f"{layer.name}.alpha"]
             lo, hi = min(float(alpha.min()), 0.0), max(float(alpha.max()), 0.0)
             sp = params_from_range(lo, hi, PRELU_SLOPE_BITS, True)
-            weights = (sp.quantize(alpha), sp, None)
+            quantized = (sp.quantize(alpha), sp, None)
         elif layer.op in _WEIGHTED:
             w = model.tensors[f"{layer.name}.weight"]
             b = model.tensors.get(f"{layer.name}.bias")
             wp = _weight_params(w, b, params[layer.inputs[0]], layer.w_bits, granularity, symmetric_weights)
             bias = quantize_bias(np.zeros(w.shape[0]) if b is None else b, params[layer.inputs[0]], wp)
-            weights = (wp.quantize(w), wp, bias)
-        layers[layer.name] = _plan_layer(model, layer, params, weights)
+            quantized = (wp.quantize(w), wp, bias)
+        layers[layer.name] = _plan_layer(model, layer, params, quantized)
     return IntegerPlan(layers, params)
 
 

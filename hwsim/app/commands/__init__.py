@@ -19,6 +19,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("models", "models", "list the built-in model zoo"),
     ("inspect", "inspect_cmd", "per-layer table of a zoo model or model file"),
     ("run", "run", "run a model file through the integer golden model"),
+    ("quantize", "quantize", "quantize a float model file (ptq, gptq, adaround, fqn) into a quantized-model file"),
     ("verilog", "verilog", "write the configuration's MAC, requantization unit and PE array as Verilog"),
     ("cosim", "cosim", "run vectors through the RTL and compare with the golden model"),
     ("report", "report", "regenerate the curated markdown reports"),

@@ -20,6 +20,7 @@ from sw.runtime.arrays import check_output_path, encode_outputs, load_arrays, lo
 from sw.graph.bits import parse_bits
 from sw.runtime.executor import execute
 from sw.runtime.floatexec import run_float
+from sw.runtime.qmodel import load_quantized
 
 __all__ = ["register", "run"]
 
@@ -37,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                          "8,head=4 (parts: backbone, neck, head; 32 = float); default 8")
     parser.add_argument("--calibration", metavar="FILE", help="float models: samples stacked on axis 0 "
                                                               "(default: the input plus 3 seeded noisy copies)")
+    parser.add_argument("--quantized", metavar="FILE", help="float models: a quantized-model file from hwsim quantize "
+                                                            "(its widths and parameters; no calibration)")
     parser.add_argument("--dequantize", action="store_true", help="write real values instead of integer codes")
     parser.add_argument("--float", action="store_true", help="write the float64 reference outputs instead")
     add_input_shape_argument(parser)
@@ -45,15 +48,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute the command; returns 0 (errors raise ValueError)."""
-    plan = OutputPlan(inputs=[args.model, args.input, args.calibration])
+    plan = OutputPlan(inputs=[args.model, args.input, args.calibration, args.quantized])
     output = plan.file(check_output_path(args.output), "--output")
     model = load_imported_model(args.model, input_shapes(args))
+    qm = load_quantized(args.quantized, model, args.model) if args.quantized else None
     inputs = load_arrays(args.input, model.input_names, {n: model.native_shapes[n] for n in model.input_names})
     if args.float:
-        if args.bits or args.calibration or args.dequantize:
-            raise ValueError("--float runs the float64 reference: --bits, --calibration and --dequantize do not apply")
+        if args.bits or args.calibration or args.dequantize or args.quantized:
+            raise ValueError("--float runs the float64 reference: --bits, --calibration, --quantized and --dequantize "
+                             "do not apply")
         outputs = run_float(model, inputs)
         mode = "float64 reference"
+    elif qm is not None:
+        if args.bits or args.calibration:
+            raise ValueError("--quantized fixes the widths and parameters: --bits and --calibration do not apply")
+        outputs = execute(qm.apply_bits(model), inputs, plan=qm.plan, dequantize=args.dequantize).outputs
+        mode = f"quantized file {args.quantized} ({qm.provenance.get('method', '?')})"
     else:
         bits = parse_bits(args.bits) if args.bits else None
         if bits is None and not model.prequantized:

@@ -1,0 +1,277 @@
+"""Differentiable fake-quantized execution of the IR, mirroring the integer golden model (JAX).
+
+Every tensor is carried as integer codes in floats, with the parameters the
+integer plan uses (:func:`sw.runtime.integer.plan_calibrated`), so that the
+forward pass, read as codes, is the golden model's output up to the rounding of
+near-ties:
+
+* conv / depthwise / grouped / fc: centered weight codes
+  ``clamp(round(W / s_w) + z_w) - z_w`` on the layer's per-channel grid, int32
+  bias ``round(b / (s_in s_w))``, accumulator ``sum (q_in - z_in)(q_w - z_w) + bias``,
+  output ``clamp(MBQM(acc, M) + z_out, act_min, act_max)`` with
+  ``M = s_in s_w / s_out``, the golden model's double rounding
+  (:func:`sw.train.fakequant.mbqm_ste`) and the fused ReLU / ReLU6 clamp bounds
+  (:func:`sw.golden.requant.activation_range`).
+* look-up-table activations (fused or stand-alone): requantize to ``"<layer>:pre"``,
+  then ``clamp(round(f(s_pre (q - z_pre)) / s_out) + z_out)`` with the same float
+  functions the tables are built from (:data:`sw.golden.activation.ACTIVATIONS`).
+* add / concat / mul: the golden model's fixed-point forms (TFLite ADD with
+  inputs pre-shifted by 2**20, concat rescaling likewise, MBQM of the product
+  of centered codes), each MBQM by :func:`sw.train.fakequant.mbqm_ste`.
+* max / average / global average pooling, nearest upsampling, pad: on codes as
+  the golden model does (average: rounded half away from zero; pads hold the zero point).
+
+Rounding is half away from zero with straight-through gradients
+(:mod:`sw.train.fakequant`). Training runs in float32; inside
+``jax.enable_x64(True)`` with float64 weights and codes, accumulators are exact
+and the forward pass reproduces the golden model's codes (measured in
+tests/train/test_fakeexec.py). Depthwise convolutions use the shift-and-add form
+(:mod:`sw.train.depthwise`). Float layers (32-bit widths) are not supported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from sw.golden.activation import ACTIVATIONS
+from sw.golden.elementwise import LEFT_SHIFT
+from sw.golden.requant import activation_range
+from sw.graph.ir import Activation, Layer, Op
+from sw.graph.model import ImportedModel
+from sw.quant.params import QuantParams
+from sw.quant.ranges import weight_params
+from sw.runtime.floatexec import LUT_ACTIVATIONS
+from sw.runtime.integer import PASS_THROUGH, IntegerPlan, is_float_layer, plan_calibrated
+from sw.quant.folding import quantize_bias
+from sw.train.depthwise import depthwise_grouped, depthwise_shift_add
+from sw.train.fakequant import exact_div, mbqm_ste, quantize_ste, round_ste, weight_codes_ste
+from sw.train.jaxdeps import jax_modules
+
+__all__ = ["FakeQuantGraph", "WEIGHTED_OPS"]
+
+jax, jnp, lax = jax_modules("the fake-quant executor (sw.train)")
+
+WEIGHTED_OPS = frozenset({Op.CONV, Op.DEPTHWISE, Op.FC})
+_CLAMPS = {Activation.RELU: "relu", Activation.RELU6: "relu6"}
+
+
+def _scalar(p: QuantParams) -> tuple[float, float]:
+    return float(p.scale), float(p.zero_point)
+
+
+@dataclass(frozen=True)
+class FakeQuantGraph:
+    """A float model with fixed activation and weight grids, executable as fake-quantized codes.
+
+    Parameters
+    ----------
+    model
+        Imported float model at its final bit widths (``model.with_bits(...)``).
+    params
+        Activation parameters of every tensor the integer plan needs
+        (:func:`sw.runtime.executor.calibrate`).
+    weight_grids
+        Per-channel weight parameters of every conv / depthwise / fc layer; the
+        grid stays fixed while the weights train.
+    depthwise
+        ``"shift_add"`` (fast on CPU) or ``"grouped"`` (XLA grouped convolution).
+    """
+
+    model: ImportedModel
+    params: Mapping[str, QuantParams]
+    weight_grids: Mapping[str, QuantParams]
+    depthwise: str = "shift_add"
+
+    def __post_init__(self) -> None:
+        for layer in self.model.graph:
+            if is_float_layer(layer):
+                raise ValueError(f"layer '{layer.name}': float layers (32-bit widths) have no fake-quant form")
+            if layer.op in WEIGHTED_OPS and layer.name not in self.weight_grids:
+                raise ValueError(f"layer '{layer.name}': no weight grid")
+        if self.depthwise not in ("shift_add", "grouped"):
+            raise ValueError(f"depthwise: expected 'shift_add' or 'grouped', got {self.depthwise!r}")
+
+    @classmethod
+    def from_calibration(cls, model: ImportedModel, params: Mapping[str, QuantParams],
+                         depthwise: str = "shift_add") -> "FakeQuantGraph":
+        """Grids as :func:`sw.runtime.integer.plan_calibrated` makes them (per-channel min/max weights)."""
+        grids = {l.name: weight_params(model.tensors[f"{l.name}.weight"], l.w_bits)
+                 for l in model.graph if l.op in WEIGHTED_OPS}
+        return cls(model, dict(params), grids, depthwise)
+
+    def initial_weights(self, dtype: type = np.float32) -> dict[str, dict[str, np.ndarray]]:
+        """Trainable float weights ``{layer: {"w": ..., "b": ...}}`` from the model's tensors."""
+        out = {}
+        for layer in self.model.graph:
+            if layer.op in WEIGHTED_OPS:
+                w = self.model.tensors[f"{layer.name}.weight"]
+                b = self.model.tensors.get(f"{layer.name}.bias")
+                out[layer.name] = {"w": np.asarray(w, dtype=dtype),
+                                   "b": np.zeros(w.shape[0], dtype) if b is None else np.asarray(b, dtype=dtype)}
+        return out
+
+    def input_codes(self, inputs: Mapping[str, np.ndarray], dtype: type = np.float32) -> dict[str, np.ndarray]:
+        """Graph-input codes (NHWC, ``dtype``) of one sample given in the external layout."""
+        return {n: self.params[n].quantize(self.model.from_native(n, np.asarray(inputs[n], np.float64)))
+                .astype(dtype) for n in self.model.input_names}
+
+    def to_plan(self, weights: Mapping[str, Mapping[str, np.ndarray]]) -> IntegerPlan:
+        """The integer plan of trained ``weights`` on the fixed grids (what the forward pass mirrors)."""
+        quantized = {}
+        for name, wb in weights.items():
+            layer, wp = self.model.graph.layer(name), self.weight_grids[name]
+            w = np.asarray(wb["w"], dtype=np.float64)
+            bias = quantize_bias(np.asarray(wb["b"], dtype=np.float64), self.params[layer.inputs[0]], wp)
+            quantized[name] = (wp.quantize(w), wp, bias)
+        return plan_calibrated(self.model, self.params, weights=quantized)
+
+    def forward(self, weights, codes) -> dict:
+        """Codes of every graph input and layer output (NHWC float arrays, batch on axis 0).
+
+        Parameters
+        ----------
+        weights
+            ``{layer: {"w", "b"}}`` float weights (a JAX pytree; gradients flow to them).
+        codes
+            Graph-input codes ``{name: [N, H, W, C]}`` (see :meth:`input_codes`).
+        """
+        env = dict(codes)
+        for layer in self.model.graph:
+            env[layer.name] = self._layer(layer, weights.get(layer.name), [env[n] for n in layer.inputs])
+        return env
+
+    def layerwise(self, weights, env) -> dict:
+        """Every layer's output codes from the given codes of its inputs (teacher forcing).
+
+        ``env`` holds codes of every graph input and layer output (e.g. the golden
+        model's, from :func:`sw.runtime.integer.run_integer`'s ``observe``); the
+        result isolates each layer's agreement from errors of the layers before it.
+        """
+        return {layer.name: self._layer(layer, weights.get(layer.name), [env[n] for n in layer.inputs])
+                for layer in self.model.graph}
+
+    def dequantize(self, name: str, q):
+        """Reals ``s (q - z)`` of a tensor's codes."""
+        s, z = _scalar(self.params[name])
+        return s * (q - z)
+
+    def _requantize(self, layer: Layer, x, multiplier):
+        """``clamp(MBQM(x, M) + z, lo, hi)`` into the stage target, then a LUT activation if any."""
+        lut = layer.activation in LUT_ACTIVATIONS
+        target = self.params[f"{layer.name}:pre" if lut else layer.name]
+        fused = "none" if lut else _CLAMPS.get(layer.activation, "none")
+        lo, hi = activation_range(fused, target)
+        q = jnp.clip(mbqm_ste(x, multiplier) + float(target.zero_point), lo, hi)
+        return self._table(layer, q, target) if lut else q
+
+    def _table(self, layer: Layer, q, inp: QuantParams):
+        s_in, z_in = _scalar(inp)
+        real = s_in * (q - z_in)
+        if layer.activation is Activation.LEAKY_RELU:
+            alpha = self.model.leaky_alpha.get(layer.name, 0.1)
+            y = jnp.where(real >= 0, real, alpha * real)
+        elif layer.activation is Activation.SIGMOID:
+            y = 0.5 * (1.0 + jnp.tanh(0.5 * real))
+        elif layer.activation is Activation.SILU:
+            y = real * 0.5 * (1.0 + jnp.tanh(0.5 * real))
+        elif layer.activation.value in ACTIVATIONS:
+            y = _JNP_ACTIVATIONS[layer.activation.value](real)
+        else:
+            raise ValueError(f"layer '{layer.name}': activation {layer.activation.value} has no fake-quant form")
+        out = self.params[layer.name]
+        s_out, z_out = _scalar(out)
+        return quantize_ste(y, s_out, z_out, out.qmin, out.qmax)
+
+    def _weighted(self, layer: Layer, wb, x):
+        inp, wp = self.params[layer.inputs[0]], self.weight_grids[layer.name]
+        s_in, z_in = _scalar(inp)
+        w = weight_codes_ste(wb["w"], wp)
+        scale = jnp.asarray(wp.scale * float(inp.scale), dtype=x.dtype)
+        bias = round_ste(exact_div(wb["b"], scale))
+        xc = x - z_in
+        if layer.op is Op.FC:
+            acc = xc.reshape(xc.shape[0], -1) @ w.T
+            acc = acc.reshape(xc.shape[0], 1, 1, -1)
+        elif layer.op is Op.DEPTHWISE and layer.groups == x.shape[-1]:
+            conv = depthwise_shift_add if self.depthwise == "shift_add" else depthwise_grouped
+            acc = conv(xc, w, layer.stride, layer.dilation, layer.padding)
+        else:
+            acc = lax.conv_general_dilated(xc, w, window_strides=layer.stride, padding=layer.padding,
+                                           rhs_dilation=layer.dilation, dimension_numbers=("NHWC", "OHWI", "NHWC"),
+                                           feature_group_count=layer.groups)
+        lut = layer.activation in LUT_ACTIVATIONS
+        target = self.params[f"{layer.name}:pre" if lut else layer.name]
+        multiplier = (float(inp.scale) * wp.scale) / float(target.scale)
+        return self._requantize(layer, acc + bias, multiplier)
+
+    def _layer(self, layer: Layer, wb, xs: list):
+        op, x = layer.op, xs[0]
+        if op in WEIGHTED_OPS:
+            return self._weighted(layer, wb, x)
+        ins = [self.params[n] for n in layer.inputs]
+        if op in PASS_THROUGH:
+            return self._pass_through(layer, x, ins[0])
+        lut = layer.activation in LUT_ACTIVATIONS
+        target = self.params[f"{layer.name}:pre" if lut else layer.name]
+        if op is Op.ADD:
+            if len(xs) != 2:
+                raise ValueError(f"layer '{layer.name}': add takes 2 inputs, got {len(xs)}")
+            # TFLite ADD (sw.golden.elementwise): both inputs rescaled to 2 max(s_a, s_b) / 2**20 units first.
+            twice_max = 2.0 * max(float(p.scale) for p in ins)
+            acc = sum(mbqm_ste((q - float(p.zero_point)) * float(1 << LEFT_SHIFT), float(p.scale) / twice_max)
+                      for q, p in zip(xs, ins))
+            return self._requantize(layer, acc, twice_max / ((1 << LEFT_SHIFT) * float(target.scale)))
+        if op is Op.MUL:
+            real = (xs[0] - float(ins[0].zero_point)) * (xs[1] - float(ins[1].zero_point))
+            return self._requantize(layer, real, float(ins[0].scale) * float(ins[1].scale) / float(target.scale))
+        if op is Op.CONCAT:
+            out = self.params[layer.name]
+            parts = [q if _same(p, out) else
+                     jnp.clip(mbqm_ste((q - float(p.zero_point)) * float(1 << LEFT_SHIFT),
+                                       float(p.scale) / (float(out.scale) * (1 << LEFT_SHIFT)))
+                              + float(out.zero_point), out.qmin, out.qmax)
+                     for q, p in zip(xs, ins)]
+            return jnp.concatenate(parts, axis=-1)
+        if op is Op.ACTIVATION:
+            return self._table(layer, x, ins[0]) if layer.activation is not None else x
+        raise ValueError(f"layer '{layer.name}': op {op.value} has no fake-quant form")
+
+    def _pass_through(self, layer: Layer, x, inp: QuantParams):
+        op = layer.op
+        if op is Op.MAXPOOL:
+            (pt, pb), (pl, pr) = layer.padding
+            return lax.reduce_window(x, -jnp.inf, lax.max, (1, *layer.kernel, 1), (1, *layer.stride, 1),
+                                     ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+        if op in (Op.AVGPOOL, Op.GLOBAL_AVGPOOL):
+            kernel = x.shape[1:3] if op is Op.GLOBAL_AVGPOOL else layer.kernel
+            stride = (1, 1) if op is Op.GLOBAL_AVGPOOL else layer.stride
+            pads = ((0, 0), (0, 0)) if op is Op.GLOBAL_AVGPOOL else layer.padding
+            window = ((0, 0), *pads, (0, 0))
+            total = lax.reduce_window(x, 0.0, lax.add, (1, *kernel, 1), (1, *stride, 1), window)
+            count = lax.reduce_window(jnp.ones((1, *x.shape[1:3], 1), x.dtype), 0.0, lax.add,
+                                      (1, *kernel, 1), (1, *stride, 1), window)
+            return round_ste(exact_div(total, count))
+        if op is Op.UPSAMPLE:
+            ho, wo, _ = layer.out_shape
+            up = jnp.repeat(jnp.repeat(x, layer.stride[0], axis=1), layer.stride[1], axis=2)
+            return up[:, :ho, :wo]
+        if op is Op.PAD:
+            (t, b), (l, r) = layer.padding
+            extra = layer.out_shape[2] - x.shape[3]
+            return jnp.pad(x, ((0, 0), (t, b), (l, r), (0, extra)), constant_values=float(inp.zero_point))
+        raise ValueError(f"layer '{layer.name}': op {op.value} has no fake-quant form")
+
+
+def _same(a: QuantParams, b: QuantParams) -> bool:
+    return a.bits == b.bits and float(a.scale) == float(b.scale) and int(a.zero_point) == int(b.zero_point)
+
+
+_JNP_ACTIVATIONS = {
+    "relu": lambda x: jnp.maximum(x, 0.0),
+    "relu6": lambda x: jnp.clip(x, 0.0, 6.0),
+    "hardswish": lambda x: exact_div(x * jnp.clip(x + 3.0, 0.0, 6.0), 6.0),
+    "tanh": jnp.tanh,
+}

@@ -1,0 +1,155 @@
+"""Quantization methods behind ``hwsim quantize``: a float model + calibration samples -> a quantized model.
+
+``ptq``
+    FQN post-training quantization, as ``hwsim run`` does it: percentile
+    activation ranges (gamma 0.999), per-channel min/max weights rounded to
+    nearest (:func:`sw.runtime.integer.plan_calibrated`).
+``gptq``
+    The same grids; the weight codes of every conv / depthwise / fc layer come
+    from :func:`sw.train.gptq.gptq_codes` with ``H = X^T X`` of the layer's float
+    inputs over the calibration samples (at most :data:`ROWS_PER_SAMPLE` im2col
+    rows per sample and layer, drawn with the seed).
+``adaround``
+    The same grids; each layer's rounding direction learned by AdaRound
+    (:func:`sw.train.adaround.adaround_codes`, needs the ``train`` extra) on the
+    same im2col rows.
+``fqn``
+    FQN fine-tuning, minimal form (:func:`sw.train.qat.finetune`, needs the
+    ``train`` extra): QAT of the folded weights distilled from the float model.
+
+``ptq`` and ``gptq`` are numpy only; all are deterministic for a seed.
+The rows of ``adaround`` are all kept in memory (float32).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from sw.graph.ir import Layer, Op
+from sw.graph.model import ImportedModel
+from sw.quant.folding import quantize_bias
+from sw.quant.params import QuantParams
+from sw.quant.ranges import weight_params
+from sw.runtime.executor import calibrate
+from sw.runtime.floatexec import run_float
+from sw.runtime.integer import IntegerPlan, is_float_layer, plan_calibrated
+from sw.train.gptq import gptq_codes, layer_columns, second_moments
+
+__all__ = ["METHODS", "ROWS_PER_SAMPLE", "quantize_plan", "layer_inputs", "layer_hessians", "layer_rows",
+           "with_first_last"]
+
+METHODS = ("ptq", "gptq", "adaround", "fqn")
+ROWS_PER_SAMPLE = 1024
+Progress = Callable[[Iterable], Iterator]
+_WEIGHTED = (Op.CONV, Op.DEPTHWISE, Op.FC)
+
+
+def _identity(items: Iterable) -> Iterator:
+    return iter(items)
+
+
+def with_first_last(model: ImportedModel, bits: int) -> ImportedModel:
+    """``model`` with the first weighted layer and every weighted layer producing a graph output at ``bits``.
+
+    Both weights and activations take ``bits`` (a mixed policy, e.g. 8 around a 4-bit body).
+    """
+    weighted = [layer for layer in model.graph if layer.op in _WEIGHTED]
+    if not weighted:
+        raise ValueError(f"model '{model.graph.name}': no conv / depthwise / fc layer for --first-last")
+    names = {weighted[0].name} | {n for n in model.graph.outputs if model.graph.layer(n).op in _WEIGHTED}
+    return replace(model, graph=model.graph.with_bits(layers={n: (bits, bits) for n in names}))
+
+
+def _weighted(model: ImportedModel) -> list[Layer]:
+    return [layer for layer in model.graph if layer.op in _WEIGHTED and not is_float_layer(layer)]
+
+
+def layer_inputs(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], seed: int,
+                 reduce: Callable[[np.ndarray], np.ndarray],
+                 progress: Progress = _identity) -> dict[str, list[np.ndarray]]:
+    """``reduce(columns)`` of every weighted layer's float input, one list entry per sample.
+
+    ``columns`` are the layer's im2col rows ``[G, rows, K]`` of one sample, at most
+    :data:`ROWS_PER_SAMPLE` drawn with ``seed`` (see :func:`layer_hessians`,
+    :func:`layer_rows`).
+    """
+    rng = np.random.default_rng(seed)
+    weighted = _weighted(model)
+    out: dict[str, list[np.ndarray]] = {layer.name: [] for layer in weighted}
+    for sample in progress(samples):
+        env: dict[str, np.ndarray] = {}
+        run_float(model, sample, lambda key, value: env.__setitem__(key, value))
+        for layer in weighted:
+            cols = layer_columns(layer, env[layer.inputs[0]])
+            if cols.shape[1] > ROWS_PER_SAMPLE:
+                cols = cols[:, np.sort(rng.choice(cols.shape[1], ROWS_PER_SAMPLE, replace=False))]
+            out[layer.name].append(reduce(cols))
+    return out
+
+
+def layer_hessians(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], seed: int,
+                   progress: Progress = _identity) -> dict[str, np.ndarray]:
+    """``X^T X`` ``[G, K, K]`` of every weighted layer's float input over ``samples`` (seeded row subsets)."""
+    parts = layer_inputs(model, samples, seed, second_moments, progress)
+    return {name: np.sum(p, axis=0) for name, p in parts.items()}
+
+
+def layer_rows(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], seed: int,
+               progress: Progress = _identity) -> dict[str, np.ndarray]:
+    """Im2col rows ``[G, rows, K]`` (float32) of every weighted layer's float input over ``samples``."""
+    parts = layer_inputs(model, samples, seed, lambda c: np.asarray(c, np.float32), progress)
+    return {name: np.concatenate(p, axis=1) for name, p in parts.items()}
+
+
+def _gptq_layer(layer: Layer, w: np.ndarray, wp: QuantParams, hessian: np.ndarray) -> np.ndarray:
+    groups = hessian.shape[0]
+    flat = w.reshape(w.shape[0], -1)
+    per_group = w.shape[0] // groups
+    codes = np.empty(flat.shape, dtype=np.int64)
+    for g in range(groups):
+        rows = slice(g * per_group, (g + 1) * per_group)
+        sub = QuantParams(wp.bits, wp.signed, wp.scale[rows], wp.zero_point[rows], axis=0)
+        codes[rows] = gptq_codes(flat[rows], sub, hessian[g])
+    return codes.reshape(w.shape)
+
+
+def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], method: str, seed: int = 0,
+                  progress: Progress = _identity, steps: int | None = None,
+                  losses: list[float] | None = None) -> IntegerPlan:
+    """Integer plan of ``model`` (at its widths) by ``method`` (one of :data:`METHODS`).
+
+    ``steps`` (``fqn`` only) overrides the number of training steps; the loss
+    curve is appended to ``losses`` if given.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+    if method == "fqn":
+        from sw.train.qat import DEFAULT_STEPS, finetune  # JAX only when training (extra "train")
+        plan, curve = finetune(model, samples, steps=DEFAULT_STEPS if steps is None else steps, progress=progress)
+        if losses is not None:
+            losses.extend(curve)
+        return plan
+    params = calibrate(model, samples)
+    if method == "ptq":
+        return plan_calibrated(model, params)
+    if method == "gptq":
+        stats = layer_hessians(model, samples, seed, progress)
+        rounding = _gptq_layer
+    else:
+        from sw.train.adaround import adaround_codes  # JAX only here (extra "train")
+        stats = layer_rows(model, samples, seed, progress)
+
+        def rounding(layer: Layer, w: np.ndarray, wp: QuantParams, rows: np.ndarray) -> np.ndarray:
+            return adaround_codes(w.reshape(w.shape[0], -1), wp, rows).reshape(w.shape)
+    weights = {}
+    for layer in progress(_weighted(model)):
+        w = np.asarray(model.tensors[f"{layer.name}.weight"], dtype=np.float64)
+        wp = weight_params(w, layer.w_bits)
+        b = model.tensors.get(f"{layer.name}.bias")
+        bias = quantize_bias(np.zeros(w.shape[0]) if b is None else b, params[layer.inputs[0]], wp)
+        weights[layer.name] = (rounding(layer, w, wp, stats[layer.name]), wp, bias)
+    return plan_calibrated(model, params, weights=weights)
+

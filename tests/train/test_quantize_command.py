@@ -1,0 +1,176 @@
+"""``hwsim quantize`` -> quantized-model file -> ``hwsim run --quantized``: exact round trip, bad files."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+import hwsim.app.cli
+from sw.graph import load_imported_model
+from sw.graph.bits import parse_bits
+from sw.runtime.arrays import load_samples
+from sw.runtime.executor import execute
+from sw.runtime.qmodel import load_quantized
+from sw.train.methods import quantize_plan
+from tests.importers.onnx_models import MODELS
+
+
+def _cli(*argv) -> int:
+    return hwsim.app.cli.main([*map(str, argv)])
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A float ONNX model (conv + depthwise-free mix: LUT SiLU, leaky ReLU, resize, concat, add, maxpool)."""
+    model, _ = MODELS["silu_resize_concat"]()
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "cal.npy", rng.normal(size=(4, 4, 12, 12)))
+    np.save(tmp_path / "x.npy", rng.normal(size=(1, 4, 12, 12)).astype(np.float32))
+    return tmp_path, path
+
+
+@pytest.mark.parametrize("key, method, bits", [
+    ("silu_resize_concat", "gptq", "4"),
+    ("hardsigmoid_gap_gemm", "ptq", "w4a8"),
+    ("depthwise_relu6", "gptq", "8,head=4"),
+    ("conv_bn_relu", "fqn", "4"),
+    ("depthwise_relu6", "adaround", "4"),
+])
+def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, method, bits):
+    model_proto, _ = MODELS[key]()
+    path = tmp_path / "m.onnx"
+    onnx.save(model_proto, path)
+    model = load_imported_model(path)
+    shape = model.native_shapes[model.input_names[0]]
+    rng = np.random.default_rng(1)
+    np.save(tmp_path / "cal.npy", rng.normal(size=(3, *shape[1:])))
+    x = rng.normal(size=shape).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    steps = ("--steps", 5, "--plot", tmp_path / "loss.png") if method == "fqn" else ()
+    assert _cli("quantize", path, "--method", method, "--bits", bits, "--calibration", tmp_path / "cal.npy",
+                "--out", tmp_path / "q.npz", "--seed", 3, *steps) == 0
+    assert _cli("run", path, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npz",
+                "--quantized", tmp_path / "q.npz") == 0
+    at_bits = model.with_bits(parse_bits(bits))
+    samples = load_samples(tmp_path / "cal.npy", {model.input_names[0]: shape})
+    plan = quantize_plan(at_bits, samples, method, seed=3, steps=5)
+    expected = execute(at_bits, {model.input_names[0]: x}, plan=plan).outputs
+    with np.load(tmp_path / "y.npz") as got:
+        assert sorted(got.files) == sorted(expected)
+        for name, ref in expected.items():
+            assert got[name].dtype == ref.dtype
+            np.testing.assert_array_equal(got[name], ref)
+    if method == "fqn":
+        assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    loaded = load_quantized(tmp_path / "q.npz", model, path)
+    assert loaded.provenance["method"] == method and loaded.provenance["seed"] == 3
+    for name, lp in plan.layers.items():
+        if lp.weights is not None:
+            np.testing.assert_array_equal(loaded.plan.layers[name].weights, lp.weights)
+
+
+def test_quantize_is_deterministic_and_gptq_differs_from_ptq(files):
+    tmp, path = files
+    outs = []
+    for method, name in (("gptq", "a"), ("gptq", "b"), ("ptq", "c")):
+        assert _cli("quantize", path, "--method", method, "--bits", "4", "--calibration", tmp / "cal.npy",
+                    "--out", tmp / f"{name}.npz") == 0
+        model = load_imported_model(path)
+        outs.append(load_quantized(tmp / f"{name}.npz", model, path).plan)
+    for name, lp in outs[0].layers.items():
+        if lp.weights is not None:
+            np.testing.assert_array_equal(lp.weights, outs[1].layers[name].weights)
+    assert any(np.any(lp.weights != outs[2].layers[n].weights) for n, lp in outs[0].layers.items()
+               if lp.weights is not None)
+
+
+def _rewrite(src, dst, edit_header=None, drop=None):
+    with np.load(src) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    header = json.loads(arrays["__header__"].tobytes().decode())
+    if edit_header:
+        edit_header(header)
+    if drop:
+        arrays.pop(drop)
+    arrays["__header__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    dst.write_bytes(buf.getvalue())
+
+
+def test_bad_quantized_files_are_one_line_errors(files, capsys):
+    tmp, path = files
+    assert _cli("quantize", path, "--calibration", tmp / "cal.npy", "--out", tmp / "q.npz") == 0
+    model = load_imported_model(path)
+    first = model.graph.layers[0].name
+    cases = {
+        "version": (lambda h: h.__setitem__("version", 99), None, "version: expected 1, got 99"),
+        "layer": (lambda h: (h["layers"].pop(first), h["bits"].pop(first)), None, f"missing layer '{first}'"),
+        "array": (None, f"layer/{first}/weights", f"missing array 'layer/{first}/weights'"),
+    }
+    for name, (edit, drop, message) in cases.items():
+        _rewrite(tmp / "q.npz", tmp / f"{name}.npz", edit, drop)
+        with pytest.raises(ValueError, match=message):
+            load_quantized(tmp / f"{name}.npz", model, path)
+    other, _ = MODELS["conv_bn_relu"]()
+    onnx.save(other, tmp / "other.onnx")
+    capsys.readouterr()
+    assert _cli("run", tmp / "other.onnx", "--input", tmp / "x.npy", "--output", tmp / "y.npy",
+                "--quantized", tmp / "q.npz") == 2
+    err = capsys.readouterr().err.strip()
+    assert "SHA-256" in err and len(err.splitlines()) == 1
+    (tmp / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a quantized-model .npz file"):
+        load_quantized(tmp / "junk.npz", model, path)
+    assert _cli("run", path, "--input", tmp / "x.npy", "--output", tmp / "y.npy", "--quantized", tmp / "q.npz",
+                "--bits", "4") == 2
+    assert _cli("quantize", path, "--calibration", tmp / "cal.npy", "--out", tmp / "p.npz", "--plot", tmp / "l.png") == 2
+    assert _cli("quantize", path, "--method", "gptq", "--calibration", tmp / "cal.npy", "--out", tmp / "p.npz",
+                "--steps", 3) == 2
+    assert not (tmp / "p.npz").exists()
+
+
+def test_fqn_finetuning_decreases_the_distillation_loss(files):
+    pytest.importorskip("jax")
+    tmp, path = files
+    model = load_imported_model(path).with_bits(parse_bits("4"))
+    samples = load_samples(tmp / "cal.npy", {"x": model.native_shapes["x"]})
+    from sw.train.qat import finetune
+    plan, losses = finetune(model, samples, steps=40, lr=3e-4)
+    assert len(losses) == 41 and min(losses) < 0.92 * losses[0], losses
+    start, _ = finetune(model, samples, steps=0)
+    assert any(np.any(lp.weights != start.layers[n].weights) for n, lp in plan.layers.items() if lp.weights is not None)
+
+
+def test_first_last_sets_the_widths_of_the_outer_weighted_layers(files):
+    tmp, path = files
+    assert _cli("quantize", path, "--bits", "4", "--first-last", "8", "--calibration", tmp / "cal.npy",
+                "--out", tmp / "q.npz") == 0
+    model = load_imported_model(path)
+    bits = load_quantized(tmp / "q.npz", model, path).bits
+    weighted = [l.name for l in model.graph if l.op.value == "conv"]
+    assert bits[weighted[0]] == (8, 8)
+    assert all(bits[n] == (4, 4) for n in weighted[1:])
+
+
+def test_fqn_without_the_train_extra_is_a_one_line_error(files):
+    tmp, path = files
+    code = ("import sys; sys.modules['jax'] = None; import hwsim.app.cli as c; "
+            f"sys.exit(c.main(['quantize', {str(path)!r}, '--method', 'fqn', '--calibration', "
+            f"{str(tmp / 'cal.npy')!r}, '--out', {str(tmp / 'q.npz')!r}]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "hwsim quantize: error: the fake-quant executor (sw.train) needs the optional package 'jax': "
+        "pip install 'hwsim[train]'"]
+    assert not (tmp / "q.npz").exists()
