@@ -379,12 +379,7 @@ def load_tflite(path: str | os.PathLike[str], input_shapes: InputShapes | None =
         declared shape that disagrees with the operator's arithmetic.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
-    importer = _importer(path, data)
-    importer.pinned = dict(input_shapes or {})
+    importer = _importer(path, input_shapes)
     try:
         return importer.run()
     except (ValueError, struct.error, UnicodeDecodeError, IndexError, TypeError, AttributeError) as exc:
@@ -393,23 +388,25 @@ def load_tflite(path: str | os.PathLike[str], input_shapes: InputShapes | None =
         raise ValueError(f"{path}: not a valid TFLite model: {type(exc).__name__}: {first_line(exc)}") from None
 
 
-def _importer(path: Path, data: bytes) -> "_Importer":
+def _importer(path: Path, input_shapes: InputShapes | None) -> "_Importer":
+    """The file read and parsed, its inputs pinned to ``input_shapes``; one-line errors naming the file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
     model = _parse(path, data)
     try:
-        return _Importer(path, model)
+        importer = _Importer(path, model)
     except (ValueError, TypeError, IndexError, KeyError, AttributeError, struct.error, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not a valid TFLite model: {first_line(exc)}") from None
+    importer.pinned = dict(input_shapes or {})
+    return importer
 
 
 def tflite_coverage(path: str | os.PathLike[str], input_shapes: InputShapes | None = None) -> Coverage:
     """Per-operator coverage of a TFLite file (the import is attempted; failures are recorded, not raised)."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
-    importer = _importer(path, data)
-    importer.pinned = dict(input_shapes or {})
+    importer = _importer(path, input_shapes)
     try:
         importer.run()
     except UnsupportedModel as exc:
