@@ -11,9 +11,12 @@ plus the pipeline fill and drain (first tile's load + latency, last tile's store
 with compute summed from the exact tile costs (:func:`hwsim.compiler.conv.conv_tile`, the
 engine's cost functions) and DRAM bytes from the run-window histogram and the loop
 order's reload rule; the best :data:`KEEP` are built as loop trees and scored with the
-engine's own timing (:func:`hwsim.fastpath.simulate_tree`). Choice: fewest cycles, then
-least energy (:func:`hwsim.energy.layer_energy_pj` on the tree totals), then fewest DRAM
-bytes. Results are memoised per (geometry, config).
+engine's own timing (:func:`hwsim.fastpath.simulate_tree`), together with the candidates of
+fewest DRAM bytes among those whose bound is within :data:`CYCLE_SLACK` of the best. Choice:
+among the scored mappings within :data:`CYCLE_SLACK` of the fewest cycles, the least energy
+(:func:`hwsim.energy.layer_energy_pj` on the tree totals), then the fewest DRAM bytes (so a
+mapping that moves several times the DRAM traffic for a fraction of a percent of cycles is not
+chosen). Results are memoised per (geometry, config).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ __all__ = ["choose_conv_tiling", "legal_tilings", "estimate", "score_tiling", "K
 KEEP = 2
 #: ... among those whose cheap bound is within this factor of the best one.
 SCORE_SLACK = 1.05
+#: Mappings within this factor of the fewest cycles compete on energy, then DRAM bytes.
+CYCLE_SLACK = 1.01
 #: Loop iterations the scoring simulates before steady-state replication (the fast path's WINDOW is 6).
 SCORE_WINDOW = 3
 
@@ -252,13 +257,17 @@ def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
             t = ConvTiling(g, tm, tn, tc, order)
             compute, dram = estimate(t, cfg, passes, memo)
             rows.append((_bound(t, cfg, compute, dram), max(compute, dram / bw), dram, t))
-    # the best by the two-slot bound (+ fill/drain) and the best by the plain roofline bound, then DRAM bytes
+    # the best by the two-slot bound (+ fill/drain) and the best by the plain roofline bound, then DRAM bytes;
+    # and the fewest DRAM bytes among those within CYCLE_SLACK of the best roofline bound
     pool: dict = {}
     for col in (0, 1):
         ranked = sorted(rows, key=lambda r: (r[col], r[2]))
         for r in ranked[:KEEP]:
             if r[col] <= SCORE_SLACK * ranked[0][col]:
                 pool.setdefault((r[3].tm, r[3].tn, r[3].tc, r[3].order), r[3])
+    best_bound = min(r[1] for r in rows)
+    for r in sorted((r for r in rows if r[1] <= CYCLE_SLACK * best_bound), key=lambda r: (r[2], r[1]))[:KEEP]:
+        pool.setdefault((r[3].tm, r[3].tn, r[3].tc, r[3].order), r[3])
     macs = g.groups * g.ho * g.wo * g.n_g * g.k
     if len(pool) == 1:  # both rankings agree: nothing to compare
         key, t = next(iter(pool.items()))
@@ -266,13 +275,14 @@ def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
     else:
         scored = sorted((_cycles(t, cfg), key) for key, t in pool.items())
         cycles = scored[0][0]
-        ties = [key for c, key in scored if c == cycles]  # energy, then DRAM bytes, only among ties
-        key = min(ties, key=lambda k: score_tiling(pool[k], cfg, macs, g.w_bits, g.a_bits)[1:]) \
-            if len(ties) > 1 else ties[0]
+        near = [key for c, key in scored if c <= CYCLE_SLACK * cycles]  # energy, then DRAM, within the slack
+        key = min(near, key=lambda k: score_tiling(pool[k], cfg, macs, g.w_bits, g.a_bits)[1:]) \
+            if len(near) > 1 else near[0]
         t = pool[key]
     reason = {"array_tiles_per_tile": -(-min(t.tm, g.ho * g.wo) // cfg.array.rows) * -(-t.tn // cfg.array.cols),
               "candidates": len(rows), "scored": len(scored),
-              "why": (f"fewest cycles ({cycles}) of the {len(scored)} mappings scored by the engine's timing "
-                      f"(best cheap estimates of {len(rows)} legal ones), then energy, then DRAM bytes" if scored
+              "why": (f"least energy, then fewest DRAM bytes, among the mappings within {CYCLE_SLACK - 1:.0%} of the "
+                      f"fewest cycles ({cycles}) of the {len(scored)} scored by the engine's timing (best cheap "
+                      f"estimates of {len(rows)} legal ones)" if scored
                       else f"best by both cheap estimates of {len(rows)} legal mappings")}
     return ConvTiling(g, t.tm, t.tn, t.tc, t.order, reason)
