@@ -125,16 +125,25 @@ def compare_table(results: list[SimResult]) -> Table:
 _TIMING_NOTE = {"rtl": "RTL array timing", "scalesim": "SCALE-Sim array timing"}
 
 
+def _rtl_backed(cfg: HwConfig) -> str:
+    """How far the printed numbers are backed by the generated RTL."""
+    if cfg.array.dataflow == "os" and cfg.array.timing == "rtl":
+        return "numbers from the RTL's timing (rtl/timing.py)"
+    why = "weight-stationary dataflow" if cfg.array.dataflow != "os" else "SCALE-Sim's fold timing"
+    return f"ANALYTICAL: {why} has no RTL here ([assumed]; for comparison only)"
+
+
 def config_summary(cfg: HwConfig) -> str:
     """One paragraph: array, modes, dataflow and timing model, clock, SRAMs, DRAM bandwidth and latency."""
     a, m = cfg.array, cfg.memory
     bw_gbs = m.dram_bytes_per_cycle * cfg.clock_mhz * 1e6 / 1e9
     return (f"{cfg.name}: {a.rows}x{a.cols} int{a.pe_bits} PEs, modes "
             f"{'/'.join(f'int{b}' for b in a.mac_modes)}, {a.dataflow.upper()} dataflow "
-            f"({_TIMING_NOTE[a.timing]}), "
+            f"({_TIMING_NOTE[a.timing] if a.dataflow == 'os' else 'weight-stationary fold model'}), "
             f"{cfg.requant_lanes} requant lanes, {cfg.clock_mhz:g} MHz; SRAM in/weight/out "
             f"{m.ifmap_sram_bytes / 1024:g}/{m.weight_sram_bytes / 1024:g}/{m.ofmap_sram_bytes / 1024:g} KiB; "
-            f"DRAM {m.dram_bytes_per_cycle:g} B/cycle ({bw_gbs:.1f} GB/s), {m.dram_latency_cycles} cycles latency")
+            f"DRAM {m.dram_bytes_per_cycle:g} B/cycle ({bw_gbs:.1f} GB/s), {m.dram_latency_cycles} cycles latency; "
+            f"{_rtl_backed(cfg)}")
 
 
 def config_table(cfg: HwConfig) -> Table:
