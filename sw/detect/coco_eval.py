@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sw.extras import require
 from sw.data.synth.coco import CocoDataset
 
 __all__ = ["CocoMetrics", "coco_metrics", "detections_to_coco"]
@@ -42,12 +43,9 @@ class CocoMetrics:
 
 
 def _pycocotools():
-    try:
-        from pycocotools.coco import COCO
-        from pycocotools.cocoeval import COCOeval
-    except ImportError:
-        raise ValueError("COCO evaluation needs pycocotools: pip install 'hwsim[eval]'") from None
-    return COCO, COCOeval
+    feature = "COCO evaluation (hwsim eval)"
+    return (require("pycocotools.coco", "eval", feature).COCO,
+            require("pycocotools.cocoeval", "eval", feature).COCOeval)
 
 
 def detections_to_coco(image_id: int, boxes: np.ndarray, scores: np.ndarray, category_ids: np.ndarray) -> list[dict]:
