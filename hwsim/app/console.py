@@ -17,8 +17,8 @@ from typing import TypeVar
 
 from rich.console import Console
 
-__all__ = ["make_console", "console_width", "progress", "progress_wrapper", "NOT_A_TERMINAL_WIDTH",
-           "PROGRESS_EVERY_S"]
+__all__ = ["make_console", "console_width", "progress", "progress_wrapper", "shorten_left",
+           "NOT_A_TERMINAL_WIDTH", "PROGRESS_EVERY_S"]
 
 T = TypeVar("T")
 
@@ -31,6 +31,12 @@ PROGRESS_EVERY_S = 10.0
 def console_width() -> int:
     """Columns available for tables (>= 80)."""
     return max(80, shutil.get_terminal_size((NOT_A_TERMINAL_WIDTH, 24)).columns)
+
+
+def shorten_left(name: str, width: int) -> str:
+    """``name`` cut from the left to ``width`` characters (``…`` marks the cut): a layer name's end
+    (``…conv2.P3``) is what tells sibling layers apart in a narrow table column."""
+    return name if len(name) <= width else "…" + name[-(width - 1):]
 
 
 def make_console() -> Console:

@@ -16,6 +16,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from hwsim.app.console import shorten_left
 from hwsim.config import HwConfig
 from hwsim.describe import describe_config
 from hwsim.stats import SimResult
@@ -30,11 +31,6 @@ CSV_COLUMNS = ("name", "op", "part", "unit", "w_bits", "a_bits", "macs", "cycles
 
 #: Console width (columns) from which the per-layer table shows its extra columns.
 WIDE = 120
-
-
-def _short(name: str, width: int) -> str:
-    """``name`` cut from the left to ``width`` characters (``…`` marks the cut)."""
-    return name if len(name) <= width else "…" + name[-(width - 1):]
 
 
 def layer_table(result: SimResult, width: int) -> str:
@@ -62,7 +58,7 @@ def layer_table(result: SimResult, width: int) -> str:
             values += [f"{100 * l.stall_cycles / l.cycles:.1f}" if l.cycles else "0.0",
                        f"{(l.dram_read_bytes + l.dram_write_bytes) / 1024:.0f}"]
         values += ["cmp" if l.bound == "compute" else "mem", f"{l.energy_pj['total'] / 1e6:.2f}"]
-        lines.append(f"{_short(l.name, name_width):<{name_width}} "
+        lines.append(f"{shorten_left(l.name, name_width):<{name_width}} "
                      + "".join(f"{v:{al}{w}}" for v, (_, w, al) in zip(values, cols)))
     return "\n".join(lines) + "\n"
 

@@ -16,7 +16,7 @@ import json
 from rich.table import Table
 
 from hwsim.app.commands import HELP
-from hwsim.app.console import console_width, make_console
+from hwsim.app.console import console_width, make_console, shorten_left
 from hwsim.app.options import add_input_shape_argument, input_shapes
 from sw.fileio import OutputPlan
 from sw.graph import Graph, Layer, Part, load_model, model_coverage
@@ -52,10 +52,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ops", action="store_true",
                         help="list every operator of an .onnx/.tflite file with its count and coverage")
     parser.set_defaults(func=run)
-
-
-def _short(name: str, width: int) -> str:
-    return name if len(name) <= width else "…" + name[-(width - 1):]
 
 
 def _ops(model: str, shapes) -> int:
@@ -105,7 +101,7 @@ def _table(graph: Graph, width: int) -> str:
     lines = [f"{graph.name}: {len(graph)} layers", header, "-" * len(header)]
 
     def row(name: str, values: list[str]) -> str:
-        return f"{_short(name, name_width):<{name_width}} " + "".join(
+        return f"{shorten_left(name, name_width):<{name_width}} " + "".join(
             f"{v[:w - 1]:{al}{w}}" for v, (_, w, al) in zip(values, cols))
 
     for layer in graph:
