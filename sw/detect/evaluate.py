@@ -35,8 +35,11 @@ from sw.detect.families import Family, detect_family, get_family
 from sw.graph import load_imported_model
 from sw.graph.bits import BitPolicy
 from sw.graph.model import ImportedModel
+from sw.runtime.integer import IntegerPlan
+from sw.runtime.qmodel import QuantizedModel
 
-__all__ = ["Detector", "load_detector", "Backend", "float_backend", "integer_backend", "onnxruntime_backend",
+__all__ = ["Detector", "load_detector", "Backend", "float_backend", "integer_backend", "quantized_backend",
+           "planned_backend", "onnxruntime_backend",
            "category_map", "EvalResult", "evaluate", "AGREEMENT_SCORE", "AGREEMENT_IOU"]
 
 Backend = Callable[[np.ndarray], list[np.ndarray]]
@@ -109,13 +112,29 @@ def float_backend(detector: Detector) -> Backend:
 def integer_backend(detector: Detector, bits: BitPolicy | None, calibration: Sequence[np.ndarray]) -> Backend:
     """The integer golden model at ``bits`` (None: the graph's widths), calibrated on preprocessed inputs."""
     from sw.runtime.executor import calibrate
-    from sw.runtime.integer import plan_calibrated, run_integer
+    from sw.runtime.integer import plan_calibrated
 
     if not calibration:
         raise ValueError("calibration: no images")
     model = detector.model.with_bits(bits) if bits is not None else detector.model
     params = calibrate(model, [{detector.input_name: np.asarray(x, dtype=np.float64)} for x in calibration])
-    plan = plan_calibrated(model, params)
+    return planned_backend(detector, model, plan_calibrated(model, params))
+
+
+def quantized_backend(detector: Detector, quantized: QuantizedModel) -> Backend:
+    """The integer golden model with a quantized-model file's widths and parameters (no calibration)."""
+    return planned_backend(detector, quantized.apply_bits(detector.model), quantized.plan)
+
+
+def planned_backend(detector: Detector, model: ImportedModel, plan: IntegerPlan) -> Backend:
+    """The integer golden model of ``model`` (the detector's graph at its widths) with a ready plan.
+
+    The input is quantized with the plan's input parameters (round half away from
+    zero, clamped to the input width: :meth:`sw.quant.QuantParams.quantize`); the
+    outputs are dequantized to reals ``scale * (code - zero_point)``.
+    """
+    from sw.runtime.integer import run_integer
+
     p_in = plan.params.get(detector.input_name)
 
     def run(x: np.ndarray) -> list[np.ndarray]:

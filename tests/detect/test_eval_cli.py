@@ -120,3 +120,29 @@ def test_float_map_equals_onnxruntime_picodet(tmp_path):
     ours, ref = _float_vs_onnxruntime(path, load_coco(tmp_path))
     assert ref.map50 > 0.7
     assert abs(ours.map - ref.map) <= 0.002 and abs(ours.map50 - ref.map50) <= 0.002
+
+
+@pytest.mark.slow
+def test_quantized_file_evaluates_like_the_calibrated_model(tmp_path, capsys):
+    """``quantize --data`` + ``eval --quantized`` = ``eval --calibration`` on the same images (same PTQ plan)."""
+    from sw.data.models import blazeface_path
+
+    model = str(blazeface_path("short_range"))
+    make_dataset("faces", 3, seed=3, out=tmp_path / "eval", split="eval")
+    make_dataset("faces", 4, seed=3, out=tmp_path / "calib", split="calib")
+    qfile = tmp_path / "q.npz"
+    assert main(["quantize", model, "--method", "ptq", "--bits", "w4a8", "--data", str(tmp_path / "calib"),
+                 "--images", "3", "--out", str(qfile)]) == 0
+    docs = []
+    for extra in (["--quantized", str(qfile)],
+                  ["--bits", "w4a8", "--calibration", str(tmp_path / "calib"), "--calibration-images", "3"]):
+        out = tmp_path / f"r{len(docs)}.json"
+        assert main(["eval", model, "--data", str(tmp_path / "eval"), "--json", str(out), "--quiet", *extra]) == 0
+        docs.append(json.loads(out.read_text()))
+    assert docs[0]["bits"] == docs[1]["bits"] == "w4a8"
+    assert docs[0]["quantized"] == str(qfile) and docs[0]["calibration"].startswith("quantized file")
+    assert docs[0]["metrics"] == docs[1]["metrics"] and docs[0]["agreement"] == docs[1]["agreement"]
+    _one_line_error(capsys, ["eval", model, "--data", str(tmp_path / "eval"), "--quantized", str(qfile), "--bits", "4"],
+                    "--quantized fixes the widths")
+    _one_line_error(capsys, ["quantize", model, "--calibration", str(qfile), "--images", "4", "--out",
+                             str(tmp_path / "x.npz")], "--images and --family apply to --data only")

@@ -12,7 +12,9 @@ The integer model is FQN-calibrated (percentile observers) on ``--calibration
 DIR`` (a COCO dataset; its first ``--calibration-images`` images), by default on
 ``--calibration-images`` images of the family's synthetic calibration split
 (``hwsim data make KIND --split calib --seed 0``, rendered in memory), which
-shares no content with evaluation splits.
+shares no content with evaluation splits. ``--quantized FILE`` instead runs a
+quantized-model file from ``hwsim quantize`` (its widths and parameters; no
+calibration), the way ``hwsim run --quantized`` does.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from tqdm import tqdm
 from hwsim.app.commands import HELP
 from sw.data.synth import render_images
 from sw.data.synth.coco import load_coco
-from sw.detect.evaluate import AGREEMENT_IOU, AGREEMENT_SCORE, evaluate, float_backend, integer_backend, load_detector
+from sw.detect.evaluate import (AGREEMENT_IOU, AGREEMENT_SCORE, evaluate, float_backend, integer_backend,
+                                load_detector, quantized_backend)
 from sw.detect.families import FAMILIES
 from sw.fileio import OutputPlan
 from sw.graph.bits import parse_bits
+from sw.runtime.qmodel import load_quantized
 
 __all__ = ["register", "run", "CALIBRATION_KIND", "DEFAULT_CALIBRATION_IMAGES"]
 
@@ -59,6 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                              "(default: the family's synthetic calibration split)")
     parser.add_argument("--calibration-images", type=int, default=DEFAULT_CALIBRATION_IMAGES, metavar="K",
                         help=f"calibration images (default {DEFAULT_CALIBRATION_IMAGES})")
+    parser.add_argument("--quantized", metavar="FILE", help="a quantized-model file from hwsim quantize for MODEL "
+                                                            "(its widths and parameters; no calibration)")
     parser.add_argument("--limit", type=int, metavar="N", help="evaluate the first N images only")
     parser.add_argument("--score-threshold", type=float, metavar="S",
                         help="keep detections scoring above S (default: the family's, low for mAP)")
@@ -81,7 +87,7 @@ def _finite(value):
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate; returns 0 (bad input raises ValueError)."""
-    plan = OutputPlan(inputs=[args.model, f"{args.data}/annotations.json"])
+    plan = OutputPlan(inputs=[args.model, f"{args.data}/annotations.json", args.quantized])
     json_out = plan.file(args.json, "--json")
     if not 1 <= args.jobs <= MAX_JOBS:
         raise ValueError(f"--jobs: expected an integer in [1, {MAX_JOBS}], got {args.jobs}")
@@ -94,12 +100,19 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.calibration_images <= MAX_CALIBRATION_IMAGES:
         raise ValueError(f"--calibration-images: expected a number in [1, {MAX_CALIBRATION_IMAGES}], "
                          f"got {args.calibration_images}")
+    if args.quantized is not None and (args.float or args.bits is not None or args.calibration is not None):
+        raise ValueError("--quantized fixes the widths and parameters: --float, --bits and --calibration do not apply")
     bits = None if args.bits is None else parse_bits(args.bits)
     float_only = args.float or (args.bits is not None and args.bits.strip() == "32")
     dataset = load_coco(args.data).subset(args.limit)
     detector = load_detector(args.model, args.family)
     backends = {"float": float_backend(detector)}
-    if not float_only:
+    if args.quantized is not None:
+        qm = load_quantized(args.quantized, detector.model, args.model)
+        backends["integer"] = quantized_backend(detector, qm)
+        calib_source = f"quantized file {args.quantized} ({qm.provenance.get('method', '?')})"
+        bits_label = str(qm.provenance.get("bits", "?"))
+    elif not float_only:
         fam = detector.family
         if args.calibration:
             calib_set = load_coco(args.calibration).subset(args.calibration_images)
@@ -110,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
             calib_source = f"synthetic {CALIBRATION_KIND[fam.name]} calib split, seed 0 ({len(images)} images)"
         inputs = [fam.preprocess(img, detector.input_hw)[0] for img in images]
         backends["integer"] = integer_backend(detector, bits if bits is not None else parse_bits("8"), inputs)
+        bits_label = args.bits or "8"
+    else:
+        bits_label, calib_source = "32", None
     with tqdm(total=len(dataset.images), desc="eval", unit="img", file=sys.stderr, disable=args.quiet) as bar:
         result = evaluate(detector, dataset, backends, score_threshold=args.score_threshold, jobs=args.jobs,
                           progress=bar.update)
@@ -128,8 +144,8 @@ def run(args: argparse.Namespace) -> int:
               f"{a.lost} lost, {a.gained} gained, mean IoU {a.mean_iou:.4f}")
     if json_out:
         doc = {"model": str(args.model), "family": detector.family.name, "data": str(args.data),
-               "bits": "32" if float_only else (args.bits or "8"),
-               "calibration": None if float_only else calib_source,
+               "bits": bits_label, "quantized": args.quantized,
+               "calibration": calib_source,
                "score_threshold": detector.family.score_threshold if args.score_threshold is None else args.score_threshold,
                **result.as_dict()}
         plan.stage(json_out, json.dumps(_finite(doc), indent=2, sort_keys=True) + "\n")

@@ -1,9 +1,13 @@
-"""``hwsim quantize MODEL --method ptq|gptq --bits POLICY --calibration FILE --out FILE [--seed S]``.
+"""``hwsim quantize MODEL --method M --bits POLICY (--calibration FILE | --data DIR) --out FILE [--seed S]``.
 
 Quantizes a float ``.onnx`` / ``.tflite`` model with calibration samples and
 writes a quantized-model file (:mod:`sw.runtime.qmodel`) that
-``hwsim run MODEL --quantized FILE`` executes. Methods: :mod:`sw.train.methods`.
-Deterministic for a seed; progress on stderr.
+``hwsim run MODEL --quantized FILE`` and ``hwsim eval MODEL --quantized FILE``
+execute. Samples are either an array file in the model's layout
+(``--calibration``) or the first ``--images`` images of a COCO-format dataset
+(``--data``, e.g. ``hwsim data make KIND --split calib``), preprocessed as the
+detector family's own package does (:mod:`sw.detect.families`). Methods:
+:mod:`sw.train.methods`. Deterministic for a seed; progress on stderr.
 """
 
 from __future__ import annotations
@@ -22,7 +26,11 @@ from sw.runtime.arrays import load_samples
 from sw.runtime.qmodel import QuantizedModel, encode_quantized, file_sha256
 from sw.train.methods import METHODS, quantize_plan, with_first_last
 
-__all__ = ["register", "quantize"]
+__all__ = ["register", "quantize", "DEFAULT_IMAGES"]
+
+#: Default and largest number of --data calibration images (each is kept in memory).
+DEFAULT_IMAGES = 32
+MAX_IMAGES = 1000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,8 +45,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "(adaround and fqn need the train extra)")
     parser.add_argument("--bits", default="8", metavar="POLICY",
                         help="4, w4a8 (or 4/8), per part e.g. 8,head=4 (parts: backbone, neck, head); default 8")
-    parser.add_argument("--calibration", required=True, metavar="FILE",
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--calibration", metavar="FILE",
                         help=".npy / .npz of calibration samples stacked on axis 0 (model layout)")
+    source.add_argument("--data", metavar="DIR", help="COCO dataset (DIR/annotations.json + images) whose first "
+                                                      "--images images, preprocessed for the detector, are the samples")
+    parser.add_argument("--images", type=int, default=DEFAULT_IMAGES, metavar="K",
+                        help=f"--data: calibration images (default {DEFAULT_IMAGES}, at most {MAX_IMAGES})")
+    parser.add_argument("--family", metavar="NAME", help="--data: the detector's post-processing family "
+                                                         "(default: recognised from the model's outputs)")
     parser.add_argument("--out", required=True, metavar="FILE", help="quantized-model file to write (.npz)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the method's sampling (default 0)")
     parser.add_argument("--steps", type=int, metavar="N", help="fqn: training steps (default 100)")
@@ -71,9 +86,27 @@ def _loss_png(losses: list[float], title: str) -> bytes:
     return buf.getvalue()
 
 
+def _dataset_samples(args: argparse.Namespace) -> tuple[list[dict], dict]:
+    """The first ``--images`` images of the COCO dataset ``--data``, preprocessed for the detector."""
+    from sw.data.synth.coco import load_coco
+    from sw.detect.evaluate import load_detector
+
+    if not 1 <= args.images <= MAX_IMAGES:
+        raise ValueError(f"--images: expected a number in [1, {MAX_IMAGES}], got {args.images}")
+    detector = load_detector(args.model, args.family)
+    dataset = load_coco(args.data).subset(args.images)
+    samples = [{detector.input_name: detector.family.preprocess(dataset.load_image(r), detector.input_hw)[0]}
+               for r in dataset.images]
+    ids = [int(r["id"]) for r in dataset.images]
+    return samples, {"data": Path(args.data).name, "family": detector.family.name,
+                     "annotations_sha256": file_sha256(Path(args.data) / "annotations.json"),
+                     "image_ids": ids, "samples": len(samples)}
+
+
 def quantize(args: argparse.Namespace) -> int:
     """Execute the command; returns 0 (errors raise ValueError)."""
-    plan = OutputPlan(inputs=[args.model, args.calibration])
+    data_file = None if args.data is None else str(Path(args.data) / "annotations.json")
+    plan = OutputPlan(inputs=[args.model, args.calibration, data_file])
     if Path(args.out).suffix.lower() != ".npz":
         raise ValueError(f"{args.out}: --out must be a .npz file")
     out = plan.file(args.out, "--out")
@@ -88,14 +121,20 @@ def quantize(args: argparse.Namespace) -> int:
     model = model.with_bits(parse_bits(args.bits))
     if args.first_last is not None:
         model = with_first_last(model, args.first_last)
-    samples = load_samples(args.calibration, {n: model.native_shapes[n] for n in model.input_names})
+    if args.data is not None:
+        samples, source = _dataset_samples(args)
+    else:
+        if args.images != DEFAULT_IMAGES or args.family is not None:
+            raise ValueError("--images and --family apply to --data only")
+        samples = load_samples(args.calibration, {n: model.native_shapes[n] for n in model.input_names})
+        source = {"name": Path(args.calibration).name, "sha256": file_sha256(args.calibration),
+                  "samples": len(samples)}
     losses: list[float] = []
     integer = quantize_plan(model, samples, args.method, args.seed, progress_wrapper(f"{args.method} samples/layers/steps"),
                             steps=args.steps, losses=losses)
     provenance = {"method": args.method, "bits": args.bits, "first_last": args.first_last, "seed": args.seed,
                   "tool": f"hwsim {_tool_version()}", "losses": losses,
-                  "calibration": {"name": Path(args.calibration).name, "sha256": file_sha256(args.calibration),
-                                  "samples": len(samples)}}
+                  "calibration": source}
     qm = QuantizedModel(integer, {l.name: (l.w_bits, l.a_bits) for l in model.graph}, Path(args.model).name,
                         file_sha256(args.model), provenance)
     plan.stage(out, encode_quantized(qm))
