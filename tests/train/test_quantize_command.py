@@ -174,3 +174,22 @@ def test_fqn_without_the_train_extra_is_a_one_line_error(files):
         "hwsim quantize: error: the fake-quant executor (sw.train) needs the optional package 'jax': "
         "pip install 'hwsim[train]'"]
     assert not (tmp / "q.npz").exists()
+
+
+def test_simulate_runs_at_the_quantized_files_widths(files):
+    """``simulate --quantized`` charges each layer at the file's widths: equal to simulating the graph
+    rebuilt at those widths by the bit policy (first/last layers 8-bit, the rest 4-bit)."""
+    tmp, model_path = files
+    qfile, out, ref = tmp / "q.npz", tmp / "s.json", tmp / "r.json"
+    assert _cli("quantize", model_path, "--bits", "4", "--first-last", "8", "--calibration", tmp / "cal.npy",
+                "--out", qfile) == 0
+    assert _cli("simulate", "--model", model_path, "--quantized", qfile, "--json", out, "--no-layers") == 0
+    from sw.train.methods import with_first_last
+    widths = {l.name: (l.w_bits, l.a_bits)
+              for l in with_first_last(load_imported_model(model_path).with_bits(parse_bits("4")), 8).graph}
+    layers = json.loads(out.read_text())["layers"]
+    assert {l["name"]: (l["w_bits"], l["a_bits"]) for l in layers} == widths
+    assert {8, 4} <= {w for w, _ in widths.values()}  # both widths occur
+    assert _cli("simulate", "--model", model_path, "--bits", "4", "--json", ref, "--no-layers") == 0
+    assert json.loads(ref.read_text())["total"] != json.loads(out.read_text())["total"]
+    assert _cli("simulate", "--model", model_path, "--quantized", qfile, "--bits", "8") == 2

@@ -42,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", default=DEFAULT_PRESET,
                    help=f"preset ({', '.join(PRESETS)}) or TOML file (default {DEFAULT_PRESET})")
     p.add_argument("--bits", help="widths: 4, 8, w4a8 (or 4/8), per part e.g. 8,head=4; 32 = float (default: the model's)")
+    p.add_argument("--quantized", metavar="FILE", help="a quantized-model file of MODEL (hwsim quantize): simulate "
+                                                      "at its per-layer widths")
     p.add_argument("--dataflow", choices=DATAFLOWS, help="override the config's dataflow (os, ws)")
     p.add_argument("--mode", choices=MODES, default="fast",
                    help="fast (batched identical tiles, default) or event (every tile in simpy)")
@@ -64,7 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _model_inputs(args: argparse.Namespace) -> list[str]:
     """The files this run reads (an output may not overwrite one)."""
-    return [p for p in (args.model, args.config) if p and Path(p).suffix.lower() in MODEL_AND_CONFIG_SUFFIXES]
+    files = [p for p in (args.model, args.config) if p and Path(p).suffix.lower() in MODEL_AND_CONFIG_SUFFIXES]
+    return files + ([args.quantized] if args.quantized else [])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,14 +83,19 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.dataflow:
         cfg = cfg.with_dataflow(args.dataflow)
-    graph = load_model(args.model, input_shapes(args))
+    if args.quantized is not None and (args.bits is not None or args.compare_bits is not None):
+        raise ValueError("--quantized fixes the widths: --bits and --compare-bits do not apply")
+    if args.quantized is not None:
+        graph, args.bits = _quantized_graph(args)
+    else:
+        graph = load_model(args.model, input_shapes(args))
     runs: list[tuple[str, object]] = []
     if args.compare_bits is not None:
         for label, width in parse_width_list(args.compare_bits, "--compare-bits"):
             runs.append((label, graph.with_bits(default=width)))
     else:
         label = args.bits or ""
-        if args.bits is not None:
+        if args.bits is not None and args.quantized is None:
             graph = parse_bits(args.bits).apply(graph)
         runs.append((label, graph))
     results = [simulate_graph(g, cfg, mode=args.mode, bits=label, progress=progress_wrapper(f"simulate {label}".strip(), "layer"))
@@ -123,6 +131,19 @@ def run(args: argparse.Namespace) -> int:
     for path in plan.commit():
         console.print(f"wrote {escape(str(path))}")
     return status
+
+
+def _quantized_graph(args: argparse.Namespace) -> tuple[object, str]:
+    """MODEL's graph at the per-layer widths of the quantized-model file, and the file's bit-policy label."""
+    from sw.graph import load_imported_model
+    from sw.runtime.qmodel import load_quantized
+
+    if Path(args.model).suffix.lower() not in (".onnx", ".tflite"):
+        raise ValueError(f"--quantized: MODEL must be the .onnx / .tflite file the quantized file was made from, "
+                         f"got '{args.model}'")
+    model = load_imported_model(args.model, input_shapes(args))
+    qm = load_quantized(args.quantized, model, args.model)
+    return qm.apply_bits(model).graph, str(qm.provenance.get("bits", "quantized"))
 
 
 def _trace_csv(graph, cfg, name: str) -> str:
