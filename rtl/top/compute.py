@@ -1,0 +1,169 @@
+"""Compute unit of the accelerator top: COMPUTE instructions on the PE array.
+
+A COMPUTE runs ``mb x nb`` array tiles (row blocks inner, column blocks outer) of ``k``
+reduction elements. Each element is ``x_digits * w_digits`` operand beats (int8 operands
+on int4 PEs are stored as two digit words per element, high digit first; the beat order
+is :meth:`rtl.arch.ArrayArch.beat_parts`'). Per beat the unit reads one input SRAM word
+(``rows`` digits), one weight SRAM word (``cols`` digits) and the column block's
+parameter entry (bias, multiplier, shift of ``cols`` columns) and offers them to the
+:class:`rtl.array.SystolicArray` together with the instruction's zero points and clamps.
+
+Stages (cycles): stage 0 presents the SRAM addresses (synchronous read ports, enabled
+by ``advance``); stage 1 holds the read words and offers the beat; ``advance = ~valid1 |
+array ready``, so a refused beat (the array's ``Dmin`` hold) stalls both stages. The
+array's drain writes each output beat (``requant_lanes`` codes, low ``code_bits`` bits)
+to the output SRAM at ``o_base + n`` (``n``: drain beats of this COMPUTE so far: array
+tile ``t = col_block * mb + row_block``, beat ``t * rows * cols / lanes + g * rows + r``).
+
+Semaphores: ``release`` when the last beat entered the array, ``drain_release`` when the
+last output beat is in the output SRAM (a queue of up to ``DRAIN_QUEUE`` COMPUTEs).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import In, Out
+
+from rtl.arch import HI, LO, NATIVE
+from rtl.array import SystolicArray
+from rtl.top.dma import instr_field, release_of
+from rtl.top.program import ADDR_BITS, INSTR_BITS, PARAM_FIELD_BITS, SEMAPHORES, TopArch
+
+__all__ = ["ComputeUnit", "DRAIN_QUEUE"]
+
+#: COMPUTE instructions whose outputs may be draining at once.
+DRAIN_QUEUE = 4
+
+
+class ComputeUnit(wiring.Component):
+    """Executes COMPUTE instructions (module docstring).
+
+    Attributes
+    ----------
+    cmd : In(stream of INSTR_BITS)
+        COMPUTE instruction words whose semaphores were acquired.
+    x_addr, w_addr, p_addr, rd_en : Out; x_data, w_data, p_data : In
+        Synchronous read ports of the input, weight and parameter SRAMs.
+    o_we, o_addr, o_data : Out
+        Output SRAM write port.
+    release : Out(SEMAPHORES)
+        Semaphores to increment this cycle.
+    busy : Out(1)
+        Beats or drains in flight.
+    """
+
+    def __init__(self, arch: TopArch):
+        self.arch = arch
+        super().__init__({
+            "cmd": In(stream.Signature(INSTR_BITS)),
+            "x_addr": Out(ADDR_BITS), "w_addr": Out(ADDR_BITS), "p_addr": Out(ADDR_BITS), "rd_en": Out(1),
+            "x_data": In(arch.x_bits), "w_data": In(arch.w_bits), "p_data": In(arch.p_bits),
+            "o_we": Out(1), "o_addr": Out(ADDR_BITS), "o_data": Out(arch.o_bits),
+            "release": Out(SEMAPHORES), "busy": Out(1),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        top = self.arch
+        a = top.array
+        m.submodules.array = array = SystolicArray(a)
+        beats_per_tile = a.rows * (a.cols // a.requant_lanes)
+
+        # Instruction registers.
+        cmd = self.cmd.payload
+        active = Signal()
+        f = {name: Signal(instr_field(cmd, "COMPUTE", name).shape(), name=f"c_{name}")
+             for name in ("x_base", "w_base", "p_base", "mb", "nb", "k", "x_digits", "w_digits", "x_signed",
+                          "x_zp", "out_zp", "act_min", "act_max")}
+        rel = Signal(SEMAPHORES)
+        ib, jb = Signal(12), Signal(12)
+        kk = Signal(16)
+        part = Signal(2)
+        xp, wp, wblock = Signal(ADDR_BITS), Signal(ADDR_BITS), Signal(ADDR_BITS)
+
+        # Drain descriptors: output base, beats, release mask.
+        m.submodules.drains = drains = SyncFIFO(width=2 * ADDR_BITS + SEMAPHORES, depth=DRAIN_QUEUE)
+        count = instr_field(cmd, "COMPUTE", "mb") * instr_field(cmd, "COMPUTE", "nb") * beats_per_tile
+        take = self.cmd.valid & ~active & drains.w_rdy
+        m.d.comb += [self.cmd.ready.eq(~active & drains.w_rdy), drains.w_en.eq(take),
+                     drains.w_data.eq(Cat(instr_field(cmd, "COMPUTE", "o_base"), count[:ADDR_BITS],
+                                          instr_field(cmd, "COMPUTE", "drain_release")))]
+        with m.If(take):
+            m.d.sync += [active.eq(1), rel.eq(release_of(cmd)), ib.eq(0), jb.eq(0), kk.eq(0), part.eq(0),
+                         xp.eq(instr_field(cmd, "COMPUTE", "x_base")), wp.eq(instr_field(cmd, "COMPUTE", "w_base")),
+                         wblock.eq(instr_field(cmd, "COMPUTE", "w_base"))]
+            m.d.sync += [sig.eq(instr_field(cmd, "COMPUTE", name)) for name, sig in f.items()]
+
+        # Stage 0: addresses of the current beat.
+        xd, wd = f["x_digits"], f["w_digits"]
+        xsel = Mux(xd, part[0], 0)
+        wsel = Mux(xd, part[1], part[0]) & wd
+        last_part = part == Mux(xd & wd, 3, xd | wd)  # passes - 1: 0, 1 or 3
+        last_elem = kk == f["k"] - 1
+        last_beat = last_part & last_elem
+        last_row = ib == f["mb"] - 1
+        last_col = jb == f["nb"] - 1
+        m.d.comb += [self.x_addr.eq(xp + xsel), self.w_addr.eq(wp + wsel), self.p_addr.eq(f["p_base"] + jb)]
+
+        # Stage 1: the read words and the beat's flags.
+        v1 = Signal()
+        last1, end1 = Signal(), Signal()
+        xpart1, wpart1 = Signal(2), Signal(2)
+        keep1 = {name: Signal.like(f[name], name=f"s1_{name}") for name in
+                 ("x_signed", "x_zp", "out_zp", "act_min", "act_max")}
+        rel1 = Signal(SEMAPHORES)
+        advance = ~v1 | array.i.ready
+        m.d.comb += self.rd_en.eq(advance)
+        with m.If(advance):
+            m.d.sync += [v1.eq(active), last1.eq(last_beat), end1.eq(last_beat & last_row & last_col), rel1.eq(rel),
+                         xpart1.eq(Mux(xd, Mux(xsel, LO, HI), NATIVE)), wpart1.eq(Mux(wd, Mux(wsel, LO, HI), NATIVE))]
+            m.d.sync += [keep1[name].eq(f[name]) for name in keep1]
+            with m.If(active):
+                with m.If(~last_part):
+                    m.d.sync += part.eq(part + 1)
+                with m.Else():
+                    m.d.sync += [part.eq(0), kk.eq(Mux(last_elem, 0, kk + 1)), xp.eq(xp + 1 + xd),
+                                 wp.eq(wp + 1 + wd)]
+                    with m.If(last_elem):
+                        m.d.sync += ib.eq(Mux(last_row, 0, ib + 1))
+                        with m.If(~last_row):
+                            m.d.sync += wp.eq(wblock)  # the next row block reuses the column block's weights
+                        with m.Else():
+                            m.d.sync += [jb.eq(jb + 1), xp.eq(f["x_base"]), wblock.eq(wp + 1 + wd)]
+                            with m.If(last_col):
+                                m.d.sync += active.eq(0)
+
+        # The beat into the array.
+        beat = array.i.payload
+        m.d.comb += [array.i.valid.eq(v1), beat.x.as_value().eq(self.x_data), beat.w.as_value().eq(self.w_data),
+                     beat.last.eq(last1), beat.tile.x_signed.eq(keep1["x_signed"]), beat.tile.x_zp.eq(keep1["x_zp"]),
+                     beat.tile.out_zp.eq(keep1["out_zp"]), beat.tile.act_min.eq(keep1["act_min"]),
+                     beat.tile.act_max.eq(keep1["act_max"])]
+        if a.splits:
+            m.d.comb += [beat.x_part.eq(xpart1), beat.w_part.eq(wpart1)]
+        bias_bits, mult_bits, shift_bits = PARAM_FIELD_BITS
+        for c in range(a.cols):
+            base = c * sum(PARAM_FIELD_BITS)
+            m.d.comb += [beat.tile.bias[c].eq(self.p_data[base:base + bias_bits]),
+                         beat.tile.multiplier[c].eq(self.p_data[base + bias_bits:base + bias_bits + mult_bits]),
+                         beat.tile.shift[c].eq(self.p_data[base + bias_bits + mult_bits:
+                                                           base + bias_bits + mult_bits + len(beat.tile.shift[c])])]
+        issue_release = Mux(v1 & array.i.ready & end1, rel1, 0)
+
+        # Drain: output beats to the output SRAM; the last one of a COMPUTE releases its semaphores.
+        o_base = drains.r_data[:ADDR_BITS]
+        o_count = drains.r_data[ADDR_BITS:2 * ADDR_BITS]
+        o_rel = drains.r_data[2 * ADDR_BITS:]
+        n = Signal(ADDR_BITS)
+        out = array.o
+        done = out.valid & (n == o_count - 1)
+        m.d.comb += [out.ready.eq(1), self.o_we.eq(out.valid), self.o_addr.eq(o_base + n),
+                     self.o_data.eq(Cat(*(out.payload[lane][:a.code_bits] for lane in range(a.requant_lanes)))),
+                     drains.r_en.eq(done)]
+        with m.If(out.valid):
+            m.d.sync += n.eq(Mux(done, 0, n + 1))
+        m.d.comb += [self.release.eq(issue_release | Mux(done, o_rel, 0)),
+                     self.busy.eq(active | v1 | drains.r_rdy)]
+        return m

@@ -1,0 +1,177 @@
+"""A layer for the accelerator top: operands, golden output, DRAM image and result read-back.
+
+:class:`LayerOperands` holds a weighted layer as a GEMM of integer codes: the input
+im2col'd **on the host** (``M x K``, OHWI order ``(ky, kx, c)``, padding filled with
+the input zero point, exact by zero-point alignment), symmetric weight codes ``K x N``
+(the array has no weight zero point), per-channel int32 bias, multiplier and shift,
+and the golden output codes from :func:`sw.golden.conv.conv2d` /
+:func:`sw.golden.fully_connected.fully_connected` (TFLite double rounding), computed
+independently of the im2col and of the RTL. :func:`model_layer` takes them from a real
+model's integer golden model (FQN calibration). :func:`dram_image` lays the operands
+out as :class:`rtl.top.program.Layout` says; :func:`read_outputs` decodes the words the
+top wrote back.
+
+DRAM words: an input SRAM word is one operand beat (``rows`` digits of ``pe_bits``, row
+0 lowest); int8 codes on int4 PEs are two words per element, high digit (``code >> 4``,
+4 bits) then low digit (``code & 15``). Weight words likewise with ``cols`` digits.
+A parameter entry holds per column bias (32), multiplier (32), shift (8). An output
+word is a drain beat of ``requant_lanes`` codes of ``code_bits``. SRAM words are split
+into bus words, lowest bits first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from rtl.top.program import PARAM_FIELD_BITS, GemmLayer, TopArch, TopProgram
+from sw.golden.conv import conv2d
+from sw.golden.requant import OutputStage
+
+__all__ = ["LayerOperands", "im2col", "conv_operands", "dram_image", "read_outputs"]
+
+
+@dataclass(frozen=True)
+class LayerOperands:
+    """A layer's integer operands and golden output (module docstring).
+
+    Attributes
+    ----------
+    layer : GemmLayer
+        Shape, widths, zero points and clamps.
+    x : np.ndarray
+        ``(M, K)`` im2col'd input codes.
+    w : np.ndarray
+        ``(K, N)`` weight codes.
+    bias, multiplier, shift : np.ndarray
+        ``(N,)`` int32 bias, requantization multiplier and shift per output channel.
+    golden : np.ndarray
+        ``(M, N)`` output codes of the golden model.
+    """
+
+    layer: GemmLayer
+    x: np.ndarray
+    w: np.ndarray
+    bias: np.ndarray
+    multiplier: np.ndarray
+    shift: np.ndarray
+    golden: np.ndarray
+
+
+def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
+           padding: tuple[tuple[int, int], tuple[int, int]], pad_value: int) -> np.ndarray:
+    """``[oh * ow, kh * kw * C]`` patches of NHWC ``x[0]`` in OHWI order; pads hold ``pad_value``."""
+    (top, bottom), (left, right) = padding
+    padded = np.pad(x[0], ((top, bottom), (left, right), (0, 0)), constant_values=pad_value)
+    kh, kw = kernel
+    (sh, sw), (dh, dw) = stride, dilation
+    oh = (padded.shape[0] - dh * (kh - 1) - 1) // sh + 1
+    ow = (padded.shape[1] - dw * (kw - 1) - 1) // sw + 1
+    cols = [padded[ky * dh: ky * dh + sh * (oh - 1) + 1: sh, kx * dw: kx * dw + sw * (ow - 1) + 1: sw]
+            for ky in range(kh) for kx in range(kw)]
+    return np.stack(cols, axis=2).reshape(oh * ow, -1)
+
+
+def conv_operands(name: str, x: np.ndarray, weights: np.ndarray, bias: np.ndarray, stage: OutputStage, *,
+                  x_zp: int, w_bits: int, a_bits: int, stride: tuple[int, int] = (1, 1),
+                  dilation: tuple[int, int] = (1, 1),
+                  padding: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))) -> LayerOperands:
+    """Operands of an ungrouped convolution (an FC layer is a 1x1 convolution of a 1x1 map).
+
+    Parameters
+    ----------
+    x : np.ndarray
+        NHWC input codes, batch 1.
+    weights : np.ndarray
+        OHWI weight codes (symmetric: zero point 0).
+    bias : np.ndarray
+        int32 bias per output channel.
+    stage : OutputStage
+        Requantization (per-channel multiplier and shift, output zero point, clamps).
+    """
+    cout, kh, kw, _ = weights.shape
+    golden = conv2d(x, weights, bias, stage, input_zero_point=x_zp, stride=stride, dilation=dilation,
+                    padding=padding)
+    cols = im2col(x, (kh, kw), stride, dilation, padding, x_zp)
+    mult = np.broadcast_to(np.asarray(stage.multiplier, dtype=np.int64), (cout,))
+    shift = np.broadcast_to(np.asarray(stage.shift, dtype=np.int64), (cout,))
+    gemm = GemmLayer(name=name, m=cols.shape[0], n=cout, k=cols.shape[1], w_bits=w_bits, a_bits=a_bits, x_zp=x_zp,
+                     out_zp=int(stage.zero_point), act_min=int(stage.act_min), act_max=int(stage.act_max))
+    return LayerOperands(gemm, cols.astype(np.int64), weights.reshape(cout, -1).T.astype(np.int64),
+                         np.asarray(bias, dtype=np.int64), mult.copy(), shift.copy(),
+                         golden.reshape(-1, cout).astype(np.int64))
+
+
+def _pack(values: np.ndarray, width: int) -> np.ndarray:
+    """Fields ``(..., count)`` of ``width`` bits (two's complement) -> little-endian bytes ``(..., count*width/8)``."""
+    v = np.asarray(values, dtype=np.int64) & ((1 << width) - 1)
+    bits = (v[..., None] >> np.arange(width)) & 1
+    bits = bits.reshape(*v.shape[:-1], v.shape[-1] * width).astype(np.uint8)
+    return np.packbits(bits, axis=-1, bitorder="little")
+
+
+def _digits(codes: np.ndarray, digits: int, pe_bits: int) -> np.ndarray:
+    """Digit planes ``(..., digits)`` of codes: ``[hi, lo]`` 4-bit digits, or the code itself."""
+    if digits == 2:
+        return np.stack([(codes >> 4) & 15, codes & 15], axis=-1)
+    return (codes & ((1 << pe_bits) - 1))[..., None]
+
+
+def dram_image(arch: TopArch, program: TopProgram, ops: LayerOperands) -> np.ndarray:
+    """The DRAM contents before the run: ``(words, bus_bytes)`` uint8, output region zero."""
+    a, lay = arch.array, program.layout
+    k = ops.layer.k
+    parts = []
+    for p0, p1 in lay.runs:
+        mb = -(-(p1 - p0) // a.rows)
+        x = np.full((mb * a.rows, k), ops.layer.x_zp, dtype=np.int64)
+        x[:p1 - p0] = ops.x[p0:p1]
+        d = _digits(x.reshape(mb, a.rows, k).transpose(0, 2, 1), lay.x_digits, a.pe_bits)  # (mb, k, rows, digits)
+        parts.append(_pack(d.transpose(0, 1, 3, 2), a.pe_bits).reshape(-1))
+    for c0, c1 in lay.blocks:
+        nb = -(-(c1 - c0) // a.cols)
+        w = np.zeros((k, nb * a.cols), dtype=np.int64)
+        w[:, :c1 - c0] = ops.w[:, c0:c1]
+        d = _digits(w.reshape(k, nb, a.cols).transpose(1, 0, 2), lay.w_digits, a.pe_bits)  # (nb, k, cols, digits)
+        parts.append(_pack(d.transpose(0, 1, 3, 2), a.pe_bits).reshape(-1))
+    for c0, c1 in lay.blocks:
+        nb = -(-(c1 - c0) // a.cols)
+        fields = []
+        for values, width in zip((ops.bias, ops.multiplier, ops.shift), PARAM_FIELD_BITS):
+            padded = np.zeros(nb * a.cols, dtype=np.int64)
+            padded[:c1 - c0] = values[c0:c1]
+            bits = (padded[:, None] & ((1 << width) - 1)) >> np.arange(width) & 1
+            fields.append(bits)
+        bits = np.concatenate(fields, axis=1).reshape(nb, -1).astype(np.uint8)
+        parts.append(np.packbits(bits, axis=-1, bitorder="little").reshape(-1))
+    data = np.concatenate(parts)
+    words = lay.o_base[0] if lay.o_base else len(data) // arch.bus_bytes
+    if len(data) != words * arch.bus_bytes:
+        raise AssertionError(f"DRAM image has {len(data)} bytes; the layout expects {words} words")
+    image = np.zeros((lay.words, arch.bus_bytes), dtype=np.uint8)
+    image[:words] = data.reshape(words, arch.bus_bytes)
+    return image
+
+
+def read_outputs(arch: TopArch, program: TopProgram, written: Mapping[int, bytes] | np.ndarray) -> np.ndarray:
+    """The ``(M, N)`` output codes from the DRAM after the run (``(words, bus_bytes)`` uint8)."""
+    a, lay = arch.array, program.layout
+    image = np.asarray(written)
+    groups = a.cols // a.requant_lanes
+    out = np.zeros((program.layer.m, program.layer.n), dtype=np.int64)
+    width = a.code_bits
+    for i, (p0, p1) in enumerate(lay.runs):
+        mb = -(-(p1 - p0) // a.rows)
+        for j, (c0, c1) in enumerate(lay.blocks):
+            nb = -(-(c1 - c0) // a.cols)
+            base = lay.o_base[i * len(lay.blocks) + j]
+            nwords = mb * nb * a.rows * groups * arch.ratio("o")
+            raw = image[base:base + nwords].reshape(-1)
+            bits = np.unpackbits(raw, bitorder="little").reshape(-1, width).astype(np.int64)
+            codes = (bits << np.arange(width)).sum(axis=1)
+            codes = np.where(codes >= 1 << (width - 1), codes - (1 << width), codes)
+            tiles = codes.reshape(nb, mb, groups, a.rows, a.requant_lanes).transpose(1, 3, 0, 2, 4)
+            out[p0:p1, c0:c1] = tiles.reshape(mb * a.rows, nb * a.cols)[:p1 - p0, :c1 - c0]
+    return out

@@ -1,0 +1,435 @@
+"""The accelerator top's description (:class:`TopArch`), its instruction set and layer programs.
+
+Instruction set
+---------------
+Every instruction is ``INSTR_BITS`` bits: ``op`` (3 bits), ``acquire`` and ``release``
+(one bit per semaphore, ``SEMAPHORES`` of them), then the op's fields (:data:`FIELDS`,
+LSB first). A unit executing an instruction first waits until every semaphore in
+``acquire`` is non-zero and decrements them (atomically), executes, then increments
+the semaphores in ``release``:
+
+* ``LOAD buf sram dram words``: DMA-in of ``words`` bus words from DRAM word ``dram``
+  into buffer ``buf`` (0 input, 1 weight, 2 requantization parameters) from SRAM word
+  ``sram``; ``release`` when the last word has landed.
+* ``COMPUTE``: ``mb`` x ``nb`` array tiles (row blocks inner) of ``k`` reduction elements
+  (``x_digits`` / ``w_digits``: int8 operands as two digit words per element); operands
+  from SRAM words ``x_base`` / ``w_base`` / parameter entry ``p_base``; drained outputs to
+  output SRAM word ``o_base`` on. ``release`` when the last operand beat has entered the
+  array, ``drain_release`` when the last result is in the output SRAM.
+* ``STORE sram dram words``: DMA-out; ``release`` once the last word was accepted.
+* ``SYNC``: acquire, then release (in the dispatcher; a program starts with SYNCs that
+  put the free double-buffer halves into the semaphores).
+* ``END``: done once every unit is idle and every result is written.
+
+The JSON form of a program is a list of ``{"op": ..., field: value}`` objects.
+
+Layer programs
+--------------
+:func:`layer_program` turns the compiler's tiling of a layer (run length ``tm``, channel
+block ``tn``, loop order; one K chunk) into a program and the DRAM layout it reads and
+writes. The input is im2col'd on the host: each run of ``tm`` output pixels is stored
+as whole row blocks of ``rows`` pixels x ``K`` elements (padding to whole array tiles).
+Pure Python (no Amaranth import): the simulator side may import it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from rtl.arch import ArrayArch
+
+__all__ = ["TopArch", "Instr", "FIELDS", "OPS", "INSTR_BITS", "SEMAPHORES", "SEM", "GemmLayer", "Layout",
+           "TopProgram", "layer_program", "encode", "decode", "program_json", "program_from_json",
+           "PARAM_FIELD_BITS"]
+
+#: Counting semaphores of the controller.
+SEMAPHORES = 8
+#: Semaphore ids used by layer programs: input / weight / output halves free and full.
+SEM = {"x_free": 0, "x_full": 1, "w_free": 2, "w_full": 3, "o_free": 4, "o_full": 5}
+#: Opcodes.
+OPS = {"LOAD": 1, "COMPUTE": 2, "STORE": 3, "SYNC": 4, "END": 5}
+OP_BITS = 3
+ADDR_BITS = 20
+#: Per-op fields after the header: (name, bits, signed).
+FIELDS = {
+    "LOAD": (("buf", 2, False), ("sram", ADDR_BITS, False), ("dram", 32, False), ("words", ADDR_BITS, False)),
+    "STORE": (("sram", ADDR_BITS, False), ("dram", 32, False), ("words", ADDR_BITS, False)),
+    "COMPUTE": (("x_base", ADDR_BITS, False), ("w_base", ADDR_BITS, False), ("p_base", 16, False),
+                ("o_base", ADDR_BITS, False), ("mb", 12, False), ("nb", 12, False), ("k", 16, False),
+                ("x_digits", 1, False), ("w_digits", 1, False), ("x_signed", 1, False), ("x_zp", 9, True),
+                ("out_zp", 9, True), ("act_min", 9, True), ("act_max", 9, True),
+                ("drain_release", SEMAPHORES, False)),
+    "SYNC": (),
+    "END": (),
+}
+HEADER_BITS = OP_BITS + 2 * SEMAPHORES
+INSTR_BITS = HEADER_BITS + max(sum(w for _, w, _ in f) for f in FIELDS.values())
+#: Bits of one column's requantization parameters in a parameter entry: bias 32, multiplier 32, shift 8.
+PARAM_FIELD_BITS = (32, 32, 8)
+BUFFERS = ("x", "w", "p")
+
+
+@dataclass(frozen=True)
+class TopArch:
+    """The accelerator top: the PE array, its SRAM buffers and the DRAM bus.
+
+    Attributes
+    ----------
+    array : ArrayArch
+        The PE array with its requantization lanes.
+    ifmap_sram_bytes, weight_sram_bytes, ofmap_sram_bytes : int
+        Input, weight and output buffer capacities, bytes (both halves of the double buffer).
+    bus_bytes : int
+        DRAM bus width, bytes; one word per cycle, i.e. the DRAM bandwidth in bytes/cycle.
+    param_entries : int
+        Requantization-parameter entries (one per column block, ``cols`` x 72 bits), both halves.
+    program_words : int
+        Instruction memory depth, instructions.
+    """
+
+    array: ArrayArch
+    ifmap_sram_bytes: int
+    weight_sram_bytes: int
+    ofmap_sram_bytes: int
+    bus_bytes: int
+    param_entries: int = 128
+    program_words: int = 4096
+
+    def __post_init__(self) -> None:
+        b = self.bus_bytes
+        if isinstance(b, bool) or not isinstance(b, int) or b < 1 or b & (b - 1):
+            raise ValueError(f"memory.dram_bytes_per_cycle: the RTL top needs a power of two >= 1 bytes/cycle "
+                             f"(its bus width), got {b!r}")
+        for name, bits in (("input word (rows * pe_bits)", self.x_bits), ("weight word (cols * pe_bits)", self.w_bits),
+                           ("output word (requant_lanes * code_bits)", self.o_bits),
+                           ("parameter entry (cols * 72)", self.p_bits)):
+            if bits % self.bus_bits:
+                raise ValueError(f"memory.dram_bytes_per_cycle: the {self.bus_bits}-bit bus must divide the "
+                                 f"{bits}-bit {name}")
+        for name in ("ifmap_sram_bytes", "weight_sram_bytes", "ofmap_sram_bytes", "param_entries", "program_words"):
+            if self.depth(name) < 2 or self.depth(name) >= 1 << ADDR_BITS:
+                raise ValueError(f"{name}: {getattr(self, name)} gives {self.depth(name)} words; the RTL top needs "
+                                 f"2 .. {(1 << ADDR_BITS) - 1}")
+
+    @property
+    def bus_bits(self) -> int:
+        """DRAM bus width, bits."""
+        return 8 * self.bus_bytes
+
+    @property
+    def x_bits(self) -> int:
+        """Input SRAM word: one operand beat's ``rows`` digits, bits."""
+        return self.array.rows * self.array.pe_bits
+
+    @property
+    def w_bits(self) -> int:
+        """Weight SRAM word: one operand beat's ``cols`` digits, bits."""
+        return self.array.cols * self.array.pe_bits
+
+    @property
+    def o_bits(self) -> int:
+        """Output SRAM word: one drain beat, ``requant_lanes`` codes of ``code_bits``, bits."""
+        return self.array.requant_lanes * self.array.code_bits
+
+    @property
+    def p_bits(self) -> int:
+        """Parameter entry: bias, multiplier and shift of ``cols`` columns, bits."""
+        return self.array.cols * sum(PARAM_FIELD_BITS)
+
+    def word_bits(self, buf: str) -> int:
+        """SRAM word width of buffer ``x``, ``w``, ``p`` or ``o``, bits."""
+        return {"x": self.x_bits, "w": self.w_bits, "p": self.p_bits, "o": self.o_bits}[buf]
+
+    def ratio(self, buf: str) -> int:
+        """Bus words per SRAM word of buffer ``buf``."""
+        return self.word_bits(buf) // self.bus_bits
+
+    def depth(self, name: str) -> int:
+        """Words of a buffer given by its field name (even: two halves)."""
+        bits = {"ifmap_sram_bytes": self.x_bits, "weight_sram_bytes": self.w_bits,
+                "ofmap_sram_bytes": self.o_bits}.get(name)
+        if bits is None:
+            return getattr(self, name)
+        return (getattr(self, name) * 8 // bits) // 2 * 2
+
+    def half(self, buf: str) -> int:
+        """Words of one half of buffer ``x``, ``w``, ``p`` or ``o``."""
+        name = {"x": "ifmap_sram_bytes", "w": "weight_sram_bytes", "p": "param_entries", "o": "ofmap_sram_bytes"}
+        return self.depth(name[buf]) // 2
+
+    def describe(self) -> dict:
+        """JSON-ready parameters with the derived word widths and depths."""
+        return {"array": self.array.describe(), "ifmap_sram_bytes": self.ifmap_sram_bytes,
+                "weight_sram_bytes": self.weight_sram_bytes, "ofmap_sram_bytes": self.ofmap_sram_bytes,
+                "bus_bytes": self.bus_bytes, "param_entries": self.param_entries,
+                "program_words": self.program_words, "instr_bits": INSTR_BITS,
+                "word_bits": {b: self.word_bits(b) for b in ("x", "w", "p", "o")},
+                "half_words": {b: self.half(b) for b in ("x", "w", "p", "o")}}
+
+
+@dataclass(frozen=True)
+class Instr:
+    """One instruction; only the fields of its ``op`` (:data:`FIELDS`) are encoded."""
+
+    op: str
+    acquire: int = 0
+    release: int = 0
+    args: tuple[tuple[str, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.op not in OPS:
+            raise ValueError(f"instruction op: expected one of {', '.join(OPS)}, got {self.op!r}")
+        known = {name: (bits, signed) for name, bits, signed in FIELDS[self.op]}
+        for name, value in self.args:
+            if name not in known:
+                raise ValueError(f"{self.op}: unknown field {name!r} (fields: {', '.join(known) or 'none'})")
+            bits, signed = known[name]
+            lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+            if not lo <= value <= hi:
+                raise ValueError(f"{self.op}.{name}: {value} does not fit {bits} {'signed ' if signed else ''}bits")
+        for name in ("acquire", "release"):
+            if not 0 <= getattr(self, name) < 1 << SEMAPHORES:
+                raise ValueError(f"{self.op}.{name}: expected a {SEMAPHORES}-bit semaphore mask")
+
+    def get(self, name: str) -> int:
+        """Value of field ``name`` (0 when not given)."""
+        return dict(self.args).get(name, 0)
+
+
+def make(op: str, acquire: int = 0, release: int = 0, **args: int) -> Instr:
+    """An :class:`Instr` from keyword fields."""
+    return Instr(op, acquire, release, tuple(sorted(args.items())))
+
+
+def encode(instr: Instr) -> int:
+    """The instruction's ``INSTR_BITS``-bit encoding as an integer."""
+    word = OPS[instr.op] | instr.acquire << OP_BITS | instr.release << (OP_BITS + SEMAPHORES)
+    offset = HEADER_BITS
+    for name, bits, _ in FIELDS[instr.op]:
+        word |= (instr.get(name) & ((1 << bits) - 1)) << offset
+        offset += bits
+    return word
+
+
+def decode(word: int) -> Instr:
+    """Inverse of :func:`encode` (ValueError on an unknown opcode)."""
+    code = word & ((1 << OP_BITS) - 1)
+    ops = {v: k for k, v in OPS.items()}
+    if code not in ops:
+        raise ValueError(f"instruction word: unknown opcode {code}")
+    op = ops[code]
+    acquire = (word >> OP_BITS) & ((1 << SEMAPHORES) - 1)
+    release = (word >> (OP_BITS + SEMAPHORES)) & ((1 << SEMAPHORES) - 1)
+    offset, args = HEADER_BITS, []
+    for name, bits, signed in FIELDS[op]:
+        value = (word >> offset) & ((1 << bits) - 1)
+        if signed and value >> (bits - 1):
+            value -= 1 << bits
+        args.append((name, value))
+        offset += bits
+    return Instr(op, acquire, release, tuple(sorted((n, v) for n, v in args if v)))
+
+
+def field_offset(op: str, name: str) -> tuple[int, int, bool]:
+    """``(bit offset, bits, signed)`` of field ``name`` of ``op`` in the encoding."""
+    offset = HEADER_BITS
+    for fname, bits, signed in FIELDS[op]:
+        if fname == name:
+            return offset, bits, signed
+        offset += bits
+    raise KeyError(f"{op} has no field {name!r}")
+
+
+def program_json(program: list[Instr]) -> str:
+    """The JSON form: a list of ``{"op": ..., "acquire": ..., "release": ..., field: value}``."""
+    return json.dumps([{"op": i.op, "acquire": i.acquire, "release": i.release, **dict(i.args)} for i in program])
+
+
+def program_from_json(text: str) -> list[Instr]:
+    """Inverse of :func:`program_json` (ValueError on a bad instruction)."""
+    out = []
+    for n, item in enumerate(json.loads(text)):
+        if not isinstance(item, dict) or "op" not in item:
+            raise ValueError(f"program instruction {n}: expected an object with an 'op'")
+        rest = {k: int(v) for k, v in item.items() if k not in ("op", "acquire", "release")}
+        out.append(make(item["op"], int(item.get("acquire", 0)), int(item.get("release", 0)), **rest))
+    return out
+
+
+# -- layer programs ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GemmLayer:
+    """A layer as the top runs it: ``M x K`` im2col'd input codes times ``K x N`` weight codes.
+
+    Attributes
+    ----------
+    name : str
+        Layer name (error messages).
+    m, n, k : int
+        Output pixels, output channels, reduction elements.
+    w_bits, a_bits : int
+        Weight and activation code widths, bits (signed codes).
+    x_zp, out_zp, act_min, act_max : int
+        Input zero point, output zero point and clamps (codes).
+    """
+
+    name: str
+    m: int
+    n: int
+    k: int
+    w_bits: int
+    a_bits: int
+    x_zp: int
+    out_zp: int
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a layer's operands and results live in DRAM (bus-word addresses) and per tile.
+
+    Attributes
+    ----------
+    runs, blocks : tuple[tuple[int, int], ...]
+        Output-pixel runs ``[p0, p1)`` and output-channel blocks ``[c0, c1)`` of the tiling.
+    x_digits, w_digits : int
+        Digit words per input / weight element (2 for int8 operands on int4 PEs, else 1).
+    x_base, w_base, p_base, o_base : tuple[int, ...]
+        DRAM word address of each run's input, each block's weights and parameters, and each
+        tile's output (index ``run * len(blocks) + block``).
+    words : int
+        DRAM words of the whole image.
+    """
+
+    runs: tuple[tuple[int, int], ...]
+    blocks: tuple[tuple[int, int], ...]
+    x_digits: int
+    w_digits: int
+    x_base: tuple[int, ...]
+    w_base: tuple[int, ...]
+    p_base: tuple[int, ...]
+    o_base: tuple[int, ...]
+    words: int
+
+
+@dataclass(frozen=True)
+class TopProgram:
+    """A layer's program, its DRAM layout and the tile order it executes."""
+
+    layer: GemmLayer
+    layout: Layout
+    instructions: tuple[Instr, ...]
+    tiles: tuple[tuple[int, int], ...] = field(default=())
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _blocks(total: int, size: int) -> tuple[tuple[int, int], ...]:
+    return tuple((lo, min(lo + size, total)) for lo in range(0, total, size))
+
+
+def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str) -> TopProgram:
+    """The program of ``layer`` tiled in runs of ``tm`` pixels by blocks of ``tn`` channels.
+
+    ``order`` is the compiler's loop order: ``wo`` (channel blocks outer) or ``io`` (runs
+    outer); an operand is loaded again only when the previous tile used another one.
+    ValueError (one line, naming the layer) when a tile does not fit its SRAM half.
+    """
+    a = arch.array
+    where = f"layer '{layer.name}'"
+    if order not in ("wo", "io"):
+        raise ValueError(f"{where}: loop order: expected 'wo' or 'io', got {order!r}")
+    if tm < 1 or tn < 1:
+        raise ValueError(f"{where}: tile sizes must be >= 1, got tm={tm}, tn={tn}")
+    a.beat_parts(layer.w_bits, layer.a_bits)  # ValueError if the mode is unsupported
+    if layer.k > a.max_depth:
+        raise ValueError(f"{where}: K = {layer.k} exceeds the accumulator depth {a.max_depth}; "
+                         "the RTL top has no K split yet")
+    xd = 2 if layer.a_bits > a.pe_bits else 1
+    wd = 2 if layer.w_bits > a.pe_bits else 1
+    groups = a.cols // a.requant_lanes
+    runs, blocks = _blocks(layer.m, tm), _blocks(layer.n, tn)
+    mbs = [_cdiv(p1 - p0, a.rows) for p0, p1 in runs]
+    nbs = [_cdiv(c1 - c0, a.cols) for c0, c1 in blocks]
+    # SRAM words per run / block / tile, and the fit checks.
+    x_words = [mb * layer.k * xd for mb in mbs]
+    w_words = [nb * layer.k * wd for nb in nbs]
+    o_words = {(i, j): mbs[i] * nbs[j] * a.rows * groups for i in range(len(runs)) for j in range(len(blocks))}
+    for buf, need in (("x", max(x_words)), ("w", max(w_words)), ("p", max(nbs)), ("o", max(o_words.values()))):
+        if need > arch.half(buf):
+            label = {"x": "input", "w": "weight", "p": "parameter", "o": "output"}[buf]
+            raise ValueError(f"{where}: a tile needs {need} {label} SRAM words (whole array tiles, host im2col); "
+                             f"half the {label} buffer holds {arch.half(buf)}")
+    # DRAM layout (bus words).
+    address = 0
+
+    def region(sizes: list[int], buf: str) -> tuple[int, ...]:
+        nonlocal address
+        bases = []
+        for size in sizes:
+            bases.append(address)
+            address += size * arch.ratio(buf)
+        return tuple(bases)
+
+    x_base = region(x_words, "x")
+    w_base = region(w_words, "w")
+    p_base = region(nbs, "p")
+    tiles = [(i, j) for j in range(len(blocks)) for i in range(len(runs))] if order == "wo" else \
+        [(i, j) for i in range(len(runs)) for j in range(len(blocks))]
+    o_base = region([o_words[(i, j)] for i in range(len(runs)) for j in range(len(blocks))], "o")
+    layout = Layout(runs, blocks, xd, wd, x_base, w_base, p_base, o_base, address)
+
+    s = {name: 1 << bit for name, bit in SEM.items()}
+    free = s["x_free"] | s["w_free"] | s["o_free"]
+    prog = [make("SYNC", release=free), make("SYNC", release=free)]
+    hx = hw = ho = 1
+    prev_i = prev_j = None
+    # The last tile using each input / weight load releases its half.
+    last_x = {}
+    last_w = {}
+    for n, (i, j) in enumerate(tiles):
+        if i != prev_i:
+            last_x_owner = n
+        if j != prev_j:
+            last_w_owner = n
+        last_x[last_x_owner] = n
+        last_w[last_w_owner] = n
+        prev_i, prev_j = i, j
+    releases_x = set(last_x.values())
+    releases_w = set(last_w.values())
+    prev_i = prev_j = None
+    for n, (i, j) in enumerate(tiles):
+        acquire = s["o_free"]
+        if i != prev_i:
+            hx ^= 1
+            prog.append(make("LOAD", acquire=s["x_free"], release=s["x_full"], buf=0, sram=hx * arch.half("x"),
+                             dram=x_base[i], words=x_words[i] * arch.ratio("x")))
+            acquire |= s["x_full"]
+        if j != prev_j:
+            hw ^= 1
+            prog.append(make("LOAD", acquire=s["w_free"], buf=1, sram=hw * arch.half("w"), dram=w_base[j],
+                             words=w_words[j] * arch.ratio("w")))
+            prog.append(make("LOAD", release=s["w_full"], buf=2, sram=hw * arch.half("p"), dram=p_base[j],
+                             words=nbs[j] * arch.ratio("p")))
+            acquire |= s["w_full"]
+        ho ^= 1
+        release = (s["x_free"] if n in releases_x else 0) | (s["w_free"] if n in releases_w else 0)
+        prog.append(make("COMPUTE", acquire=acquire, release=release, x_base=hx * arch.half("x"),
+                         w_base=hw * arch.half("w"), p_base=hw * arch.half("p"), o_base=ho * arch.half("o"),
+                         mb=mbs[i], nb=nbs[j], k=layer.k, x_digits=xd - 1, w_digits=wd - 1, x_signed=1,
+                         x_zp=layer.x_zp, out_zp=layer.out_zp, act_min=layer.act_min, act_max=layer.act_max,
+                         drain_release=s["o_full"]))
+        prog.append(make("STORE", acquire=s["o_full"], release=s["o_free"], sram=ho * arch.half("o"),
+                         dram=o_base[i * len(blocks) + j], words=o_words[(i, j)] * arch.ratio("o")))
+        prev_i, prev_j = i, j
+    prog.append(make("END"))
+    if len(prog) > arch.program_words:
+        raise ValueError(f"{where}: the program has {len(prog)} instructions; the instruction memory holds "
+                         f"{arch.program_words}")
+    return TopProgram(layer, layout, tuple(prog), tuple(tiles))

@@ -1,0 +1,100 @@
+"""The accelerator top: controller, DMA, compute unit and the SRAM buffers, with a DRAM port.
+
+Block diagram (text)::
+
+    prog_* --> [Controller: program memory -> dispatcher -> queues + semaphores]
+                   | LOAD/STORE              | COMPUTE
+                   v                         v
+    DRAM <-req/resp-> [DmaEngine] --write--> [input SRAM][weight SRAM][param SRAM] --read--> [ComputeUnit:
+                          ^                                                                   SystolicArray +
+                          +---------read---- [output SRAM] <-------------drain write--------- requant lanes]
+
+Buffers (``amaranth.lib.memory.Memory``, synchronous read ports, write ports with the
+bus word as write granularity): input ``rows * pe_bits`` bits wide, weight ``cols *
+pe_bits``, parameter ``cols * 72``, output ``requant_lanes * code_bits``; depths from
+the configuration's byte capacities (:class:`rtl.top.program.TopArch`), each split into
+two halves by the programs (double buffering).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from rtl.top.compute import ComputeUnit
+from rtl.top.controller import Controller
+from rtl.top.dma import DmaEngine, request_layout, response_layout
+from rtl.top.program import INSTR_BITS, TopArch
+
+__all__ = ["Accelerator"]
+
+
+class Accelerator(wiring.Component):
+    """The accelerator top of a :class:`rtl.top.program.TopArch`.
+
+    Attributes
+    ----------
+    start : In(1)
+        Pulse: run the loaded program.
+    prog_we, prog_addr, prog_data : In
+        Program memory write port.
+    mem_req : Out(stream of request_layout); mem_resp : In(stream of response_layout)
+        The DRAM port (:mod:`rtl.top.dma`).
+    done : Out(1)
+        The program finished (held until the next ``start``).
+    """
+
+    def __init__(self, arch: TopArch):
+        self.arch = arch
+        super().__init__({
+            "start": In(1), "prog_we": In(1), "prog_addr": In(range(arch.program_words)),
+            "prog_data": In(INSTR_BITS),
+            "mem_req": Out(stream.Signature(request_layout(arch))),
+            "mem_resp": In(stream.Signature(response_layout(arch))),
+            "done": Out(1),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        arch = self.arch
+        m.submodules.controller = ctrl = Controller(arch)
+        m.submodules.dma = dma = DmaEngine(arch)
+        m.submodules.compute = comp = ComputeUnit(arch)
+        bus = arch.bus_bits
+
+        def memory(name: str, buf: str, depth: int) -> Memory:
+            mem = Memory(shape=arch.word_bits(buf), depth=depth, init=[])
+            m.submodules[f"{name}_sram"] = mem
+            return mem
+
+        mems = {"x": memory("input", "x", 2 * arch.half("x")), "w": memory("weight", "w", 2 * arch.half("w")),
+                "p": memory("param", "p", 2 * arch.half("p"))}
+        for index, (buf, mem) in enumerate(mems.items()):
+            ratio = arch.ratio(buf)
+            wr = mem.write_port(granularity=bus) if ratio > 1 else mem.write_port()
+            hit = dma.wr_en & (dma.wr_buf == index)
+            m.d.comb += [wr.addr.eq(dma.wr_addr), wr.data.eq(dma.wr_data.replicate(ratio))]
+            if ratio > 1:
+                m.d.comb += wr.en.eq((Const(1, ratio) << dma.wr_lane)[:ratio] & hit.replicate(ratio))
+            else:
+                m.d.comb += wr.en.eq(hit)
+            rd = mem.read_port()
+            m.d.comb += [rd.addr.eq(getattr(comp, f"{buf}_addr")), rd.en.eq(comp.rd_en),
+                         getattr(comp, f"{buf}_data").eq(rd.data)]
+        out = memory("output", "o", 2 * arch.half("o"))
+        owr = out.write_port()
+        ord_ = out.read_port()
+        m.d.comb += [owr.en.eq(comp.o_we), owr.addr.eq(comp.o_addr), owr.data.eq(comp.o_data),
+                     ord_.addr.eq(dma.o_addr), ord_.en.eq(dma.o_en), dma.o_data.eq(ord_.data)]
+
+        wiring.connect(m, ctrl.load_cmd, dma.load_cmd)
+        wiring.connect(m, ctrl.store_cmd, dma.store_cmd)
+        wiring.connect(m, ctrl.compute_cmd, comp.cmd)
+        wiring.connect(m, wiring.flipped(self.mem_req), dma.req)
+        wiring.connect(m, wiring.flipped(self.mem_resp), dma.resp)
+        m.d.comb += [ctrl.start.eq(self.start), ctrl.prog_we.eq(self.prog_we), ctrl.prog_addr.eq(self.prog_addr),
+                     ctrl.prog_data.eq(self.prog_data), ctrl.release.eq(dma.release | comp.release),
+                     ctrl.units_busy.eq(dma.busy | comp.busy), self.done.eq(ctrl.done)]
+        return m
