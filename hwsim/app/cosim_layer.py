@@ -1,0 +1,184 @@
+"""``hwsim cosim layer``: one real model layer through the RTL accelerator top, next to the simulator.
+
+Steps: the configuration's :attr:`hwsim.config.HwConfig.top`; the layer's operands from
+the model's integer golden model (:func:`rtl.top.layer.model_layer`: FQN calibration;
+``blazeface`` / ``yolox_tiny`` use the studies' real calibration images and first
+held-out input, a model file a seeded random input and its noisy copies); the
+compiler's schedule of the (cropped) layer (:func:`hwsim.compiler.compile_layer`), its
+program (:func:`rtl.top.program.layer_program`, host im2col, one K chunk); the run on
+the Amaranth simulator or Verilator; the outputs compared bit for bit with the golden
+model; the RTL cycles beside the simulator's event-mode and fast-path cycles of the
+same schedule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwsim.compiler import compile_layer
+from hwsim.configfile import load_config
+from hwsim.engine import simulate_tiles_event
+from hwsim.fastpath import simulate_tree
+from rtl.top.cosim import bench_words, run_layer
+from rtl.top.layer import model_layer
+from rtl.top.program import TopProgram, layer_program
+from sw.fileio import OutputPlan
+
+__all__ = ["register", "run", "LayerReport", "cosim_layer", "parse_size"]
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    """One layer through the top and the simulator (cycles at the configuration's clock)."""
+
+    model: str
+    layer: str
+    config: str
+    bits: int
+    backend: str
+    gemm: dict
+    tiling: dict
+    instructions: int
+    outputs: int
+    mismatches: int
+    first_mismatch: tuple | None
+    rtl_cycles: int
+    event_cycles: int
+    fast_cycles: int
+    build_seconds: float
+    run_seconds: float
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields plus the RTL / event-mode ratio."""
+        out = dict(self.__dict__)
+        out["rtl_over_event"] = round(self.rtl_cycles / self.event_cycles, 4) if self.event_cycles else None
+        out["bit_exact"] = self.mismatches == 0
+        return out
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """``HxW`` -> ``(H, W)``; ValueError naming --size otherwise."""
+    if text is None:
+        return None
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size: expected HxW (e.g. 8x8), got {text!r}") from None
+    if h < 1 or w < 1:
+        raise ValueError(f"--size: expected positive H and W, got {text!r}")
+    return h, w
+
+
+def _model_inputs(name: str, seed: int):
+    """``(model, calibration samples, input sample)`` of a real model name or a model file."""
+    from hwsim.app.studies.setups import REAL_MODELS, real_setup
+
+    if name in REAL_MODELS:
+        setup = real_setup(name, n_eval=1)
+        return setup.model, list(setup.calibration), setup.evaluation[0].inputs
+    from sw.graph import load_imported_model
+    from sw.runtime.executor import default_calibration
+
+    model = load_imported_model(name)
+    rng = np.random.default_rng(seed)
+    sample = {n: rng.uniform(-1.0, 1.0, model.native_shapes[n]) for n in model.input_names}
+    return model, default_calibration(model, sample, seed), sample
+
+
+def _program(cfg, layer, ops) -> tuple[TopProgram, object]:
+    sched = compile_layer(layer, cfg)
+    tiling = sched.tiling
+    if tiling.get("k_chunks", 1) != 1 or tiling.get("groups", 1) != 1:
+        raise ValueError(f"layer '{layer.name}': the schedule splits K into {tiling.get('k_chunks')} chunks; "
+                         "the RTL top has no K split yet")
+    program = layer_program(cfg.top, ops.layer, tiling["tile_out_pixels"], tiling["tile_out_channels"],
+                            tiling["loop_order"])
+    return program, sched
+
+
+def cosim_layer(model: str, layer: str, config: str | None, bits: int, size: tuple[int, int] | None,
+                backend: str, seed: int = 0, log=None) -> LayerReport:
+    """Run one layer on the top (module docstring)."""
+    from rtl.backends import AmaranthModel, VerilatorModel, find_verilator
+    from rtl.top.dram import TopBench
+
+    if bits not in (4, 8):
+        raise ValueError(f"--bits: expected 4 or 8, got {bits}")
+    cfg = load_config(config)
+    top = cfg.top
+    if backend == "verilator":
+        find_verilator()
+    net, calibration, sample = _model_inputs(model, seed)
+    ops, run = model_layer(net, layer, calibration, sample, bits, size)
+    program, sched = _program(cfg, run, ops)
+    latency = cfg.memory.dram_latency_cycles
+    bench = TopBench(top, bench_words(top, program, 1 << 16), latency)
+    t0 = time.perf_counter()
+    if backend == "amaranth":
+        sim = AmaranthModel(bench)
+    else:
+        from hwsim.app.commands.cosim import verilator_cache
+
+        sim = VerilatorModel(bench, verilator_cache(), log=log, uninitialized_memories=True)
+    build = time.perf_counter() - t0
+    result = run_layer(sim, top, program, ops, latency)
+    bw = cfg.memory.dram_bytes_per_cycle
+    event = simulate_tiles_event(list(sched.tiles()), bw, latency)
+    fast = simulate_tree(sched.root, bw, latency)
+    g = ops.layer
+    return LayerReport(model=model, layer=layer, config=cfg.name, bits=bits, backend=backend,
+                       gemm={"m": g.m, "n": g.n, "k": g.k, "in_shape": list(run.in_shapes[0]),
+                             "out_shape": list(run.out_shape)},
+                       tiling={k: sched.tiling[k] for k in ("tile_out_pixels", "tile_out_channels", "loop_order")},
+                       instructions=len(program.instructions), outputs=int(result.outputs.size),
+                       mismatches=result.mismatches, first_mismatch=result.first_mismatch(),
+                       rtl_cycles=result.cycles, event_cycles=int(event), fast_cycles=int(fast),
+                       build_seconds=round(build, 3), run_seconds=round(result.run_seconds, 3))
+
+
+def register(designs: argparse._SubParsersAction) -> None:
+    """Add ``hwsim cosim layer`` to the cosim designs."""
+    text = "a real model layer through the RTL accelerator top: bit-exact check and cycles vs the simulator"
+    sub = designs.add_parser("layer", help=text, description=text)
+    sub.add_argument("--model", required=True, help="blazeface, yolox_tiny, or an .onnx / .tflite file")
+    sub.add_argument("--layer", required=True, help="layer name (an ungrouped conv or fc)")
+    sub.add_argument("--config", default=None, help="preset name or .toml file (default preset)")
+    sub.add_argument("--bits", type=int, default=8, help="weight and activation width, 4 or 8 (default 8)")
+    sub.add_argument("--size", default=None, help="crop the layer's input to HxW (e.g. 8x8) to keep runs short")
+    sub.add_argument("--backend", choices=("verilator", "amaranth"), default="verilator",
+                     help="compiled Verilator model (default) or the Amaranth simulator")
+    sub.add_argument("--json", default=None, help="write the report as JSON to this file")
+    sub.add_argument("--seed", type=int, default=0, help="seed of a model file's random input (default 0)")
+    sub.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the report; 0 when bit-exact, 1 otherwise."""
+    plan = OutputPlan(inputs=[p for p in (args.model, args.config) if p])
+    out = plan.file(args.json, "--json") if args.json else None
+    report = cosim_layer(args.model, args.layer, args.config, args.bits, parse_size(args.size), args.backend,
+                         args.seed, log=lambda m: print(f"hwsim cosim: {m}", file=sys.stderr))
+    g = report.gemm
+    print(f"layer {report.layer} ({report.model}, {report.config}, int{report.bits}): GEMM M={g['m']} N={g['n']} "
+          f"K={g['k']}, {report.instructions} instructions, backend {report.backend}")
+    if report.mismatches == 0:
+        print(f"outputs: {report.outputs} codes, bit-exact with the golden model")
+    else:
+        p, c, rtl, gold = report.first_mismatch
+        print(f"outputs: {report.mismatches} of {report.outputs} codes differ; first at pixel {p}, channel {c}: "
+              f"rtl {rtl}, golden {gold}")
+    ratio = report.rtl_cycles / report.event_cycles if report.event_cycles else float("nan")
+    print(f"cycles: rtl {report.rtl_cycles}, simulator event {report.event_cycles}, fast path {report.fast_cycles} "
+          f"(rtl / event = {ratio:.3f})")
+    print(f"time: build {report.build_seconds:.1f} s, run {report.run_seconds:.2f} s "
+          f"({report.rtl_cycles / max(report.run_seconds, 1e-9):,.0f} simulated cycles/s incl. preload)")
+    if out is not None:
+        plan.stage(out, (json.dumps(report.to_dict(), indent=1) + "\n").encode())
+        plan.commit()
+    return 0 if report.mismatches == 0 else 1
