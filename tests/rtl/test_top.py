@@ -1,0 +1,114 @@
+"""The accelerator top (rtl/top): program encoding, whole small layers bit-exact on the Amaranth
+simulator, one real 16x16 int4 layer on Verilator (slow)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rtl.arch import ArrayArch
+from rtl.backends import AmaranthModel
+from rtl.top.cosim import bench_words, run_layer
+from rtl.top.dram import DramModel, TopBench
+from rtl.top.layer import conv_operands, fc_operands
+from rtl.top.program import (INSTR_BITS, GemmLayer, TopArch, decode, encode, layer_program, make, program_from_json,
+                             program_json)
+from sw.golden.requant import OutputStage
+
+LATENCY = 5
+#: 4x4 int4 PEs running int8 as digits, 4 lanes, 2 bytes/cycle.
+DIGITS = TopArch(ArrayArch(rows=4, cols=4, pe_bits=4, mac_modes=(4, 8), max_depth=256, requant_lanes=4),
+                 ifmap_sram_bytes=1024, weight_sram_bytes=1024, ofmap_sram_bytes=512, bus_bytes=2,
+                 param_entries=16, program_words=256)
+#: 4x4 int8 PEs sharing 2 requantization lanes, 2 bytes/cycle.
+INT8 = TopArch(ArrayArch(rows=4, cols=4, pe_bits=8, mac_modes=(8,), max_depth=256, requant_lanes=2),
+               ifmap_sram_bytes=2048, weight_sram_bytes=2048, ofmap_sram_bytes=512, bus_bytes=2,
+               param_entries=16, program_words=256)
+
+
+def _stage(rng, cout: int, bits: int) -> OutputStage:
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return OutputStage(rng.integers(1 << 30, (1 << 31) - 1, cout), rng.integers(-7, -1, cout), 1, lo, hi)
+
+
+def _conv(seed: int, bits: int, cin: int, cout: int, hw: int, k: int, stride: int):
+    rng = np.random.default_rng(seed)
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    x = rng.integers(lo, hi + 1, (1, hw, hw, cin))
+    w = rng.integers(lo + 1, hi + 1, (cout, k, k, cin))
+    pad = k // 2
+    return conv_operands(f"conv{k}x{k}s{stride}", x, w, rng.integers(-200, 200, cout), _stage(rng, cout, bits),
+                         x_zp=-1, w_bits=bits, a_bits=bits, stride=(stride, stride), padding=((pad, pad), (pad, pad)))
+
+
+def _run(arch: TopArch, ops, tm: int, tn: int, order: str):
+    program = layer_program(arch, ops.layer, tm, tn, order)
+    return run_layer(AmaranthModel(TopBench(arch, bench_words(arch, program), LATENCY)), arch, program, ops, LATENCY)
+
+
+def test_program_encoding_round_trip():
+    program = [make("SYNC", release=0b10101), make("LOAD", acquire=1, release=2, buf=2, sram=513, dram=70000, words=9),
+               make("COMPUTE", acquire=0b11, release=0b100, x_base=3, w_base=4, p_base=5, o_base=6, mb=7, nb=8, k=300,
+                    x_digits=1, w_digits=1, x_signed=1, x_zp=-128, out_zp=127, act_min=-128, act_max=-3,
+                    drain_release=0b100000),
+               make("STORE", acquire=32, release=16, sram=1, dram=2**32 - 1, words=1), make("END")]
+    for instr in program:
+        word = encode(instr)
+        assert 0 <= word < 1 << INSTR_BITS
+        assert decode(word) == instr
+    assert program_from_json(program_json(program)) == program
+
+
+def test_program_rejects_bad_fields():
+    with pytest.raises(ValueError, match=r"COMPUTE.x_zp: -300 does not fit 9 signed bits"):
+        make("COMPUTE", x_zp=-300)
+    with pytest.raises(ValueError, match=r"LOAD: unknown field 'k'"):
+        make("LOAD", k=1)
+    with pytest.raises(ValueError, match=r"unknown opcode 0"):
+        decode(0)
+
+
+def test_layer_program_refuses_what_the_top_cannot_run():
+    big = GemmLayer("deep", m=4, n=4, k=300, w_bits=4, a_bits=4, x_zp=0, out_zp=0, act_min=-8, act_max=7)
+    with pytest.raises(ValueError, match=r"layer 'deep': K = 300 exceeds the accumulator depth 256"):
+        layer_program(DIGITS, big, 4, 4, "wo")
+    wide = GemmLayer("wide", m=64, n=4, k=200, w_bits=8, a_bits=8, x_zp=0, out_zp=0, act_min=-8, act_max=7)
+    with pytest.raises(ValueError, match=r"layer 'wide': a tile needs 6400 input SRAM words .* holds 256"):
+        layer_program(DIGITS, wide, 64, 4, "wo")
+    with pytest.raises(ValueError, match=r"dram_bytes_per_cycle: the RTL top needs a power of two"):
+        TopArch(DIGITS.array, 1024, 1024, 512, bus_bytes=3)
+    with pytest.raises(ValueError, match=r"memory.dram_latency_cycles: the RTL DRAM model needs an integer >= 1"):
+        DramModel(DIGITS, 1024, 0)
+
+
+@pytest.mark.parametrize("arch, bits, k, stride, tile, order", [
+    (DIGITS, 4, 1, 1, (8, 4), "wo"),     # 1x1, two channel blocks, runs of two row blocks
+    (DIGITS, 8, 3, 1, (8, 4), "wo"),     # 3x3 pad 1 stride 1, int8 as digits (4 beats per element)
+    (DIGITS, 8, 3, 2, (6, 6), "io"),     # stride 2, runs that end inside a row block, a partial column block
+    (INT8, 8, 3, 1, (12, 8), "io"),      # int8 PEs, 2 lanes per 4 columns
+], ids=["1x1-int4", "3x3-int8digits", "3x3-stride2", "3x3-int8pe"])
+def test_conv_layers_bit_exact_amaranth(arch, bits, k, stride, tile, order):
+    ops = _conv(seed=k * 10 + stride + bits, bits=bits, cin=3, cout=6, hw=5, k=k, stride=stride)
+    run = _run(arch, ops, *tile, order)
+    assert run.outputs.shape == ops.golden.shape
+    assert run.first_mismatch() is None
+    assert run.cycles > 0
+
+
+def test_fc_layer_bit_exact_amaranth():
+    rng = np.random.default_rng(7)
+    x = rng.integers(-128, 128, 40)
+    w = rng.integers(-127, 128, (10, 40))
+    ops = fc_operands("fc", x, w, rng.integers(-1000, 1000, 10), _stage(rng, 10, 8), x_zp=3, w_bits=8, a_bits=8)
+    run = _run(INT8, ops, 1, 8, "wo")
+    assert run.first_mismatch() is None
+
+
+def test_mismatch_is_reported():
+    """A wrong golden output is caught: the read-back is not the golden model's own answer."""
+    ops = _conv(seed=1, bits=4, cin=2, cout=4, hw=3, k=1, stride=1)
+    run = _run(DIGITS, ops, 9, 4, "wo")
+    from dataclasses import replace
+
+    bad = replace(run, golden=run.golden + np.eye(*run.golden.shape, dtype=np.int64))
+    assert bad.first_mismatch() == (0, 0, int(run.outputs[0, 0]), int(run.outputs[0, 0]) + 1)
