@@ -47,7 +47,7 @@ class ComputeUnit(wiring.Component):
     x_addr, w_addr, p_addr, rd_en : Out; x_data, w_data, p_data : In
         Synchronous read ports of the input, weight and parameter SRAMs.
     o_we, o_addr, o_data : Out
-        Output SRAM write port.
+        Output SRAM write port (``o_we``: one enable per half word).
     release : Out(SEMAPHORES)
         Semaphores to increment this cycle.
     busy : Out(1)
@@ -60,7 +60,7 @@ class ComputeUnit(wiring.Component):
             "cmd": In(stream.Signature(INSTR_BITS)),
             "x_addr": Out(ADDR_BITS), "w_addr": Out(ADDR_BITS), "p_addr": Out(ADDR_BITS), "rd_en": Out(1),
             "x_data": In(arch.x_bits), "w_data": In(arch.w_bits), "p_data": In(arch.p_bits),
-            "o_we": Out(1), "o_addr": Out(ADDR_BITS), "o_data": Out(arch.o_bits),
+            "o_we": Out(2), "o_addr": Out(ADDR_BITS), "o_data": Out(arch.o_bits),
             "release": Out(SEMAPHORES), "busy": Out(1),
         })
 
@@ -84,12 +84,13 @@ class ComputeUnit(wiring.Component):
         xp, wp, wblock = Signal(ADDR_BITS), Signal(ADDR_BITS), Signal(ADDR_BITS)
 
         # Drain descriptors: output base, beats, release mask.
-        m.submodules.drains = drains = SyncFIFO(width=2 * ADDR_BITS + SEMAPHORES, depth=DRAIN_QUEUE)
+        m.submodules.drains = drains = SyncFIFO(width=2 * ADDR_BITS + SEMAPHORES + 1, depth=DRAIN_QUEUE)
         count = instr_field(cmd, "COMPUTE", "mb") * instr_field(cmd, "COMPUTE", "nb") * beats_per_tile
         take = self.cmd.valid & ~active & drains.w_rdy
         m.d.comb += [self.cmd.ready.eq(~active & drains.w_rdy), drains.w_en.eq(take),
                      drains.w_data.eq(Cat(instr_field(cmd, "COMPUTE", "o_base"), count[:ADDR_BITS],
-                                          instr_field(cmd, "COMPUTE", "drain_release")))]
+                                          instr_field(cmd, "COMPUTE", "drain_release"),
+                                          instr_field(cmd, "COMPUTE", "o_half")))]
         with m.If(take):
             m.d.sync += [active.eq(1), rel.eq(release_of(cmd)), ib.eq(0), jb.eq(0), kk.eq(0), part.eq(0),
                          xp.eq(instr_field(cmd, "COMPUTE", "x_base")), wp.eq(instr_field(cmd, "COMPUTE", "w_base")),
@@ -155,13 +156,16 @@ class ComputeUnit(wiring.Component):
         # Drain: output beats to the output SRAM; the last one of a COMPUTE releases its semaphores.
         o_base = drains.r_data[:ADDR_BITS]
         o_count = drains.r_data[ADDR_BITS:2 * ADDR_BITS]
-        o_rel = drains.r_data[2 * ADDR_BITS:]
+        o_rel = drains.r_data[2 * ADDR_BITS:2 * ADDR_BITS + SEMAPHORES]
+        o_half = drains.r_data[-1]
         n = Signal(ADDR_BITS)
         out = array.o
         done = out.valid & (n == o_count - 1)
-        m.d.comb += [out.ready.eq(1), self.o_we.eq(out.valid), self.o_addr.eq(o_base + n),
-                     self.o_data.eq(Cat(*(out.payload[lane][:a.code_bits] for lane in range(a.requant_lanes)))),
-                     drains.r_en.eq(done)]
+        full = Cat(*(out.payload[lane][:a.code_bits] for lane in range(a.requant_lanes)))
+        half = Cat(*(out.payload[lane][:a.code_bits // 2] for lane in range(a.requant_lanes)))
+        m.d.comb += [out.ready.eq(1), self.o_we.eq(Mux(out.valid, Mux(o_half, Mux(n[0], 0b10, 0b01), 0b11), 0)),
+                     self.o_addr.eq(o_base + Mux(o_half, n >> 1, n)),
+                     self.o_data.eq(Mux(o_half, Cat(half, half), full)), drains.r_en.eq(done)]
         with m.If(out.valid):
             m.d.sync += n.eq(Mux(done, 0, n + 1))
         m.d.comb += [self.release.eq(issue_release | Mux(done, o_rel, 0)),

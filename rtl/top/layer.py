@@ -15,7 +15,8 @@ DRAM words: an input SRAM word is one operand beat (``rows`` digits of ``pe_bits
 0 lowest); int8 codes on int4 PEs are two words per element, high digit (``code >> 4``,
 4 bits) then low digit (``code & 15``). Weight words likewise with ``cols`` digits.
 A parameter entry holds per column bias (32), multiplier (32), shift (8). An output
-word is a drain beat of ``requant_lanes`` codes of ``code_bits``. SRAM words are split
+word is a drain beat of ``requant_lanes`` codes of ``code_bits`` (4-bit layers on 8-bit arrays: two
+beats of 4-bit codes, low half first). SRAM words are split
 into bus words, lowest bits first.
 """
 
@@ -241,16 +242,17 @@ def read_outputs(arch: TopArch, program: TopProgram, written: Mapping[int, bytes
     image = np.asarray(written)
     groups = a.cols // a.requant_lanes
     out = np.zeros((program.layer.m, program.layer.n), dtype=np.int64)
-    width = a.code_bits
+    width = a.code_bits // (1 + lay.o_half)
     for i, (p0, p1) in enumerate(lay.runs):
         mb = -(-(p1 - p0) // a.rows)
         for j, (c0, c1) in enumerate(lay.blocks):
             nb = -(-(c1 - c0) // a.cols)
             base = lay.o_base[i * len(lay.blocks) + j]
-            nwords = mb * nb * a.rows * groups * arch.ratio("o")
+            beats = mb * nb * a.rows * groups
+            nwords = -(-beats // (1 + lay.o_half)) * arch.ratio("o")
             raw = image[base:base + nwords].reshape(-1)
             bits = np.unpackbits(raw, bitorder="little").reshape(-1, width).astype(np.int64)
-            codes = (bits << np.arange(width)).sum(axis=1)
+            codes = (bits << np.arange(width)).sum(axis=1)[:beats * a.requant_lanes]
             codes = np.where(codes >= 1 << (width - 1), codes - (1 << width), codes)
             tiles = codes.reshape(nb, mb, groups, a.rows, a.requant_lanes).transpose(1, 3, 0, 2, 4)
             out[p0:p1, c0:c1] = tiles.reshape(mb * a.rows, nb * a.cols)[:p1 - p0, :c1 - c0]

@@ -14,7 +14,8 @@ the semaphores in ``release``:
 * ``COMPUTE``: ``mb`` x ``nb`` array tiles (row blocks inner) of ``k`` reduction elements
   (``x_digits`` / ``w_digits``: int8 operands as two digit words per element); operands
   from SRAM words ``x_base`` / ``w_base`` / parameter entry ``p_base``; drained outputs to
-  output SRAM word ``o_base`` on. ``release`` when the last operand beat has entered the
+  output SRAM word ``o_base`` on (``o_half``: 4-bit output codes of an 8-bit array, two
+  drain beats per output word, low half first). ``release`` when the last operand beat has entered the
   array, ``drain_release`` when the last result is in the output SRAM.
 * ``STORE sram dram words``: DMA-out; ``release`` once the last word was accepted.
 * ``SYNC``: acquire, then release (in the dispatcher; a program starts with SYNCs that
@@ -59,7 +60,7 @@ FIELDS = {
                 ("o_base", ADDR_BITS, False), ("mb", 12, False), ("nb", 12, False), ("k", 16, False),
                 ("x_digits", 1, False), ("w_digits", 1, False), ("x_signed", 1, False), ("x_zp", 9, True),
                 ("out_zp", 9, True), ("act_min", 9, True), ("act_max", 9, True),
-                ("drain_release", SEMAPHORES, False)),
+                ("o_half", 1, False), ("drain_release", SEMAPHORES, False)),
     "SYNC": (),
     "END": (),
 }
@@ -298,6 +299,8 @@ class Layout:
         Output-pixel runs ``[p0, p1)`` and output-channel blocks ``[c0, c1)`` of the tiling.
     x_digits, w_digits : int
         Digit words per input / weight element (2 for int8 operands on int4 PEs, else 1).
+    o_half : int
+        1 when two drain beats of 4-bit codes share an output word (4-bit layers on 8-bit arrays).
     x_base, w_base, p_base, o_base : tuple[int, ...]
         DRAM word address of each run's input, each block's weights and parameters, and each
         tile's output (index ``run * len(blocks) + block``).
@@ -309,6 +312,7 @@ class Layout:
     blocks: tuple[tuple[int, int], ...]
     x_digits: int
     w_digits: int
+    o_half: int
     x_base: tuple[int, ...]
     w_base: tuple[int, ...]
     p_base: tuple[int, ...]
@@ -360,7 +364,9 @@ def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str)
     # SRAM words per run / block / tile, and the fit checks.
     x_words = [mb * layer.k * xd for mb in mbs]
     w_words = [nb * layer.k * wd for nb in nbs]
-    o_words = {(i, j): mbs[i] * nbs[j] * a.rows * groups for i in range(len(runs)) for j in range(len(blocks))}
+    o_half = int(a.code_bits == 8 and layer.a_bits == 4 and -8 <= layer.act_min and layer.act_max <= 7)
+    o_words = {(i, j): _cdiv(mbs[i] * nbs[j] * a.rows * groups, 1 + o_half)
+               for i in range(len(runs)) for j in range(len(blocks))}
     for buf, need in (("x", max(x_words)), ("w", max(w_words)), ("p", max(nbs)), ("o", max(o_words.values()))):
         if need > arch.half(buf):
             label = {"x": "input", "w": "weight", "p": "parameter", "o": "output"}[buf]
@@ -383,7 +389,7 @@ def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str)
     tiles = [(i, j) for j in range(len(blocks)) for i in range(len(runs))] if order == "wo" else \
         [(i, j) for i in range(len(runs)) for j in range(len(blocks))]
     o_base = region([o_words[(i, j)] for i in range(len(runs)) for j in range(len(blocks))], "o")
-    layout = Layout(runs, blocks, xd, wd, x_base, w_base, p_base, o_base, address)
+    layout = Layout(runs, blocks, xd, wd, o_half, x_base, w_base, p_base, o_base, address)
 
     s = {name: 1 << bit for name, bit in SEM.items()}
     free = s["x_free"] | s["w_free"] | s["o_free"]
@@ -424,7 +430,7 @@ def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str)
                          w_base=hw * arch.half("w"), p_base=hw * arch.half("p"), o_base=ho * arch.half("o"),
                          mb=mbs[i], nb=nbs[j], k=layer.k, x_digits=xd - 1, w_digits=wd - 1, x_signed=1,
                          x_zp=layer.x_zp, out_zp=layer.out_zp, act_min=layer.act_min, act_max=layer.act_max,
-                         drain_release=s["o_full"]))
+                         o_half=o_half, drain_release=s["o_full"]))
         prog.append(make("STORE", acquire=s["o_full"], release=s["o_free"], sram=ho * arch.half("o"),
                          dram=o_base[i * len(blocks) + j], words=o_words[(i, j)] * arch.ratio("o")))
         prev_i, prev_j = i, j

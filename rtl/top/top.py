@@ -84,7 +84,7 @@ class Accelerator(wiring.Component):
             m.d.comb += [rd.addr.eq(getattr(comp, f"{buf}_addr")), rd.en.eq(comp.rd_en),
                          getattr(comp, f"{buf}_data").eq(rd.data)]
         out = memory("output", "o", 2 * arch.half("o"))
-        owr = out.write_port()
+        owr = out.write_port(granularity=arch.o_bits // 2)
         ord_ = out.read_port()
         m.d.comb += [owr.en.eq(comp.o_we), owr.addr.eq(comp.o_addr), owr.data.eq(comp.o_data),
                      ord_.addr.eq(dma.o_addr), ord_.en.eq(dma.o_en), dma.o_data.eq(ord_.data)]
