@@ -86,16 +86,6 @@ class ComputeUnit(wiring.Component):
         # Drain descriptors: output base, beats, release mask.
         m.submodules.drains = drains = SyncFIFO(width=2 * ADDR_BITS + SEMAPHORES + 1, depth=DRAIN_QUEUE)
         count = instr_field(cmd, "COMPUTE", "mb") * instr_field(cmd, "COMPUTE", "nb") * beats_per_tile
-        take = self.cmd.valid & ~active & drains.w_rdy
-        m.d.comb += [self.cmd.ready.eq(~active & drains.w_rdy), drains.w_en.eq(take),
-                     drains.w_data.eq(Cat(instr_field(cmd, "COMPUTE", "o_base"), count[:ADDR_BITS],
-                                          instr_field(cmd, "COMPUTE", "drain_release"),
-                                          instr_field(cmd, "COMPUTE", "o_half")))]
-        with m.If(take):
-            m.d.sync += [active.eq(1), rel.eq(release_of(cmd)), ib.eq(0), jb.eq(0), kk.eq(0), part.eq(0),
-                         xp.eq(instr_field(cmd, "COMPUTE", "x_base")), wp.eq(instr_field(cmd, "COMPUTE", "w_base")),
-                         wblock.eq(instr_field(cmd, "COMPUTE", "w_base"))]
-            m.d.sync += [sig.eq(instr_field(cmd, "COMPUTE", name)) for name, sig in f.items()]
 
         # Stage 0: addresses of the current beat.
         xd, wd = f["x_digits"], f["w_digits"]
@@ -135,6 +125,19 @@ class ComputeUnit(wiring.Component):
                             m.d.sync += [jb.eq(jb + 1), xp.eq(f["x_base"]), wblock.eq(wp + 1 + wd)]
                             with m.If(last_col):
                                 m.d.sync += active.eq(0)
+
+        # A new COMPUTE starts when the unit is idle or issues its last beat in this cycle.
+        finishing = advance & active & last_beat & last_row & last_col
+        take = self.cmd.valid & (~active | finishing) & drains.w_rdy
+        m.d.comb += [self.cmd.ready.eq((~active | finishing) & drains.w_rdy), drains.w_en.eq(take),
+                     drains.w_data.eq(Cat(instr_field(cmd, "COMPUTE", "o_base"), count[:ADDR_BITS],
+                                          instr_field(cmd, "COMPUTE", "drain_release"),
+                                          instr_field(cmd, "COMPUTE", "o_half")))]
+        with m.If(take):  # after the stage-0 updates: it wins
+            m.d.sync += [active.eq(1), rel.eq(release_of(cmd)), ib.eq(0), jb.eq(0), kk.eq(0), part.eq(0),
+                         xp.eq(instr_field(cmd, "COMPUTE", "x_base")), wp.eq(instr_field(cmd, "COMPUTE", "w_base")),
+                         wblock.eq(instr_field(cmd, "COMPUTE", "w_base"))]
+            m.d.sync += [sig.eq(instr_field(cmd, "COMPUTE", name)) for name, sig in f.items()]
 
         # The beat into the array.
         beat = array.i.payload

@@ -5,7 +5,7 @@ per cycle) and pushes LOAD, COMPUTE and STORE words into the queue of their unit
 (``QUEUE_DEPTH`` each); it executes SYNC itself (acquire, then release) and END (waits
 until every queue is empty and every unit idle, then raises ``done``). A queue's head
 goes to its unit when the unit is ready and every semaphore in its ``acquire`` mask is
-non-zero; the grant decrements them. Several heads asking for one semaphore in the same
+non-zero or released by a unit in this cycle; the grant decrements them. Several heads asking for one semaphore in the same
 cycle are served in the order SYNC, STORE, COMPUTE, LOAD. Counting semaphores
 (``SEM_BITS`` bits each) start at 0: programs fill them with SYNC releases. Units
 return ``release`` masks; a semaphore moves by releases minus grants each cycle.
@@ -73,8 +73,8 @@ class Controller(wiring.Component):
 
         sems = [Signal(SEM_BITS, name=f"sem{n}") for n in range(SEMAPHORES)]
         nonzero = Signal(SEMAPHORES)
-        for n, sem in enumerate(sems):
-            m.d.comb += nonzero[n].eq(sem != 0)
+        for n, sem in enumerate(sems):  # a release in this cycle may be acquired in this cycle
+            m.d.comb += nonzero[n].eq((sem != 0) | self.release[n])
 
         # Fetch: the instruction register `cur` is the memory's read data.
         running = Signal()

@@ -12,8 +12,9 @@ LOAD or STORE instruction) holds the port until its last request is accepted; wh
 the port is free a waiting STORE is granted before a waiting LOAD. Reads are
 pipelined: the port is released after the last read request, not after the data.
 
-Stage timing (cycles): a command is accepted when the port is free and starts
-requesting in the next cycle, one bus word per cycle while the DRAM is ready. A STORE
+Stage timing (cycles): a command is accepted when the port is free (or in the cycle of
+the previous transfer's last request) and requests from the next cycle on, one bus word
+per cycle while the DRAM is ready. A STORE
 reads the output SRAM one cycle ahead of its request (synchronous read port).
 """
 
@@ -99,9 +100,6 @@ class DmaEngine(wiring.Component):
         rel_load = Signal(SEMAPHORES)
         rel_store = Signal(SEMAPHORES)
 
-        # Arbitration: a free port takes a STORE first.
-        m.d.comb += [self.store_cmd.ready.eq(owner == 0),
-                     self.load_cmd.ready.eq((owner == 0) & ~self.store_cmd.valid)]
 
         # LOAD: one read request per cycle; the tag says where the word lands.
         l_dram = Signal(32)
@@ -111,11 +109,6 @@ class DmaEngine(wiring.Component):
         l_lane = Signal(LANE_BITS)
         l_rel = Signal(SEMAPHORES)
         ratio = Mux(l_buf == 0, arch.ratio("x"), Mux(l_buf == 1, arch.ratio("w"), arch.ratio("p")))
-        cmd = self.load_cmd.payload
-        with m.If(self.load_cmd.valid & self.load_cmd.ready):
-            m.d.sync += [owner.eq(1), l_dram.eq(instr_field(cmd, "LOAD", "dram")),
-                         l_left.eq(instr_field(cmd, "LOAD", "words")), l_buf.eq(instr_field(cmd, "LOAD", "buf")),
-                         l_addr.eq(instr_field(cmd, "LOAD", "sram")), l_lane.eq(0), l_rel.eq(release_of(cmd))]
         load_req = Signal(request_layout(self.arch))
         m.d.comb += [load_req.addr.eq(l_dram), load_req.tag.buf.eq(l_buf), load_req.tag.addr.eq(l_addr),
                      load_req.tag.lane.eq(l_lane), load_req.tag.release.eq(Mux(l_left == 1, l_rel, 0))]
@@ -147,11 +140,6 @@ class DmaEngine(wiring.Component):
         v1 = Signal()
         lane1 = Signal(LANE_BITS)
         last1 = Signal()
-        scmd = self.store_cmd.payload
-        with m.If(self.store_cmd.valid & self.store_cmd.ready):
-            m.d.sync += [owner.eq(2), s_dram.eq(instr_field(scmd, "STORE", "dram")),
-                         s_left.eq(instr_field(scmd, "STORE", "words")), s_addr.eq(instr_field(scmd, "STORE", "sram")),
-                         s_lane.eq(0), s_rel.eq(release_of(scmd))]
         store_active = owner == 2
         advance = ~v1 | self.req.ready
         m.d.comb += [self.o_addr.eq(s_addr), self.o_en.eq(advance)]
@@ -171,6 +159,21 @@ class DmaEngine(wiring.Component):
         with m.If(store_active & (s_left == 0) & ~v1):
             m.d.sync += owner.eq(0)  # a STORE of zero words
         m.d.comb += rel_store.eq(Mux(v1 & self.req.ready & last1, s_rel, 0))
+
+        # Arbitration: the port is free, or its transfer issues its last request this cycle (the next
+        # transfer's first request follows at once); a waiting STORE goes before a waiting LOAD.
+        free = (owner == 0) | (load_valid & self.req.ready & (l_left == 1)) | (v1 & self.req.ready & last1)
+        m.d.comb += [self.store_cmd.ready.eq(free), self.load_cmd.ready.eq(free & ~self.store_cmd.valid)]
+        cmd = self.load_cmd.payload
+        with m.If(self.load_cmd.valid & self.load_cmd.ready):  # after the updates above: it wins
+            m.d.sync += [owner.eq(1), l_dram.eq(instr_field(cmd, "LOAD", "dram")),
+                         l_left.eq(instr_field(cmd, "LOAD", "words")), l_buf.eq(instr_field(cmd, "LOAD", "buf")),
+                         l_addr.eq(instr_field(cmd, "LOAD", "sram")), l_lane.eq(0), l_rel.eq(release_of(cmd))]
+        scmd = self.store_cmd.payload
+        with m.If(self.store_cmd.valid & self.store_cmd.ready):
+            m.d.sync += [owner.eq(2), s_dram.eq(instr_field(scmd, "STORE", "dram")),
+                         s_left.eq(instr_field(scmd, "STORE", "words")), s_addr.eq(instr_field(scmd, "STORE", "sram")),
+                         s_lane.eq(0), s_rel.eq(release_of(scmd))]
 
         m.d.comb += [
             self.req.valid.eq(Mux(store_active, v1, load_valid)),
