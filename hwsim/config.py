@@ -23,7 +23,6 @@ from typing import Any, Mapping
 
 from rtl.arch import FLOAT_BITS, ArrayArch
 from rtl.timing import REQUANT_PIPELINE_CYCLES
-from rtl.top.program import TopArch
 
 __all__ = ["ArrayConfig", "MemoryConfig", "VectorConfig", "EnergyConfig", "HwConfig", "CONFIG_SECTIONS",
            "TOP_FIELDS", "DATAFLOWS", "TIMINGS", "format_limit"]
@@ -175,24 +174,6 @@ class HwConfig:
         a = self.array
         return ArrayArch(rows=a.rows, cols=a.cols, pe_bits=a.pe_bits, mac_modes=a.mac_modes,
                          max_depth=a.max_depth, requant_lanes=self.requant_lanes)
-
-    @property
-    def top(self) -> TopArch:
-        """The accelerator top the RTL builds from this configuration (:class:`rtl.top.program.TopArch`).
-
-        ValueError (naming the config) when the RTL cannot build it: the DRAM bandwidth must be a
-        power of two bytes/cycle (the bus width) dividing the SRAM words.
-        """
-        bw = self.memory.dram_bytes_per_cycle
-        try:
-            if bw != int(bw):
-                raise ValueError(f"memory.dram_bytes_per_cycle: the RTL top needs a power of two >= 1 "
-                                 f"bytes/cycle (its bus width), got {bw!r}")
-            m = self.memory
-            return TopArch(self.arch, ifmap_sram_bytes=m.ifmap_sram_bytes, weight_sram_bytes=m.weight_sram_bytes,
-                           ofmap_sram_bytes=m.ofmap_sram_bytes, bus_bytes=int(bw))
-        except ValueError as exc:
-            raise ValueError(f"config '{self.name}': {exc}") from None
 
     def mac_passes(self, w_bits: int, a_bits: int, where: str = "") -> int:
         """Array passes per MAC at this precision (1 = native); ValueError if unsupported.

@@ -1,6 +1,6 @@
 """``hwsim cosim layer``: one real model layer through the RTL accelerator top, next to the simulator.
 
-Steps: the configuration's :attr:`hwsim.config.HwConfig.top`; the layer's operands from
+Steps: the configuration's accelerator top (:func:`top_arch`); the layer's operands from
 the model's integer golden model (:func:`rtl.top.layer.model_layer`: FQN calibration;
 ``blazeface`` / ``yolox_tiny`` use the studies' real calibration images and first
 held-out input, a model file a seeded random input and its noisy copies); the
@@ -23,15 +23,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwsim.compiler import compile_layer
+from hwsim.config import HwConfig
 from hwsim.configfile import load_config
 from hwsim.engine import simulate_tiles_event
 from hwsim.fastpath import simulate_tree
 from rtl.top.cosim import bench_words, run_layer
 from rtl.top.layer import model_layer
-from rtl.top.program import TopProgram, layer_program
+from rtl.top.program import TopArch, TopProgram, layer_program
 from sw.fileio import OutputPlan
 
-__all__ = ["register", "run", "LayerReport", "cosim_layer", "parse_size"]
+__all__ = ["register", "run", "LayerReport", "cosim_layer", "parse_size", "top_arch"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,24 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return h, w
 
 
+def top_arch(cfg: HwConfig) -> TopArch:
+    """The accelerator top of configuration ``cfg`` (array, buffer capacities, DRAM bus width).
+
+    ValueError (naming the config) when the RTL cannot build it: the DRAM bandwidth must be a
+    power of two bytes/cycle (the bus width) dividing every SRAM word.
+    """
+    bw = cfg.memory.dram_bytes_per_cycle
+    try:
+        if bw != int(bw):
+            raise ValueError(f"memory.dram_bytes_per_cycle: the RTL top needs a power of two >= 1 "
+                             f"bytes/cycle (its bus width), got {bw!r}")
+        m = cfg.memory
+        return TopArch(cfg.arch, ifmap_sram_bytes=m.ifmap_sram_bytes, weight_sram_bytes=m.weight_sram_bytes,
+                       ofmap_sram_bytes=m.ofmap_sram_bytes, bus_bytes=int(bw))
+    except ValueError as exc:
+        raise ValueError(f"config '{cfg.name}': {exc}") from None
+
+
 def _model_inputs(name: str, seed: int):
     """``(model, calibration samples, input sample)`` of a real model name or a model file."""
     from hwsim.app.studies.setups import REAL_MODELS, real_setup
@@ -98,7 +117,7 @@ def _program(cfg, layer, ops) -> tuple[TopProgram, object]:
     if tiling.get("k_chunks", 1) != 1 or tiling.get("groups", 1) != 1:
         raise ValueError(f"layer '{layer.name}': the schedule splits K into {tiling.get('k_chunks')} chunks; "
                          "the RTL top has no K split yet")
-    program = layer_program(cfg.top, ops.layer, tiling["tile_out_pixels"], tiling["tile_out_channels"],
+    program = layer_program(top_arch(cfg), ops.layer, tiling["tile_out_pixels"], tiling["tile_out_channels"],
                             tiling["loop_order"])
     return program, sched
 
@@ -118,7 +137,7 @@ def cosim_layer(model: str, layer: str, config: str | None, bits: int, size: tup
     if bits not in (4, 8):
         raise ValueError(f"--bits: expected 4 or 8, got {bits}")
     cfg = load_config(config)
-    top = cfg.top
+    top = top_arch(cfg)
     if backend == "verilator":
         if vcd is not None:
             raise ValueError("--vcd: waveforms come from the Amaranth simulator; add --backend amaranth")
