@@ -144,3 +144,19 @@ def test_real_layer_16x16_int4_verilator(tmp_path):
     assert report.outputs == 64 * 28
     assert report.first_mismatch is None
     assert report.event_cycles > 0 and report.rtl_cycles > report.event_cycles // 2
+
+
+def test_top_arch_from_the_simulator_config():
+    from dataclasses import replace
+
+    from hwsim.app.cosim_layer import top_arch
+    from hwsim.configfile import load_config
+
+    cfg = load_config("edge16_int4")
+    top = top_arch(cfg)
+    assert top.array == cfg.arch and top.bus_bytes == 8
+    # 64 KiB of 64-bit input words, 128 KiB of 64-bit weight words, 32 KiB of 128-bit output words, halved.
+    assert (top.half("x"), top.half("w"), top.half("o")) == (4096, 8192, 1024)
+    odd = replace(cfg, memory=replace(cfg.memory, dram_bytes_per_cycle=6.0))
+    with pytest.raises(ValueError, match=r"config 'edge16_int4': .* power of two >= 1 bytes/cycle"):
+        top_arch(odd)
