@@ -157,8 +157,9 @@ def model_layer(model: ImportedModel, name: str, calibration: Sequence[Mapping[s
     try:
         layer = model.graph.layer(name)
     except (KeyError, ValueError):
-        raise ValueError(f"layer '{name}': not in the model (e.g. {', '.join(l.name for l in model.graph)[:200]})") \
-            from None
+        names = [l.name for l in model.graph]
+        raise ValueError(f"layer '{name}': not in the model (it has {len(names)} layers: "
+                         f"{', '.join(names[:6])}, ...)") from None
     if layer.op not in (Op.CONV, Op.FC) or layer.groups != 1:
         raise ValueError(f"layer '{name}': the RTL top runs ungrouped conv and fc layers only, got "
                          f"{layer.op.value} with {layer.groups} group(s)")
