@@ -25,7 +25,7 @@ import numpy as np
 from hwsim.compiler import compile_layer
 from hwsim.config import HwConfig
 from hwsim.configfile import load_config
-from hwsim.engine import simulate_tiles_event
+from hwsim.engine import trace_layer
 from hwsim.fastpath import simulate_tree
 from rtl.top.cosim import bench_words, run_layer
 from rtl.top.layer import model_layer
@@ -37,7 +37,12 @@ __all__ = ["register", "run", "LayerReport", "cosim_layer", "parse_size", "top_a
 
 @dataclass(frozen=True)
 class LayerReport:
-    """One layer through the top and the simulator (cycles at the configuration's clock)."""
+    """One layer through the top and the simulator (cycles at the configuration's clock).
+
+    ``rtl_split`` / ``sim_split``: where the cycles went (:meth:`rtl.top.cosim.LayerRun.split`;
+    the simulator's from its event-mode trace: array compute cycles, DRAM-port cycles of loads and
+    stores, cycles before the first and after the last compute).
+    """
 
     model: str
     layer: str
@@ -55,6 +60,8 @@ class LayerReport:
     fast_cycles: int
     build_seconds: float
     run_seconds: float
+    rtl_split: dict
+    sim_split: dict
 
     def to_dict(self) -> dict:
         """JSON-ready fields plus the RTL / event-mode ratio."""
@@ -159,8 +166,15 @@ def cosim_layer(model: str, layer: str, config: str | None, bits: int, size: tup
     build = time.perf_counter() - t0
     result = run_layer(sim, top, program, ops, latency)
     bw = cfg.memory.dram_bytes_per_cycle
-    event = simulate_tiles_event(list(sched.tiles()), bw, latency)
+    event, spans = trace_layer(list(sched.tiles()), bw, latency)
     fast = simulate_tree(sched.root, bw, latency)
+    total = {kind: sum(end - begin for _, unit, ev, begin, end in spans if (unit, ev) == kind)
+             for kind in (("array", "compute"), ("dma_in", "load"), ("write_back", "store"))}
+    compute = [(begin, end) for _, unit, ev, begin, end in spans if unit == "array"]
+    sim_split = {"total": int(event), "array_compute": total[("array", "compute")],
+                 "dram_loads": total[("dma_in", "load")], "dram_stores": total[("write_back", "store")],
+                 "before_first_compute": min(b for b, _ in compute) if compute else 0,
+                 "after_last_compute": int(event) - max(e for _, e in compute) if compute else 0}
     g = ops.layer
     return LayerReport(model=model, layer=layer, config=cfg.name, bits=bits, backend=backend,
                        gemm={"m": g.m, "n": g.n, "k": g.k, "in_shape": list(run.in_shapes[0]),
@@ -169,7 +183,8 @@ def cosim_layer(model: str, layer: str, config: str | None, bits: int, size: tup
                        instructions=len(program.instructions), outputs=int(result.outputs.size),
                        mismatches=result.mismatches, first_mismatch=result.first_mismatch(),
                        rtl_cycles=result.cycles, event_cycles=int(event), fast_cycles=int(fast),
-                       build_seconds=round(build, 3), run_seconds=round(result.run_seconds, 3))
+                       build_seconds=round(build, 3), run_seconds=round(result.run_seconds, 3),
+                       rtl_split=result.split(), sim_split=sim_split)
 
 
 def register(designs: argparse._SubParsersAction) -> None:
@@ -211,6 +226,11 @@ def run(args: argparse.Namespace) -> int:
     ratio = report.rtl_cycles / report.event_cycles if report.event_cycles else float("nan")
     print(f"cycles: rtl {report.rtl_cycles}, simulator event {report.event_cycles}, fast path {report.fast_cycles} "
           f"(rtl / event = {ratio:.3f})")
+    r, m = report.rtl_split, report.sim_split
+    print(f"split rtl / simulator: array {r['array_beats']} beats / {m['array_compute']} compute cycles, "
+          f"DRAM reads {r['dram_reads']} / loads {m['dram_loads']}, writes {r['dram_writes']} / stores "
+          f"{m['dram_stores']} cycles, before the first beat {r['before_first_beat']} / {m['before_first_compute']}, "
+          f"after the last {r['after_last_beat']} / {m['after_last_compute']}")
     print(f"time: build {report.build_seconds:.1f} s, run {report.run_seconds:.2f} s "
           f"({report.rtl_cycles / max(report.run_seconds, 1e-9):,.0f} simulated cycles/s incl. preload)")
     if out is not None:

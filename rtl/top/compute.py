@@ -52,6 +52,8 @@ class ComputeUnit(wiring.Component):
         Semaphores to increment this cycle.
     busy : Out(1)
         Beats or drains in flight.
+    beat : Out(1)
+        The array accepts an operand beat in this cycle (a monitor).
     """
 
     def __init__(self, arch: TopArch):
@@ -61,7 +63,7 @@ class ComputeUnit(wiring.Component):
             "x_addr": Out(ADDR_BITS), "w_addr": Out(ADDR_BITS), "p_addr": Out(ADDR_BITS), "rd_en": Out(1),
             "x_data": In(arch.x_bits), "w_data": In(arch.w_bits), "p_data": In(arch.p_bits),
             "o_we": Out(2), "o_addr": Out(ADDR_BITS), "o_data": Out(arch.o_bits),
-            "release": Out(SEMAPHORES), "busy": Out(1),
+            "release": Out(SEMAPHORES), "busy": Out(1), "beat": Out(1),
         })
 
     def elaborate(self, platform) -> Module:
@@ -171,6 +173,6 @@ class ComputeUnit(wiring.Component):
                      self.o_data.eq(Mux(o_half, Cat(half, half), full)), drains.r_en.eq(done)]
         with m.If(out.valid):
             m.d.sync += n.eq(Mux(done, 0, n + 1))
-        m.d.comb += [self.release.eq(issue_release | Mux(done, o_rel, 0)),
+        m.d.comb += [self.beat.eq(array.i.valid & array.i.ready), self.release.eq(issue_release | Mux(done, o_rel, 0)),
                      self.busy.eq(active | v1 | drains.r_rdy)]
         return m

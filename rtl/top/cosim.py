@@ -33,12 +33,28 @@ class LayerRun:
         Cycles from ``start`` to ``done``.
     run_seconds : float
         Wall time of the backend run, seconds.
+    beats, reads, writes : int
+        Cycles in which the PE array accepted an operand beat / the DRAM a read / a write request.
+    first_beat, last_beat : int
+        Cycles (after ``start``) of the first and last operand beat.
     """
 
     outputs: np.ndarray
     golden: np.ndarray
     cycles: int
     run_seconds: float
+    beats: int = 0
+    reads: int = 0
+    writes: int = 0
+    first_beat: int = 0
+    last_beat: int = 0
+
+    def split(self) -> dict[str, int]:
+        """Where the cycles went: ``total``, ``array_beats``, ``dram_reads``, ``dram_writes``,
+        ``before_first_beat`` (first loads + latency) and ``after_last_beat`` (drain + last store)."""
+        return {"total": self.cycles, "array_beats": self.beats, "dram_reads": self.reads,
+                "dram_writes": self.writes, "before_first_beat": self.first_beat,
+                "after_last_beat": self.cycles - self.last_beat}
 
     @property
     def mismatches(self) -> int:
@@ -135,4 +151,9 @@ def run_layer(model, arch: TopArch, program: TopProgram, ops: LayerOperands, lat
     addrs = unpack_field(out["wr_addr"], 0, 32, False)[valid]
     data = out["wr_data"][valid].view(np.uint8).reshape(len(valid), -1)[:, :arch.bus_bytes]
     final[addrs] = data
-    return LayerRun(read_outputs(arch, program, final), ops.golden, cycles, seconds)
+    window = slice(start, start + cycles + 1)
+    beats = np.flatnonzero(unpack_field(out["beat"], 0, 1, False)[window])
+    reads = int(unpack_field(out["rd_valid"], 0, 1, False)[window].sum())
+    return LayerRun(read_outputs(arch, program, final), ops.golden, cycles, seconds, beats=len(beats),
+                    reads=reads, writes=len(valid), first_beat=int(beats[0]) if len(beats) else 0,
+                    last_beat=int(beats[-1]) if len(beats) else 0)

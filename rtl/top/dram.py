@@ -7,8 +7,9 @@ per cycle) and returns the word of a read accepted in cycle ``t`` in cycle
 are pipelined, as in the simulator). Writes are posted: stored when accepted.
 
 :class:`TopBench` is :class:`rtl.top.top.Accelerator` plus a :class:`DramModel`, with
-ports to preload DRAM and the program, a ``start`` pulse, and a monitor of every DRAM
-write (how the cosimulation reads the results back); it is what the backends run.
+ports to preload DRAM and the program, a ``start`` pulse, a monitor of every DRAM
+write (how the cosimulation reads the results back) and of DRAM reads and array beats (the
+cycle split); it is what the backends run.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class DramModel(wiring.Component):
         Preload port (used before the run).
     wr_valid, wr_addr, wr_data : Out
         The write accepted this cycle.
+    rd_valid : Out
+        A read accepted this cycle.
     """
 
     def __init__(self, arch: TopArch, depth: int, latency: int):
@@ -49,7 +52,7 @@ class DramModel(wiring.Component):
             "req": In(stream.Signature(request_layout(arch))),
             "resp": Out(stream.Signature(response_layout(arch))),
             "host_we": In(1), "host_addr": In(range(depth)), "host_data": In(arch.bus_bits),
-            "wr_valid": Out(1), "wr_addr": Out(32), "wr_data": Out(arch.bus_bits),
+            "wr_valid": Out(1), "wr_addr": Out(32), "wr_data": Out(arch.bus_bits), "rd_valid": Out(1),
         })
 
     def elaborate(self, platform) -> Module:
@@ -65,7 +68,8 @@ class DramModel(wiring.Component):
                      wr.addr.eq(Mux(self.host_we, self.host_addr, req.addr)),
                      wr.data.eq(Mux(self.host_we, self.host_data, req.data)),
                      rd.addr.eq(req.addr), rd.en.eq(1),
-                     self.wr_valid.eq(write), self.wr_addr.eq(req.addr), self.wr_data.eq(req.data)]
+                     self.wr_valid.eq(write), self.wr_addr.eq(req.addr), self.wr_data.eq(req.data),
+                     self.rd_valid.eq(read)]
         # The read port registers the word (1 cycle); latency - 1 more registers.
         valid1 = Signal()
         tag1 = Signal.like(req.tag)
@@ -89,6 +93,7 @@ class TopBench(wiring.Component):
             "prog_data": In(INSTR_BITS),
             "host_we": In(1), "host_addr": In(range(dram_words)), "host_data": In(arch.bus_bits),
             "done": Out(1), "wr_valid": Out(1), "wr_addr": Out(32), "wr_data": Out(arch.bus_bits),
+            "rd_valid": Out(1), "beat": Out(1),
         })
 
     def elaborate(self, platform) -> Module:
@@ -101,5 +106,5 @@ class TopBench(wiring.Component):
                      top.prog_data.eq(self.prog_data), dram.host_we.eq(self.host_we),
                      dram.host_addr.eq(self.host_addr), dram.host_data.eq(self.host_data),
                      self.done.eq(top.done), self.wr_valid.eq(dram.wr_valid), self.wr_addr.eq(dram.wr_addr),
-                     self.wr_data.eq(dram.wr_data)]
+                     self.wr_data.eq(dram.wr_data), self.rd_valid.eq(dram.rd_valid), self.beat.eq(top.beat)]
         return m

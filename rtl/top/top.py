@@ -44,6 +44,8 @@ class Accelerator(wiring.Component):
         The DRAM port (:mod:`rtl.top.dma`).
     done : Out(1)
         The program finished (held until the next ``start``).
+    beat : Out(1)
+        Monitor: the PE array accepts an operand beat in this cycle.
     """
 
     def __init__(self, arch: TopArch):
@@ -53,7 +55,7 @@ class Accelerator(wiring.Component):
             "prog_data": In(INSTR_BITS),
             "mem_req": Out(stream.Signature(request_layout(arch))),
             "mem_resp": In(stream.Signature(response_layout(arch))),
-            "done": Out(1),
+            "done": Out(1), "beat": Out(1),
         })
 
     def elaborate(self, platform) -> Module:
@@ -96,5 +98,5 @@ class Accelerator(wiring.Component):
         wiring.connect(m, wiring.flipped(self.mem_resp), dma.resp)
         m.d.comb += [ctrl.start.eq(self.start), ctrl.prog_we.eq(self.prog_we), ctrl.prog_addr.eq(self.prog_addr),
                      ctrl.prog_data.eq(self.prog_data), ctrl.release.eq(dma.release | comp.release),
-                     ctrl.units_busy.eq(dma.busy | comp.busy), self.done.eq(ctrl.done)]
+                     ctrl.units_busy.eq(dma.busy | comp.busy), self.done.eq(ctrl.done), self.beat.eq(comp.beat)]
         return m
