@@ -47,18 +47,21 @@ from numpy.lib.stride_tricks import as_strided
 
 from sw.golden.fixedpoint import INT32_MAX, requantize_unchecked
 from sw.golden.requant import OutputStage
+from sw.golden.stepstage import StepStage
 from sw.golden.window import Padding2D, output_size
 
 __all__ = ["BLOCK_ELEMENTS", "INT16_EXACT", "CertifiedStage", "depthwise_conv"]
 
 #: Output elements per cache block (float32: 512 KiB per buffer).
-BLOCK_ELEMENTS = 1 << 17
+BLOCK_ELEMENTS = 1 << 16
 #: Accumulator bound up to which int16 accumulation is exact.
 INT16_EXACT = 2**15 - 1
 #: Threads for layers of at least this many blocks (the machine-independent cap is 2).
 _THREADS, _MIN_BLOCKS_PER_THREAD = 2, 4
 #: Largest expected fraction of near-ties for the certified float32 mode.
 _MAX_DOUBTFUL = 2.0**-6
+#: Output levels up to which the float32 step stage is tried (it rarely certifies 8-bit outputs).
+_F32_STEP_LEVELS = 63
 #: Relative float32 error bound of ``y`` (4 roundings of 2**-24 at most; generous).
 _F32_REL = 2.0**-20
 
@@ -158,7 +161,7 @@ class CertifiedStage:
         np.abs(y, out=y)  # distance to the nearest integer, in [0, 1/2]
         bad = np.flatnonzero(y >= self.aux[:k])  # too close to a rounding tie to be certain
         np.clip(f, np.float32(lo), np.float32(hi), out=f)
-        np.copyto(out, f.astype(np.int32))  # float32 -> int32 -> int64 (faster than direct)
+        np.copyto(out, f, casting="unsafe")
         return bad if bad.size else None
 
     def exact(self, acc: np.ndarray, channels: np.ndarray) -> np.ndarray:
@@ -167,6 +170,25 @@ class CertifiedStage:
         mult = np.broadcast_to(s.multiplier, self.bias.shape)[channels]
         shift = np.broadcast_to(s.shift, self.bias.shape)[channels]
         return requantize_unchecked(acc.astype(np.int64) + self.bias[channels], mult, shift, s.zero_point, s.act_min, s.act_max)
+
+
+def _output_stage(stage: OutputStage, bias: np.ndarray | None, acc_bound: int, cout: int, reps: int,
+                  acc_dtype: np.dtype) -> "StepStage | CertifiedStage | None":
+    """The fastest exact output stage that applies (None: the exact int64 stage).
+
+    In order: the per-channel certified float32 step stage (no per-element checks;
+    certifies with few output levels, e.g. 4-bit outputs), the per-element certified
+    float32 stage (large right shifts), the certified float64 step stage, and the
+    literal float64 evaluation of :class:`CertifiedStage`.
+    """
+    if stage.act_max - stage.act_min <= _F32_STEP_LEVELS:
+        step = StepStage.build(stage, bias, acc_bound, cout, reps, acc_dtype, np.float32)
+        if step is not None:
+            return step
+    certified = CertifiedStage.build(stage, bias, acc_bound, cout, reps)
+    if certified is not None and certified.mode == "certified":
+        return certified
+    return StepStage.build(stage, bias, acc_bound, cout, reps, acc_dtype, np.float64) or certified
 
 
 def _accumulator(padded: np.ndarray, wt: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
@@ -256,7 +278,7 @@ def depthwise_conv(
         raise ValueError(f"{where}: bias: expected shape ({cout},), got {np.shape(bias)}")
     rows = max(1, min(ho, BLOCK_ELEMENTS // (wo * cout)))
     blocks = [(b, r, min(r + rows, ho)) for b in range(n) for r in range(0, ho, rows)]
-    certified = None if stage is None else CertifiedStage.build(stage, bias, acc_bound, cout, rows * wo)
+    certified = None if stage is None else _output_stage(stage, bias, acc_bound, cout, rows * wo, dtype)
     out = np.empty((n, ho, wo, cout), dtype=np.int64)
     accumulate = _accumulator(padded, wt.astype(dtype), (kh, kw), stride, dilation, wo)
 

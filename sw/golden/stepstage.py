@@ -1,0 +1,230 @@
+"""Exact requantization of bounded accumulators in seven float passes, certified per channel.
+
+The double-rounding output stage of a channel (:mod:`sw.golden.fixedpoint`)::
+
+    q(acc) = clamp(RDBPOT(SRDHM((acc + b) * 2**sl, M), e) + z, lo, hi),   sl = max(s, 0), e = max(-s, 0)
+
+is a nondecreasing step function of the integer accumulator (``M >= 0``; both
+roundings and the clamp are monotone). This module evaluates it with a few
+vectorised float operations and *proves*, per channel and per layer call, that
+the float evaluation equals ``q`` on every integer of the accumulator domain
+``[-B, B]`` (``B`` the proven accumulator bound).
+
+Closed form
+    With ``a = acc + b``, ``M' = M * 2**sl``, ``y = a * M' / 2**(31+e)`` and
+    ``eps = 2**-(e+1)`` (0 when ``e == 0``)::
+
+        q = clamp(floor(y + 1/2 + sign * eps) + z, lo, hi),   sign = +1 if y + eps >= 0 else -1
+
+    (``y + eps >= 0`` is ``SRDHM >= 0``; the sign term is RDBPOT's ties away from
+    zero). Thresholds: ``q >= v`` iff ``p = SRDHM(a) >= P`` with ``w = v - z``,
+    ``P = w * 2**e - 2**(e-1) + [w <= 0]`` (``P = w`` if ``e == 0``), iff
+    ``a >= T = ceil((P * 2**31 - 2**30) / M')`` (exact int64 arithmetic in
+    :func:`thresholds`).
+
+Float evaluation (:func:`evaluate`, dtype float32 or float64)
+    ``t = acc * r + k1`` (``r = M' / 2**(31+e)``, ``k1 = b * r + 2**-(e+1)``: ``t >= 0`` iff
+    ``SRDHM >= 0``), ``t += copysign(eps, t)``, ``t += 1/2 - 2**-(e+1) + z``, clip to ``[lo, hi]``, floor into the int64 output.
+    Each step is monotone in ``acc``, so the whole is a nondecreasing function
+    ``f(acc)``. In float64 every step is exact while ``|a * M'| < 2**52`` and
+    ``|y| + |z| + 1 < 2**(21-e)``; in float32 it is exact except near ties.
+
+Certificate (:meth:`StepStage.build`)
+    Two nondecreasing functions with values in ``[lo, hi]`` agree on the integers
+    of ``[-B, B]`` iff for every level ``v`` in ``(lo, hi]`` with threshold ``T_v``
+    (of ``q``): ``f(T_v) >= v`` when ``T_v <= B`` and ``f(T_v - 1) < v`` when
+    ``T_v - 1 >= -B`` (then ``{f >= v} = {acc >= T_v} = {q >= v}`` for every ``v``).
+    So ``f`` is evaluated, with the very same operations as on the layer, at
+    ``2 * (hi - lo) * Cout`` points. float32 is tried first, float64 if float32 has
+    a near tie in some channel; if both fail (or the stage is not a double-rounding
+    stage, or ``acc + b`` could leave int32), :meth:`build` returns None and the
+    caller uses the exact int64 stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sw.golden.fixedpoint import INT32_MAX
+from sw.golden.requant import OutputStage
+
+__all__ = ["MAX_LEVELS", "StepStage", "evaluate", "exact_in_float64", "thresholds"]
+
+#: Integer type of the same width as each float type (for sign-bit operations).
+_INT_OF = {np.float32: np.int32, np.float64: np.int64}
+#: Largest clamp range ``hi - lo`` certified (the certificate costs 2 evaluations per level and channel).
+MAX_LEVELS = 4096
+
+
+def thresholds(stage: OutputStage, bias: np.ndarray, cout: int) -> np.ndarray:
+    """Thresholds ``T[v, c]`` of the exact stage in ``a = acc + b`` units, int64 ``[hi - lo, Cout]``.
+
+    ``q(a) >= lo + 1 + v`` iff ``a >= T[v, c]`` (see the module docstring);
+    ``bias`` is only used for its shape here (thresholds are in ``a``). Values are
+    clipped to ``[-2**40, 2**40]`` (far outside any int32 accumulator).
+    """
+    del bias
+    mult = np.broadcast_to(stage.multiplier, (cout,)).astype(np.int64)
+    shift = np.broadcast_to(stage.shift, (cout,)).astype(np.int64)
+    e = np.maximum(-shift, 0)
+    m_eff = mult << np.maximum(shift, 0)
+    w = np.arange(stage.act_min + 1, stage.act_max + 1, dtype=np.int64)[:, None] - stage.zero_point
+    half = np.where(e > 0, np.int64(1) << np.maximum(e - 1, 0), 0)
+    p = np.where(e > 0, (w << e) - half + (w <= 0), w)
+    # |p| beyond 2**31 is unreachable by SRDHM of an int32 (|p| <= 2**31): clip before scaling by 2**31.
+    p = np.clip(p, -(2**31) - 1, 2**31 + 1)
+    num = (p << 31) - (1 << 30)
+    safe = np.maximum(m_eff, 1)
+    t = -((-num) // safe)  # ceil(num / M')
+    big = np.int64(2**40)
+    t = np.where(m_eff > 0, np.clip(t, -big, big), np.where(p <= 0, -big, big))
+    return t
+
+
+def evaluate(acc: np.ndarray, params: tuple[np.ndarray, ...], lo: int, hi: int, out: np.ndarray,
+             t: np.ndarray, s: np.ndarray) -> None:
+    """``out[:] = f(acc)`` for a flat block (the float evaluation of the module docstring).
+
+    ``params = (r, k1, eps, k2)`` are per-element vectors at least ``acc.size`` long
+    (per-channel values tiled); ``t`` and ``s`` are scratch of their dtype, length >= ``acc.size``.
+    """
+    k = acc.size
+    r, k1, eps, k2 = (v[:k] for v in params)
+    t, s = t[:k], s[:k]
+    np.multiply(acc, r, out=t)
+    t += k1
+    # s = copysign(eps, t) with two integer passes on the bit patterns (np.copysign is not vectorised).
+    itype = _INT_OF[t.dtype.type]
+    bits = s.view(itype)
+    np.bitwise_and(t.view(itype), itype(np.iinfo(itype).min), out=bits)
+    np.bitwise_or(bits, eps.view(itype), out=bits)
+    t += s
+    t += k2
+    np.clip(t, lo, hi, out=t)
+    np.floor(t, out=out, casting="unsafe")
+
+
+@dataclass(frozen=True)
+class StepStage:
+    """Certified float evaluation of one layer's output stage (see the module docstring).
+
+    Parameters
+    ----------
+    params
+        ``(r, k1, eps, k2)``, per-channel vectors tiled to ``reps * Cout`` elements.
+    lo, hi
+        Clamp bounds (output codes).
+    """
+
+    params: tuple[np.ndarray, ...]
+    lo: int
+    hi: int
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The float type of the evaluation."""
+        return self.params[0].dtype
+
+    @classmethod
+    def build(cls, stage: OutputStage, bias: np.ndarray | None, acc_bound: int, cout: int, reps: int,
+              acc_dtype: np.dtype, dtype: type) -> "StepStage | None":
+        """An exact stage for accumulators ``|acc| <= acc_bound`` of dtype ``acc_dtype``, or None.
+
+        float64: only when :func:`exact_in_float64` proves every step exact (no check
+        needed). float32: only when the certificate of the module docstring holds.
+
+        Parameters
+        ----------
+        stage
+            The layer's output stage.
+        bias
+            int32 ``[Cout]`` or None (shape already checked by the caller).
+        acc_bound
+            Proven bound ``B`` on ``|acc|``; every integer of ``[-B, B]`` must be exact in ``acc_dtype``.
+        cout, reps
+            Output channels and pixels per block (the vectors are tiled ``reps`` times).
+        acc_dtype
+            dtype of the accumulators passed to :meth:`apply` (int16 or float32).
+        dtype
+            Evaluation dtype, ``numpy.float32`` or ``numpy.float64``.
+        """
+        b = np.zeros(cout, dtype=np.int64) if bias is None else np.asarray(bias)
+        if b.dtype.kind not in "iu" or stage.rounding != "double" or stage.act_max - stage.act_min > MAX_LEVELS:
+            return None
+        b = b.astype(np.int64)
+        shift = np.broadcast_to(stage.shift, (cout,)).astype(np.int64)
+        if (acc_bound + int(np.abs(b).max(initial=0))) << int(max(shift.max(initial=0), 0)) > INT32_MAX:
+            return None  # (acc + b) * 2**sl could leave int32: the exact stage decides (and refuses)
+        lo, hi = stage.act_min, stage.act_max
+        params = _params(stage, b, cout, dtype)
+        if dtype is np.float64:
+            ok = exact_in_float64(stage, b, acc_bound, cout)
+        else:
+            ok = _certify(stage, b, acc_bound, cout, acc_dtype, params)
+        return cls(params=tuple(np.tile(p, reps) for p in params), lo=lo, hi=hi) if ok else None
+
+    def apply(self, acc: np.ndarray, out: np.ndarray, y: np.ndarray, f: np.ndarray) -> None:
+        """Requantize a flat block ``acc`` (a whole number of pixels) into int64 ``out``.
+
+        ``y`` and ``f`` are float64 scratch buffers of length >= ``acc.size`` (viewed
+        as float32 when the evaluation is in float32). Returns None: nothing is left
+        for an exact pass (the interface of :meth:`sw.golden.depthwise.CertifiedStage.apply`).
+        """
+        k = acc.size
+        evaluate(acc, self.params, self.lo, self.hi, out, y.view(self.dtype)[:k], f.view(self.dtype)[:k])
+
+
+def _params(stage: OutputStage, b: np.ndarray, cout: int, dtype: type) -> tuple[np.ndarray, ...]:
+    """Per-channel ``(r, k1, eps, k2)`` of the float evaluation, rounded once from exact float64 values."""
+    mult = np.broadcast_to(stage.multiplier, (cout,)).astype(np.int64)
+    shift = np.broadcast_to(stage.shift, (cout,)).astype(np.int64)
+    e = np.maximum(-shift, 0)
+    m_eff = mult << np.maximum(shift, 0)  # < 2**62 (the left shift keeps (acc + b) * 2**sl in int32)
+    scale = np.exp2(-(31.0 + e))
+    r = m_eff.astype(np.float64) * scale
+    eps = np.where(e > 0, np.exp2(-(e + 1.0)), 0.0)
+    # t = y + 2**-(e+1) = (a*M' + 2**30) / 2**(31+e), whose sign is SRDHM's; b*M' + 2**30 fits int64.
+    k1 = (b * m_eff + (1 << 30)).astype(np.float64) * scale
+    k2 = 0.5 - np.exp2(-(e + 1.0)) + stage.zero_point
+    return tuple(np.asarray(v, dtype=dtype) for v in (r, k1, eps, k2))
+
+
+def exact_in_float64(stage: OutputStage, b: np.ndarray, acc_bound: int, cout: int) -> bool:
+    """True when every float64 step of :func:`evaluate` is exact for ``|acc| <= acc_bound``.
+
+    All values are multiples of ``2**-(31+e)``; a float64 holds such a value exactly
+    while its numerator is below ``2**53``. The largest numerators are those of
+    ``t`` and of ``t + s + k2``: ``(B + |b|) * M' + 2**31 + (2**30 + |z| * 2**31 + 2**31) * 2**e``,
+    checked here in Python integers per channel. Then floor, clip and the int64
+    cast are exact too, and :func:`evaluate` is the closed form of the module docstring.
+    """
+    mult = np.broadcast_to(stage.multiplier, (cout,))
+    shift = np.broadcast_to(stage.shift, (cout,))
+    b_max = np.broadcast_to(np.abs(b), (cout,))
+    z = abs(stage.zero_point) + 1
+    for m, sh, bb in zip(mult.tolist(), shift.tolist(), b_max.tolist()):
+        e, m_eff = max(-sh, 0), m << max(sh, 0)
+        if (acc_bound + bb) * m_eff + 2**31 + (2**30 + z * 2**31 + 2**31) * 2**e >= 2**53:
+            return False
+    return True
+
+
+def _certify(stage: OutputStage, b: np.ndarray, acc_bound: int, cout: int, acc_dtype: np.dtype,
+             params: tuple[np.ndarray, ...]) -> bool:
+    """The certificate of the module docstring: ``f`` meets every threshold of ``q`` on ``[-B, B]``."""
+    lo, hi = stage.act_min, stage.act_max
+    t = thresholds(stage, b, cout) - b  # in accumulator units
+    v = np.arange(lo + 1, hi + 1, dtype=np.int64)[:, None]
+    # Points T and T - 1 inside the domain, and whether each must be checked.
+    upper = np.clip(t, -acc_bound, acc_bound)
+    lower = np.clip(t - 1, -acc_bound, acc_bound)
+    check_upper, check_lower = t <= acc_bound, t - 1 >= -acc_bound
+    points = np.stack([upper, lower]).astype(acc_dtype).reshape(-1)
+    got = np.empty(points.size, dtype=np.int64)
+    dtype = params[0].dtype
+    evaluate(points, tuple(np.tile(p, points.size // cout) for p in params), lo, hi, got,
+             np.empty(points.size, dtype=dtype), np.empty(points.size, dtype=dtype))
+    got = got.reshape(2, *t.shape)
+    return bool(np.all((got[0] >= v) | ~check_upper) and np.all((got[1] < v) | ~check_lower))
