@@ -1,0 +1,114 @@
+"""The step stage (sw.golden.stepstage) against the exact int64 output stage, on whole accumulator domains.
+
+Every test enumerates every integer accumulator of ``[-B, B]`` for every channel and
+compares with :meth:`OutputStage.finish` (int64 fixed-point arithmetic, itself
+checked against TFLite elsewhere), so nothing relies on the certificate being right.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sw.golden.requant import OutputStage
+from sw.golden.stepstage import StepStage, _certify, _params, exact_in_float64, thresholds
+
+
+def random_stage(rng, cout, bits, shifts):
+    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    multiplier = rng.integers(2**30, 2**31, size=cout)
+    multiplier[rng.random(cout) < 0.15] = 0
+    multiplier[rng.random(cout) < 0.15] = 2**30  # SRDHM's sign boundary at a = -1
+    zp = int(rng.integers(lo, hi + 1))
+    act_min = int(rng.choice([lo, zp, max(lo, zp - 3)]))
+    return OutputStage(multiplier=multiplier, shift=rng.integers(shifts[0], shifts[1] + 1, size=cout),
+                       zero_point=zp, act_min=act_min, act_max=hi)
+
+
+def domain(bound, cout):
+    return np.repeat(np.arange(-bound, bound + 1)[:, None], cout, axis=1)
+
+
+def apply_flat(step, acc):
+    out = np.empty(acc.size, dtype=np.int64)
+    step.apply(acc.reshape(-1), out, np.empty(acc.size), np.empty(acc.size))
+    return out.reshape(acc.shape)
+
+
+CASES = [  # (output bits, shift range, accumulator bound, bias bound)
+    (4, (-8, 0), 1000, 3000),
+    (4, (-16, -6), 20000, 60000),
+    (8, (-12, 0), 20000, 60000),
+    (8, (-31, -20), 3000, 10**6),
+    (8, (-2, 3), 3000, 10000),  # left shifts
+    (2, (-6, -1), 500, 500),
+]
+
+
+@pytest.mark.parametrize("bits, shifts, bound, bias_max", CASES)
+def test_thresholds_are_those_of_the_exact_stage(bits, shifts, bound, bias_max):
+    rng = np.random.default_rng(bits * 100 + bound)
+    for _ in range(6):
+        cout = 5
+        stage = random_stage(rng, cout, bits, shifts)
+        bias = rng.integers(-bias_max, bias_max + 1, size=cout)
+        acc = domain(bound, cout)
+        exact = stage.finish(acc, bias, "ref")
+        t = thresholds(stage, bias, cout) - bias
+        for k, v in enumerate(range(stage.act_min + 1, stage.act_max + 1)):
+            np.testing.assert_array_equal(acc >= t[k], exact >= v)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bits, shifts, bound, bias_max", CASES)
+def test_built_step_stage_is_exact_on_the_whole_domain(bits, shifts, bound, bias_max, dtype):
+    rng = np.random.default_rng(7 * bits + bound)
+    built = 0
+    for _ in range(6):
+        cout = 6
+        stage = random_stage(rng, cout, bits, shifts)
+        bias = rng.integers(-bias_max, bias_max + 1, size=cout).astype(np.int32)
+        acc = domain(bound, cout)
+        exact = stage.finish(acc, bias, "ref")
+        for acc_dtype in (np.int16, np.float32):
+            if acc_dtype is np.int16 and bound > 32767:
+                continue
+            step = StepStage.build(stage, bias, bound, cout, acc.shape[0], np.dtype(acc_dtype), dtype)
+            if step is not None:
+                built += 1
+                np.testing.assert_array_equal(apply_flat(step, acc.astype(acc_dtype)), exact)
+    if dtype is np.float64 and shifts[0] > -20:
+        assert built  # proven exact for the usual shifts
+    if dtype is np.float32 and bits <= 4:
+        assert built  # few output levels: the certificate usually holds
+
+
+def test_float64_not_claimed_when_the_bound_fails():
+    stage = OutputStage(multiplier=np.full(2, 2**31 - 1), shift=np.full(2, -25), zero_point=100, act_min=-128,
+                        act_max=127)
+    assert not exact_in_float64(stage, np.zeros(2, np.int64), 2**20, 2)
+    assert StepStage.build(stage, None, 2**20, 2, 1, np.dtype(np.float32), np.float64) is None
+
+
+def test_certificate_rejects_a_wrong_evaluation():
+    """Shifting the offset by a fraction of a step breaks some threshold: the certificate must notice."""
+    rng = np.random.default_rng(3)
+    stage = random_stage(rng, 8, 4, (-6, -2))
+    bias = np.zeros(8, np.int64)
+    params = _params(stage, bias, 8, np.float32)
+    assert _certify(stage, bias, 2000, 8, np.dtype(np.int16), params)
+    r, k1, eps, k2 = params
+    wrong = (r, k1, eps, k2 + np.float32(0.3))
+    assert not _certify(stage, bias, 2000, 8, np.dtype(np.int16), wrong)
+
+
+def test_unsupported_stages_return_none():
+    stage = OutputStage(multiplier=np.full(3, 2**30), shift=np.full(3, -4), zero_point=0, act_min=-8, act_max=7,
+                        rounding="single")
+    assert StepStage.build(stage, None, 100, 3, 1, np.dtype(np.int16), np.float32) is None
+    wide = OutputStage(multiplier=np.full(3, 2**30), shift=np.full(3, -4), zero_point=0, act_min=-(2**20),
+                       act_max=2**20)
+    assert StepStage.build(wide, None, 100, 3, 1, np.dtype(np.int16), np.float64) is None
+    near_int32 = OutputStage(multiplier=np.full(3, 2**30), shift=np.full(3, -4), zero_point=0, act_min=-8, act_max=7)
+    bias = np.full(3, 2**31 - 10, dtype=np.int64)
+    assert StepStage.build(near_int32, bias, 100, 3, 1, np.dtype(np.int16), np.float64) is None
