@@ -1,39 +1,40 @@
-"""Fast exact depthwise convolution: cache-blocked accumulation and a certified float requantization.
+"""Fast exact depthwise convolution: cache-blocked accumulation and certified float requantization.
 
 Depthwise layers do few multiply-adds per output (``kh * kw``), so their cost is
 the number of passes numpy makes over the output, not the arithmetic. This
 module processes blocks of output rows small enough to stay in the CPU cache,
 accumulates *and* requantizes each block before moving on, splits the blocks
 over two threads (numpy releases the GIL), and replaces the int64 output stage,
-the dominant cost, by a float32 evaluation that is *certified* element by element:
+the dominant cost, by an exact float evaluation:
 
 Accumulation
     ``acc = sum_taps (x - zx) * (w - zw)``, one ``numpy.einsum`` per block over a
     strided view of the padded input (no im2col copy), in int16 when the bound
-    ``taps * max|x - zx| * max|w - zw|`` is <= 32767 (e.g. int4 weights), else in
-    float32; the caller only uses this module when the bound is <= 2**24, so
-    every partial sum is exact either way, whatever the summation order.
+    ``B = taps * max|x - zx| * max|w - zw|`` is <= 32767 (e.g. w4a4: 9 * 15 * 8 =
+    1080, w4a8: 9 * 255 * 8 = 18360), else in float32 (w8a8: 9 * 255 * 128 =
+    293760; 7x7 w8a8: 1.6e6). The caller only uses this module when ``B <= 2**24``:
+    every partial sum is an integer of magnitude <= B, exact in float32 (and in
+    int16 below 2**15) whatever the summation order, so ``acc`` is exact.
 
-Requantization (double rounding, all shifts <= 0)
-    TFLite's ``MBQM(a, M, s)`` with ``e = -s`` first rounds ``a * M / 2**31`` to an
-    integer ``p`` (error <= 1/2), then rounds ``p / 2**e`` half away from zero.
-    So ``p / 2**e`` lies within ``2**-(e+1)`` of the real ``a * M * 2**(s-31)``,
-    and the final integer equals ``round(y)`` of the real value
-    ``y = (acc + bias) * M * 2**(s-31) + z_out`` whenever ``y`` is farther than
-    ``2**-(e+1)`` from a half-integer. We compute ``y`` in float32 (rounding error
-    bounded per channel, :data:`_F32_REL`) and accept ``rint(y)`` where
-    the distance to the nearest half-integer exceeds ``delta_c = 2**-(e_c+1) +
-    err_c``; the few remaining elements (about ``2 * delta_c`` of them) are
-    recomputed with the exact integer output stage. Clamping is monotone and
-    applied to the same integer, so it commutes.
-
-When the window would flag more than :data:`_MAX_DOUBTFUL` of the elements
-(small right shifts), the two roundings are instead evaluated literally in
-float64, where every step is exact (see :class:`CertifiedStage`). Other stages
-(single/float rounding, positive shifts) and biases that could push
-``acc + bias`` out of int32 take the exact int64 output stage. The result is
-bit-identical to :meth:`sw.golden.requant.OutputStage.finish` on the int64
-accumulators (checked against direct integer arithmetic in the tests).
+Requantization (double rounding), the first of these that applies
+    1. :class:`sw.golden.stepstage.StepStage` in float32 for outputs with at most
+       :data:`_F32_STEP_LEVELS` levels (4-bit codes, coarse ReLU6): seven passes,
+       no per-element check; exactness is certified per channel at the
+       thresholds of the step function (see that module).
+    2. :class:`CertifiedStage` ``"certified"`` (large right shifts): float32
+       ``y = (acc + bias) * M * 2**(s-31) + z_out``, accepted where it is farther
+       than ``delta_c = 2**-(e_c+1) + err_c`` from a half-integer (then both
+       roundings agree with ``round(y)``; float32 error bounded by
+       :data:`_F32_REL`); the few remaining elements (about ``2 * delta_c``) are
+       recomputed with the exact integer stage.
+    3. :class:`sw.golden.stepstage.StepStage` in float64, when every step is
+       proven exact (:func:`sw.golden.stepstage.exact_in_float64`).
+    4. :class:`CertifiedStage` ``"float64"``: the two roundings evaluated
+       literally in float64 (exact while ``|acc + bias| < 2**21``).
+    Otherwise (single/float rounding, ``acc + bias`` possibly outside int32) the
+    exact int64 output stage. The result is bit-identical to
+    :meth:`sw.golden.requant.OutputStage.finish` on the int64 accumulators
+    (tests against direct integer arithmetic and TFLite's reference kernels).
 """
 
 from __future__ import annotations
@@ -269,7 +270,9 @@ def depthwise_conv(
     if ho < 1 or wo < 1:
         raise ValueError(f"{where}: input {h}x{w} with padding {pads} is smaller than the {kh}x{kw} kernel (dilation {dilation})")
     # x - zx written once into a zero-padded buffer (|x - zx| <= 383: exact in int16 and float32).
-    padded = np.zeros((n, h + top + bottom, w + left + right, cin), dtype=dtype)
+    padded = np.empty((n, h + top + bottom, w + left + right, cin), dtype=dtype)
+    for border in (padded[:, :top], padded[:, top + h :], padded[:, :, :left], padded[:, :, left + w :]):
+        border.fill(0)
     np.subtract(x, input_zero_point, out=padded[:, top : top + h, left : left + w], dtype=dtype, casting="unsafe")
     if multiplier > 1:
         padded = np.repeat(padded, multiplier, axis=-1)
