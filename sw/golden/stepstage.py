@@ -52,8 +52,8 @@ from sw.golden.requant import OutputStage
 
 __all__ = ["MAX_LEVELS", "StepStage", "evaluate", "exact_in_float64", "thresholds"]
 
-#: Integer type of the same width as each float type (for sign-bit operations).
-_INT_OF = {np.float32: np.int32, np.float64: np.int64}
+#: Integer type of the same width as each float type and its sign-bit mask (for sign-bit operations).
+_INT_OF = {np.float32: (np.int32, np.int32(-(2**31))), np.float64: (np.int64, np.int64(-(2**63)))}
 #: Largest clamp range ``hi - lo`` certified (the certificate costs 2 evaluations per level and channel).
 MAX_LEVELS = 4096
 
@@ -96,9 +96,9 @@ def evaluate(acc: np.ndarray, params: tuple[np.ndarray, ...], lo: int, hi: int, 
     np.multiply(acc, r, out=t)
     t += k1
     # s = copysign(eps, t) with two integer passes on the bit patterns (np.copysign is not vectorised).
-    itype = _INT_OF[t.dtype.type]
+    itype, sign = _INT_OF[t.dtype.type]
     bits = s.view(itype)
-    np.bitwise_and(t.view(itype), itype(np.iinfo(itype).min), out=bits)
+    np.bitwise_and(t.view(itype), sign, out=bits)
     np.bitwise_or(bits, eps.view(itype), out=bits)
     t += s
     t += k2
