@@ -17,9 +17,9 @@ Accumulation
     int16 below 2**15) whatever the summation order, so ``acc`` is exact.
 
 Requantization (double rounding), the first of these that applies
-    1. :class:`sw.golden.stepstage.StepStage` in float32 for outputs with at most
-       :data:`_F32_STEP_LEVELS` levels (4-bit codes, coarse ReLU6): seven passes,
-       no per-element check; exactness is certified per channel at the
+    1. :class:`sw.golden.stepstage.StepStage` for outputs with at most
+       :data:`_F32_STEP_LEVELS` levels (4-bit codes, coarse ReLU6): seven float32
+       passes, no per-element check; exactness is certified per channel at the
        thresholds of the step function (see that module).
     2. :class:`CertifiedStage` ``"certified"`` (large right shifts): float32
        ``y = (acc + bias) * M * 2**(s-31) + z_out``, accepted where it is farther
@@ -27,10 +27,8 @@ Requantization (double rounding), the first of these that applies
        roundings agree with ``round(y)``; float32 error bounded by
        :data:`_F32_REL`); the few remaining elements (about ``2 * delta_c``) are
        recomputed with the exact integer stage.
-    3. :class:`sw.golden.stepstage.StepStage` in float64, when every step is
-       proven exact (:func:`sw.golden.stepstage.exact_in_float64`).
-    4. :class:`CertifiedStage` ``"float64"``: the two roundings evaluated
-       literally in float64 (exact while ``|acc + bias| < 2**21``).
+    3. :class:`CertifiedStage` ``"float64"`` (small right shifts): the two
+       roundings evaluated literally in float64 (exact while ``|acc + bias| < 2**21``).
     Otherwise (single/float rounding, ``acc + bias`` possibly outside int32) the
     exact int64 output stage. The result is bit-identical to
     :meth:`sw.golden.requant.OutputStage.finish` on the int64 accumulators
@@ -177,19 +175,14 @@ def _output_stage(stage: OutputStage, bias: np.ndarray | None, acc_bound: int, c
                   acc_dtype: np.dtype) -> "StepStage | CertifiedStage | None":
     """The fastest exact output stage that applies (None: the exact int64 stage).
 
-    In order: the per-channel certified float32 step stage (no per-element checks;
-    certifies with few output levels, e.g. 4-bit outputs), the per-element certified
-    float32 stage (large right shifts), the certified float64 step stage, and the
-    literal float64 evaluation of :class:`CertifiedStage`.
+    The per-channel certified float32 step stage (no per-element checks; it
+    certifies with few output levels, e.g. 4-bit outputs), else :class:`CertifiedStage`.
     """
     if stage.act_max - stage.act_min <= _F32_STEP_LEVELS:
-        step = StepStage.build(stage, bias, acc_bound, cout, reps, acc_dtype, np.float32)
+        step = StepStage.build(stage, bias, acc_bound, cout, reps, acc_dtype)
         if step is not None:
             return step
-    certified = CertifiedStage.build(stage, bias, acc_bound, cout, reps)
-    if certified is not None and certified.mode == "certified":
-        return certified
-    return StepStage.build(stage, bias, acc_bound, cout, reps, acc_dtype, np.float64) or certified
+    return CertifiedStage.build(stage, bias, acc_bound, cout, reps)
 
 
 def _accumulator(padded: np.ndarray, wt: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],

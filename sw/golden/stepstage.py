@@ -1,4 +1,4 @@
-"""Exact requantization of bounded accumulators in seven float passes, certified per channel.
+"""Exact requantization of bounded accumulators in seven float32 passes, certified per channel.
 
 The double-rounding output stage of a channel (:mod:`sw.golden.fixedpoint`)::
 
@@ -22,12 +22,13 @@ Closed form
     ``a >= T = ceil((P * 2**31 - 2**30) / M')`` (exact int64 arithmetic in
     :func:`thresholds`).
 
-Float evaluation (:func:`evaluate`, dtype float32 or float64)
+Float32 evaluation (:func:`evaluate`)
     ``t = acc * r + k1`` (``r = M' / 2**(31+e)``, ``k1 = b * r + 2**-(e+1)``: ``t >= 0`` iff
-    ``SRDHM >= 0``), ``t += copysign(eps, t)``, ``t += 1/2 - 2**-(e+1) + z``, clip to ``[lo, hi]``, floor into the int64 output.
-    Each step is monotone in ``acc``, so the whole is a nondecreasing function
-    ``f(acc)``. In float64 every step is exact while ``|a * M'| < 2**52`` and
-    ``|y| + |z| + 1 < 2**(21-e)``; in float32 it is exact except near ties.
+    ``SRDHM >= 0``), ``t += copysign(eps, t)``, ``t += 1/2 - 2**-(e+1) + z``, clip
+    to ``[lo, hi]``, floor into the int64 output: seven passes. Each step is
+    monotone in ``acc``, so the whole is a nondecreasing function ``f(acc)``; it
+    is the closed form above up to float32 rounding, which can only matter for
+    accumulators next to a threshold.
 
 Certificate (:meth:`StepStage.build`)
     Two nondecreasing functions with values in ``[lo, hi]`` agree on the integers
@@ -35,10 +36,10 @@ Certificate (:meth:`StepStage.build`)
     (of ``q``): ``f(T_v) >= v`` when ``T_v <= B`` and ``f(T_v - 1) < v`` when
     ``T_v - 1 >= -B`` (then ``{f >= v} = {acc >= T_v} = {q >= v}`` for every ``v``).
     So ``f`` is evaluated, with the very same operations as on the layer, at
-    ``2 * (hi - lo) * Cout`` points. float32 is tried first, float64 if float32 has
-    a near tie in some channel; if both fail (or the stage is not a double-rounding
-    stage, or ``acc + b`` could leave int32), :meth:`build` returns None and the
-    caller uses the exact int64 stage.
+    ``2 * (hi - lo) * Cout`` points; :meth:`StepStage.build` returns None when a
+    point fails (a float32 near tie: likely with many output levels or large
+    ``|codes|``), when the stage is not a double-rounding stage, or when
+    ``acc + b`` could leave int32. The caller then uses another exact stage.
 """
 
 from __future__ import annotations
@@ -50,10 +51,10 @@ import numpy as np
 from sw.golden.fixedpoint import INT32_MAX
 from sw.golden.requant import OutputStage
 
-__all__ = ["MAX_LEVELS", "StepStage", "evaluate", "exact_in_float64", "thresholds"]
+__all__ = ["MAX_LEVELS", "StepStage", "evaluate", "thresholds"]
 
-#: Integer type of the same width as each float type and its sign-bit mask (for sign-bit operations).
-_INT_OF = {np.float32: (np.int32, np.int32(-(2**31))), np.float64: (np.int64, np.int64(-(2**63)))}
+#: float32's sign bit as an int32 mask.
+_SIGN = np.int32(-(2**31))
 #: Largest clamp range ``hi - lo`` certified (the certificate costs 2 evaluations per level and channel).
 MAX_LEVELS = 4096
 
@@ -87,8 +88,8 @@ def evaluate(acc: np.ndarray, params: tuple[np.ndarray, ...], lo: int, hi: int, 
              t: np.ndarray, s: np.ndarray) -> None:
     """``out[:] = f(acc)`` for a flat block (the float evaluation of the module docstring).
 
-    ``params = (r, k1, eps, k2)`` are per-element vectors at least ``acc.size`` long
-    (per-channel values tiled); ``t`` and ``s`` are scratch of their dtype, length >= ``acc.size``.
+    ``params = (r, k1, eps, k2)`` are float32 per-element vectors at least ``acc.size``
+    long (per-channel values tiled); ``t`` and ``s`` are float32 scratch, length >= ``acc.size``.
     """
     k = acc.size
     r, k1, eps, k2 = (v[:k] for v in params)
@@ -96,10 +97,9 @@ def evaluate(acc: np.ndarray, params: tuple[np.ndarray, ...], lo: int, hi: int, 
     np.multiply(acc, r, out=t)
     t += k1
     # s = copysign(eps, t) with two integer passes on the bit patterns (np.copysign is not vectorised).
-    itype, sign = _INT_OF[t.dtype.type]
-    bits = s.view(itype)
-    np.bitwise_and(t.view(itype), sign, out=bits)
-    np.bitwise_or(bits, eps.view(itype), out=bits)
+    bits = s.view(np.int32)
+    np.bitwise_and(t.view(np.int32), _SIGN, out=bits)
+    np.bitwise_or(bits, eps.view(np.int32), out=bits)
     t += s
     t += k2
     np.clip(t, lo, hi, out=t)
@@ -108,12 +108,12 @@ def evaluate(acc: np.ndarray, params: tuple[np.ndarray, ...], lo: int, hi: int, 
 
 @dataclass(frozen=True)
 class StepStage:
-    """Certified float evaluation of one layer's output stage (see the module docstring).
+    """Certified float32 evaluation of one layer's output stage (see the module docstring).
 
     Parameters
     ----------
     params
-        ``(r, k1, eps, k2)``, per-channel vectors tiled to ``reps * Cout`` elements.
+        ``(r, k1, eps, k2)``, float32 per-channel vectors tiled to ``reps * Cout`` elements.
     lo, hi
         Clamp bounds (output codes).
     """
@@ -122,18 +122,10 @@ class StepStage:
     lo: int
     hi: int
 
-    @property
-    def dtype(self) -> np.dtype:
-        """The float type of the evaluation."""
-        return self.params[0].dtype
-
     @classmethod
     def build(cls, stage: OutputStage, bias: np.ndarray | None, acc_bound: int, cout: int, reps: int,
-              acc_dtype: np.dtype, dtype: type) -> "StepStage | None":
-        """An exact stage for accumulators ``|acc| <= acc_bound`` of dtype ``acc_dtype``, or None.
-
-        float64: only when :func:`exact_in_float64` proves every step exact (no check
-        needed). float32: only when the certificate of the module docstring holds.
+              acc_dtype: np.dtype) -> "StepStage | None":
+        """The certified stage for accumulators ``|acc| <= acc_bound`` of dtype ``acc_dtype``, or None.
 
         Parameters
         ----------
@@ -147,8 +139,6 @@ class StepStage:
             Output channels and pixels per block (the vectors are tiled ``reps`` times).
         acc_dtype
             dtype of the accumulators passed to :meth:`apply` (int16 or float32).
-        dtype
-            Evaluation dtype, ``numpy.float32`` or ``numpy.float64``.
         """
         b = np.zeros(cout, dtype=np.int64) if bias is None else np.asarray(bias)
         if b.dtype.kind not in "iu" or stage.rounding != "double" or stage.act_max - stage.act_min > MAX_LEVELS:
@@ -157,27 +147,24 @@ class StepStage:
         shift = np.broadcast_to(stage.shift, (cout,)).astype(np.int64)
         if (acc_bound + int(np.abs(b).max(initial=0))) << int(max(shift.max(initial=0), 0)) > INT32_MAX:
             return None  # (acc + b) * 2**sl could leave int32: the exact stage decides (and refuses)
-        lo, hi = stage.act_min, stage.act_max
-        params = _params(stage, b, cout, dtype)
-        if dtype is np.float64:
-            ok = exact_in_float64(stage, b, acc_bound, cout)
-        else:
-            ok = _certify(stage, b, acc_bound, cout, acc_dtype, params)
-        return cls(params=tuple(np.tile(p, reps) for p in params), lo=lo, hi=hi) if ok else None
+        params = _params(stage, b, cout)
+        if not _certify(stage, b, acc_bound, cout, acc_dtype, params):
+            return None
+        return cls(params=tuple(np.tile(p, reps) for p in params), lo=stage.act_min, hi=stage.act_max)
 
     def apply(self, acc: np.ndarray, out: np.ndarray, y: np.ndarray, f: np.ndarray) -> None:
         """Requantize a flat block ``acc`` (a whole number of pixels) into int64 ``out``.
 
-        ``y`` and ``f`` are float64 scratch buffers of length >= ``acc.size`` (viewed
-        as float32 when the evaluation is in float32). Returns None: nothing is left
-        for an exact pass (the interface of :meth:`sw.golden.depthwise.CertifiedStage.apply`).
+        ``y`` and ``f`` are float64 scratch buffers of length >= ``acc.size`` (used as
+        float32). Returns None: nothing is left for an exact pass (the interface of
+        :meth:`sw.golden.depthwise.CertifiedStage.apply`).
         """
         k = acc.size
-        evaluate(acc, self.params, self.lo, self.hi, out, y.view(self.dtype)[:k], f.view(self.dtype)[:k])
+        evaluate(acc, self.params, self.lo, self.hi, out, y.view(np.float32)[:k], f.view(np.float32)[:k])
 
 
-def _params(stage: OutputStage, b: np.ndarray, cout: int, dtype: type) -> tuple[np.ndarray, ...]:
-    """Per-channel ``(r, k1, eps, k2)`` of the float evaluation, rounded once from exact float64 values."""
+def _params(stage: OutputStage, b: np.ndarray, cout: int) -> tuple[np.ndarray, ...]:
+    """Per-channel float32 ``(r, k1, eps, k2)`` of the evaluation, each rounded once from an exact float64 value."""
     mult = np.broadcast_to(stage.multiplier, (cout,)).astype(np.int64)
     shift = np.broadcast_to(stage.shift, (cout,)).astype(np.int64)
     e = np.maximum(-shift, 0)
@@ -188,27 +175,7 @@ def _params(stage: OutputStage, b: np.ndarray, cout: int, dtype: type) -> tuple[
     # t = y + 2**-(e+1) = (a*M' + 2**30) / 2**(31+e), whose sign is SRDHM's; b*M' + 2**30 fits int64.
     k1 = (b * m_eff + (1 << 30)).astype(np.float64) * scale
     k2 = 0.5 - np.exp2(-(e + 1.0)) + stage.zero_point
-    return tuple(np.asarray(v, dtype=dtype) for v in (r, k1, eps, k2))
-
-
-def exact_in_float64(stage: OutputStage, b: np.ndarray, acc_bound: int, cout: int) -> bool:
-    """True when every float64 step of :func:`evaluate` is exact for ``|acc| <= acc_bound``.
-
-    All values are multiples of ``2**-(31+e)``; a float64 holds such a value exactly
-    while its numerator is below ``2**53``. The largest numerators are those of
-    ``t`` and of ``t + s + k2``: ``(B + |b|) * M' + 2**31 + (2**30 + |z| * 2**31 + 2**31) * 2**e``,
-    checked here in Python integers per channel. Then floor, clip and the int64
-    cast are exact too, and :func:`evaluate` is the closed form of the module docstring.
-    """
-    mult = np.broadcast_to(stage.multiplier, (cout,))
-    shift = np.broadcast_to(stage.shift, (cout,))
-    b_max = np.broadcast_to(np.abs(b), (cout,))
-    z = abs(stage.zero_point) + 1
-    for m, sh, bb in zip(mult.tolist(), shift.tolist(), b_max.tolist()):
-        e, m_eff = max(-sh, 0), m << max(sh, 0)
-        if (acc_bound + bb) * m_eff + 2**31 + (2**30 + z * 2**31 + 2**31) * 2**e >= 2**53:
-            return False
-    return True
+    return tuple(np.asarray(v, dtype=np.float32) for v in (r, k1, eps, k2))
 
 
 def _certify(stage: OutputStage, b: np.ndarray, acc_bound: int, cout: int, acc_dtype: np.dtype,
@@ -223,8 +190,7 @@ def _certify(stage: OutputStage, b: np.ndarray, acc_bound: int, cout: int, acc_d
     check_upper, check_lower = t <= acc_bound, t - 1 >= -acc_bound
     points = np.stack([upper, lower]).astype(acc_dtype).reshape(-1)
     got = np.empty(points.size, dtype=np.int64)
-    dtype = params[0].dtype
     evaluate(points, tuple(np.tile(p, points.size // cout) for p in params), lo, hi, got,
-             np.empty(points.size, dtype=dtype), np.empty(points.size, dtype=dtype))
+             np.empty(points.size, dtype=np.float32), np.empty(points.size, dtype=np.float32))
     got = got.reshape(2, *t.shape)
     return bool(np.all((got[0] >= v) | ~check_upper) and np.all((got[1] < v) | ~check_lower))
