@@ -27,8 +27,12 @@ Requantization (double rounding), the first of these that applies
        roundings agree with ``round(y)``; float32 error bounded by
        :data:`_F32_REL`); the few remaining elements (about ``2 * delta_c``) are
        recomputed with the exact integer stage.
-    3. :class:`CertifiedStage` ``"float64"`` (small right shifts): the two
-       roundings evaluated literally in float64 (exact while ``|acc + bias| < 2**21``).
+    3. :meth:`sw.golden.stepstage.StepStage.checked` (small or left shifts): the
+       same seven float32 passes plus a per-element check against a proven float32
+       error bound (no channel may have shift -1); flagged elements are recomputed
+       with the exact integer stage.
+    4. :class:`CertifiedStage` ``"float64"``: the two roundings evaluated
+       literally in float64 (exact while ``|acc + bias| < 2**21``).
     Otherwise (single/float rounding, ``acc + bias`` possibly outside int32) the
     exact int64 output stage. The result is bit-identical to
     :meth:`sw.golden.requant.OutputStage.finish` on the int64 accumulators
@@ -44,9 +48,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from sw.golden.fixedpoint import INT32_MAX, requantize_unchecked
+from sw.golden.fixedpoint import INT32_MAX
 from sw.golden.requant import OutputStage
-from sw.golden.stepstage import StepStage
+from sw.golden.stepstage import StepStage, exact_channels
 from sw.golden.window import Padding2D, output_size
 
 __all__ = ["BLOCK_ELEMENTS", "INT16_EXACT", "CertifiedStage", "depthwise_conv"]
@@ -165,24 +169,20 @@ class CertifiedStage:
 
     def exact(self, acc: np.ndarray, channels: np.ndarray) -> np.ndarray:
         """The exact int64 output stage on selected accumulators (their channel indices given)."""
-        s = self.stage
-        mult = np.broadcast_to(s.multiplier, self.bias.shape)[channels]
-        shift = np.broadcast_to(s.shift, self.bias.shape)[channels]
-        return requantize_unchecked(acc.astype(np.int64) + self.bias[channels], mult, shift, s.zero_point, s.act_min, s.act_max)
+        return exact_channels(self.stage, self.bias, acc, channels)
 
 
 def _output_stage(stage: OutputStage, bias: np.ndarray | None, acc_bound: int, cout: int, reps: int,
                   acc_dtype: np.dtype) -> "StepStage | CertifiedStage | None":
-    """The fastest exact output stage that applies (None: the exact int64 stage).
-
-    The per-channel certified float32 step stage (no per-element checks; it
-    certifies with few output levels, e.g. 4-bit outputs), else :class:`CertifiedStage`.
-    """
+    """The fastest exact output stage that applies (None: the exact int64 stage), in the order of the module docstring."""
     if stage.act_max - stage.act_min <= _F32_STEP_LEVELS:
         step = StepStage.build(stage, bias, acc_bound, cout, reps, acc_dtype)
         if step is not None:
             return step
-    return CertifiedStage.build(stage, bias, acc_bound, cout, reps)
+    certified = CertifiedStage.build(stage, bias, acc_bound, cout, reps)
+    if certified is not None and certified.mode == "certified":
+        return certified
+    return StepStage.checked(stage, bias, acc_bound, cout, reps) or certified
 
 
 def _accumulator(padded: np.ndarray, wt: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],

@@ -48,13 +48,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sw.golden.fixedpoint import INT32_MAX
+from sw.golden.fixedpoint import INT32_MAX, requantize_unchecked
 from sw.golden.requant import OutputStage
 
-__all__ = ["MAX_LEVELS", "StepStage", "evaluate", "thresholds"]
+__all__ = ["MAX_CHECKED", "MAX_LEVELS", "StepStage", "evaluate", "exact_channels", "thresholds"]
 
 #: float32's sign bit as an int32 mask.
 _SIGN = np.int32(-(2**31))
+#: Largest expected fraction of elements left to the exact stage by :meth:`StepStage.checked`.
+MAX_CHECKED = 2.0**-6
 #: Largest clamp range ``hi - lo`` certified (the certificate costs 2 evaluations per level and channel).
 MAX_LEVELS = 4096
 
@@ -85,11 +87,13 @@ def thresholds(stage: OutputStage, bias: np.ndarray, cout: int) -> np.ndarray:
 
 
 def evaluate(acc: np.ndarray, params: tuple[np.ndarray, ...], lo: int, hi: int, out: np.ndarray,
-             t: np.ndarray, s: np.ndarray) -> None:
-    """``out[:] = f(acc)`` for a flat block (the float evaluation of the module docstring).
+             t: np.ndarray, s: np.ndarray, aux: np.ndarray | None = None) -> np.ndarray | None:
+    """``out[:] = f(acc)`` for a flat block (the float32 evaluation of the module docstring).
 
     ``params = (r, k1, eps, k2)`` are float32 per-element vectors at least ``acc.size``
     long (per-channel values tiled); ``t`` and ``s`` are float32 scratch, length >= ``acc.size``.
+    With ``aux`` (the checked stage, ``k2`` lowered by 1/2), ``out`` receives
+    ``rint(t)`` and the positions where ``|t - rint(t)| >= aux`` are returned (or None).
     """
     k = acc.size
     r, k1, eps, k2 = (v[:k] for v in params)
@@ -102,8 +106,25 @@ def evaluate(acc: np.ndarray, params: tuple[np.ndarray, ...], lo: int, hi: int, 
     np.bitwise_or(bits, eps.view(np.int32), out=bits)
     t += s
     t += k2
-    np.clip(t, lo, hi, out=t)
-    np.floor(t, out=out, casting="unsafe")
+    if aux is None:
+        np.clip(t, lo, hi, out=t)
+        np.floor(t, out=out, casting="unsafe")
+        return None
+    np.rint(t, out=s)
+    np.subtract(t, s, out=t)
+    np.abs(t, out=t)  # distance to the nearest integer, exact
+    bad = np.flatnonzero(t >= aux[:k])
+    np.clip(s, lo, hi, out=s)
+    np.copyto(out, s, casting="unsafe")
+    return bad if bad.size else None
+
+
+def exact_channels(stage: OutputStage, bias: np.ndarray, acc: np.ndarray, channels: np.ndarray) -> np.ndarray:
+    """The exact int64 output stage on selected accumulators, ``channels`` their channel indices."""
+    mult = np.broadcast_to(stage.multiplier, bias.shape)[channels]
+    shift = np.broadcast_to(stage.shift, bias.shape)[channels]
+    return requantize_unchecked(acc.astype(np.int64) + bias[channels], mult, shift, stage.zero_point,
+                                stage.act_min, stage.act_max)
 
 
 @dataclass(frozen=True)
@@ -114,13 +135,16 @@ class StepStage:
     ----------
     params
         ``(r, k1, eps, k2)``, float32 per-channel vectors tiled to ``reps * Cout`` elements.
-    lo, hi
-        Clamp bounds (output codes).
+    stage, bias
+        The layer's output stage and int64 bias ``[Cout]`` (for :meth:`exact`).
+    aux
+        None (certified: no per-element check), or ``1/2 - err`` tiled (checked, see :meth:`checked`).
     """
 
     params: tuple[np.ndarray, ...]
-    lo: int
-    hi: int
+    stage: OutputStage
+    bias: np.ndarray
+    aux: np.ndarray | None = None
 
     @classmethod
     def build(cls, stage: OutputStage, bias: np.ndarray | None, acc_bound: int, cout: int, reps: int,
@@ -150,21 +174,57 @@ class StepStage:
         params = _params(stage, b, cout)
         if not _certify(stage, b, acc_bound, cout, acc_dtype, params):
             return None
-        return cls(params=tuple(np.tile(p, reps) for p in params), lo=stage.act_min, hi=stage.act_max)
+        return cls(params=tuple(np.tile(p, reps) for p in params), stage=stage, bias=b)
 
-    def apply(self, acc: np.ndarray, out: np.ndarray, y: np.ndarray, f: np.ndarray) -> None:
+    @classmethod
+    def checked(cls, stage: OutputStage, bias: np.ndarray | None, acc_bound: int, cout: int,
+                reps: int) -> "StepStage | None":
+        """The same evaluation with a per-element check instead of the certificate, or None.
+
+        ``v = t + s + k2 - 1/2`` (float32) is within ``err`` of the exact ``u - 1/2``,
+        ``err = (B r + |k1| + |k2| + 2) * 2**-21`` per channel (each of the six float32
+        roundings and the three rounded parameters adds at most ``2**-24`` of a magnitude
+        bounded by ``B r + |k1| + |k2| + 1``; the bound keeps a factor 2 to spare). Where
+        ``|v - rint(v)| < 1/2 - err``, ``u`` lies strictly between the same two integers as
+        ``v + 1/2``, so ``floor(u) = rint(v)``; the other elements go to :meth:`exact`. A
+        wrong sign of ``t`` (possible only when ``|t| <= err``) is harmless when no
+        channel has ``e == 1``: both branches then floor ``t + 1/2 + z`` and
+        ``t + 1/2 - 2**-e + z`` to ``z``. None when a channel has ``e == 1``, when
+        ``err`` would flag more than :data:`MAX_CHECKED` of the elements, or under
+        the conditions of :meth:`build`.
+        """
+        b = np.zeros(cout, dtype=np.int64) if bias is None else np.asarray(bias)
+        if b.dtype.kind not in "iu" or stage.rounding != "double":
+            return None
+        b = b.astype(np.int64)
+        shift = np.broadcast_to(stage.shift, (cout,)).astype(np.int64)
+        if np.any(shift == -1) or (acc_bound + int(np.abs(b).max(initial=0))) << int(max(shift.max(initial=0), 0)) > INT32_MAX:
+            return None
+        r, k1, eps, k2 = _exact_params(stage, b, cout)
+        err = (acc_bound * r + np.abs(k1) + np.abs(k2) + 2.0) * 2.0**-21
+        if 2 * err.max(initial=0.0) > MAX_CHECKED:
+            return None
+        params = tuple(np.asarray(v, dtype=np.float32) for v in (r, k1, eps, k2 - 0.5))
+        return cls(params=tuple(np.tile(p, reps) for p in params), stage=stage, bias=b,
+                   aux=np.tile((0.5 - err).astype(np.float32), reps))
+
+    def apply(self, acc: np.ndarray, out: np.ndarray, y: np.ndarray, f: np.ndarray) -> np.ndarray | None:
         """Requantize a flat block ``acc`` (a whole number of pixels) into int64 ``out``.
 
         ``y`` and ``f`` are float64 scratch buffers of length >= ``acc.size`` (used as
-        float32). Returns None: nothing is left for an exact pass (the interface of
-        :meth:`sw.golden.depthwise.CertifiedStage.apply`).
+        float32). Returns the positions left for :meth:`exact` (checked stage) or None.
         """
         k = acc.size
-        evaluate(acc, self.params, self.lo, self.hi, out, y.view(np.float32)[:k], f.view(np.float32)[:k])
+        return evaluate(acc, self.params, self.stage.act_min, self.stage.act_max, out, y.view(np.float32)[:k],
+                        f.view(np.float32)[:k], self.aux)
+
+    def exact(self, acc: np.ndarray, channels: np.ndarray) -> np.ndarray:
+        """The exact int64 output stage on selected accumulators (their channel indices given)."""
+        return exact_channels(self.stage, self.bias, acc, channels)
 
 
-def _params(stage: OutputStage, b: np.ndarray, cout: int) -> tuple[np.ndarray, ...]:
-    """Per-channel float32 ``(r, k1, eps, k2)`` of the evaluation, each rounded once from an exact float64 value."""
+def _exact_params(stage: OutputStage, b: np.ndarray, cout: int) -> tuple[np.ndarray, ...]:
+    """Per-channel float64 ``(r, k1, eps, k2)`` of the evaluation (exact: powers of two times integers)."""
     mult = np.broadcast_to(stage.multiplier, (cout,)).astype(np.int64)
     shift = np.broadcast_to(stage.shift, (cout,)).astype(np.int64)
     e = np.maximum(-shift, 0)
@@ -175,7 +235,12 @@ def _params(stage: OutputStage, b: np.ndarray, cout: int) -> tuple[np.ndarray, .
     # t = y + 2**-(e+1) = (a*M' + 2**30) / 2**(31+e), whose sign is SRDHM's; b*M' + 2**30 fits int64.
     k1 = (b * m_eff + (1 << 30)).astype(np.float64) * scale
     k2 = 0.5 - np.exp2(-(e + 1.0)) + stage.zero_point
-    return tuple(np.asarray(v, dtype=np.float32) for v in (r, k1, eps, k2))
+    return r, k1, eps, k2
+
+
+def _params(stage: OutputStage, b: np.ndarray, cout: int) -> tuple[np.ndarray, ...]:
+    """Per-channel float32 ``(r, k1, eps, k2)``, each rounded once from its exact float64 value."""
+    return tuple(np.asarray(v, dtype=np.float32) for v in _exact_params(stage, b, cout))
 
 
 def _certify(stage: OutputStage, b: np.ndarray, acc_bound: int, cout: int, acc_dtype: np.dtype,

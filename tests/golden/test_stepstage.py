@@ -80,6 +80,43 @@ def test_built_step_stage_is_exact_on_the_whole_domain(bits, shifts, bound, bias
         assert built  # few output levels: the certificate usually holds
 
 
+def apply_checked(step, acc):
+    """The checked stage with its exact fix-up of the flagged elements (as sw.golden.depthwise does)."""
+    out = np.empty(acc.size, dtype=np.int64)
+    bad = step.apply(acc.reshape(-1), out, np.empty(acc.size), np.empty(acc.size))
+    if bad is not None:
+        out[bad] = step.exact(acc.reshape(-1)[bad], bad % acc.shape[1])
+    return out.reshape(acc.shape), 0 if bad is None else bad.size
+
+
+@pytest.mark.parametrize("bits, shifts, bound, bias_max", CASES)
+def test_checked_step_stage_is_exact_on_the_whole_domain(bits, shifts, bound, bias_max):
+    rng = np.random.default_rng(11 * bits + bound)
+    built = 0
+    for _ in range(6):
+        cout = 4
+        stage = random_stage(rng, cout, bits, shifts)
+        bias = rng.integers(-bias_max, bias_max + 1, size=cout).astype(np.int32)
+        acc = domain(bound, cout)
+        step = StepStage.checked(stage, bias, bound, cout, acc.shape[0])
+        assert (step is None) or not np.any(stage.shift == -1)
+        if step is not None:
+            built += 1
+            got, flagged = apply_checked(step, acc.astype(np.float32))
+            np.testing.assert_array_equal(got, stage.finish(acc, bias, "ref"))
+            # Few elements are left to the exact stage, except with multipliers 2**30 (test-made
+            # exact ties at half the accumulators; real layers have no such multipliers).
+            assert flagged <= acc.size * (2**-6 + 0.5 * np.mean(stage.multiplier == 2**30))
+    if shifts[0] > -20:
+        assert built
+
+
+def test_checked_step_stage_refuses_shift_minus_one():
+    stage = OutputStage(multiplier=np.full(2, 2**30 + 5), shift=np.array([-1, -3]), zero_point=0, act_min=-128,
+                        act_max=127)
+    assert StepStage.checked(stage, None, 1000, 2, 1) is None
+
+
 def test_certificate_rejects_a_wrong_evaluation():
     """Shifting the offset by a fraction of a step breaks some threshold: the certificate must notice."""
     rng = np.random.default_rng(3)
