@@ -1,4 +1,4 @@
-"""Exact requantization of bounded accumulators in seven float32 passes, certified per channel.
+"""Exact requantization of bounded accumulators in seven float32 passes, certified per channel or checked per element.
 
 The double-rounding output stage of a channel (:mod:`sw.golden.fixedpoint`)::
 
@@ -40,6 +40,15 @@ Certificate (:meth:`StepStage.build`)
     point fails (a float32 near tie: likely with many output levels or large
     ``|codes|``), when the stage is not a double-rounding stage, or when
     ``acc + b`` could leave int32. The caller then uses another exact stage.
+
+Checked variant (:meth:`StepStage.checked`)
+    When the certificate would fail (8-bit outputs), the same evaluation with
+    ``rint`` instead of ``floor`` (``k2`` lowered by 1/2) and a per-element check:
+    elements whose float32 value is within the proven error bound of a rounding
+    boundary are returned to the caller, who recomputes them with the exact integer
+    stage (:func:`exact_channels`); about ``2 * err`` of them (``err ~ 2**-21`` of
+    the magnitudes involved), against ``2**-e`` for the real-valued window of
+    :class:`sw.golden.depthwise.CertifiedStage`, so it suits small right shifts.
 """
 
 from __future__ import annotations
