@@ -59,6 +59,8 @@ __all__ = ["BLOCK_ELEMENTS", "INT16_EXACT", "CertifiedStage", "depthwise_conv"]
 BLOCK_ELEMENTS = 1 << 16
 #: Accumulator bound up to which int16 accumulation is exact.
 INT16_EXACT = 2**15 - 1
+#: Largest length of the output stage's tiled per-channel vectors.
+_TILE_ELEMENTS = 4096
 #: Threads for layers of at least this many blocks (the machine-independent cap is 2).
 _THREADS, _MIN_BLOCKS_PER_THREAD = 2, 4
 #: Largest expected fraction of near-ties for the certified float32 mode.
@@ -136,33 +138,35 @@ class CertifiedStage:
                    aux=tiled(0.5 - delta, np.float32), bias=b, stage=stage)
 
     def apply(self, acc: np.ndarray, out: np.ndarray, y: np.ndarray, f: np.ndarray) -> np.ndarray | None:
-        """Requantize a flat block ``acc`` (length ``k``, a multiple of Cout) into int64 ``out``.
+        """Requantize a flat block ``acc`` (a multiple of the tiled vectors' length) into int64 ``out``.
 
         ``y`` and ``f`` are float64 scratch buffers of length >= ``k``. Returns the
         positions (within the block) left for :meth:`exact`, or None.
         """
-        k = acc.size
+        k, width = acc.size, self.scale.size
         lo, hi = self.stage.act_min, self.stage.act_max
+        # Rows of ``width`` elements (a whole number of pixels): the short parameter vectors broadcast.
+        acc, out = acc.reshape(-1, width), out.reshape(-1, width)
         if self.mode == "float64":
-            y = y[:k]
-            np.multiply(acc, self.scale[:k], out=y)
-            y += self.offset[:k]
+            y = y[:k].reshape(-1, width)
+            np.multiply(acc, self.scale, out=y)
+            y += self.offset
             np.floor(y, out=y)  # p = SRDHM(acc + bias, M)
-            y *= self.aux[:k]  # q = p / 2**e
-            f = np.copysign(0.5, y, out=f[:k])
+            y *= self.aux  # q = p / 2**e
+            f = np.copysign(0.5, y, out=f[:k].reshape(-1, width))
             y += f
             np.trunc(y, out=y)  # RDBPOT: half away from zero
             np.clip(y, lo - self.stage.zero_point, hi - self.stage.zero_point, out=y)
             np.copyto(out, y.astype(np.int32))
             out += self.stage.zero_point
             return None
-        y, f = y.view(np.float32)[:k], f.view(np.float32)[:k]
-        np.multiply(acc, self.scale[:k], out=y)
-        y += self.offset[:k]
+        y, f = y.view(np.float32)[:k].reshape(-1, width), f.view(np.float32)[:k].reshape(-1, width)
+        np.multiply(acc, self.scale, out=y)
+        y += self.offset
         np.rint(y, out=f)  # the code before clamping (exact ties are flagged below)
         np.subtract(y, f, out=y)
         np.abs(y, out=y)  # distance to the nearest integer, in [0, 1/2]
-        bad = np.flatnonzero(y >= self.aux[:k])  # too close to a rounding tie to be certain
+        bad = np.flatnonzero(y >= self.aux)  # too close to a rounding tie to be certain
         np.clip(f, np.float32(lo), np.float32(hi), out=f)
         np.copyto(out, f, casting="unsafe")
         return bad if bad.size else None
@@ -170,6 +174,13 @@ class CertifiedStage:
     def exact(self, acc: np.ndarray, channels: np.ndarray) -> np.ndarray:
         """The exact int64 output stage on selected accumulators (their channel indices given)."""
         return exact_channels(self.stage, self.bias, acc, channels)
+
+
+def _tile_pixels(wo: int, cout: int) -> int:
+    """Pixels the output stage's per-channel vectors are tiled over: the largest divisor
+    of ``Wo`` (so every block of whole rows holds a multiple) with at most
+    :data:`_TILE_ELEMENTS` elements, so the vectors stay in the L1 cache."""
+    return max(d for d in range(1, wo + 1) if wo % d == 0 and (d * cout <= _TILE_ELEMENTS or d == 1))
 
 
 def _output_stage(stage: OutputStage, bias: np.ndarray | None, acc_bound: int, cout: int, reps: int,
@@ -274,7 +285,7 @@ def depthwise_conv(
         raise ValueError(f"{where}: bias: expected shape ({cout},), got {np.shape(bias)}")
     rows = max(1, min(ho, BLOCK_ELEMENTS // (wo * cout)))
     blocks = [(b, r, min(r + rows, ho)) for b in range(n) for r in range(0, ho, rows)]
-    certified = None if stage is None else _output_stage(stage, bias, acc_bound, cout, rows * wo, dtype)
+    certified = None if stage is None else _output_stage(stage, bias, acc_bound, cout, _tile_pixels(wo, cout), dtype)
     out = np.empty((n, ho, wo, cout), dtype=np.int64)
     accumulate = _accumulator(padded, wt.astype(dtype), (kh, kw), stride, dilation, wo)
 

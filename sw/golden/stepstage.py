@@ -99,14 +99,17 @@ def evaluate(acc: np.ndarray, params: tuple[np.ndarray, ...], lo: int, hi: int, 
              t: np.ndarray, s: np.ndarray, aux: np.ndarray | None = None) -> np.ndarray | None:
     """``out[:] = f(acc)`` for a flat block (the float32 evaluation of the module docstring).
 
-    ``params = (r, k1, eps, k2)`` are float32 per-element vectors at least ``acc.size``
-    long (per-channel values tiled); ``t`` and ``s`` are float32 scratch, length >= ``acc.size``.
+    ``params = (r, k1, eps, k2)`` are float32 per-channel values tiled over a few pixels;
+    ``acc.size`` must be a multiple of their length. ``t`` and ``s`` are float32 scratch,
+    length >= ``acc.size``.
     With ``aux`` (the checked stage, ``k2`` lowered by 1/2), ``out`` receives
     ``rint(t)`` and the positions where ``|t - rint(t)| >= aux`` are returned (or None).
     """
-    k = acc.size
-    r, k1, eps, k2 = (v[:k] for v in params)
-    t, s = t[:k], s[:k]
+    k, width = acc.size, params[0].size
+    r, k1, eps, k2 = params
+    # Rows of ``width`` elements (a whole number of pixels): the short parameter vectors broadcast.
+    acc, out = acc.reshape(-1, width), out.reshape(-1, width)
+    t, s = t[:k].reshape(-1, width), s[:k].reshape(-1, width)
     np.multiply(acc, r, out=t)
     t += k1
     # s = copysign(eps, t) with two integer passes on the bit patterns (np.copysign is not vectorised).
@@ -122,7 +125,7 @@ def evaluate(acc: np.ndarray, params: tuple[np.ndarray, ...], lo: int, hi: int, 
     np.rint(t, out=s)
     np.subtract(t, s, out=t)
     np.abs(t, out=t)  # distance to the nearest integer, exact
-    bad = np.flatnonzero(t >= aux[:k])
+    bad = np.flatnonzero(t >= aux)
     np.clip(s, lo, hi, out=s)
     np.copyto(out, s, casting="unsafe")
     return bad if bad.size else None
@@ -169,7 +172,7 @@ class StepStage:
         acc_bound
             Proven bound ``B`` on ``|acc|``; every integer of ``[-B, B]`` must be exact in ``acc_dtype``.
         cout, reps
-            Output channels and pixels per block (the vectors are tiled ``reps`` times).
+            Output channels, and pixels the vectors are tiled over (blocks hold a multiple of them).
         acc_dtype
             dtype of the accumulators passed to :meth:`apply` (int16 or float32).
         """
