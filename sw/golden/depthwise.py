@@ -73,10 +73,10 @@ _F32_REL = 2.0**-20
 
 @dataclass(frozen=True)
 class CertifiedStage:
-    """Per-channel parameters of the fast requantization, tiled over a block.
+    """Per-channel parameters of the fast requantization, tiled over a few pixels.
 
-    Built by :meth:`build`; arrays of length ``reps * Cout`` (``reps`` pixels of a
-    block). Two exact evaluations (see the module docstring):
+    Built by :meth:`build`; arrays of length ``reps * Cout`` (``reps`` pixels,
+    a divisor of the blocks' pixel count). Two exact evaluations (see the module docstring):
 
     ``mode == "certified"``
         float32 ``y`` with a certification window; near-ties go to :meth:`exact`.
@@ -109,7 +109,7 @@ class CertifiedStage:
         acc_bound
             Proven bound on ``|acc|``.
         cout, reps
-            Output channels and pixels per block.
+            Output channels, and pixels the vectors are tiled over (blocks hold a multiple of them).
         """
         b = np.zeros(cout, dtype=np.int64) if bias is None else np.asarray(bias)
         if b.dtype.kind not in "iu" or stage.rounding != "double":
