@@ -185,7 +185,7 @@ def _tile_pixels(wo: int, cout: int) -> int:
 
 def _output_stage(stage: OutputStage, bias: np.ndarray | None, acc_bound: int, cout: int, reps: int,
                   acc_dtype: np.dtype) -> "StepStage | CertifiedStage | None":
-    """The fastest exact output stage that applies (None: the exact int64 stage), in the order of the module docstring."""
+    """The fastest exact output stage that applies, in the order of the module docstring (None: the int64 stage)."""
     if stage.act_max - stage.act_min <= _F32_STEP_LEVELS:
         step = StepStage.build(stage, bias, acc_bound, cout, reps, acc_dtype)
         if step is not None:

@@ -210,7 +210,8 @@ class StepStage:
             return None
         b = b.astype(np.int64)
         shift = np.broadcast_to(stage.shift, (cout,)).astype(np.int64)
-        if np.any(shift == -1) or (acc_bound + int(np.abs(b).max(initial=0))) << int(max(shift.max(initial=0), 0)) > INT32_MAX:
+        left = int(max(shift.max(initial=0), 0))
+        if np.any(shift == -1) or (acc_bound + int(np.abs(b).max(initial=0))) << left > INT32_MAX:
             return None
         r, k1, eps, k2 = _exact_params(stage, b, cout)
         err = (acc_bound * r + np.abs(k1) + np.abs(k2) + 2.0) * 2.0**-21
