@@ -70,14 +70,12 @@ MAX_CHECKED = 2.0**-6
 MAX_LEVELS = 4096
 
 
-def thresholds(stage: OutputStage, bias: np.ndarray, cout: int) -> np.ndarray:
+def thresholds(stage: OutputStage, cout: int) -> np.ndarray:
     """Thresholds ``T[v, c]`` of the exact stage in ``a = acc + b`` units, int64 ``[hi - lo, Cout]``.
 
-    ``q(a) >= lo + 1 + v`` iff ``a >= T[v, c]`` (see the module docstring);
-    ``bias`` is only used for its shape here (thresholds are in ``a``). Values are
-    clipped to ``[-2**40, 2**40]`` (far outside any int32 accumulator).
+    ``q(a) >= lo + 1 + v`` iff ``a >= T[v, c]`` (see the module docstring). Values
+    are clipped to ``[-2**40, 2**40]`` (far outside any int32 accumulator).
     """
-    del bias
     mult = np.broadcast_to(stage.multiplier, (cout,)).astype(np.int64)
     shift = np.broadcast_to(stage.shift, (cout,)).astype(np.int64)
     e = np.maximum(-shift, 0)
@@ -194,9 +192,10 @@ class StepStage:
         """The same evaluation with a per-element check instead of the certificate, or None.
 
         ``v = t + s + k2 - 1/2`` (float32) is within ``err`` of the exact ``u - 1/2``,
-        ``err = (B r + |k1| + |k2| + 2) * 2**-21`` per channel (each of the six float32
-        roundings and the three rounded parameters adds at most ``2**-24`` of a magnitude
-        bounded by ``B r + |k1| + |k2| + 1``; the bound keeps a factor 2 to spare). Where
+        ``err = (B r + |k1| + |k2| + 2) * 2**-21`` per channel: the four float32 roundings
+        and the three rounded parameters each add at most ``2**-24`` of a magnitude bounded
+        by ``B r + |k1| + |k2| + 1``, five such terms in all once the magnitudes are
+        summed, against eight allowed (headroom also for rounding ``1/2 - err`` to float32). Where
         ``|v - rint(v)| < 1/2 - err``, ``u`` lies strictly between the same two integers as
         ``v + 1/2``, so ``floor(u) = rint(v)``; the other elements go to :meth:`exact`. A
         wrong sign of ``t`` (possible only when ``|t| <= err``) is harmless when no
@@ -260,7 +259,7 @@ def _certify(stage: OutputStage, b: np.ndarray, acc_bound: int, cout: int, acc_d
              params: tuple[np.ndarray, ...]) -> bool:
     """The certificate of the module docstring: ``f`` meets every threshold of ``q`` on ``[-B, B]``."""
     lo, hi = stage.act_min, stage.act_max
-    t = thresholds(stage, b, cout) - b  # in accumulator units
+    t = thresholds(stage, cout) - b  # in accumulator units
     v = np.arange(lo + 1, hi + 1, dtype=np.int64)[:, None]
     # Points T and T - 1 inside the domain, and whether each must be checked.
     upper = np.clip(t, -acc_bound, acc_bound)

@@ -54,7 +54,7 @@ def test_thresholds_are_those_of_the_exact_stage(bits, shifts, bound, bias_max):
         bias = rng.integers(-bias_max, bias_max + 1, size=cout)
         acc = domain(bound, cout)
         exact = stage.finish(acc, bias, "ref")
-        t = thresholds(stage, bias, cout) - bias
+        t = thresholds(stage, cout) - bias
         for k, v in enumerate(range(stage.act_min + 1, stage.act_max + 1)):
             np.testing.assert_array_equal(acc >= t[k], exact >= v)
 
