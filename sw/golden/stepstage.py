@@ -94,7 +94,7 @@ def thresholds(stage: OutputStage, cout: int) -> np.ndarray:
 
 
 def evaluate(acc: np.ndarray, params: tuple[np.ndarray, ...], lo: int, hi: int, out: np.ndarray,
-             t: np.ndarray, s: np.ndarray, aux: np.ndarray | None = None) -> np.ndarray | None:
+             t: np.ndarray, s: np.ndarray, aux: np.ndarray | None = None, signed: bool = True) -> np.ndarray | None:
     """``out[:] = f(acc)`` for a flat block (the float32 evaluation of the module docstring).
 
     ``params = (r, k1, eps, k2)`` are float32 per-channel values tiled over a few pixels;
@@ -102,6 +102,7 @@ def evaluate(acc: np.ndarray, params: tuple[np.ndarray, ...], lo: int, hi: int, 
     length >= ``acc.size``.
     With ``aux`` (the checked stage, ``k2`` lowered by 1/2), ``out`` receives
     ``rint(t)`` and the positions where ``|t - rint(t)| >= aux`` are returned (or None).
+    ``signed=False`` skips the sign term (see :func:`_needs_sign`).
     """
     k, width = acc.size, params[0].size
     r, k1, eps, k2 = params
@@ -110,11 +111,12 @@ def evaluate(acc: np.ndarray, params: tuple[np.ndarray, ...], lo: int, hi: int, 
     t, s = t[:k].reshape(-1, width), s[:k].reshape(-1, width)
     np.multiply(acc, r, out=t)
     t += k1
-    # s = copysign(eps, t) with two integer passes on the bit patterns (np.copysign is not vectorised).
-    bits = s.view(np.int32)
-    np.bitwise_and(t.view(np.int32), _SIGN, out=bits)
-    np.bitwise_or(bits, eps.view(np.int32), out=bits)
-    t += s
+    if signed:
+        # s = copysign(eps, t) with two integer passes on the bit patterns (np.copysign is not vectorised).
+        bits = s.view(np.int32)
+        np.bitwise_and(t.view(np.int32), _SIGN, out=bits)
+        np.bitwise_or(bits, eps.view(np.int32), out=bits)
+        t += s
     t += k2
     if aux is None:
         np.clip(t, lo, hi, out=t)
@@ -149,12 +151,15 @@ class StepStage:
         The layer's output stage and int64 bias ``[Cout]`` (for :meth:`exact`).
     aux
         None (certified: no per-element check), or ``1/2 - err`` tiled (checked, see :meth:`checked`).
+    signed
+        Whether the evaluation includes the sign term (:func:`_needs_sign`).
     """
 
     params: tuple[np.ndarray, ...]
     stage: OutputStage
     bias: np.ndarray
     aux: np.ndarray | None = None
+    signed: bool = True
 
     @classmethod
     def build(cls, stage: OutputStage, bias: np.ndarray | None, acc_bound: int, cout: int, reps: int,
@@ -181,10 +186,11 @@ class StepStage:
         shift = np.broadcast_to(stage.shift, (cout,)).astype(np.int64)
         if (acc_bound + int(np.abs(b).max(initial=0))) << int(max(shift.max(initial=0), 0)) > INT32_MAX:
             return None  # (acc + b) * 2**sl could leave int32: the exact stage decides (and refuses)
-        params = _params(stage, b, cout)
-        if not _certify(stage, b, acc_bound, cout, acc_dtype, params):
+        signed = _needs_sign(stage)
+        params = _params(stage, b, cout, signed)
+        if not _certify(stage, b, acc_bound, cout, acc_dtype, params, signed):
             return None
-        return cls(params=tuple(np.tile(p, reps) for p in params), stage=stage, bias=b)
+        return cls(params=tuple(np.tile(p, reps) for p in params), stage=stage, bias=b, signed=signed)
 
     @classmethod
     def checked(cls, stage: OutputStage, bias: np.ndarray | None, acc_bound: int, cout: int,
@@ -202,23 +208,25 @@ class StepStage:
         channel has ``e == 1``: both branches then floor ``t + 1/2 + z`` and
         ``t + 1/2 - 2**-e + z`` to ``z``. None when a channel has ``e == 1``, when
         ``err`` would flag more than :data:`MAX_CHECKED` of the elements, or under
-        the conditions of :meth:`build`.
+        the conditions of :meth:`build`. Without the sign term (:func:`_needs_sign`)
+        every element below the branch point clamps to ``lo`` either way, and
+        ``e == 1`` is allowed.
         """
         b = np.zeros(cout, dtype=np.int64) if bias is None else np.asarray(bias)
         if b.dtype.kind not in "iu" or stage.rounding != "double":
             return None
         b = b.astype(np.int64)
         shift = np.broadcast_to(stage.shift, (cout,)).astype(np.int64)
-        left = int(max(shift.max(initial=0), 0))
-        if np.any(shift == -1) or (acc_bound + int(np.abs(b).max(initial=0))) << left > INT32_MAX:
+        left, signed = int(max(shift.max(initial=0), 0)), _needs_sign(stage)
+        if (signed and np.any(shift == -1)) or (acc_bound + int(np.abs(b).max(initial=0))) << left > INT32_MAX:
             return None
-        r, k1, eps, k2 = _exact_params(stage, b, cout)
+        r, k1, eps, k2 = _exact_params(stage, b, cout, signed)
         err = (acc_bound * r + np.abs(k1) + np.abs(k2) + 2.0) * 2.0**-21
         if 2 * err.max(initial=0.0) > MAX_CHECKED:
             return None
         params = tuple(np.asarray(v, dtype=np.float32) for v in (r, k1, eps, k2 - 0.5))
         return cls(params=tuple(np.tile(p, reps) for p in params), stage=stage, bias=b,
-                   aux=np.tile((0.5 - err).astype(np.float32), reps))
+                   aux=np.tile((0.5 - err).astype(np.float32), reps), signed=signed)
 
     def apply(self, acc: np.ndarray, out: np.ndarray, y: np.ndarray, f: np.ndarray) -> np.ndarray | None:
         """Requantize a flat block ``acc`` (a whole number of pixels) into int64 ``out``.
@@ -228,15 +236,18 @@ class StepStage:
         """
         k = acc.size
         return evaluate(acc, self.params, self.stage.act_min, self.stage.act_max, out, y.view(np.float32)[:k],
-                        f.view(np.float32)[:k], self.aux)
+                        f.view(np.float32)[:k], self.aux, self.signed)
 
     def exact(self, acc: np.ndarray, channels: np.ndarray) -> np.ndarray:
         """The exact int64 output stage on selected accumulators (their channel indices given)."""
         return exact_channels(self.stage, self.bias, acc, channels)
 
 
-def _exact_params(stage: OutputStage, b: np.ndarray, cout: int) -> tuple[np.ndarray, ...]:
-    """Per-channel float64 ``(r, k1, eps, k2)`` of the evaluation (exact: powers of two times integers)."""
+def _exact_params(stage: OutputStage, b: np.ndarray, cout: int, signed: bool) -> tuple[np.ndarray, ...]:
+    """Per-channel float64 ``(r, k1, eps, k2)`` of the evaluation (exact: powers of two times integers).
+
+    Without the sign term, ``k2`` includes the positive branch's ``+eps``.
+    """
     mult = np.broadcast_to(stage.multiplier, (cout,)).astype(np.int64)
     shift = np.broadcast_to(stage.shift, (cout,)).astype(np.int64)
     e = np.maximum(-shift, 0)
@@ -246,19 +257,32 @@ def _exact_params(stage: OutputStage, b: np.ndarray, cout: int) -> tuple[np.ndar
     eps = np.where(e > 0, np.exp2(-(e + 1.0)), 0.0)
     # t = y + 2**-(e+1) = (a*M' + 2**30) / 2**(31+e), whose sign is SRDHM's; b*M' + 2**30 fits int64.
     k1 = (b * m_eff + (1 << 30)).astype(np.float64) * scale
-    k2 = 0.5 - np.exp2(-(e + 1.0)) + stage.zero_point
+    k2 = 0.5 - np.exp2(-(e + 1.0)) + stage.zero_point + (0.0 if signed else eps)
     return r, k1, eps, k2
 
 
-def _params(stage: OutputStage, b: np.ndarray, cout: int) -> tuple[np.ndarray, ...]:
+def _params(stage: OutputStage, b: np.ndarray, cout: int, signed: bool) -> tuple[np.ndarray, ...]:
     """Per-channel float32 ``(r, k1, eps, k2)``, each rounded once from its exact float64 value."""
-    return tuple(np.asarray(v, dtype=np.float32) for v in _exact_params(stage, b, cout))
+    return tuple(np.asarray(v, dtype=np.float32) for v in _exact_params(stage, b, cout, signed))
+
+
+def _needs_sign(stage: OutputStage) -> bool:
+    """Whether the sign term can matter: not when the clamp removes every code below ``z``.
+
+    The negative branch (``SRDHM < 0``) gives codes ``<= z`` and the positive formula
+    gives ``floor(y + 1/2 + eps) + z <= z`` there too (``y < -eps``); with
+    ``lo >= z`` both clamp to ``lo`` (fused ReLU / ReLU6), so the positive formula
+    alone is exact. The certificate checks it like any evaluation.
+    """
+    return stage.act_min < stage.zero_point
 
 
 def _certify(stage: OutputStage, b: np.ndarray, acc_bound: int, cout: int, acc_dtype: np.dtype,
-             params: tuple[np.ndarray, ...]) -> bool:
+             params: tuple[np.ndarray, ...], signed: bool) -> bool:
     """The certificate of the module docstring: ``f`` meets every threshold of ``q`` on ``[-B, B]``."""
     lo, hi = stage.act_min, stage.act_max
+    if lo == hi:
+        return True  # both are the constant lo
     t = thresholds(stage, cout) - b  # in accumulator units
     v = np.arange(lo + 1, hi + 1, dtype=np.int64)[:, None]
     # Points T and T - 1 inside the domain, and whether each must be checked.
@@ -268,6 +292,6 @@ def _certify(stage: OutputStage, b: np.ndarray, acc_bound: int, cout: int, acc_d
     points = np.stack([upper, lower]).astype(acc_dtype).reshape(-1)
     got = np.empty(points.size, dtype=np.int64)
     evaluate(points, tuple(np.tile(p, points.size // cout) for p in params), lo, hi, got,
-             np.empty(points.size, dtype=np.float32), np.empty(points.size, dtype=np.float32))
+             np.empty(points.size, dtype=np.float32), np.empty(points.size, dtype=np.float32), signed=signed)
     got = got.reshape(2, *t.shape)
     return bool(np.all((got[0] >= v) | ~check_upper) and np.all((got[1] < v) | ~check_lower))

@@ -99,7 +99,7 @@ def test_checked_step_stage_is_exact_on_the_whole_domain(bits, shifts, bound, bi
         bias = rng.integers(-bias_max, bias_max + 1, size=cout).astype(np.int32)
         acc = domain(bound, cout)
         step = StepStage.checked(stage, bias, bound, cout, acc.shape[0])
-        assert (step is None) or not np.any(stage.shift == -1)
+        assert step is None or not step.signed or not np.any(stage.shift == -1)
         if step is not None:
             built += 1
             got, flagged = apply_checked(step, acc.astype(np.float32))
@@ -122,11 +122,13 @@ def test_certificate_rejects_a_wrong_evaluation():
     rng = np.random.default_rng(3)
     stage = random_stage(rng, 8, 4, (-6, -2))
     bias = np.zeros(8, np.int64)
-    params = _params(stage, bias, 8)
-    assert _certify(stage, bias, 2000, 8, np.dtype(np.int16), params)
+    params = _params(stage, bias, 8, True)
+    assert _certify(stage, bias, 2000, 8, np.dtype(np.int16), params, True)
     r, k1, eps, k2 = params
     wrong = (r, k1, eps, k2 + np.float32(0.3))
-    assert not _certify(stage, bias, 2000, 8, np.dtype(np.int16), wrong)
+    assert not _certify(stage, bias, 2000, 8, np.dtype(np.int16), wrong, True)
+    assert stage.act_min < stage.zero_point  # codes below z: the sign term matters
+    assert not _certify(stage, bias, 2000, 8, np.dtype(np.int16), _params(stage, bias, 8, False), False)
 
 
 def test_unsupported_stages_return_none():
@@ -139,3 +141,25 @@ def test_unsupported_stages_return_none():
     near_int32 = OutputStage(multiplier=np.full(3, 2**30), shift=np.full(3, -4), zero_point=0, act_min=-8, act_max=7)
     bias = np.full(3, 2**31 - 10, dtype=np.int64)
     assert StepStage.build(near_int32, bias, 100, 3, 1, np.dtype(np.int16)) is None
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_relu_clamp_drops_the_sign_term_exactly(bits):
+    """With act_min >= zero point (fused ReLU) the evaluation skips the sign term, shift -1 included."""
+    rng = np.random.default_rng(bits)
+    for _ in range(6):
+        cout, bound = 5, 3000
+        stage = random_stage(rng, cout, bits, (-7, 0))
+        stage = OutputStage(multiplier=stage.multiplier, shift=np.where(rng.random(cout) < 0.4, -1, stage.shift),
+                            zero_point=stage.zero_point, act_min=max(stage.act_min, stage.zero_point),
+                            act_max=max(stage.act_max, stage.zero_point))
+        bias = rng.integers(-3000, 3001, size=cout).astype(np.int32)
+        acc = domain(bound, cout)
+        exact = stage.finish(acc, bias, "ref")
+        checked = StepStage.checked(stage, bias, bound, cout, acc.shape[0])
+        assert checked is not None and not checked.signed
+        np.testing.assert_array_equal(apply_checked(checked, acc.astype(np.float32))[0], exact)
+        step = StepStage.build(stage, bias, bound, cout, acc.shape[0], np.dtype(np.int16))
+        if step is not None:
+            assert not step.signed
+            np.testing.assert_array_equal(apply_flat(step, acc.astype(np.int16)), exact)
