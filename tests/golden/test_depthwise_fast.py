@@ -192,20 +192,22 @@ def test_depthwise_bias_out_of_int32_still_refused():
         conv2d(x, w, np.array([2**31, 0]), stage, padding="SAME", groups=2)
 
 
+@pytest.mark.parametrize("bits_out", [4, 8])
 @pytest.mark.parametrize("regime", ["large_shifts", "small_shifts"])
-def test_depthwise_many_blocks_and_threads(regime, monkeypatch):
+def test_depthwise_many_blocks_and_threads(regime, bits_out, monkeypatch):
     """Small cache blocks: many blocks, both threads, near-ties in several blocks (offsets must be right)."""
-    import sw.golden.depthwise as depthwise
-
     monkeypatch.setattr(depthwise, "BLOCK_ELEMENTS", 200)
-    rng = np.random.default_rng(11)
+    rng = np.random.default_rng(11 + bits_out)
     shifts, bias_max, _ = REGIMES[regime]
+    kinds = set()
     for stride in ((1, 1), (2, 1), (1, 2)):
         x = rng.integers(-128, 128, size=(2, 23, 17, 6))
         w = rng.integers(-127, 128, size=(12, 3, 3, 1))  # channel multiplier 2
-        stage = random_stage(rng, 12, 8, shifts)
+        stage = random_stage(rng, 12, bits_out, shifts)
         bias = rng.integers(-bias_max, bias_max + 1, size=12).astype(np.int32)
         kwargs = dict(input_zero_point=-4, stride=stride, padding="SAME", groups=6)
         expected_acc = reference_depthwise(x, w, -4, np.zeros(12, np.int64), stride, (1, 1), "SAME")
         np.testing.assert_array_equal(conv2d_accumulate(x, w, **kwargs), expected_acc)
         np.testing.assert_array_equal(conv2d(x, w, bias, stage, **kwargs), stage.finish(expected_acc, bias, "ref"))
+        kinds.add(stage_kind(stage, bias, 9 * 132 * 128, 12))
+    assert "int64" not in kinds
