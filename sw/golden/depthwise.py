@@ -177,10 +177,15 @@ class CertifiedStage:
 
 
 def _tile_pixels(wo: int, cout: int) -> int:
-    """Pixels the output stage's per-channel vectors are tiled over: the largest divisor
-    of ``Wo`` (so every block of whole rows holds a multiple) with at most
-    :data:`_TILE_ELEMENTS` elements, so the vectors stay in the L1 cache."""
-    return max(d for d in range(1, wo + 1) if wo % d == 0 and (d * cout <= _TILE_ELEMENTS or d == 1))
+    """Pixels the output stage's per-channel vectors are tiled over.
+
+    The largest divisor of ``Wo`` (every block of whole rows holds a multiple of it)
+    with at most :data:`_TILE_ELEMENTS` elements, so the vectors stay in the L1
+    cache; a whole row if that divisor is too short for efficient numpy loops
+    (e.g. a prime ``Wo`` and few channels).
+    """
+    tile = max(d for d in range(1, wo + 1) if wo % d == 0 and (d * cout <= _TILE_ELEMENTS or d == 1))
+    return tile if tile * cout >= _TILE_ELEMENTS // 8 else wo
 
 
 def _output_stage(stage: OutputStage, bias: np.ndarray | None, acc_bound: int, cout: int, reps: int,
