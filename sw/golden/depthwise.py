@@ -28,9 +28,9 @@ Requantization (double rounding), the first of these that applies
        :data:`_F32_REL`); the few remaining elements (about ``2 * delta_c``) are
        recomputed with the exact integer stage.
     3. :meth:`sw.golden.stepstage.StepStage.checked` (small or left shifts): the
-       same seven float32 passes plus a per-element check against a proven float32
-       error bound (no channel may have shift -1); flagged elements are recomputed
-       with the exact integer stage.
+       same float32 passes plus a per-element check against a proven float32 error
+       bound (no channel may have shift -1 unless the clamp removes every code below
+       the zero point); flagged elements are recomputed with the exact integer stage.
     4. :class:`CertifiedStage` ``"float64"``: the two roundings evaluated
        literally in float64 (exact while ``|acc + bias| < 2**21``).
     Otherwise (single/float rounding, ``acc + bias`` possibly outside int32) the
