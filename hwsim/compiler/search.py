@@ -24,7 +24,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from hwsim import costs
-from hwsim.compiler.conv import ORDERS, ConvTiling, conv_tile, conv_tree, window_histogram
+from hwsim.compiler.conv import ORDERS, ConvTiling, conv_tile, conv_tree, run_windows, window_histogram
 from hwsim.compiler.geometry import BIAS_BYTES, ConvGeometry, blocks, conv_geometry, nbytes
 from hwsim.config import HwConfig
 from sw.graph.ir import Layer
@@ -217,12 +217,17 @@ def _cycles(t: ConvTiling, cfg: HwConfig) -> int:
     return simulate_tree(conv_tree(cfg, t), mem.dram_bytes_per_cycle, mem.dram_latency_cycles, window=SCORE_WINDOW)
 
 
-def score_tiling(t: ConvTiling, cfg: HwConfig, macs: int, w_bits: int, a_bits: int) -> tuple[int, float, int]:
-    """``(cycles, energy pJ, DRAM bytes)`` of tiling ``t`` by the engine's own timing (fast path)."""
+def score_tiling(t: ConvTiling, cfg: HwConfig, macs: int, w_bits: int, a_bits: int,
+                 cycles: int | None = None) -> tuple[int, float, int]:
+    """``(cycles, energy pJ, DRAM bytes)`` of tiling ``t`` by the engine's own timing (fast path).
+
+    ``cycles``: the tiling's cycles if already simulated (:func:`_cycles`), else simulated here.
+    """
     from hwsim.energy import layer_energy_pj
     from hwsim.compiler.schedule import tree_totals
 
-    cycles = _cycles(t, cfg)
+    if cycles is None:
+        cycles = _cycles(t, cfg)
     tot = tree_totals(conv_tree(cfg, t))
     dram = tot["load_ifmap_bytes"] + tot["load_weight_bytes"] + tot["store_bytes"]
     sram = {"ifmap_read": tot["ifmap_read_bytes"], "ifmap_write": tot["load_ifmap_bytes"],
@@ -231,6 +236,32 @@ def score_tiling(t: ConvTiling, cfg: HwConfig, macs: int, w_bits: int, a_bits: i
     energy = layer_energy_pj(cfg, macs=macs, w_bits=w_bits, a_bits=a_bits, sram=sram, dram_bytes=dram,
                              requant_ops=tot["requant_ops"], vector_ops=tot["vector_ops"], cycles=cycles)["total"]
     return cycles, energy, dram
+
+
+def lower_bound(t: ConvTiling, cfg: HwConfig, compute: int, passes: int | None = None) -> int:
+    """A provable lower bound on :func:`_cycles` of ``t`` (``compute``: its total compute cycles).
+
+    The fast path (:func:`hwsim.fastpath.pipeline_times`) starts a tile's compute no earlier than the
+    previous tile's compute end and than its own load's arrival, and stores a tile no earlier than its
+    compute end plus tail; steady-state replication adds at least the compute of every skipped iteration
+    (a period is measured between compute ends). So the cycles are at least: the first tile's load
+    (port cycles + latency), all compute, the last tile's tail and store (port cycles).
+    """
+    g, mem = t.geom, cfg.memory
+    if passes is None:
+        passes = cfg.mac_passes(g.w_bits, g.a_bits)
+    m, nchunks = g.ho * g.wo, -(-g.cin_g // t.tc)
+    first_run = run_windows(g, t.tm)[0]
+    tc0, tc1 = min(t.tc, g.cin_g), g.cin_g - (nchunks - 1) * t.tc
+    pn0, pn1 = min(t.tn, g.n_g), g.n_g - (-(-g.n_g // t.tn) - 1) * t.tn
+    first = conv_tile(cfg, g, passes, first_run[0], pn0, first_run[1], tc0, load_in=True, load_w=True,
+                      first=True, last=nchunks == 1, nchunks=nchunks)
+    beats = g.kh * g.kw * (g.cin_g - tc1) * passes
+    last = conv_tile(cfg, g, passes, m - (-(-m // t.tm) - 1) * t.tm, pn1, 0, tc1, load_in=False, load_w=False,
+                     first=nchunks == 1, last=True, nchunks=nchunks, prev_beats=beats)
+    bw = mem.dram_bytes_per_cycle
+    fill = costs.dram_cycles(first.load_bytes, bw) + mem.dram_latency_cycles if first.load_bytes else 0
+    return fill + compute + last.tail_cycles + costs.dram_cycles(last.store_bytes, bw)
 
 
 def choose_conv_tiling(layer: Layer, cfg: HwConfig) -> ConvTiling:
@@ -251,12 +282,14 @@ def choose_conv_tiling(layer: Layer, cfg: HwConfig) -> ConvTiling:
 def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
     passes = cfg.mac_passes(g.w_bits, g.a_bits)
     bw = cfg.memory.dram_bytes_per_cycle
-    rows, memo = [], {}
+    rows, memo, computes, bounds = [], {}, {}, {}
     for tm, tn, tc in _shapes(g, cfg):
         for order in ORDERS:
             t = ConvTiling(g, tm, tn, tc, order)
             compute, dram = estimate(t, cfg, passes, memo)
-            rows.append((_bound(t, cfg, compute, dram), max(compute, dram / bw), dram, t))
+            computes[(tm, tn, tc, order)] = compute
+            bounds[(tm, tn, tc, order)] = _bound(t, cfg, compute, dram)
+            rows.append((bounds[(tm, tn, tc, order)], max(compute, dram / bw), dram, t))
     # the best by the two-slot bound (+ fill/drain) and the best by the plain roofline bound, then DRAM bytes;
     # and the fewest DRAM bytes among those within CYCLE_SLACK of the best roofline bound
     pool: dict = {}
@@ -271,18 +304,25 @@ def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
     macs = g.groups * g.ho * g.wo * g.n_g * g.k
     if len(pool) == 1:  # both rankings agree: nothing to compare
         key, t = next(iter(pool.items()))
-        scored, cycles = [], None
+        scored, cycles = {}, None
     else:
-        scored = sorted((_cycles(t, cfg), key) for key, t in pool.items())
-        cycles = scored[0][0]
-        near = [key for c, key in scored if c <= CYCLE_SLACK * cycles]  # energy, then DRAM, within the slack
-        key = min(near, key=lambda k: score_tiling(pool[k], cfg, macs, g.w_bits, g.a_bits)[1:]) \
+        # best cheap bound first; a candidate whose provable lower bound exceeds CYCLE_SLACK x the fewest
+        # cycles found so far can neither be the fastest nor within the slack of it: not simulated
+        scored = {}
+        for k, t in sorted(pool.items(), key=lambda kv: (bounds[kv[0]], kv[0])):
+            if scored and lower_bound(t, cfg, computes[k], passes) > CYCLE_SLACK * min(scored.values()):
+                continue
+            scored[k] = _cycles(t, cfg)
+        ranked = sorted((c, k) for k, c in scored.items())
+        cycles = ranked[0][0]
+        near = [k for c, k in ranked if c <= CYCLE_SLACK * cycles]  # energy, then DRAM, within the slack
+        key = min(near, key=lambda k: score_tiling(pool[k], cfg, macs, g.w_bits, g.a_bits, scored[k])[1:]) \
             if len(near) > 1 else near[0]
         t = pool[key]
     reason = {"array_tiles_per_tile": -(-min(t.tm, g.ho * g.wo) // cfg.array.rows) * -(-t.tn // cfg.array.cols),
-              "candidates": len(rows), "scored": len(scored),
+              "candidates": len(rows), "scored": len(pool) if scored else 0,
               "why": (f"least energy, then fewest DRAM bytes, among the mappings within {CYCLE_SLACK - 1:.0%} of the "
-                      f"fewest cycles ({cycles}) of the {len(scored)} scored by the engine's timing (best cheap "
+                      f"fewest cycles ({cycles}) of the {len(pool)} scored by the engine's timing (best cheap "
                       f"estimates of {len(rows)} legal ones)" if scored
                       else f"best by both cheap estimates of {len(rows)} legal mappings")}
     return ConvTiling(g, t.tm, t.tn, t.tc, t.order, reason)
