@@ -29,8 +29,14 @@ def pipeline_times(tiles: list[Tile], bw: float, latency: int) -> tuple[int, lis
     n = len(tiles)
     if n == 0:
         return 0, []
-    occ_in = [costs.dram_cycles(t.load_bytes, bw) for t in tiles]
-    occ_out = [costs.dram_cycles(t.store_bytes, bw) for t in tiles]
+    occ_in, occ_out, comp, tail = [0] * n, [0] * n, [0] * n, [0] * n
+    per_tile: dict[int, tuple[int, int, int, int]] = {}  # identical tile objects repeat
+    for k, t in enumerate(tiles):
+        v = per_tile.get(id(t))
+        if v is None:
+            v = per_tile[id(t)] = (costs.dram_cycles(t.load_bytes, bw), costs.dram_cycles(t.store_bytes, bw),
+                                   t.compute_cycles, t.tail_cycles)
+        occ_in[k], occ_out[k], comp[k], tail[k] = v
     le = [0] * n
     lr = [0] * n
     ce = [0] * n
@@ -38,28 +44,32 @@ def pipeline_times(tiles: list[Tile], bw: float, latency: int) -> tuple[int, lis
     port = 0
     dma_free = 0
     i = j = c = 0  # next load, next store, next compute end to evaluate
-
-    def compute_until(idx: int) -> None:
-        nonlocal c
-        while c <= idx:
-            start = lr[c]
-            if c >= 1 and ce[c - 1] > start:
-                start = ce[c - 1]
-            if c >= 2 and se[c - 2] > start:
-                start = se[c - 2]
-            ce[c] = start + tiles[c].compute_cycles
-            c += 1
-
+    # compute end of tile c: after its load arrives, the previous compute, and the store two tiles back
+    # (two output slots); evaluated lazily up to the tile a decision needs ("while c <= idx" below)
     while j < n:
         can_load = i < n and j >= i - 3
-        can_store = j < i
         do_load = can_load
-        if can_load and can_store:
-            if i >= 2:
-                compute_until(i - 2)
-            r_l = max(dma_free, ce[i - 2] if i >= 2 else 0)
-            compute_until(j)
-            r_s = max(ce[j] + tiles[j].tail_cycles, se[j - 1] if j >= 1 else 0)
+        if can_load and j < i:  # both a load and a store may go next
+            while c <= i - 2:
+                start = lr[c]
+                if c >= 1 and ce[c - 1] > start:
+                    start = ce[c - 1]
+                if c >= 2 and se[c - 2] > start:
+                    start = se[c - 2]
+                ce[c] = start + comp[c]
+                c += 1
+            r_l = dma_free if i < 2 or dma_free >= ce[i - 2] else ce[i - 2]
+            while c <= j:
+                start = lr[c]
+                if c >= 1 and ce[c - 1] > start:
+                    start = ce[c - 1]
+                if c >= 2 and se[c - 2] > start:
+                    start = se[c - 2]
+                ce[c] = start + comp[c]
+                c += 1
+            r_s = ce[j] + tail[j]
+            if j >= 1 and se[j - 1] > r_s:
+                r_s = se[j - 1]
             if occ_in[i] == 0:
                 do_load = True
             elif occ_out[j] == 0:
@@ -73,24 +83,37 @@ def pipeline_times(tiles: list[Tile], bw: float, latency: int) -> tuple[int, lis
             else:
                 do_load = r_l < r_s
         if do_load:
-            if i >= 2:
-                compute_until(i - 2)
-            r_l = max(dma_free, ce[i - 2] if i >= 2 else 0)
+            while c <= i - 2:
+                start = lr[c]
+                if c >= 1 and ce[c - 1] > start:
+                    start = ce[c - 1]
+                if c >= 2 and se[c - 2] > start:
+                    start = se[c - 2]
+                ce[c] = start + comp[c]
+                c += 1
+            r_l = dma_free if i < 2 or dma_free >= ce[i - 2] else ce[i - 2]
             if occ_in[i]:
-                start = port if port > r_l else r_l
-                le[i] = port = start + occ_in[i]
+                le[i] = port = (port if port > r_l else r_l) + occ_in[i]
                 lr[i] = le[i] + latency
             else:
                 le[i] = r_l
-                lr[i] = max(r_l, lr[i - 1]) if i else r_l
+                lr[i] = (lr[i - 1] if lr[i - 1] > r_l else r_l) if i else r_l
             dma_free = le[i]
             i += 1
         else:
-            compute_until(j)
-            r_s = max(ce[j] + tiles[j].tail_cycles, se[j - 1] if j >= 1 else 0)
+            while c <= j:
+                start = lr[c]
+                if c >= 1 and ce[c - 1] > start:
+                    start = ce[c - 1]
+                if c >= 2 and se[c - 2] > start:
+                    start = se[c - 2]
+                ce[c] = start + comp[c]
+                c += 1
+            r_s = ce[j] + tail[j]
+            if j >= 1 and se[j - 1] > r_s:
+                r_s = se[j - 1]
             if occ_out[j]:
-                start = port if port > r_s else r_s
-                se[j] = port = start + occ_out[j]
+                se[j] = port = (port if port > r_s else r_s) + occ_out[j]
             else:
                 se[j] = r_s
             j += 1

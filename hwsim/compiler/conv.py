@@ -38,7 +38,8 @@ from hwsim.compiler.schedule import Loop, Tile, compress
 from hwsim.config import HwConfig
 from sw.quant.ints import PSUM_BYTES
 
-__all__ = ["ConvTiling", "RunWindow", "run_window", "run_windows", "window_histogram", "conv_tree", "conv_tile", "ORDERS"]
+__all__ = ["ConvTiling", "RunWindow", "run_window", "run_windows", "run_window_arrays", "window_histogram", "conv_tree", "conv_tile",
+           "tile_compute", "ORDERS"]
 
 ORDERS = ("wo", "io")
 
@@ -85,6 +86,13 @@ def window_histogram(g: ConvGeometry, tm: int) -> Counter:
 @lru_cache(maxsize=4096)
 def run_windows(g: ConvGeometry, tm: int) -> tuple[tuple[int, int], ...]:
     """``(run pixels, window pixels)`` of every run of ``tm`` pixels, in order (vectorised :func:`run_window`)."""
+    pm, win = run_window_arrays(g, tm)
+    return tuple(zip(pm.tolist(), win.tolist()))
+
+
+@lru_cache(maxsize=4096)
+def run_window_arrays(g: ConvGeometry, tm: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`run_windows` as two read-only int64 arrays: run pixels, window pixels (per run, in order)."""
     m = g.ho * g.wo
     p0 = np.arange(0, m, tm, dtype=np.int64)
     p1 = np.minimum(p0 + tm, m)
@@ -100,7 +108,10 @@ def run_windows(g: ConvGeometry, tm: int) -> tuple[tuple[int, int], ...]:
 
     win = (extent(oy0, oy1, g.sh, g.dh, g.kh, g.pad_top, g.h)
            * extent(ox0, ox1, g.sw, g.dw, g.kw, g.pad_left, g.w))
-    return tuple(zip((p1 - p0).tolist(), win.tolist()))
+    pm = p1 - p0
+    pm.flags.writeable = False
+    win.flags.writeable = False
+    return pm, win
 
 
 @dataclass(frozen=True)
@@ -156,15 +167,49 @@ def _sparse_weight_bytes(g: ConvGeometry, elements: int) -> int:
     return nbytes(round(elements * (1 - g.sparsity)), g.w_bits)
 
 
+def tile_compute(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, tc: int, *, last: bool,
+                 nchunks: int, prev_beats: int = 0) -> tuple[int, int, int]:
+    """``(compute cycles, tail cycles, accumulator-depth chunks)`` of one SRAM tile (see :func:`conv_tile`).
+
+    Only the last K chunk of a tile depends on ``prev_beats``; no chunk depends on being the first.
+    """
+    a = cfg.array
+    tk = g.kh * g.kw * tc
+    ndepth = 1
+    if passes == 0:
+        compute = costs.float_mac_cycles(pm * pn * tk, cfg.vector.float_macs_per_cycle)
+        tail = cfg.vector.latency_cycles if last else 0
+    elif a.dataflow == "os":
+        array_tiles = -(-pm // a.rows) * -(-pn // a.cols)
+        if array_tiles == 1 and nchunks > 1:  # sums stay in the PE accumulators across K chunks
+            if last:
+                full, tail, ndepth = _os_costs(a.rows, a.cols, cfg.requant_lanes, g.k, a.max_depth, passes, a.timing)
+                compute = full - prev_beats
+            else:
+                compute, tail = tk * passes, 0
+        else:
+            per, tail, ndepth = _os_costs(a.rows, a.cols, cfg.requant_lanes, tk, a.max_depth, passes, a.timing)
+            compute = array_tiles * per
+    else:
+        tail = cfg.requant_pipeline_cycles if last else 0
+        compute = costs.ws_compute_cycles(a.rows, a.cols, cfg.requant_lanes, tk, pn, pm * passes)
+    if g.col2im_ops and last:
+        compute += costs.vector_cycles(pm * pn, cfg.vector.lanes)
+    return compute, tail, ndepth
+
+
 def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win: int, tc: int, *,
               load_in: bool, load_w: bool, first: bool, last: bool, nchunks: int, prev_beats: int = 0) -> Tile:
     """One SRAM tile: ``pm`` pixels x ``pn`` channels x a chunk of ``tc`` input channels.
 
     ``win`` is the input window's pixel count; ``first`` / ``last``: first / last K chunk;
     ``prev_beats``: operand beats of the earlier chunks (single-array-tile accumulation).
+    Cycles: :func:`tile_compute`.
     """
     a = cfg.array
     tk = g.kh * g.kw * tc
+    compute, tail, ndepth = tile_compute(cfg, g, passes, pm, pn, tc, last=last, nchunks=nchunks,
+                                         prev_beats=prev_beats)
     out_bytes = nbytes(pm * pn, g.out_bits) if last else 0
     store = out_bytes
     a_stream, w_stream = nbytes(pm * tk, g.a_bits), nbytes(pn * tk, g.w_bits)
@@ -172,23 +217,12 @@ def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win
     psum_w = psum_r = 0
     if passes == 0:
         unit, array_tiles, requant = "float", 0, 0
-        compute = costs.float_mac_cycles(pm * pn * tk, cfg.vector.float_macs_per_cycle)
-        tail = cfg.vector.latency_cycles if last else 0
         ifmap_read, weight_read = a_stream * pn, w_stream * pm
     elif a.dataflow == "os":
         unit, requant = "array", pm * pn if last else 0
         array_tiles = -(-pm // a.rows) * -(-pn // a.cols)
         ifmap_read, weight_read = a_stream * -(-pn // a.cols), w_stream * -(-pm // a.rows)
-        single = array_tiles == 1 and nchunks > 1
-        if single:  # sums stay in the PE accumulators across K chunks
-            if last:
-                full, tail, ndepth = _os_costs(a.rows, a.cols, cfg.requant_lanes, g.k, a.max_depth, passes, a.timing)
-                compute = full - prev_beats
-            else:
-                compute, tail, ndepth = tk * passes, 0, 1
-        else:
-            per, tail, ndepth = _os_costs(a.rows, a.cols, cfg.requant_lanes, tk, a.max_depth, passes, a.timing)
-            compute = array_tiles * per
+        if not (array_tiles == 1 and nchunks > 1):  # else sums stay in the PE accumulators across K chunks
             psum_w = 0 if last else chunk_psum
             psum_r = 0 if first else chunk_psum
         spills = ndepth - 1  # accumulator-depth spill + reload rounds
@@ -196,17 +230,12 @@ def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win
         psum_r += chunk_psum * spills
     else:
         unit, requant = "array", pm * pn if last else 0
-        tail = cfg.requant_pipeline_cycles if last else 0
         array_tiles = -(-tk // a.rows) * -(-pn // a.cols)
-        compute = costs.ws_compute_cycles(a.rows, a.cols, cfg.requant_lanes, tk, pn, pm * passes)
         ifmap_read, weight_read = a_stream * -(-pn // a.cols), w_stream
         spills = -(-tk // a.rows) - 1 + (0 if last else 1)
         psum_w = chunk_psum * spills
         psum_r = chunk_psum * (-(-tk // a.rows) - 1 + (0 if first else 1))
-    vector_ops = 0
-    if g.col2im_ops and last:
-        vector_ops = pm * pn
-        compute += costs.vector_cycles(vector_ops, cfg.vector.lanes)
+    vector_ops = pm * pn if g.col2im_ops and last else 0
     bias = pn * BIAS_BYTES if g.bias and first else 0
     return Tile(unit=unit, pixels=pm, channels=pn, k=tk, array_tiles=array_tiles, macs=pm * pn * tk,
                 load_ifmap_bytes=nbytes(win * tc, g.a_bits) if load_in else 0,

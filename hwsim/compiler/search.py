@@ -24,8 +24,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 from hwsim import costs
-from hwsim.compiler.conv import ORDERS, ConvTiling, conv_tile, conv_tree, run_windows, window_histogram
-from hwsim.compiler.geometry import BIAS_BYTES, ConvGeometry, blocks, conv_geometry, nbytes
+from hwsim.compiler.conv import (ORDERS, ConvTiling, conv_tile, conv_tree, run_window_arrays, run_windows,
+                                 tile_compute)
+from hwsim.compiler.geometry import BIAS_BYTES, ConvGeometry, conv_geometry, nbytes
 from hwsim.config import HwConfig
 from sw.graph.ir import Layer
 from sw.quant.ints import PSUM_BYTES
@@ -59,12 +60,11 @@ def _divided(total: int, unit: int, limit: int = 16) -> set[int]:
 @lru_cache(maxsize=4096)
 def _run_summary(g: ConvGeometry, tm: int) -> tuple[tuple[tuple[int, int], ...], int, int]:
     """``((run pixels, count), ...)``, input bytes of all windows (all channels, one group), largest window."""
-    hist = window_histogram(g, tm)
-    pm_count: dict[int, int] = {}
-    for (pm, _), cnt in hist.items():
-        pm_count[pm] = pm_count.get(pm, 0) + cnt
-    in_once = sum(cnt * nbytes(win * g.cin_g, g.a_bits) for (_, win), cnt in hist.items())
-    return tuple(pm_count.items()), in_once, max(w for _, w in hist)
+    pm, win = run_window_arrays(g, tm)
+    nm, last = len(pm), int(pm[-1])
+    pm_count = ((tm, nm - 1), (last, 1)) if nm > 1 and last != tm else ((last, nm),)
+    in_once = int((-(-(win * (g.cin_g * g.a_bits)) // 8)).sum())
+    return pm_count, in_once, int(win.max())
 
 
 def _max_window(g: ConvGeometry, tm: int) -> int:
@@ -150,20 +150,20 @@ def estimate(t: ConvTiling, cfg: HwConfig, passes: int | None = None, memo: dict
     if passes is None:
         passes = cfg.mac_passes(g.w_bits, g.a_bits)
     pm_count, in_once, _ = _run_summary(g, t.tm)
-    pn_count: dict[int, int] = {}
-    for a, b in t.chans():
-        pn_count[b - a] = pn_count.get(b - a, 0) + 1
+    nn = -(-g.n_g // t.tn)
+    pn_last = g.n_g - (nn - 1) * t.tn  # block sizes as t.chans(): nn - 1 of tn, then the rest
+    pn_count = ((t.tn, nn - 1), (pn_last, 1)) if nn > 1 and pn_last != t.tn else ((pn_last, nn),)
     nchunks = -(-g.cin_g // t.tc)
     memo = {} if memo is None else memo
     compute = 0
     for pm, cm in pm_count:
-        for pn, cn in pn_count.items():
+        for pn, cn in pn_count:
             key = (pm, pn, t.tc)
             if key not in memo:
                 memo[key] = _block_compute(cfg, g, passes, pm, pn, t.tc)
             compute += cm * cn * memo[key]
     compute *= g.groups
-    nm, nn = sum(c for _, c in pm_count), len(t.chans())
+    nm = sum(c for _, c in pm_count)
     in_once *= g.groups
     w_once = nbytes(g.groups * g.n_g * g.k, g.w_bits) + (g.out_channels_total * BIAS_BYTES if g.bias else 0)
     out_total = nbytes(g.ho * g.wo * g.n_g * g.groups, g.out_bits)
@@ -175,13 +175,17 @@ def estimate(t: ConvTiling, cfg: HwConfig, passes: int | None = None, memo: dict
 
 
 def _block_compute(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, tc: int) -> int:
-    """Compute cycles of one ``pm x pn`` output block over all its K chunks of ``tc`` channels."""
-    chunks = blocks(g.cin_g, tc)
-    beats = total = 0
-    for j, (c0, c1) in enumerate(chunks):
-        total += conv_tile(cfg, g, passes, pm, pn, 0, c1 - c0, load_in=False, load_w=False, first=j == 0,
-                           last=j == len(chunks) - 1, nchunks=len(chunks), prev_beats=beats).compute_cycles
-        beats += g.kh * g.kw * (c1 - c0) * passes
+    """Compute cycles of one ``pm x pn`` output block over all its K chunks of ``tc`` channels.
+
+    Every chunk but the last has ``tc`` channels and costs the same (:func:`tile_compute` of a non-last
+    chunk depends on neither its position nor the earlier beats).
+    """
+    n = -(-g.cin_g // tc)
+    tc_last = g.cin_g - (n - 1) * tc
+    total = tile_compute(cfg, g, passes, pm, pn, tc_last, last=True, nchunks=n,
+                         prev_beats=g.kh * g.kw * (g.cin_g - tc_last) * passes)[0]
+    if n > 1:
+        total += (n - 1) * tile_compute(cfg, g, passes, pm, pn, tc, last=False, nchunks=n)[0]
     return total
 
 
