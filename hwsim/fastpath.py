@@ -128,7 +128,12 @@ def _flatten(node: Node, out: list[Tile], window: int):
     iters = []
     start = len(out)
     for i in range(reps):
-        kids = [_flatten(child, out, window) for child in node.body]
+        kids = []  # records of the loops in the body (tiles add nothing to _extra)
+        for child in node.body:
+            if isinstance(child, Tile):
+                out.append(child)
+            else:
+                kids.append(_flatten(child, out, window))
         iters.append((kids, len(out) - 1))
         if i == 0 and len(out) - start > LONG_BODY:  # long bodies reach steady state sooner
             reps = min(reps, LONG_WINDOW)
@@ -142,7 +147,7 @@ def _extra(rec, ce: list[int]) -> float:
         return 0.0
     count, iters = rec
     total = 0.0
-    per_iter = [sum(_extra(k, ce) for k in kids) for kids, _ in iters]
+    per_iter = [sum([_extra(k, ce) for k in kids]) if kids else 0 for kids, _ in iters]
     total += sum(per_iter)
     skipped = count - len(iters)
     if skipped > 0:

@@ -292,7 +292,19 @@ def _conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
     wins = run_windows(g, t.tm)
     chans = [b - a for a, b in t.chans()]
 
+    seqs: dict = {}
+
     def chunk_seq(run: tuple[int, int], pn: int, load_in: bool, load_w: bool) -> list:
+        """The K-chunk tiles of one output block (one list per distinct block: runs repeat)."""
+        if nchunks > 1:
+            load_in = load_w = True  # every chunk reloads both operands
+        key = (run, pn, load_in, load_w)
+        seq = seqs.get(key)
+        if seq is None:
+            seq = seqs[key] = _chunk_seq(run, pn, load_in, load_w)
+        return seq
+
+    def _chunk_seq(run: tuple[int, int], pn: int, load_in: bool, load_w: bool) -> list:
         pm, win = run
         seq, beats = [], 0
         for j, (c0, c1) in enumerate(chunks):

@@ -110,7 +110,7 @@ def _shapes(g: ConvGeometry, cfg: HwConfig, every_chunk: bool = False) -> list[t
     m_unit = a.rows if a.dataflow == "os" and passes else 1
     tms = _divided(m, m_unit) | {min(m, r * g.wo) for r in (1, 2, 4)}  # whole rows: strided layers
     tns = _divided(g.n_g, a.cols, 8) if g.n_g > a.cols else {g.n_g}
-    tcs = _divided(g.cin_g, 1, 8)
+    tcs = sorted(_divided(g.cin_g, 1, 8), reverse=True)
     out = []
     for small in (False, True):
         if small:  # nothing fits with whole array tiles: smaller runs and column blocks
@@ -125,7 +125,10 @@ def _shapes(g: ConvGeometry, cfg: HwConfig, every_chunk: bool = False) -> list[t
                 bias = tn * BIAS_BYTES if g.bias else 0
                 cap_in = half[0] * 8 // (win * g.a_bits)
                 cap_w = (half[1] - bias) * 8 // (tn * g.kh * g.kw * g.w_bits) if half[1] > bias else 0
-                for tc in sorted((c for c in tcs if c <= min(cap_in, cap_w)), reverse=True):
+                cap = min(cap_in, cap_w)
+                for tc in tcs:  # largest first
+                    if tc > cap:
+                        continue
                     si, sw_, so = _sizes(g, tm, tn, tc, win)
                     if _needs_psum(cfg, g, tm, tn, tc, passes):
                         so = max(so, tm * tn * PSUM_BYTES)
