@@ -38,8 +38,8 @@ from hwsim.compiler.schedule import Loop, Tile, compress
 from hwsim.config import HwConfig
 from sw.quant.ints import PSUM_BYTES
 
-__all__ = ["ConvTiling", "RunWindow", "run_window", "run_windows", "run_window_arrays", "window_histogram", "conv_tree", "conv_tile",
-           "tile_compute", "ORDERS"]
+__all__ = ["ConvTiling", "RunWindow", "run_window", "run_windows", "run_window_arrays", "run_summaries",
+           "window_histogram", "conv_tree", "conv_tile", "tile_compute", "ORDERS"]
 
 ORDERS = ("wo", "io")
 
@@ -100,18 +100,44 @@ def run_window_arrays(g: ConvGeometry, tm: int) -> tuple[np.ndarray, np.ndarray]
     single = oy1 - oy0 == 1
     ox0 = np.where(single, p0 % g.wo, 0)
     ox1 = np.where(single, (p1 - 1) % g.wo + 1, g.wo)
-
-    def extent(lo, hi, s, d, k, p, size):  # ConvGeometry.in_range, clipped stop - start
-        start = np.maximum(lo * s - p, 0)
-        stop = np.minimum((hi - 1) * s - p + (k - 1) * d + 1, size)
-        return stop - start
-
-    win = (extent(oy0, oy1, g.sh, g.dh, g.kh, g.pad_top, g.h)
-           * extent(ox0, ox1, g.sw, g.dw, g.kw, g.pad_left, g.w))
+    win = (_extent(oy0, oy1, g.sh, g.dh, g.kh, g.pad_top, g.h)
+           * _extent(ox0, ox1, g.sw, g.dw, g.kw, g.pad_left, g.w))
     pm = p1 - p0
     pm.flags.writeable = False
     win.flags.writeable = False
     return pm, win
+
+
+def run_summaries(g: ConvGeometry, tms: tuple[int, ...]) -> dict[int, tuple[tuple[tuple[int, int], ...], int, int]]:
+    """Per run length ``tm``: ``((run pixels, count), ...)``, input bytes of all windows (all channels of one
+    group) and the largest window (pixels), for several run lengths in one numpy pass (as :func:`run_windows`)."""
+    m = g.ho * g.wo
+    tms = tuple(sorted(set(tms)))
+    counts = [-(-m // tm) for tm in tms]
+    starts = np.cumsum([0, *counts[:-1]])
+    tm_of = np.repeat(np.asarray(tms, dtype=np.int64), counts)
+    p0 = (np.arange(sum(counts), dtype=np.int64) - np.repeat(starts, counts)) * tm_of
+    p1 = np.minimum(p0 + tm_of, m)
+    oy0, oy1 = p0 // g.wo, (p1 - 1) // g.wo + 1
+    single = oy1 - oy0 == 1
+    ox0 = np.where(single, p0 % g.wo, 0)
+    ox1 = np.where(single, (p1 - 1) % g.wo + 1, g.wo)
+    win = (_extent(oy0, oy1, g.sh, g.dh, g.kh, g.pad_top, g.h)
+           * _extent(ox0, ox1, g.sw, g.dw, g.kw, g.pad_left, g.w))
+    in_bytes = np.add.reduceat(-(-(win * (g.cin_g * g.a_bits)) // 8), starts).tolist()
+    largest = np.maximum.reduceat(win, starts).tolist()
+    out = {}
+    for tm, nm, b, w in zip(tms, counts, in_bytes, largest):
+        last = m - (nm - 1) * tm
+        out[tm] = (((tm, nm - 1), (last, 1)) if nm > 1 and last != tm else ((last, nm),), b, w)
+    return out
+
+
+def _extent(lo, hi, s, d, k, p, size):
+    """Clipped input extent ``stop - start`` of output ranges ``[lo, hi)`` (:meth:`ConvGeometry.in_range`)."""
+    start = np.maximum(lo * s - p, 0)
+    stop = np.minimum((hi - 1) * s - p + (k - 1) * d + 1, size)
+    return stop - start
 
 
 @dataclass(frozen=True)

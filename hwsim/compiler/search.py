@@ -24,8 +24,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from hwsim import costs
-from hwsim.compiler.conv import (ORDERS, ConvTiling, conv_tile, conv_tree, run_window_arrays, run_windows,
-                                 tile_compute)
+from hwsim.compiler.conv import (ORDERS, ConvTiling, conv_tile, conv_tree, run_summaries, run_window_arrays,
+                                 run_windows, tile_compute)
 from hwsim.compiler.geometry import BIAS_BYTES, ConvGeometry, conv_geometry, nbytes
 from hwsim.config import HwConfig
 from sw.graph.ir import Layer
@@ -57,14 +57,35 @@ def _divided(total: int, unit: int, limit: int = 16) -> set[int]:
     return vals
 
 
+Summary = tuple[tuple[tuple[int, int], ...], int, int]
+
+
 @lru_cache(maxsize=4096)
-def _run_summary(g: ConvGeometry, tm: int) -> tuple[tuple[tuple[int, int], ...], int, int]:
+def _run_summary(g: ConvGeometry, tm: int) -> Summary:
     """``((run pixels, count), ...)``, input bytes of all windows (all channels, one group), largest window."""
     pm, win = run_window_arrays(g, tm)
     nm, last = len(pm), int(pm[-1])
     pm_count = ((tm, nm - 1), (last, 1)) if nm > 1 and last != tm else ((last, nm),)
     in_once = int((-(-(win * (g.cin_g * g.a_bits)) // 8)).sum())
     return pm_count, in_once, int(win.max())
+
+
+def _m_unit(cfg: HwConfig, passes: int) -> int:
+    """Granularity of run lengths: the array rows (output stationary on the array), else one pixel."""
+    return cfg.array.rows if cfg.array.dataflow == "os" and passes else 1
+
+
+@lru_cache(maxsize=1024)
+def _run_table(g: ConvGeometry, m_unit: int) -> dict[int, Summary]:
+    """:func:`_run_summary` of every run length the search tries first (one numpy pass)."""
+    m = g.ho * g.wo
+    return run_summaries(g, tuple(_divided(m, m_unit) | {min(m, r * g.wo) for r in (1, 2, 4)}))  # whole rows
+
+
+def _summary(g: ConvGeometry, tm: int, table: dict[int, Summary] | None) -> Summary:
+    """:func:`_run_summary` of ``tm``, from ``table`` when it holds it."""
+    hit = table.get(tm) if table is not None else None
+    return hit if hit is not None else _run_summary(g, tm)
 
 
 def _max_window(g: ConvGeometry, tm: int) -> int:
@@ -107,8 +128,9 @@ def _shapes(g: ConvGeometry, cfg: HwConfig, every_chunk: bool = False) -> list[t
     passes = cfg.mac_passes(g.w_bits, g.a_bits)
     half = (mem.ifmap_sram_bytes // 2, mem.weight_sram_bytes // 2, mem.ofmap_sram_bytes // 2)
     m = g.ho * g.wo
-    m_unit = a.rows if a.dataflow == "os" and passes else 1
-    tms = _divided(m, m_unit) | {min(m, r * g.wo) for r in (1, 2, 4)}  # whole rows: strided layers
+    m_unit = _m_unit(cfg, passes)
+    table = _run_table(g, m_unit)
+    tms = set(table)  # run lengths: multiples of m_unit, whole rows (strided layers)
     tns = _divided(g.n_g, a.cols, 8) if g.n_g > a.cols else {g.n_g}
     tcs = sorted(_divided(g.cin_g, 1, 8), reverse=True)
     out = []
@@ -117,7 +139,7 @@ def _shapes(g: ConvGeometry, cfg: HwConfig, every_chunk: bool = False) -> list[t
             tms = {max(1, m_unit >> i) for i in range(1, 12)} | {1}
             tns = tns | {max(1, min(g.n_g, a.cols) >> i) for i in range(0, 12)}
         for tm in sorted(tms):
-            win = _max_window(g, tm)
+            win = _summary(g, tm, table)[2]
             for tn in sorted(tns):
                 if nbytes(tm * tn, g.out_bits) > half[2]:
                     continue
@@ -147,12 +169,14 @@ def _shapes(g: ConvGeometry, cfg: HwConfig, every_chunk: bool = False) -> list[t
                      f"but config '{cfg.name}' has {have[what]} per buffer ({2 * have[what]} total)")
 
 
-def estimate(t: ConvTiling, cfg: HwConfig, passes: int | None = None, memo: dict | None = None) -> tuple[int, int]:
-    """``(compute cycles, DRAM bytes)`` of tiling ``t`` without building its tiles (``memo``: block costs)."""
+def estimate(t: ConvTiling, cfg: HwConfig, passes: int | None = None, memo: dict | None = None,
+             table: dict[int, Summary] | None = None) -> tuple[int, int]:
+    """``(compute cycles, DRAM bytes)`` of tiling ``t`` without building its tiles (``memo``: block costs,
+    ``table``: run summaries, :func:`_run_table`)."""
     g = t.geom
     if passes is None:
         passes = cfg.mac_passes(g.w_bits, g.a_bits)
-    pm_count, in_once, _ = _run_summary(g, t.tm)
+    pm_count, in_once, _ = _summary(g, t.tm, table)
     nn = -(-g.n_g // t.tn)
     pn_last = g.n_g - (nn - 1) * t.tn  # block sizes as t.chans(): nn - 1 of tn, then the rest
     pn_count = ((t.tn, nn - 1), (pn_last, 1)) if nn > 1 and pn_last != t.tn else ((pn_last, nn),)
@@ -192,7 +216,7 @@ def _block_compute(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int
     return total
 
 
-def _bound(t: ConvTiling, cfg: HwConfig, compute: int, dram: int) -> float:
+def _bound(t: ConvTiling, cfg: HwConfig, compute: int, dram: int, table: dict[int, Summary] | None = None) -> float:
     """Cheap cycle estimate: the slowest of compute, DRAM transfer and the two-slot latency loop, plus fill/drain.
 
     With two input buffers a loading tile occupies its slot for load + latency + compute, so
@@ -203,14 +227,14 @@ def _bound(t: ConvTiling, cfg: HwConfig, compute: int, dram: int) -> float:
     loading = g.groups * (nm * nn * nc if nm * nn * nc > 1 else 1)
     out_total = nbytes(g.ho * g.wo * g.n_g * g.groups, g.out_bits)
     slots = (loading * mem.dram_latency_cycles + (dram - out_total) / mem.dram_bytes_per_cycle + compute) / 2
-    return max(compute, dram / mem.dram_bytes_per_cycle, slots) + _fill_drain(t, cfg)
+    return max(compute, dram / mem.dram_bytes_per_cycle, slots) + _fill_drain(t, cfg, table)
 
 
-def _fill_drain(t: ConvTiling, cfg: HwConfig) -> float:
+def _fill_drain(t: ConvTiling, cfg: HwConfig, table: dict[int, Summary] | None = None) -> float:
     """Cycles a pipeline of ``t``'s tiles cannot hide: the first tile's load (+ latency), the last store."""
     g, mem = t.geom, cfg.memory
     tc = min(t.tc, g.cin_g)
-    first = (nbytes(_run_summary(g, t.tm)[2] * tc, g.a_bits)
+    first = (nbytes(_summary(g, t.tm, table)[2] * tc, g.a_bits)
              + nbytes(min(t.tn, g.n_g) * g.kh * g.kw * tc, g.w_bits))
     last = nbytes(min(t.tm, g.ho * g.wo) * min(t.tn, g.n_g), g.out_bits)
     return (first + last) / mem.dram_bytes_per_cycle + mem.dram_latency_cycles
@@ -289,13 +313,14 @@ def choose_conv_tiling(layer: Layer, cfg: HwConfig) -> ConvTiling:
 def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
     passes = cfg.mac_passes(g.w_bits, g.a_bits)
     bw = cfg.memory.dram_bytes_per_cycle
+    table = _run_table(g, _m_unit(cfg, passes))
     rows, memo, computes, bounds = [], {}, {}, {}
     for tm, tn, tc in _shapes(g, cfg):
         for order in ORDERS:
             t = ConvTiling(g, tm, tn, tc, order)
-            compute, dram = estimate(t, cfg, passes, memo)
+            compute, dram = estimate(t, cfg, passes, memo, table)
             computes[(tm, tn, tc, order)] = compute
-            bounds[(tm, tn, tc, order)] = _bound(t, cfg, compute, dram)
+            bounds[(tm, tn, tc, order)] = _bound(t, cfg, compute, dram, table)
             rows.append((bounds[(tm, tn, tc, order)], max(compute, dram / bw), dram, t))
     # the best by the two-slot bound (+ fill/drain) and the best by the plain roofline bound, then DRAM bytes;
     # and the fewest DRAM bytes among those within CYCLE_SLACK of the best roofline bound
