@@ -127,13 +127,18 @@ def _flatten(node: Node, out: list[Tile], window: int):
     reps = min(node.count, window)
     iters = []
     start = len(out)
+    body = node.body
+    leaves = all(type(child) is Tile for child in body)
     for i in range(reps):
         kids = []  # records of the loops in the body (tiles add nothing to _extra)
-        for child in node.body:
-            if isinstance(child, Tile):
-                out.append(child)
-            else:
-                kids.append(_flatten(child, out, window))
+        if leaves:
+            out.extend(body)
+        else:
+            for child in body:
+                if type(child) is Tile:
+                    out.append(child)
+                else:
+                    kids.append(_flatten(child, out, window))
         iters.append((kids, len(out) - 1))
         if i == 0 and len(out) - start > LONG_BODY:  # long bodies reach steady state sooner
             reps = min(reps, LONG_WINDOW)

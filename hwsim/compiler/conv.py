@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from itertools import chain
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -282,7 +283,7 @@ def _os_costs(rows: int, cols: int, lanes: int, k: int, max_depth: int, passes: 
 
 def _fold_periodic(items: list, periods: list[int]) -> tuple:
     """Fold runs of a repeating block (one of ``periods`` long) into loops, then equal neighbours."""
-    ids = [id(x) for x in items]
+    ids = list(map(id, items))
     n, i, out = len(items), 0, []
     while i < n:
         best_p, best_reps = 0, 1
@@ -365,10 +366,10 @@ def _conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
 
     if t.order == "wo":
         def block(pn: int, later: bool):
-            items = []
-            for i, run in enumerate(wins):
-                li = nchunks > 1 or not (nm == 1 and later)
-                items.extend(chunk_seq(run, pn, li, nchunks > 1 or i == 0))
+            li = nchunks > 1 or not (nm == 1 and later)
+            items = list(chunk_seq(wins[0], pn, li, True))  # the first run loads the block's weights
+            rest = {run: chunk_seq(run, pn, li, nchunks > 1) for run in dict.fromkeys(wins[1:])}
+            items.extend(chain.from_iterable(map(rest.__getitem__, wins[1:])))
             return seq(items, [p * nchunks for p in periods])
         group = seq([once((pn, j > 0), lambda pn=pn, j=j: block(pn, j > 0)) for j, pn in enumerate(chans)], [1])
     else:
@@ -378,8 +379,8 @@ def _conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
                 lw = nchunks > 1 or not (nn == 1 and not first)
                 items.extend(chunk_seq(run, pn, nchunks > 1 or j == 0, lw))
             return seq(items, [nchunks])
-        group = seq([once((run, i == 0), lambda run=run, i=i: row(run, i == 0)) for i, run in enumerate(wins)],
-                    periods)
+        rows = {run: row(run, False) for run in dict.fromkeys(wins[1:])}  # identical runs share one node
+        group = seq([row(wins[0], True), *map(rows.__getitem__, wins[1:])], periods)
     return Loop((group,), g.groups)
 
 

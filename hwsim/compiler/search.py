@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
+
 from hwsim import costs
 from hwsim.compiler.conv import (ORDERS, ConvTiling, conv_tile, conv_tree, run_summaries, run_window_arrays,
                                  run_windows, tile_compute)
@@ -31,7 +33,8 @@ from hwsim.config import HwConfig
 from sw.graph.ir import Layer
 from sw.quant.ints import PSUM_BYTES
 
-__all__ = ["choose_conv_tiling", "legal_tilings", "estimate", "score_tiling", "KEEP", "SCORE_SLACK"]
+__all__ = ["choose_conv_tiling", "legal_tilings", "estimate", "evaluate", "lower_bound", "score_tiling", "KEEP",
+           "SCORE_SLACK"]
 
 #: Candidates scored exactly (loop tree through the fast path) per cheap ranking (two rankings).
 KEEP = 2
@@ -172,33 +175,69 @@ def _shapes(g: ConvGeometry, cfg: HwConfig, every_chunk: bool = False) -> list[t
 def estimate(t: ConvTiling, cfg: HwConfig, passes: int | None = None, memo: dict | None = None,
              table: dict[int, Summary] | None = None) -> tuple[int, int]:
     """``(compute cycles, DRAM bytes)`` of tiling ``t`` without building its tiles (``memo``: block costs,
-    ``table``: run summaries, :func:`_run_table`)."""
+    ``table``: run summaries, :func:`_run_table`); :func:`evaluate` of one shape."""
     g = t.geom
     if passes is None:
         passes = cfg.mac_passes(g.w_bits, g.a_bits)
-    pm_count, in_once, _ = _summary(g, t.tm, table)
-    nn = -(-g.n_g // t.tn)
-    pn_last = g.n_g - (nn - 1) * t.tn  # block sizes as t.chans(): nn - 1 of tn, then the rest
-    pn_count = ((t.tn, nn - 1), (pn_last, 1)) if nn > 1 and pn_last != t.tn else ((pn_last, nn),)
-    nchunks = -(-g.cin_g // t.tc)
+    ev = evaluate(g, cfg, passes, [(t.tm, t.tn, t.tc)], memo, table)
+    return int(ev["compute"][0]), int(ev["dram_" + t.order][0])
+
+
+def evaluate(g: ConvGeometry, cfg: HwConfig, passes: int, shapes: list[tuple[int, int, int]],
+             memo: dict | None = None, table: dict[int, Summary] | None = None) -> dict[str, np.ndarray]:
+    """Cheap costs of the ``(tm, tn, tc)`` ``shapes`` of one layer, vectorised over the shapes.
+
+    Returns arrays (one entry per shape): ``compute`` (cycles, exact: :func:`_block_compute` per distinct
+    output block), ``dram_wo`` / ``dram_io`` (DRAM bytes of each loop order, from the run-window summaries
+    and the order's reload rule) and ``bound_wo`` / ``bound_io`` (cycles: the slowest of compute, DRAM
+    transfer and the two-slot latency loop, plus the fill and drain). With two input buffers a loading
+    tile occupies its slot for load + latency + compute, so ``n`` loading tiles take at least
+    ``(n * latency + load cycles + compute) / 2``; the fill and drain are the first tile's load
+    (+ latency) and the last tile's store, which no pipeline hides.
+    """
     memo = {} if memo is None else memo
-    compute = 0
-    for pm, cm in pm_count:
-        for pn, cn in pn_count:
-            key = (pm, pn, t.tc)
-            if key not in memo:
-                memo[key] = _block_compute(cfg, g, passes, pm, pn, t.tc)
-            compute += cm * cn * memo[key]
-    compute *= g.groups
-    nm = sum(c for _, c in pm_count)
-    in_once *= g.groups
+    mem = cfg.memory
+    bw, lat = mem.dram_bytes_per_cycle, mem.dram_latency_cycles
+    m = g.ho * g.wo
+    summaries = [_summary(g, tm, table) for tm, _, _ in shapes]
+    compute = []
+    for (tm, tn, tc), (pm_count, _, _) in zip(shapes, summaries):
+        nn = -(-g.n_g // tn)
+        pn_last = g.n_g - (nn - 1) * tn  # block sizes as ConvTiling.chans(): nn - 1 of tn, then the rest
+        pn_count = ((tn, nn - 1), (pn_last, 1)) if nn > 1 and pn_last != tn else ((pn_last, nn),)
+        total = 0
+        for pm, cm in pm_count:
+            for pn, cn in pn_count:
+                key = (pm, pn, tc)
+                if key not in memo:
+                    memo[key] = _block_compute(cfg, g, passes, pm, pn, tc)
+                total += cm * cn * memo[key]
+        compute.append(total * g.groups)
+    i64 = np.int64
+    tm, tn, tc = (np.array(col, dtype=i64) for col in zip(*shapes))
+    comp = np.array(compute, dtype=i64)
+    in_once = np.array([s[1] for s in summaries], dtype=i64) * g.groups
+    win = np.array([s[2] for s in summaries], dtype=i64)
+    nm, nn, nc = -(-m // tm), -(-g.n_g // tn), -(-g.cin_g // tc)
     w_once = nbytes(g.groups * g.n_g * g.k, g.w_bits) + (g.out_channels_total * BIAS_BYTES if g.bias else 0)
-    out_total = nbytes(g.ho * g.wo * g.n_g * g.groups, g.out_bits)
-    if t.order == "wo":
-        dram = in_once * (1 if nm == 1 and nchunks == 1 else nn) + w_once * (nm if nchunks > 1 else 1)
-    else:
-        dram = in_once * (nn if nchunks > 1 else 1) + w_once * (1 if nn == 1 and nchunks == 1 else nm)
-    return compute, dram + out_total
+    out_total = nbytes(m * g.n_g * g.groups, g.out_bits)
+    one_in = (nm == 1) & (nc == 1)
+    one_w = (nn == 1) & (nc == 1)
+    dram = {"wo": in_once * np.where(one_in, 1, nn) + w_once * np.where(nc > 1, nm, 1) + out_total,
+            "io": in_once * np.where(nc > 1, nn, 1) + w_once * np.where(one_w, 1, nm) + out_total}
+    tiles = nm * nn * nc
+    loading = g.groups * np.where(tiles > 1, tiles, 1)
+    c1 = np.minimum(tc, g.cin_g)
+    first = -(-(win * c1 * g.a_bits) // 8) + -(-(np.minimum(tn, g.n_g) * (g.kh * g.kw) * c1 * g.w_bits) // 8)
+    last = -(-(np.minimum(tm, m) * np.minimum(tn, g.n_g) * g.out_bits) // 8)
+    fill = (first + last) / bw + lat
+    out = {"compute": comp}
+    for order in ORDERS:
+        d = dram[order]
+        slots = (loading * lat + (d - out_total) / bw + comp) / 2
+        out["dram_" + order] = d
+        out["bound_" + order] = np.maximum(np.maximum(comp, d / bw), slots) + fill
+    return out
 
 
 def _block_compute(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, tc: int) -> int:
@@ -214,30 +253,6 @@ def _block_compute(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int
     if n > 1:
         total += (n - 1) * tile_compute(cfg, g, passes, pm, pn, tc, last=False, nchunks=n)[0]
     return total
-
-
-def _bound(t: ConvTiling, cfg: HwConfig, compute: int, dram: int, table: dict[int, Summary] | None = None) -> float:
-    """Cheap cycle estimate: the slowest of compute, DRAM transfer and the two-slot latency loop, plus fill/drain.
-
-    With two input buffers a loading tile occupies its slot for load + latency + compute, so
-    ``n`` loading tiles take at least ``(n * latency + load cycles + compute) / 2``.
-    """
-    g, mem = t.geom, cfg.memory
-    nm, nn, nc = -(-g.ho * g.wo // t.tm), -(-g.n_g // t.tn), -(-g.cin_g // t.tc)
-    loading = g.groups * (nm * nn * nc if nm * nn * nc > 1 else 1)
-    out_total = nbytes(g.ho * g.wo * g.n_g * g.groups, g.out_bits)
-    slots = (loading * mem.dram_latency_cycles + (dram - out_total) / mem.dram_bytes_per_cycle + compute) / 2
-    return max(compute, dram / mem.dram_bytes_per_cycle, slots) + _fill_drain(t, cfg, table)
-
-
-def _fill_drain(t: ConvTiling, cfg: HwConfig, table: dict[int, Summary] | None = None) -> float:
-    """Cycles a pipeline of ``t``'s tiles cannot hide: the first tile's load (+ latency), the last store."""
-    g, mem = t.geom, cfg.memory
-    tc = min(t.tc, g.cin_g)
-    first = (nbytes(_summary(g, t.tm, table)[2] * tc, g.a_bits)
-             + nbytes(min(t.tn, g.n_g) * g.kh * g.kw * tc, g.w_bits))
-    last = nbytes(min(t.tm, g.ho * g.wo) * min(t.tn, g.n_g), g.out_bits)
-    return (first + last) / mem.dram_bytes_per_cycle + mem.dram_latency_cycles
 
 
 def _cycles(t: ConvTiling, cfg: HwConfig) -> int:
@@ -314,14 +329,17 @@ def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
     passes = cfg.mac_passes(g.w_bits, g.a_bits)
     bw = cfg.memory.dram_bytes_per_cycle
     table = _run_table(g, _m_unit(cfg, passes))
-    rows, memo, computes, bounds = [], {}, {}, {}
-    for tm, tn, tc in _shapes(g, cfg):
+    shapes = _shapes(g, cfg)
+    ev = evaluate(g, cfg, passes, shapes, {}, table)
+    computes, bounds, rows = {}, {}, []
+    comp = ev["compute"].tolist()
+    per_order = {o: (ev["bound_" + o].tolist(), ev["dram_" + o].tolist()) for o in ORDERS}
+    for i, (tm, tn, tc) in enumerate(shapes):
         for order in ORDERS:
-            t = ConvTiling(g, tm, tn, tc, order)
-            compute, dram = estimate(t, cfg, passes, memo, table)
-            computes[(tm, tn, tc, order)] = compute
-            bounds[(tm, tn, tc, order)] = _bound(t, cfg, compute, dram, table)
-            rows.append((bounds[(tm, tn, tc, order)], max(compute, dram / bw), dram, t))
+            key = (tm, tn, tc, order)
+            bound, dram = per_order[order][0][i], per_order[order][1][i]
+            computes[key], bounds[key] = comp[i], bound
+            rows.append((bound, max(comp[i], dram / bw), dram, key))
     # the best by the two-slot bound (+ fill/drain) and the best by the plain roofline bound, then DRAM bytes;
     # and the fewest DRAM bytes among those within CYCLE_SLACK of the best roofline bound
     pool: dict = {}
@@ -329,10 +347,11 @@ def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
         ranked = sorted(rows, key=lambda r: (r[col], r[2]))
         for r in ranked[:KEEP]:
             if r[col] <= SCORE_SLACK * ranked[0][col]:
-                pool.setdefault((r[3].tm, r[3].tn, r[3].tc, r[3].order), r[3])
+                pool.setdefault(r[3], r[3])
     best_bound = min(r[1] for r in rows)
     for r in sorted((r for r in rows if r[1] <= CYCLE_SLACK * best_bound), key=lambda r: (r[2], r[1]))[:KEEP]:
-        pool.setdefault((r[3].tm, r[3].tn, r[3].tc, r[3].order), r[3])
+        pool.setdefault(r[3], r[3])
+    pool = {key: ConvTiling(g, *key) for key in pool}
     macs = g.groups * g.ho * g.wo * g.n_g * g.k
     if len(pool) == 1:  # both rankings agree: nothing to compare
         key, t = next(iter(pool.items()))
