@@ -47,9 +47,7 @@ def pipeline_times(tiles: list[Tile], bw: float, latency: int) -> tuple[int, lis
     # compute end of tile c: after its load arrives, the previous compute, and the store two tiles back
     # (two output slots); evaluated lazily up to the tile a decision needs ("while c <= idx" below)
     while j < n:
-        can_load = i < n and j >= i - 3
-        do_load = can_load
-        if can_load and j < i:  # both a load and a store may go next
+        if i < n and j >= i - 3:  # a load may go next
             while c <= i - 2:
                 start = lr[c]
                 if c >= 1 and ce[c - 1] > start:
@@ -59,6 +57,33 @@ def pipeline_times(tiles: list[Tile], bw: float, latency: int) -> tuple[int, lis
                 ce[c] = start + comp[c]
                 c += 1
             r_l = dma_free if i < 2 or dma_free >= ce[i - 2] else ce[i - 2]
+            do_load = True
+            if j < i:  # so may a store
+                while c <= j:
+                    start = lr[c]
+                    if c >= 1 and ce[c - 1] > start:
+                        start = ce[c - 1]
+                    if c >= 2 and se[c - 2] > start:
+                        start = se[c - 2]
+                    ce[c] = start + comp[c]
+                    c += 1
+                r_s = ce[j] + tail[j]
+                if j >= 1 and se[j - 1] > r_s:
+                    r_s = se[j - 1]
+                if occ_in[i] == 0:
+                    do_load = True
+                elif occ_out[j] == 0:
+                    do_load = False
+                elif (r_l if r_l > r_s else r_s) <= port:
+                    # both may wait for the port; a request made at the release instant by the
+                    # process that released it is queued after the grant (simpy order)
+                    store_queued = r_s < port or (j >= 1 and se[j - 1] != port) or j == 0
+                    load_queued = r_l < port or dma_free != port
+                    do_load = not store_queued and load_queued
+                else:
+                    do_load = r_l < r_s
+        else:
+            do_load = False
             while c <= j:
                 start = lr[c]
                 if c >= 1 and ce[c - 1] > start:
@@ -70,28 +95,7 @@ def pipeline_times(tiles: list[Tile], bw: float, latency: int) -> tuple[int, lis
             r_s = ce[j] + tail[j]
             if j >= 1 and se[j - 1] > r_s:
                 r_s = se[j - 1]
-            if occ_in[i] == 0:
-                do_load = True
-            elif occ_out[j] == 0:
-                do_load = False
-            elif max(r_l, r_s) <= port:
-                # both may wait for the port; a request made at the release instant by the
-                # process that released it is queued after the grant (simpy order)
-                store_queued = r_s < port or (j >= 1 and se[j - 1] != port) or j == 0
-                load_queued = r_l < port or dma_free != port
-                do_load = not store_queued and load_queued
-            else:
-                do_load = r_l < r_s
-        if do_load:
-            while c <= i - 2:
-                start = lr[c]
-                if c >= 1 and ce[c - 1] > start:
-                    start = ce[c - 1]
-                if c >= 2 and se[c - 2] > start:
-                    start = se[c - 2]
-                ce[c] = start + comp[c]
-                c += 1
-            r_l = dma_free if i < 2 or dma_free >= ce[i - 2] else ce[i - 2]
+        if do_load:  # r_l is current: nothing changed since it was computed
             if occ_in[i]:
                 le[i] = port = (port if port > r_l else r_l) + occ_in[i]
                 lr[i] = le[i] + latency
@@ -100,18 +104,7 @@ def pipeline_times(tiles: list[Tile], bw: float, latency: int) -> tuple[int, lis
                 lr[i] = (lr[i - 1] if lr[i - 1] > r_l else r_l) if i else r_l
             dma_free = le[i]
             i += 1
-        else:
-            while c <= j:
-                start = lr[c]
-                if c >= 1 and ce[c - 1] > start:
-                    start = ce[c - 1]
-                if c >= 2 and se[c - 2] > start:
-                    start = se[c - 2]
-                ce[c] = start + comp[c]
-                c += 1
-            r_s = ce[j] + tail[j]
-            if j >= 1 and se[j - 1] > r_s:
-                r_s = se[j - 1]
+        else:  # so is r_s
             if occ_out[j]:
                 se[j] = port = (port if port > r_s else r_s) + occ_out[j]
             else:

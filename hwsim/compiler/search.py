@@ -151,13 +151,13 @@ def _shapes(g: ConvGeometry, cfg: HwConfig, every_chunk: bool = False) -> list[t
                 cap_in = half[0] * 8 // (win * g.a_bits)
                 cap_w = (half[1] - bias) * 8 // (tn * g.kh * g.kw * g.w_bits) if half[1] > bias else 0
                 cap = min(cap_in, cap_w)
+                psum_fits = tm * tn * PSUM_BYTES <= half[2]
                 for tc in tcs:  # largest first
                     if tc > cap:
                         continue
-                    si, sw_, so = _sizes(g, tm, tn, tc, win)
-                    if _needs_psum(cfg, g, tm, tn, tc, passes):
-                        so = max(so, tm * tn * PSUM_BYTES)
-                    if si <= half[0] and sw_ <= half[1] and so <= half[2]:
+                    # the input window and the weights fit (tc <= cap), so does the output tile (checked
+                    # above) unless int32 partial sums spill to it and do not fit
+                    if psum_fits or not _needs_psum(cfg, g, tm, tn, tc, passes):
                         out.append((tm, tn, tc))
                         if not every_chunk:
                             break  # the largest legal chunk for this (tm, tn)
