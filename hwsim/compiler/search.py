@@ -8,11 +8,14 @@ spill) each fit half of their SRAM.
 
 Cost: every legal candidate is ranked cheaply by ``max(compute, DRAM bytes / bandwidth)``
 plus the pipeline fill and drain (first tile's load + latency, last tile's store)
-with compute summed from the exact tile costs (:func:`hwsim.compiler.conv.conv_tile`, the
-engine's cost functions) and DRAM bytes from the run-window histogram and the loop
-order's reload rule; the best :data:`KEEP` are built as loop trees and scored with the
-engine's own timing (:func:`hwsim.fastpath.simulate_tree`), together with the candidates of
-fewest DRAM bytes among those whose bound is within :data:`CYCLE_SLACK` of the best. Choice:
+with compute summed from the exact tile costs (:func:`hwsim.compiler.conv.tile_compute`, the
+engine's cost functions) and DRAM bytes from the run-window summaries and the loop
+order's reload rule, vectorised over a layer's candidates (:func:`evaluate`); the best :data:`KEEP`
+are built as loop trees and scored with the engine's own timing
+(:func:`hwsim.fastpath.simulate_tree`), together with the candidates of fewest DRAM bytes among
+those whose bound is within :data:`CYCLE_SLACK` of the best. They are timed best cheap bound first,
+and one whose provable :func:`lower_bound` exceeds :data:`CYCLE_SLACK` times the fewest cycles found
+so far is not timed (it can neither be the fastest nor within the slack of it). Choice:
 among the scored mappings within :data:`CYCLE_SLACK` of the fewest cycles, the least energy
 (:func:`hwsim.energy.layer_energy_pj` on the tree totals), then the fewest DRAM bytes (so a
 mapping that moves several times the DRAM traffic for a fraction of a percent of cycles is not
