@@ -39,7 +39,7 @@ from hwsim.compiler.schedule import Loop, Tile, compress
 from hwsim.config import HwConfig
 from sw.quant.ints import PSUM_BYTES
 
-__all__ = ["ConvTiling", "RunWindow", "run_window", "run_windows", "run_window_arrays", "run_summaries",
+__all__ = ["ConvTiling", "RunWindow", "run_window", "run_windows", "run_window_arrays", "run_codes", "run_summaries",
            "window_histogram", "conv_tree", "conv_tile", "tile_compute", "ORDERS"]
 
 ORDERS = ("wo", "io")
@@ -107,6 +107,16 @@ def run_window_arrays(g: ConvGeometry, tm: int) -> tuple[np.ndarray, np.ndarray]
     pm.flags.writeable = False
     win.flags.writeable = False
     return pm, win
+
+
+@lru_cache(maxsize=1024)
+def run_codes(g: ConvGeometry, tm: int) -> tuple[tuple[tuple[int, int], ...], list[int]]:
+    """:func:`run_windows` as ``(distinct runs, codes)``: run ``i`` is ``runs[codes[i]]`` (few objects for
+    many runs; treat the list as read-only)."""
+    pm, win = run_window_arrays(g, tm)
+    base = int(win.max()) + 1
+    uniq, inverse = np.unique(pm * base + win, return_inverse=True)
+    return tuple((int(v) // base, int(v) % base) for v in uniq), inverse.tolist()
 
 
 def run_summaries(g: ConvGeometry, tms: tuple[int, ...]) -> dict[int, tuple[tuple[tuple[int, int], ...], int, int]]:
@@ -316,7 +326,7 @@ def _conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
     chunks = t.chunks()
     nchunks = len(chunks)
     cache: dict = {}
-    wins = run_windows(g, t.tm)
+    runs, codes = run_codes(g, t.tm)  # run i is runs[codes[i]]: (run pixels, window pixels)
     chans = [b - a for a, b in t.chans()]
 
     seqs: dict = {}
@@ -355,7 +365,7 @@ def _conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
     # consecutive tiles then differ in chunk, so both operands reload).
     period = g.wo // _gcd(t.tm, g.wo) if t.tm % g.wo else 1
     periods = sorted({1, period, 2 * period}) if period <= 4096 else [1]
-    nm, nn = len(wins), len(chans)
+    nm, nn = len(codes), len(chans)
     built: dict = {}
 
     def once(key, build):  # identical blocks / runs share one node
@@ -367,9 +377,9 @@ def _conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
     if t.order == "wo":
         def block(pn: int, later: bool):
             li = nchunks > 1 or not (nm == 1 and later)
-            items = list(chunk_seq(wins[0], pn, li, True))  # the first run loads the block's weights
-            rest = {run: chunk_seq(run, pn, li, nchunks > 1) for run in dict.fromkeys(wins[1:])}
-            items.extend(chain.from_iterable(map(rest.__getitem__, wins[1:])))
+            items = list(chunk_seq(runs[codes[0]], pn, li, True))  # the first run loads the block's weights
+            rest = {c: chunk_seq(runs[c], pn, li, nchunks > 1) for c in dict.fromkeys(codes[1:])}
+            items.extend(chain.from_iterable(map(rest.__getitem__, codes[1:])))
             return seq(items, [p * nchunks for p in periods])
         group = seq([once((pn, j > 0), lambda pn=pn, j=j: block(pn, j > 0)) for j, pn in enumerate(chans)], [1])
     else:
@@ -379,8 +389,8 @@ def _conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
                 lw = nchunks > 1 or not (nn == 1 and not first)
                 items.extend(chunk_seq(run, pn, nchunks > 1 or j == 0, lw))
             return seq(items, [nchunks])
-        rows = {run: row(run, False) for run in dict.fromkeys(wins[1:])}  # identical runs share one node
-        group = seq([row(wins[0], True), *map(rows.__getitem__, wins[1:])], periods)
+        rows = {c: row(runs[c], False) for c in dict.fromkeys(codes[1:])}  # identical runs share one node
+        group = seq([row(runs[codes[0]], True), *map(rows.__getitem__, codes[1:])], periods)
     return Loop((group,), g.groups)
 
 

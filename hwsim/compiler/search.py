@@ -30,7 +30,7 @@ import numpy as np
 
 from hwsim import costs
 from hwsim.compiler.conv import (ORDERS, ConvTiling, conv_tile, conv_tree, run_summaries, run_window_arrays,
-                                 run_windows, tile_compute)
+                                 tile_compute)
 from hwsim.compiler.geometry import BIAS_BYTES, ConvGeometry, conv_geometry, nbytes
 from hwsim.config import HwConfig
 from sw.graph.ir import Layer
@@ -300,7 +300,8 @@ def lower_bound(t: ConvTiling, cfg: HwConfig, compute: int, passes: int | None =
     if passes is None:
         passes = cfg.mac_passes(g.w_bits, g.a_bits)
     m, nchunks = g.ho * g.wo, -(-g.cin_g // t.tc)
-    first_run = run_windows(g, t.tm)[0]
+    pm, win = run_window_arrays(g, t.tm)
+    first_run = int(pm[0]), int(win[0])
     tc0, tc1 = min(t.tc, g.cin_g), g.cin_g - (nchunks - 1) * t.tc
     pn0, pn1 = min(t.tn, g.n_g), g.n_g - (-(-g.n_g // t.tn) - 1) * t.tn
     first = conv_tile(cfg, g, passes, first_run[0], pn0, first_run[1], tc0, load_in=True, load_w=True,
