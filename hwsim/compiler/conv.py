@@ -298,10 +298,10 @@ def _fold_periodic(items: list, periods: list[int]) -> tuple:
     while i < n:
         best_p, best_reps = 0, 1
         for p in periods:
-            if p < 2 or i + 2 * p > n:
+            if p < 2 or i + 2 * p > n or ids[i + p] != ids[i]:  # (the block cannot repeat)
                 continue
-            reps = 1
-            while i + (reps + 1) * p <= n and ids[i + reps * p:i + (reps + 1) * p] == ids[i:i + p]:
+            reps, block = 1, ids[i:i + p]
+            while i + (reps + 1) * p <= n and ids[i + reps * p:i + (reps + 1) * p] == block:
                 reps += 1
             if reps > 1 and reps * p > best_reps * best_p:
                 best_p, best_reps = p, reps
