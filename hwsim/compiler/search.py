@@ -115,7 +115,8 @@ def _needs_psum(cfg: HwConfig, g: ConvGeometry, tm: int, tn: int, tc: int, passe
     if a.dataflow == "ws":
         return nchunks > 1 or tk > a.rows
     several = -(-tm // a.rows) * -(-tn // a.cols) > 1
-    return (nchunks > 1 and several) or len(costs.k_chunks(g.k if not several else tk, a.max_depth)) > 1
+    # costs.k_chunks(k, max_depth) has more than one chunk iff k > max_depth
+    return (nchunks > 1 and several) or (g.k if not several else tk) > a.max_depth
 
 
 def legal_tilings(layer: Layer, cfg: HwConfig) -> list[ConvTiling]:
