@@ -97,12 +97,7 @@ def run_window_arrays(g: ConvGeometry, tm: int) -> tuple[np.ndarray, np.ndarray]
     m = g.ho * g.wo
     p0 = np.arange(0, m, tm, dtype=np.int64)
     p1 = np.minimum(p0 + tm, m)
-    oy0, oy1 = p0 // g.wo, (p1 - 1) // g.wo + 1
-    single = oy1 - oy0 == 1
-    ox0 = np.where(single, p0 % g.wo, 0)
-    ox1 = np.where(single, (p1 - 1) % g.wo + 1, g.wo)
-    win = (_extent(oy0, oy1, g.sh, g.dh, g.kh, g.pad_top, g.h)
-           * _extent(ox0, ox1, g.sw, g.dw, g.kw, g.pad_left, g.w))
+    win = _window_pixels(g, p0, p1)
     pm = p1 - p0
     pm.flags.writeable = False
     win.flags.writeable = False
@@ -128,13 +123,7 @@ def run_summaries(g: ConvGeometry, tms: tuple[int, ...]) -> dict[int, tuple[tupl
     starts = np.cumsum([0, *counts[:-1]])
     tm_of = np.repeat(np.asarray(tms, dtype=np.int64), counts)
     p0 = (np.arange(sum(counts), dtype=np.int64) - np.repeat(starts, counts)) * tm_of
-    p1 = np.minimum(p0 + tm_of, m)
-    oy0, oy1 = p0 // g.wo, (p1 - 1) // g.wo + 1
-    single = oy1 - oy0 == 1
-    ox0 = np.where(single, p0 % g.wo, 0)
-    ox1 = np.where(single, (p1 - 1) % g.wo + 1, g.wo)
-    win = (_extent(oy0, oy1, g.sh, g.dh, g.kh, g.pad_top, g.h)
-           * _extent(ox0, ox1, g.sw, g.dw, g.kw, g.pad_left, g.w))
+    win = _window_pixels(g, p0, np.minimum(p0 + tm_of, m))
     in_bytes = np.add.reduceat(-(-(win * (g.cin_g * g.a_bits)) // 8), starts).tolist()
     largest = np.maximum.reduceat(win, starts).tolist()
     out = {}
@@ -142,6 +131,16 @@ def run_summaries(g: ConvGeometry, tms: tuple[int, ...]) -> dict[int, tuple[tupl
         last = m - (nm - 1) * tm
         out[tm] = (((tm, nm - 1), (last, 1)) if nm > 1 and last != tm else ((last, nm),), b, w)
     return out
+
+
+def _window_pixels(g: ConvGeometry, p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
+    """Input window pixels of the runs of output pixels ``[p0, p1)`` (vectorised :func:`run_window`)."""
+    oy0, oy1 = p0 // g.wo, (p1 - 1) // g.wo + 1
+    single = oy1 - oy0 == 1
+    ox0 = np.where(single, p0 % g.wo, 0)
+    ox1 = np.where(single, (p1 - 1) % g.wo + 1, g.wo)
+    return (_extent(oy0, oy1, g.sh, g.dh, g.kh, g.pad_top, g.h)
+            * _extent(ox0, ox1, g.sw, g.dw, g.kw, g.pad_left, g.w))
 
 
 def _extent(lo, hi, s, d, k, p, size):

@@ -69,11 +69,7 @@ Summary = tuple[tuple[tuple[int, int], ...], int, int]
 @lru_cache(maxsize=4096)
 def _run_summary(g: ConvGeometry, tm: int) -> Summary:
     """``((run pixels, count), ...)``, input bytes of all windows (all channels, one group), largest window."""
-    pm, win = run_window_arrays(g, tm)
-    nm, last = len(pm), int(pm[-1])
-    pm_count = ((tm, nm - 1), (last, 1)) if nm > 1 and last != tm else ((last, nm),)
-    in_once = int((-(-(win * (g.cin_g * g.a_bits)) // 8)).sum())
-    return pm_count, in_once, int(win.max())
+    return run_summaries(g, (tm,))[tm]
 
 
 def _m_unit(cfg: HwConfig, passes: int) -> int:
