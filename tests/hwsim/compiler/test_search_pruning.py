@@ -40,6 +40,7 @@ CASES = [
     (conv("ws", 20, 20, 64, 48, 3, 1), small(EDGE, 8, 8.0).with_dataflow("ws")),
     (conv("scalesim", 28, 28, 64, 96, 3, 1, bits=8), load_config("scalesim_32x32")),
     (Layer("fc", "fc", ("x",), ((2, 2, 40),), (1, 1, 40), w_bits=4, a_bits=4, repeat=20), small(EDGE, 1, 8.0)),
+    (conv("float", 12, 12, 24, 16, 3, 1, bits=32), small(EDGE, 4, 8.0)),  # vector unit's float MACs
 ]
 
 
