@@ -113,43 +113,53 @@ def pipeline_times(tiles: list[Tile], bw: float, latency: int) -> tuple[int, lis
     return se[-1], ce
 
 
-def _flatten(node: Node, out: list[Tile], window: int):
-    if isinstance(node, Tile):
-        out.append(node)
-        return None
+def _flatten(node: Node, window: int, memo: dict) -> tuple[list[Tile], tuple | None]:
+    """The tiles of ``node``'s simulated iterations and its record ``(count, [(kids, last index), ...])``
+    per iteration (``kids``: ``(offset, record)`` of the loops in the body); indices are relative to the
+    node's first tile. A node is flattened once per call (``memo``: id -> (node, tiles, record))."""
+    if type(node) is Tile:
+        return [node], None
+    hit = memo.get(id(node))
+    if hit is not None:
+        return hit[1], hit[2]
     reps = min(node.count, window)
     iters = []
-    start = len(out)
+    tiles: list[Tile] = []
     body = node.body
     leaves = all(type(child) is Tile for child in body)
     for i in range(reps):
         kids = []  # records of the loops in the body (tiles add nothing to _extra)
         if leaves:
-            out.extend(body)
+            tiles.extend(body)
         else:
             for child in body:
                 if type(child) is Tile:
-                    out.append(child)
+                    tiles.append(child)
                 else:
-                    kids.append(_flatten(child, out, window))
-        iters.append((kids, len(out) - 1))
-        if i == 0 and len(out) - start > LONG_BODY:  # long bodies reach steady state sooner
+                    sub, rec = _flatten(child, window, memo)
+                    kids.append((len(tiles), rec))
+                    tiles.extend(sub)
+        iters.append((kids, len(tiles) - 1))
+        if i == 0 and len(tiles) > LONG_BODY:  # long bodies reach steady state sooner
             reps = min(reps, LONG_WINDOW)
         if len(iters) >= reps:
             break
-    return (node.count, iters)
+    rec = (node.count, iters)
+    memo[id(node)] = (node, tiles, rec)
+    return tiles, rec
 
 
-def _extra(rec, ce: list[int]) -> float:
+def _extra(rec, ce: list[int], base: int = 0) -> float:
+    """Cycles of the iterations a record skipped (steady-state replication); ``base``: index of its first tile."""
     if rec is None:
         return 0.0
     count, iters = rec
     total = 0.0
-    per_iter = [sum([_extra(k, ce) for k in kids]) if kids else 0 for kids, _ in iters]
+    per_iter = [sum([_extra(k, ce, base + off) for off, k in kids]) if kids else 0 for kids, _ in iters]
     total += sum(per_iter)
     skipped = count - len(iters)
     if skipped > 0:
-        ends = [end for _, end in iters]
+        ends = [base + end for _, end in iters]
         if len(ends) >= 3:
             period = (ce[ends[-1]] - ce[ends[-3]]) / 2
         else:
@@ -166,8 +176,7 @@ def simulate_tree(root: Node, bw: float, latency: int, window: int = WINDOW) -> 
 def simulate_tree_drain(root: Node, bw: float, latency: int, window: int = WINDOW) -> tuple[int, int, int]:
     """``(cycles, drain, last store)``: the layer's cycles, the cycles from its last compute end to its
     end (requantization tail and remaining stores), and the port cycles of its last tile's store."""
-    tiles: list[Tile] = []
-    rec = _flatten(root, tiles, window)
+    tiles, rec = _flatten(root, window, {})
     end, ce = pipeline_times(tiles, bw, latency)
     if not tiles:
         return 0, 0, 0
