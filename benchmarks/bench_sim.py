@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         if base:
             bmed = statistics.median(r["wall"] for r in base)
             same = all(r["cycles"] == cycles for r in base)
-            print(f"    baseline {args.baseline} cold: {_summary(base)}; speed-up {bmed / med:.2f}x (median wall), "
+            print(f"    baseline (--baseline) cold: {_summary(base)}; speed-up {bmed / med:.2f}x (median wall), "
                   f"{statistics.median(r['cpu'] for r in base) / statistics.median(r['cpu'] for r in ours):.2f}x "
                   f"(median CPU); same simulated cycles: {same}")
         print(f"    memoised (in process, best of 3 after a warm-up, model build included): {seconds:.3f} s "
