@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -168,9 +169,9 @@ class HwConfig:
         """Native-precision MACs per cycle (``rows * cols``)."""
         return self.array.rows * self.array.cols
 
-    @property
+    @cached_property
     def arch(self) -> ArrayArch:
-        """The PE array as the RTL describes it (:class:`rtl.arch.ArrayArch`)."""
+        """The PE array as the RTL describes it (:class:`rtl.arch.ArrayArch`; built once per configuration)."""
         a = self.array
         return ArrayArch(rows=a.rows, cols=a.cols, pe_bits=a.pe_bits, mac_modes=a.mac_modes,
                          max_depth=a.max_depth, requant_lanes=self.requant_lanes)

@@ -104,12 +104,16 @@ def simulate_graph(graph: Graph, cfg: HwConfig, *, mode: str = "fast", bits: str
     layers = graph.layers if progress is None else progress(graph.layers)
     results = []
     prev: tuple[str, int, int] | None = None  # (name, drain cycles, port-free cycles of the drain)
+    timed: dict[int, tuple] = {}  # id(loop tree) -> (tree, fast-path result): repeated layer shapes share a tree
     for layer in layers:
         if layer.macs:
             cfg.mac_passes(layer.w_bits, layer.a_bits, f"layer '{layer.name}': ")
         sched = compile_layer(layer, cfg)
         if mode == "fast":
-            cycles, drain, last_store = simulate_tree_drain(sched.root, bw, lat)
+            hit = timed.get(id(sched.root))
+            if hit is None:
+                hit = timed[id(sched.root)] = (sched.root, simulate_tree_drain(sched.root, bw, lat))
+            cycles, drain, last_store = hit[1]
         else:
             eng = LayerEngine(sched.tiles(), bw, lat)
             cycles = eng.run()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from itertools import chain
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -38,7 +39,8 @@ from hwsim.compiler.schedule import Loop, Tile, compress
 from hwsim.config import HwConfig
 from sw.quant.ints import PSUM_BYTES
 
-__all__ = ["ConvTiling", "RunWindow", "run_window", "run_windows", "window_histogram", "conv_tree", "conv_tile", "ORDERS"]
+__all__ = ["ConvTiling", "RunWindow", "run_window", "run_windows", "run_window_arrays", "run_codes", "run_summaries",
+           "window_histogram", "conv_tree", "conv_tile", "tile_compute", "ORDERS"]
 
 ORDERS = ("wo", "io")
 
@@ -85,22 +87,67 @@ def window_histogram(g: ConvGeometry, tm: int) -> Counter:
 @lru_cache(maxsize=4096)
 def run_windows(g: ConvGeometry, tm: int) -> tuple[tuple[int, int], ...]:
     """``(run pixels, window pixels)`` of every run of ``tm`` pixels, in order (vectorised :func:`run_window`)."""
+    pm, win = run_window_arrays(g, tm)
+    return tuple(zip(pm.tolist(), win.tolist()))
+
+
+@lru_cache(maxsize=4096)
+def run_window_arrays(g: ConvGeometry, tm: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`run_windows` as two read-only int64 arrays: run pixels, window pixels (per run, in order)."""
     m = g.ho * g.wo
     p0 = np.arange(0, m, tm, dtype=np.int64)
     p1 = np.minimum(p0 + tm, m)
+    win = _window_pixels(g, p0, p1)
+    pm = p1 - p0
+    pm.flags.writeable = False
+    win.flags.writeable = False
+    return pm, win
+
+
+@lru_cache(maxsize=1024)
+def run_codes(g: ConvGeometry, tm: int) -> tuple[tuple[tuple[int, int], ...], list[int]]:
+    """:func:`run_windows` as ``(distinct runs, codes)``: run ``i`` is ``runs[codes[i]]`` (few objects for
+    many runs; treat the list as read-only)."""
+    pm, win = run_window_arrays(g, tm)
+    base = int(win.max()) + 1
+    uniq, inverse = np.unique(pm * base + win, return_inverse=True)
+    return tuple((int(v) // base, int(v) % base) for v in uniq), inverse.tolist()
+
+
+def run_summaries(g: ConvGeometry, tms: tuple[int, ...]) -> dict[int, tuple[tuple[tuple[int, int], ...], int, int]]:
+    """Per run length ``tm``: ``((run pixels, count), ...)``, input bytes of all windows (all channels of one
+    group) and the largest window (pixels), for several run lengths in one numpy pass (as :func:`run_windows`)."""
+    m = g.ho * g.wo
+    tms = tuple(sorted(set(tms)))
+    counts = [-(-m // tm) for tm in tms]
+    starts = np.cumsum([0, *counts[:-1]])
+    tm_of = np.repeat(np.asarray(tms, dtype=np.int64), counts)
+    p0 = (np.arange(sum(counts), dtype=np.int64) - np.repeat(starts, counts)) * tm_of
+    win = _window_pixels(g, p0, np.minimum(p0 + tm_of, m))
+    in_bytes = np.add.reduceat(-(-(win * (g.cin_g * g.a_bits)) // 8), starts).tolist()
+    largest = np.maximum.reduceat(win, starts).tolist()
+    out = {}
+    for tm, nm, b, w in zip(tms, counts, in_bytes, largest):
+        last = m - (nm - 1) * tm
+        out[tm] = (((tm, nm - 1), (last, 1)) if nm > 1 and last != tm else ((last, nm),), b, w)
+    return out
+
+
+def _window_pixels(g: ConvGeometry, p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
+    """Input window pixels of the runs of output pixels ``[p0, p1)`` (vectorised :func:`run_window`)."""
     oy0, oy1 = p0 // g.wo, (p1 - 1) // g.wo + 1
     single = oy1 - oy0 == 1
     ox0 = np.where(single, p0 % g.wo, 0)
     ox1 = np.where(single, (p1 - 1) % g.wo + 1, g.wo)
+    return (_extent(oy0, oy1, g.sh, g.dh, g.kh, g.pad_top, g.h)
+            * _extent(ox0, ox1, g.sw, g.dw, g.kw, g.pad_left, g.w))
 
-    def extent(lo, hi, s, d, k, p, size):  # ConvGeometry.in_range, clipped stop - start
-        start = np.maximum(lo * s - p, 0)
-        stop = np.minimum((hi - 1) * s - p + (k - 1) * d + 1, size)
-        return stop - start
 
-    win = (extent(oy0, oy1, g.sh, g.dh, g.kh, g.pad_top, g.h)
-           * extent(ox0, ox1, g.sw, g.dw, g.kw, g.pad_left, g.w))
-    return tuple(zip((p1 - p0).tolist(), win.tolist()))
+def _extent(lo, hi, s, d, k, p, size):
+    """Clipped input extent ``stop - start`` of output ranges ``[lo, hi)`` (:meth:`ConvGeometry.in_range`)."""
+    start = np.maximum(lo * s - p, 0)
+    stop = np.minimum((hi - 1) * s - p + (k - 1) * d + 1, size)
+    return stop - start
 
 
 @dataclass(frozen=True)
@@ -156,15 +203,49 @@ def _sparse_weight_bytes(g: ConvGeometry, elements: int) -> int:
     return nbytes(round(elements * (1 - g.sparsity)), g.w_bits)
 
 
+def tile_compute(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, tc: int, *, last: bool,
+                 nchunks: int, prev_beats: int = 0) -> tuple[int, int, int]:
+    """``(compute cycles, tail cycles, accumulator-depth chunks)`` of one SRAM tile (see :func:`conv_tile`).
+
+    Only the last K chunk of a tile depends on ``prev_beats``; no chunk depends on being the first.
+    """
+    a = cfg.array
+    tk = g.kh * g.kw * tc
+    ndepth = 1
+    if passes == 0:
+        compute = costs.float_mac_cycles(pm * pn * tk, cfg.vector.float_macs_per_cycle)
+        tail = cfg.vector.latency_cycles if last else 0
+    elif a.dataflow == "os":
+        array_tiles = -(-pm // a.rows) * -(-pn // a.cols)
+        if array_tiles == 1 and nchunks > 1:  # sums stay in the PE accumulators across K chunks
+            if last:
+                full, tail, ndepth = _os_costs(a.rows, a.cols, cfg.requant_lanes, g.k, a.max_depth, passes, a.timing)
+                compute = full - prev_beats
+            else:
+                compute, tail = tk * passes, 0
+        else:
+            per, tail, ndepth = _os_costs(a.rows, a.cols, cfg.requant_lanes, tk, a.max_depth, passes, a.timing)
+            compute = array_tiles * per
+    else:
+        tail = cfg.requant_pipeline_cycles if last else 0
+        compute = costs.ws_compute_cycles(a.rows, a.cols, cfg.requant_lanes, tk, pn, pm * passes)
+    if g.col2im_ops and last:
+        compute += costs.vector_cycles(pm * pn, cfg.vector.lanes)
+    return compute, tail, ndepth
+
+
 def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win: int, tc: int, *,
               load_in: bool, load_w: bool, first: bool, last: bool, nchunks: int, prev_beats: int = 0) -> Tile:
     """One SRAM tile: ``pm`` pixels x ``pn`` channels x a chunk of ``tc`` input channels.
 
     ``win`` is the input window's pixel count; ``first`` / ``last``: first / last K chunk;
     ``prev_beats``: operand beats of the earlier chunks (single-array-tile accumulation).
+    Cycles: :func:`tile_compute`.
     """
     a = cfg.array
     tk = g.kh * g.kw * tc
+    compute, tail, ndepth = tile_compute(cfg, g, passes, pm, pn, tc, last=last, nchunks=nchunks,
+                                         prev_beats=prev_beats)
     out_bytes = nbytes(pm * pn, g.out_bits) if last else 0
     store = out_bytes
     a_stream, w_stream = nbytes(pm * tk, g.a_bits), nbytes(pn * tk, g.w_bits)
@@ -172,23 +253,12 @@ def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win
     psum_w = psum_r = 0
     if passes == 0:
         unit, array_tiles, requant = "float", 0, 0
-        compute = costs.float_mac_cycles(pm * pn * tk, cfg.vector.float_macs_per_cycle)
-        tail = cfg.vector.latency_cycles if last else 0
         ifmap_read, weight_read = a_stream * pn, w_stream * pm
     elif a.dataflow == "os":
         unit, requant = "array", pm * pn if last else 0
         array_tiles = -(-pm // a.rows) * -(-pn // a.cols)
         ifmap_read, weight_read = a_stream * -(-pn // a.cols), w_stream * -(-pm // a.rows)
-        single = array_tiles == 1 and nchunks > 1
-        if single:  # sums stay in the PE accumulators across K chunks
-            if last:
-                full, tail, ndepth = _os_costs(a.rows, a.cols, cfg.requant_lanes, g.k, a.max_depth, passes, a.timing)
-                compute = full - prev_beats
-            else:
-                compute, tail, ndepth = tk * passes, 0, 1
-        else:
-            per, tail, ndepth = _os_costs(a.rows, a.cols, cfg.requant_lanes, tk, a.max_depth, passes, a.timing)
-            compute = array_tiles * per
+        if not (array_tiles == 1 and nchunks > 1):  # else sums stay in the PE accumulators across K chunks
             psum_w = 0 if last else chunk_psum
             psum_r = 0 if first else chunk_psum
         spills = ndepth - 1  # accumulator-depth spill + reload rounds
@@ -196,17 +266,12 @@ def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win
         psum_r += chunk_psum * spills
     else:
         unit, requant = "array", pm * pn if last else 0
-        tail = cfg.requant_pipeline_cycles if last else 0
         array_tiles = -(-tk // a.rows) * -(-pn // a.cols)
-        compute = costs.ws_compute_cycles(a.rows, a.cols, cfg.requant_lanes, tk, pn, pm * passes)
         ifmap_read, weight_read = a_stream * -(-pn // a.cols), w_stream
         spills = -(-tk // a.rows) - 1 + (0 if last else 1)
         psum_w = chunk_psum * spills
         psum_r = chunk_psum * (-(-tk // a.rows) - 1 + (0 if first else 1))
-    vector_ops = 0
-    if g.col2im_ops and last:
-        vector_ops = pm * pn
-        compute += costs.vector_cycles(vector_ops, cfg.vector.lanes)
+    vector_ops = pm * pn if g.col2im_ops and last else 0
     bias = pn * BIAS_BYTES if g.bias and first else 0
     return Tile(unit=unit, pixels=pm, channels=pn, k=tk, array_tiles=array_tiles, macs=pm * pn * tk,
                 load_ifmap_bytes=nbytes(win * tc, g.a_bits) if load_in else 0,
@@ -227,15 +292,15 @@ def _os_costs(rows: int, cols: int, lanes: int, k: int, max_depth: int, passes: 
 
 def _fold_periodic(items: list, periods: list[int]) -> tuple:
     """Fold runs of a repeating block (one of ``periods`` long) into loops, then equal neighbours."""
-    ids = [id(x) for x in items]
+    ids = list(map(id, items))
     n, i, out = len(items), 0, []
     while i < n:
         best_p, best_reps = 0, 1
         for p in periods:
-            if p < 2 or i + 2 * p > n:
+            if p < 2 or i + 2 * p > n or ids[i + p] != ids[i]:  # (the block cannot repeat)
                 continue
-            reps = 1
-            while i + (reps + 1) * p <= n and ids[i + reps * p:i + (reps + 1) * p] == ids[i:i + p]:
+            reps, block = 1, ids[i:i + p]
+            while i + (reps + 1) * p <= n and ids[i + reps * p:i + (reps + 1) * p] == block:
                 reps += 1
             if reps > 1 and reps * p > best_reps * best_p:
                 best_p, best_reps = p, reps
@@ -260,10 +325,22 @@ def _conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
     chunks = t.chunks()
     nchunks = len(chunks)
     cache: dict = {}
-    wins = run_windows(g, t.tm)
+    runs, codes = run_codes(g, t.tm)  # run i is runs[codes[i]]: (run pixels, window pixels)
     chans = [b - a for a, b in t.chans()]
 
+    seqs: dict = {}
+
     def chunk_seq(run: tuple[int, int], pn: int, load_in: bool, load_w: bool) -> list:
+        """The K-chunk tiles of one output block (one list per distinct block: runs repeat)."""
+        if nchunks > 1:
+            load_in = load_w = True  # every chunk reloads both operands
+        key = (run, pn, load_in, load_w)
+        seq = seqs.get(key)
+        if seq is None:
+            seq = seqs[key] = _chunk_seq(run, pn, load_in, load_w)
+        return seq
+
+    def _chunk_seq(run: tuple[int, int], pn: int, load_in: bool, load_w: bool) -> list:
         pm, win = run
         seq, beats = [], 0
         for j, (c0, c1) in enumerate(chunks):
@@ -287,7 +364,7 @@ def _conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
     # consecutive tiles then differ in chunk, so both operands reload).
     period = g.wo // _gcd(t.tm, g.wo) if t.tm % g.wo else 1
     periods = sorted({1, period, 2 * period}) if period <= 4096 else [1]
-    nm, nn = len(wins), len(chans)
+    nm, nn = len(codes), len(chans)
     built: dict = {}
 
     def once(key, build):  # identical blocks / runs share one node
@@ -298,10 +375,10 @@ def _conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
 
     if t.order == "wo":
         def block(pn: int, later: bool):
-            items = []
-            for i, run in enumerate(wins):
-                li = nchunks > 1 or not (nm == 1 and later)
-                items.extend(chunk_seq(run, pn, li, nchunks > 1 or i == 0))
+            li = nchunks > 1 or not (nm == 1 and later)
+            items = list(chunk_seq(runs[codes[0]], pn, li, True))  # the first run loads the block's weights
+            rest = {c: chunk_seq(runs[c], pn, li, nchunks > 1) for c in dict.fromkeys(codes[1:])}
+            items.extend(chain.from_iterable(map(rest.__getitem__, codes[1:])))
             return seq(items, [p * nchunks for p in periods])
         group = seq([once((pn, j > 0), lambda pn=pn, j=j: block(pn, j > 0)) for j, pn in enumerate(chans)], [1])
     else:
@@ -311,8 +388,8 @@ def _conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
                 lw = nchunks > 1 or not (nn == 1 and not first)
                 items.extend(chunk_seq(run, pn, nchunks > 1 or j == 0, lw))
             return seq(items, [nchunks])
-        group = seq([once((run, i == 0), lambda run=run, i=i: row(run, i == 0)) for i, run in enumerate(wins)],
-                    periods)
+        rows = {c: row(runs[c], False) for c in dict.fromkeys(codes[1:])}  # identical runs share one node
+        group = seq([row(runs[codes[0]], True), *map(rows.__getitem__, codes[1:])], periods)
     return Loop((group,), g.groups)
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from functools import cached_property
+from operator import attrgetter
 from typing import Any, Union
 
 __all__ = ["Tile", "Loop", "Node", "LayerSchedule", "Schedule", "expand", "compress", "tree_totals"]
@@ -92,26 +94,28 @@ def expand(node: Node) -> Iterator[Tile]:
 _SUM_FIELDS = ("macs", "array_tiles", "load_ifmap_bytes", "load_weight_bytes", "store_bytes", "compute_cycles",
                "ifmap_read_bytes", "weight_read_bytes", "ofmap_read_bytes", "ofmap_write_bytes",
                "requant_ops", "vector_ops")
+_TOTAL_FIELDS = (*_SUM_FIELDS, "tiles")
+_tile_sums = attrgetter(*_SUM_FIELDS)
 
 
 def tree_totals(node: Node, _memo: dict | None = None) -> dict[str, int]:
     """Sums of the tile fields over the expanded tree, plus ``tiles`` (count)."""
-    memo = {} if _memo is None else _memo
-    key = id(node)
-    if key in memo:
-        return memo[key][1]
+    return dict(zip(_TOTAL_FIELDS, _sums(node, {} if _memo is None else _memo)))
+
+
+def _sums(node: Node, memo: dict) -> tuple[int, ...]:
+    """:func:`tree_totals` as a tuple in ``_TOTAL_FIELDS`` order (``memo``: id -> (node, sums), shared nodes)."""
+    hit = memo.get(id(node))
+    if hit is not None:
+        return hit[1]
     if isinstance(node, Tile):
-        result = {f: getattr(node, f) for f in _SUM_FIELDS}
-        result["tiles"] = 1
+        result = (*_tile_sums(node), 1)
     else:
-        result = dict.fromkeys((*_SUM_FIELDS, "tiles"), 0)
+        acc = [0] * len(_TOTAL_FIELDS)
         for child in node.body:
-            sub = tree_totals(child, memo)
-            for f, v in sub.items():
-                result[f] += v
-        if node.count != 1:
-            result = {f: v * node.count for f, v in result.items()}
-    memo[key] = (node, result)
+            acc = [a + b for a, b in zip(acc, _sums(child, memo))]
+        result = tuple(acc) if node.count == 1 else tuple(v * node.count for v in acc)
+    memo[id(node)] = (node, result)
     return result
 
 
@@ -148,7 +152,11 @@ class LayerSchedule:
     root: Loop
 
     def totals(self) -> dict[str, int]:
-        """Sums over all tiles (see :func:`tree_totals`)."""
+        """Sums over all tiles (see :func:`tree_totals`; computed once per schedule)."""
+        return dict(self._totals)
+
+    @cached_property
+    def _totals(self) -> dict[str, int]:
         return tree_totals(self.root)
 
     def tiles(self) -> Iterator[Tile]:

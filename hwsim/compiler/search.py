@@ -8,11 +8,14 @@ spill) each fit half of their SRAM.
 
 Cost: every legal candidate is ranked cheaply by ``max(compute, DRAM bytes / bandwidth)``
 plus the pipeline fill and drain (first tile's load + latency, last tile's store)
-with compute summed from the exact tile costs (:func:`hwsim.compiler.conv.conv_tile`, the
-engine's cost functions) and DRAM bytes from the run-window histogram and the loop
-order's reload rule; the best :data:`KEEP` are built as loop trees and scored with the
-engine's own timing (:func:`hwsim.fastpath.simulate_tree`), together with the candidates of
-fewest DRAM bytes among those whose bound is within :data:`CYCLE_SLACK` of the best. Choice:
+with compute summed from the exact tile costs (:func:`hwsim.compiler.conv.tile_compute`, the
+engine's cost functions) and DRAM bytes from the run-window summaries and the loop
+order's reload rule, vectorised over a layer's candidates (:func:`evaluate`); the best :data:`KEEP`
+are built as loop trees and scored with the engine's own timing
+(:func:`hwsim.fastpath.simulate_tree`), together with the candidates of fewest DRAM bytes among
+those whose bound is within :data:`CYCLE_SLACK` of the best. They are timed best cheap bound first,
+and one whose provable :func:`lower_bound` exceeds :data:`CYCLE_SLACK` times the fewest cycles found
+so far is not timed (it can neither be the fastest nor within the slack of it). Choice:
 among the scored mappings within :data:`CYCLE_SLACK` of the fewest cycles, the least energy
 (:func:`hwsim.energy.layer_energy_pj` on the tree totals), then the fewest DRAM bytes (so a
 mapping that moves several times the DRAM traffic for a fraction of a percent of cycles is not
@@ -23,14 +26,18 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
+
 from hwsim import costs
-from hwsim.compiler.conv import ORDERS, ConvTiling, conv_tile, conv_tree, window_histogram
-from hwsim.compiler.geometry import BIAS_BYTES, ConvGeometry, blocks, conv_geometry, nbytes
+from hwsim.compiler.conv import (ORDERS, ConvTiling, conv_tile, conv_tree, run_summaries, run_window_arrays,
+                                 tile_compute)
+from hwsim.compiler.geometry import BIAS_BYTES, ConvGeometry, conv_geometry, nbytes
 from hwsim.config import HwConfig
 from sw.graph.ir import Layer
 from sw.quant.ints import PSUM_BYTES
 
-__all__ = ["choose_conv_tiling", "legal_tilings", "estimate", "score_tiling", "KEEP", "SCORE_SLACK"]
+__all__ = ["choose_conv_tiling", "legal_tilings", "estimate", "evaluate", "lower_bound", "score_tiling", "KEEP",
+           "SCORE_SLACK"]
 
 #: Candidates scored exactly (loop tree through the fast path) per cheap ranking (two rankings).
 KEEP = 2
@@ -56,15 +63,31 @@ def _divided(total: int, unit: int, limit: int = 16) -> set[int]:
     return vals
 
 
+Summary = tuple[tuple[tuple[int, int], ...], int, int]
+
+
 @lru_cache(maxsize=4096)
-def _run_summary(g: ConvGeometry, tm: int) -> tuple[tuple[tuple[int, int], ...], int, int]:
+def _run_summary(g: ConvGeometry, tm: int) -> Summary:
     """``((run pixels, count), ...)``, input bytes of all windows (all channels, one group), largest window."""
-    hist = window_histogram(g, tm)
-    pm_count: dict[int, int] = {}
-    for (pm, _), cnt in hist.items():
-        pm_count[pm] = pm_count.get(pm, 0) + cnt
-    in_once = sum(cnt * nbytes(win * g.cin_g, g.a_bits) for (_, win), cnt in hist.items())
-    return tuple(pm_count.items()), in_once, max(w for _, w in hist)
+    return run_summaries(g, (tm,))[tm]
+
+
+def _m_unit(cfg: HwConfig, passes: int) -> int:
+    """Granularity of run lengths: the array rows (output stationary on the array), else one pixel."""
+    return cfg.array.rows if cfg.array.dataflow == "os" and passes else 1
+
+
+@lru_cache(maxsize=1024)
+def _run_table(g: ConvGeometry, m_unit: int) -> dict[int, Summary]:
+    """:func:`_run_summary` of every run length the search tries first (one numpy pass)."""
+    m = g.ho * g.wo
+    return run_summaries(g, tuple(_divided(m, m_unit) | {min(m, r * g.wo) for r in (1, 2, 4)}))  # whole rows
+
+
+def _summary(g: ConvGeometry, tm: int, table: dict[int, Summary] | None) -> Summary:
+    """:func:`_run_summary` of ``tm``, from ``table`` when it holds it."""
+    hit = table.get(tm) if table is not None else None
+    return hit if hit is not None else _run_summary(g, tm)
 
 
 def _max_window(g: ConvGeometry, tm: int) -> int:
@@ -88,7 +111,8 @@ def _needs_psum(cfg: HwConfig, g: ConvGeometry, tm: int, tn: int, tc: int, passe
     if a.dataflow == "ws":
         return nchunks > 1 or tk > a.rows
     several = -(-tm // a.rows) * -(-tn // a.cols) > 1
-    return (nchunks > 1 and several) or len(costs.k_chunks(g.k if not several else tk, a.max_depth)) > 1
+    # costs.k_chunks(k, max_depth) has more than one chunk iff k > max_depth
+    return (nchunks > 1 and several) or (g.k if not several else tk) > a.max_depth
 
 
 def legal_tilings(layer: Layer, cfg: HwConfig) -> list[ConvTiling]:
@@ -107,17 +131,18 @@ def _shapes(g: ConvGeometry, cfg: HwConfig, every_chunk: bool = False) -> list[t
     passes = cfg.mac_passes(g.w_bits, g.a_bits)
     half = (mem.ifmap_sram_bytes // 2, mem.weight_sram_bytes // 2, mem.ofmap_sram_bytes // 2)
     m = g.ho * g.wo
-    m_unit = a.rows if a.dataflow == "os" and passes else 1
-    tms = _divided(m, m_unit) | {min(m, r * g.wo) for r in (1, 2, 4)}  # whole rows: strided layers
+    m_unit = _m_unit(cfg, passes)
+    table = _run_table(g, m_unit)
+    tms = set(table)  # run lengths: multiples of m_unit, whole rows (strided layers)
     tns = _divided(g.n_g, a.cols, 8) if g.n_g > a.cols else {g.n_g}
-    tcs = _divided(g.cin_g, 1, 8)
+    tcs = sorted(_divided(g.cin_g, 1, 8), reverse=True)
     out = []
     for small in (False, True):
         if small:  # nothing fits with whole array tiles: smaller runs and column blocks
             tms = {max(1, m_unit >> i) for i in range(1, 12)} | {1}
             tns = tns | {max(1, min(g.n_g, a.cols) >> i) for i in range(0, 12)}
         for tm in sorted(tms):
-            win = _max_window(g, tm)
+            win = _summary(g, tm, table)[2]
             for tn in sorted(tns):
                 if nbytes(tm * tn, g.out_bits) > half[2]:
                     continue
@@ -125,11 +150,14 @@ def _shapes(g: ConvGeometry, cfg: HwConfig, every_chunk: bool = False) -> list[t
                 bias = tn * BIAS_BYTES if g.bias else 0
                 cap_in = half[0] * 8 // (win * g.a_bits)
                 cap_w = (half[1] - bias) * 8 // (tn * g.kh * g.kw * g.w_bits) if half[1] > bias else 0
-                for tc in sorted((c for c in tcs if c <= min(cap_in, cap_w)), reverse=True):
-                    si, sw_, so = _sizes(g, tm, tn, tc, win)
-                    if _needs_psum(cfg, g, tm, tn, tc, passes):
-                        so = max(so, tm * tn * PSUM_BYTES)
-                    if si <= half[0] and sw_ <= half[1] and so <= half[2]:
+                cap = min(cap_in, cap_w)
+                psum_fits = tm * tn * PSUM_BYTES <= half[2]
+                for tc in tcs:  # largest first
+                    if tc > cap:
+                        continue
+                    # the input window and the weights fit (tc <= cap), so does the output tile (checked
+                    # above) unless int32 partial sums spill to it and do not fit
+                    if psum_fits or not _needs_psum(cfg, g, tm, tn, tc, passes):
                         out.append((tm, tn, tc))
                         if not every_chunk:
                             break  # the largest legal chunk for this (tm, tn)
@@ -144,69 +172,87 @@ def _shapes(g: ConvGeometry, cfg: HwConfig, every_chunk: bool = False) -> list[t
                      f"but config '{cfg.name}' has {have[what]} per buffer ({2 * have[what]} total)")
 
 
-def estimate(t: ConvTiling, cfg: HwConfig, passes: int | None = None, memo: dict | None = None) -> tuple[int, int]:
-    """``(compute cycles, DRAM bytes)`` of tiling ``t`` without building its tiles (``memo``: block costs)."""
+def estimate(t: ConvTiling, cfg: HwConfig, passes: int | None = None, memo: dict | None = None,
+             table: dict[int, Summary] | None = None) -> tuple[int, int]:
+    """``(compute cycles, DRAM bytes)`` of tiling ``t`` without building its tiles (``memo``: block costs,
+    ``table``: run summaries, :func:`_run_table`); :func:`evaluate` of one shape."""
     g = t.geom
     if passes is None:
         passes = cfg.mac_passes(g.w_bits, g.a_bits)
-    pm_count, in_once, _ = _run_summary(g, t.tm)
-    pn_count: dict[int, int] = {}
-    for a, b in t.chans():
-        pn_count[b - a] = pn_count.get(b - a, 0) + 1
-    nchunks = -(-g.cin_g // t.tc)
+    ev = evaluate(g, cfg, passes, [(t.tm, t.tn, t.tc)], memo, table)
+    return int(ev["compute"][0]), int(ev["dram_" + t.order][0])
+
+
+def evaluate(g: ConvGeometry, cfg: HwConfig, passes: int, shapes: list[tuple[int, int, int]],
+             memo: dict | None = None, table: dict[int, Summary] | None = None) -> dict[str, np.ndarray]:
+    """Cheap costs of the ``(tm, tn, tc)`` ``shapes`` of one layer, vectorised over the shapes.
+
+    Returns arrays (one entry per shape): ``compute`` (cycles, exact: :func:`_block_compute` per distinct
+    output block), ``dram_wo`` / ``dram_io`` (DRAM bytes of each loop order, from the run-window summaries
+    and the order's reload rule) and ``bound_wo`` / ``bound_io`` (cycles: the slowest of compute, DRAM
+    transfer and the two-slot latency loop, plus the fill and drain). With two input buffers a loading
+    tile occupies its slot for load + latency + compute, so ``n`` loading tiles take at least
+    ``(n * latency + load cycles + compute) / 2``; the fill and drain are the first tile's load
+    (+ latency) and the last tile's store, which no pipeline hides.
+    """
     memo = {} if memo is None else memo
-    compute = 0
-    for pm, cm in pm_count:
-        for pn, cn in pn_count.items():
-            key = (pm, pn, t.tc)
-            if key not in memo:
-                memo[key] = _block_compute(cfg, g, passes, pm, pn, t.tc)
-            compute += cm * cn * memo[key]
-    compute *= g.groups
-    nm, nn = sum(c for _, c in pm_count), len(t.chans())
-    in_once *= g.groups
+    mem = cfg.memory
+    bw, lat = mem.dram_bytes_per_cycle, mem.dram_latency_cycles
+    m = g.ho * g.wo
+    summaries = [_summary(g, tm, table) for tm, _, _ in shapes]
+    compute = []
+    for (tm, tn, tc), (pm_count, _, _) in zip(shapes, summaries):
+        nn = -(-g.n_g // tn)
+        pn_last = g.n_g - (nn - 1) * tn  # block sizes as ConvTiling.chans(): nn - 1 of tn, then the rest
+        pn_count = ((tn, nn - 1), (pn_last, 1)) if nn > 1 and pn_last != tn else ((pn_last, nn),)
+        total = 0
+        for pm, cm in pm_count:
+            for pn, cn in pn_count:
+                key = (pm, pn, tc)
+                if key not in memo:
+                    memo[key] = _block_compute(cfg, g, passes, pm, pn, tc)
+                total += cm * cn * memo[key]
+        compute.append(total * g.groups)
+    i64 = np.int64
+    tm, tn, tc = (np.array(col, dtype=i64) for col in zip(*shapes))
+    comp = np.array(compute, dtype=i64)
+    in_once = np.array([s[1] for s in summaries], dtype=i64) * g.groups
+    win = np.array([s[2] for s in summaries], dtype=i64)
+    nm, nn, nc = -(-m // tm), -(-g.n_g // tn), -(-g.cin_g // tc)
     w_once = nbytes(g.groups * g.n_g * g.k, g.w_bits) + (g.out_channels_total * BIAS_BYTES if g.bias else 0)
-    out_total = nbytes(g.ho * g.wo * g.n_g * g.groups, g.out_bits)
-    if t.order == "wo":
-        dram = in_once * (1 if nm == 1 and nchunks == 1 else nn) + w_once * (nm if nchunks > 1 else 1)
-    else:
-        dram = in_once * (nn if nchunks > 1 else 1) + w_once * (1 if nn == 1 and nchunks == 1 else nm)
-    return compute, dram + out_total
+    out_total = nbytes(m * g.n_g * g.groups, g.out_bits)
+    one_in = (nm == 1) & (nc == 1)
+    one_w = (nn == 1) & (nc == 1)
+    dram = {"wo": in_once * np.where(one_in, 1, nn) + w_once * np.where(nc > 1, nm, 1) + out_total,
+            "io": in_once * np.where(nc > 1, nn, 1) + w_once * np.where(one_w, 1, nm) + out_total}
+    tiles = nm * nn * nc
+    loading = g.groups * np.where(tiles > 1, tiles, 1)
+    c1 = np.minimum(tc, g.cin_g)
+    first = -(-(win * c1 * g.a_bits) // 8) + -(-(np.minimum(tn, g.n_g) * (g.kh * g.kw) * c1 * g.w_bits) // 8)
+    last = -(-(np.minimum(tm, m) * np.minimum(tn, g.n_g) * g.out_bits) // 8)
+    fill = (first + last) / bw + lat
+    out = {"compute": comp}
+    for order in ORDERS:
+        d = dram[order]
+        slots = (loading * lat + (d - out_total) / bw + comp) / 2
+        out["dram_" + order] = d
+        out["bound_" + order] = np.maximum(np.maximum(comp, d / bw), slots) + fill
+    return out
 
 
 def _block_compute(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, tc: int) -> int:
-    """Compute cycles of one ``pm x pn`` output block over all its K chunks of ``tc`` channels."""
-    chunks = blocks(g.cin_g, tc)
-    beats = total = 0
-    for j, (c0, c1) in enumerate(chunks):
-        total += conv_tile(cfg, g, passes, pm, pn, 0, c1 - c0, load_in=False, load_w=False, first=j == 0,
-                           last=j == len(chunks) - 1, nchunks=len(chunks), prev_beats=beats).compute_cycles
-        beats += g.kh * g.kw * (c1 - c0) * passes
-    return total
+    """Compute cycles of one ``pm x pn`` output block over all its K chunks of ``tc`` channels.
 
-
-def _bound(t: ConvTiling, cfg: HwConfig, compute: int, dram: int) -> float:
-    """Cheap cycle estimate: the slowest of compute, DRAM transfer and the two-slot latency loop, plus fill/drain.
-
-    With two input buffers a loading tile occupies its slot for load + latency + compute, so
-    ``n`` loading tiles take at least ``(n * latency + load cycles + compute) / 2``.
+    Every chunk but the last has ``tc`` channels and costs the same (:func:`tile_compute` of a non-last
+    chunk depends on neither its position nor the earlier beats).
     """
-    g, mem = t.geom, cfg.memory
-    nm, nn, nc = -(-g.ho * g.wo // t.tm), -(-g.n_g // t.tn), -(-g.cin_g // t.tc)
-    loading = g.groups * (nm * nn * nc if nm * nn * nc > 1 else 1)
-    out_total = nbytes(g.ho * g.wo * g.n_g * g.groups, g.out_bits)
-    slots = (loading * mem.dram_latency_cycles + (dram - out_total) / mem.dram_bytes_per_cycle + compute) / 2
-    return max(compute, dram / mem.dram_bytes_per_cycle, slots) + _fill_drain(t, cfg)
-
-
-def _fill_drain(t: ConvTiling, cfg: HwConfig) -> float:
-    """Cycles a pipeline of ``t``'s tiles cannot hide: the first tile's load (+ latency), the last store."""
-    g, mem = t.geom, cfg.memory
-    tc = min(t.tc, g.cin_g)
-    first = (nbytes(_run_summary(g, t.tm)[2] * tc, g.a_bits)
-             + nbytes(min(t.tn, g.n_g) * g.kh * g.kw * tc, g.w_bits))
-    last = nbytes(min(t.tm, g.ho * g.wo) * min(t.tn, g.n_g), g.out_bits)
-    return (first + last) / mem.dram_bytes_per_cycle + mem.dram_latency_cycles
+    n = -(-g.cin_g // tc)
+    tc_last = g.cin_g - (n - 1) * tc
+    total = tile_compute(cfg, g, passes, pm, pn, tc_last, last=True, nchunks=n,
+                         prev_beats=g.kh * g.kw * (g.cin_g - tc_last) * passes)[0]
+    if n > 1:
+        total += (n - 1) * tile_compute(cfg, g, passes, pm, pn, tc, last=False, nchunks=n)[0]
+    return total
 
 
 def _cycles(t: ConvTiling, cfg: HwConfig) -> int:
@@ -217,12 +263,17 @@ def _cycles(t: ConvTiling, cfg: HwConfig) -> int:
     return simulate_tree(conv_tree(cfg, t), mem.dram_bytes_per_cycle, mem.dram_latency_cycles, window=SCORE_WINDOW)
 
 
-def score_tiling(t: ConvTiling, cfg: HwConfig, macs: int, w_bits: int, a_bits: int) -> tuple[int, float, int]:
-    """``(cycles, energy pJ, DRAM bytes)`` of tiling ``t`` by the engine's own timing (fast path)."""
+def score_tiling(t: ConvTiling, cfg: HwConfig, macs: int, w_bits: int, a_bits: int,
+                 cycles: int | None = None) -> tuple[int, float, int]:
+    """``(cycles, energy pJ, DRAM bytes)`` of tiling ``t`` by the engine's own timing (fast path).
+
+    ``cycles``: the tiling's cycles if already simulated (:func:`_cycles`), else simulated here.
+    """
     from hwsim.energy import layer_energy_pj
     from hwsim.compiler.schedule import tree_totals
 
-    cycles = _cycles(t, cfg)
+    if cycles is None:
+        cycles = _cycles(t, cfg)
     tot = tree_totals(conv_tree(cfg, t))
     dram = tot["load_ifmap_bytes"] + tot["load_weight_bytes"] + tot["store_bytes"]
     sram = {"ifmap_read": tot["ifmap_read_bytes"], "ifmap_write": tot["load_ifmap_bytes"],
@@ -231,6 +282,33 @@ def score_tiling(t: ConvTiling, cfg: HwConfig, macs: int, w_bits: int, a_bits: i
     energy = layer_energy_pj(cfg, macs=macs, w_bits=w_bits, a_bits=a_bits, sram=sram, dram_bytes=dram,
                              requant_ops=tot["requant_ops"], vector_ops=tot["vector_ops"], cycles=cycles)["total"]
     return cycles, energy, dram
+
+
+def lower_bound(t: ConvTiling, cfg: HwConfig, compute: int, passes: int | None = None) -> int:
+    """A provable lower bound on :func:`_cycles` of ``t`` (``compute``: its total compute cycles).
+
+    The fast path (:func:`hwsim.fastpath.pipeline_times`) starts a tile's compute no earlier than the
+    previous tile's compute end and than its own load's arrival, and stores a tile no earlier than its
+    compute end plus tail; steady-state replication adds at least the compute of every skipped iteration
+    (a period is measured between compute ends). So the cycles are at least: the first tile's load
+    (port cycles + latency), all compute, the last tile's tail and store (port cycles).
+    """
+    g, mem = t.geom, cfg.memory
+    if passes is None:
+        passes = cfg.mac_passes(g.w_bits, g.a_bits)
+    m, nchunks = g.ho * g.wo, -(-g.cin_g // t.tc)
+    pm, win = run_window_arrays(g, t.tm)
+    first_run = int(pm[0]), int(win[0])
+    tc0, tc1 = min(t.tc, g.cin_g), g.cin_g - (nchunks - 1) * t.tc
+    pn0, pn1 = min(t.tn, g.n_g), g.n_g - (-(-g.n_g // t.tn) - 1) * t.tn
+    first = conv_tile(cfg, g, passes, first_run[0], pn0, first_run[1], tc0, load_in=True, load_w=True,
+                      first=True, last=nchunks == 1, nchunks=nchunks)
+    beats = g.kh * g.kw * (g.cin_g - tc1) * passes
+    last = conv_tile(cfg, g, passes, m - (-(-m // t.tm) - 1) * t.tm, pn1, 0, tc1, load_in=False, load_w=False,
+                     first=nchunks == 1, last=True, nchunks=nchunks, prev_beats=beats)
+    bw = mem.dram_bytes_per_cycle
+    fill = costs.dram_cycles(first.load_bytes, bw) + mem.dram_latency_cycles if first.load_bytes else 0
+    return fill + compute + last.tail_cycles + costs.dram_cycles(last.store_bytes, bw)
 
 
 def choose_conv_tiling(layer: Layer, cfg: HwConfig) -> ConvTiling:
@@ -251,12 +329,18 @@ def choose_conv_tiling(layer: Layer, cfg: HwConfig) -> ConvTiling:
 def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
     passes = cfg.mac_passes(g.w_bits, g.a_bits)
     bw = cfg.memory.dram_bytes_per_cycle
-    rows, memo = [], {}
-    for tm, tn, tc in _shapes(g, cfg):
+    table = _run_table(g, _m_unit(cfg, passes))
+    shapes = _shapes(g, cfg)
+    ev = evaluate(g, cfg, passes, shapes, {}, table)
+    computes, bounds, rows = {}, {}, []
+    comp = ev["compute"].tolist()
+    per_order = {o: (ev["bound_" + o].tolist(), ev["dram_" + o].tolist()) for o in ORDERS}
+    for i, (tm, tn, tc) in enumerate(shapes):
         for order in ORDERS:
-            t = ConvTiling(g, tm, tn, tc, order)
-            compute, dram = estimate(t, cfg, passes, memo)
-            rows.append((_bound(t, cfg, compute, dram), max(compute, dram / bw), dram, t))
+            key = (tm, tn, tc, order)
+            bound, dram = per_order[order][0][i], per_order[order][1][i]
+            computes[key], bounds[key] = comp[i], bound
+            rows.append((bound, max(comp[i], dram / bw), dram, key))
     # the best by the two-slot bound (+ fill/drain) and the best by the plain roofline bound, then DRAM bytes;
     # and the fewest DRAM bytes among those within CYCLE_SLACK of the best roofline bound
     pool: dict = {}
@@ -264,25 +348,33 @@ def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
         ranked = sorted(rows, key=lambda r: (r[col], r[2]))
         for r in ranked[:KEEP]:
             if r[col] <= SCORE_SLACK * ranked[0][col]:
-                pool.setdefault((r[3].tm, r[3].tn, r[3].tc, r[3].order), r[3])
+                pool.setdefault(r[3], r[3])
     best_bound = min(r[1] for r in rows)
     for r in sorted((r for r in rows if r[1] <= CYCLE_SLACK * best_bound), key=lambda r: (r[2], r[1]))[:KEEP]:
-        pool.setdefault((r[3].tm, r[3].tn, r[3].tc, r[3].order), r[3])
+        pool.setdefault(r[3], r[3])
+    pool = {key: ConvTiling(g, *key) for key in pool}
     macs = g.groups * g.ho * g.wo * g.n_g * g.k
     if len(pool) == 1:  # both rankings agree: nothing to compare
         key, t = next(iter(pool.items()))
-        scored, cycles = [], None
+        scored, cycles = {}, None
     else:
-        scored = sorted((_cycles(t, cfg), key) for key, t in pool.items())
-        cycles = scored[0][0]
-        near = [key for c, key in scored if c <= CYCLE_SLACK * cycles]  # energy, then DRAM, within the slack
-        key = min(near, key=lambda k: score_tiling(pool[k], cfg, macs, g.w_bits, g.a_bits)[1:]) \
+        # best cheap bound first; a candidate whose provable lower bound exceeds CYCLE_SLACK x the fewest
+        # cycles found so far can neither be the fastest nor within the slack of it: not simulated
+        scored = {}
+        for k, t in sorted(pool.items(), key=lambda kv: (bounds[kv[0]], kv[0])):
+            if scored and lower_bound(t, cfg, computes[k], passes) > CYCLE_SLACK * min(scored.values()):
+                continue
+            scored[k] = _cycles(t, cfg)
+        ranked = sorted((c, k) for k, c in scored.items())
+        cycles = ranked[0][0]
+        near = [k for c, k in ranked if c <= CYCLE_SLACK * cycles]  # energy, then DRAM, within the slack
+        key = min(near, key=lambda k: score_tiling(pool[k], cfg, macs, g.w_bits, g.a_bits, scored[k])[1:]) \
             if len(near) > 1 else near[0]
         t = pool[key]
     reason = {"array_tiles_per_tile": -(-min(t.tm, g.ho * g.wo) // cfg.array.rows) * -(-t.tn // cfg.array.cols),
-              "candidates": len(rows), "scored": len(scored),
+              "candidates": len(rows), "scored": len(pool) if scored else 0,
               "why": (f"least energy, then fewest DRAM bytes, among the mappings within {CYCLE_SLACK - 1:.0%} of the "
-                      f"fewest cycles ({cycles}) of the {len(scored)} scored by the engine's timing (best cheap "
+                      f"fewest cycles ({cycles}) of the {len(pool)} scored by the engine's timing (best cheap "
                       f"estimates of {len(rows)} legal ones)" if scored
                       else f"best by both cheap estimates of {len(rows)} legal mappings")}
     return ConvTiling(g, t.tm, t.tn, t.tc, t.order, reason)

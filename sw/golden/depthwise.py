@@ -1,39 +1,42 @@
-"""Fast exact depthwise convolution: cache-blocked accumulation and a certified float requantization.
+"""Fast exact depthwise convolution: cache-blocked accumulation and certified float requantization.
 
 Depthwise layers do few multiply-adds per output (``kh * kw``), so their cost is
 the number of passes numpy makes over the output, not the arithmetic. This
 module processes blocks of output rows small enough to stay in the CPU cache,
 accumulates *and* requantizes each block before moving on, splits the blocks
 over two threads (numpy releases the GIL), and replaces the int64 output stage,
-the dominant cost, by a float32 evaluation that is *certified* element by element:
+the dominant cost, by an exact float evaluation:
 
 Accumulation
     ``acc = sum_taps (x - zx) * (w - zw)``, one ``numpy.einsum`` per block over a
     strided view of the padded input (no im2col copy), in int16 when the bound
-    ``taps * max|x - zx| * max|w - zw|`` is <= 32767 (e.g. int4 weights), else in
-    float32; the caller only uses this module when the bound is <= 2**24, so
-    every partial sum is exact either way, whatever the summation order.
+    ``B = taps * max|x - zx| * max|w - zw|`` is <= 32767 (e.g. w4a4: 9 * 15 * 8 =
+    1080, w4a8: 9 * 255 * 8 = 18360), else in float32 (w8a8: 9 * 255 * 128 =
+    293760; 7x7 w8a8: 1.6e6). The caller only uses this module when ``B <= 2**24``:
+    every partial sum is an integer of magnitude <= B, exact in float32 (and in
+    int16 below 2**15) whatever the summation order, so ``acc`` is exact.
 
-Requantization (double rounding, all shifts <= 0)
-    TFLite's ``MBQM(a, M, s)`` with ``e = -s`` first rounds ``a * M / 2**31`` to an
-    integer ``p`` (error <= 1/2), then rounds ``p / 2**e`` half away from zero.
-    So ``p / 2**e`` lies within ``2**-(e+1)`` of the real ``a * M * 2**(s-31)``,
-    and the final integer equals ``round(y)`` of the real value
-    ``y = (acc + bias) * M * 2**(s-31) + z_out`` whenever ``y`` is farther than
-    ``2**-(e+1)`` from a half-integer. We compute ``y`` in float32 (rounding error
-    bounded per channel, :data:`_F32_REL`) and accept ``rint(y)`` where
-    the distance to the nearest half-integer exceeds ``delta_c = 2**-(e_c+1) +
-    err_c``; the few remaining elements (about ``2 * delta_c`` of them) are
-    recomputed with the exact integer output stage. Clamping is monotone and
-    applied to the same integer, so it commutes.
-
-When the window would flag more than :data:`_MAX_DOUBTFUL` of the elements
-(small right shifts), the two roundings are instead evaluated literally in
-float64, where every step is exact (see :class:`CertifiedStage`). Other stages
-(single/float rounding, positive shifts) and biases that could push
-``acc + bias`` out of int32 take the exact int64 output stage. The result is
-bit-identical to :meth:`sw.golden.requant.OutputStage.finish` on the int64
-accumulators (checked against direct integer arithmetic in the tests).
+Requantization (double rounding), the first of these that applies
+    1. :class:`sw.golden.stepstage.StepStage` for outputs with at most
+       :data:`_F32_STEP_LEVELS` levels (4-bit codes, coarse ReLU6): seven float32
+       passes, no per-element check; exactness is certified per channel at the
+       thresholds of the step function (see that module).
+    2. :class:`CertifiedStage` ``"certified"`` (large right shifts): float32
+       ``y = (acc + bias) * M * 2**(s-31) + z_out``, accepted where it is farther
+       than ``delta_c = 2**-(e_c+1) + err_c`` from a half-integer (then both
+       roundings agree with ``round(y)``; float32 error bounded by
+       :data:`_F32_REL`); the few remaining elements (about ``2 * delta_c``) are
+       recomputed with the exact integer stage.
+    3. :meth:`sw.golden.stepstage.StepStage.checked` (small or left shifts): the
+       same float32 passes plus a per-element check against a proven float32 error
+       bound (no channel may have shift -1 unless the clamp removes every code below
+       the zero point); flagged elements are recomputed with the exact integer stage.
+    4. :class:`CertifiedStage` ``"float64"``: the two roundings evaluated
+       literally in float64 (exact while ``|acc + bias| < 2**21``).
+    Otherwise (single/float rounding, ``acc + bias`` possibly outside int32) the
+    exact int64 output stage. The result is bit-identical to
+    :meth:`sw.golden.requant.OutputStage.finish` on the int64 accumulators
+    (tests against direct integer arithmetic and TFLite's reference kernels).
 """
 
 from __future__ import annotations
@@ -45,30 +48,35 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from sw.golden.fixedpoint import INT32_MAX, requantize_unchecked
+from sw.golden.fixedpoint import INT32_MAX
 from sw.golden.requant import OutputStage
+from sw.golden.stepstage import StepStage, exact_channels
 from sw.golden.window import Padding2D, output_size
 
 __all__ = ["BLOCK_ELEMENTS", "INT16_EXACT", "CertifiedStage", "depthwise_conv"]
 
 #: Output elements per cache block (float32: 512 KiB per buffer).
-BLOCK_ELEMENTS = 1 << 17
+BLOCK_ELEMENTS = 1 << 16
 #: Accumulator bound up to which int16 accumulation is exact.
 INT16_EXACT = 2**15 - 1
+#: Largest length of the output stage's tiled per-channel vectors.
+_TILE_ELEMENTS = 4096
 #: Threads for layers of at least this many blocks (the machine-independent cap is 2).
 _THREADS, _MIN_BLOCKS_PER_THREAD = 2, 4
 #: Largest expected fraction of near-ties for the certified float32 mode.
 _MAX_DOUBTFUL = 2.0**-6
+#: Output levels up to which the float32 step stage is tried (it rarely certifies 8-bit outputs).
+_F32_STEP_LEVELS = 63
 #: Relative float32 error bound of ``y`` (4 roundings of 2**-24 at most; generous).
 _F32_REL = 2.0**-20
 
 
 @dataclass(frozen=True)
 class CertifiedStage:
-    """Per-channel parameters of the fast requantization, tiled over a block.
+    """Per-channel parameters of the fast requantization, tiled over a few pixels.
 
-    Built by :meth:`build`; arrays of length ``reps * Cout`` (``reps`` pixels of a
-    block). Two exact evaluations (see the module docstring):
+    Built by :meth:`build`; arrays of length ``reps * Cout`` (``reps`` pixels,
+    a divisor of the blocks' pixel count). Two exact evaluations (see the module docstring):
 
     ``mode == "certified"``
         float32 ``y`` with a certification window; near-ties go to :meth:`exact`.
@@ -101,7 +109,7 @@ class CertifiedStage:
         acc_bound
             Proven bound on ``|acc|``.
         cout, reps
-            Output channels and pixels per block.
+            Output channels, and pixels the vectors are tiled over (blocks hold a multiple of them).
         """
         b = np.zeros(cout, dtype=np.int64) if bias is None else np.asarray(bias)
         if b.dtype.kind not in "iu" or stage.rounding != "double":
@@ -130,43 +138,67 @@ class CertifiedStage:
                    aux=tiled(0.5 - delta, np.float32), bias=b, stage=stage)
 
     def apply(self, acc: np.ndarray, out: np.ndarray, y: np.ndarray, f: np.ndarray) -> np.ndarray | None:
-        """Requantize a flat block ``acc`` (length ``k``, a multiple of Cout) into int64 ``out``.
+        """Requantize a flat block ``acc`` (a multiple of the tiled vectors' length) into int64 ``out``.
 
         ``y`` and ``f`` are float64 scratch buffers of length >= ``k``. Returns the
         positions (within the block) left for :meth:`exact`, or None.
         """
-        k = acc.size
+        k, width = acc.size, self.scale.size
         lo, hi = self.stage.act_min, self.stage.act_max
+        # Rows of ``width`` elements (a whole number of pixels): the short parameter vectors broadcast.
+        acc, out = acc.reshape(-1, width), out.reshape(-1, width)
         if self.mode == "float64":
-            y = y[:k]
-            np.multiply(acc, self.scale[:k], out=y)
-            y += self.offset[:k]
+            y = y[:k].reshape(-1, width)
+            np.multiply(acc, self.scale, out=y)
+            y += self.offset
             np.floor(y, out=y)  # p = SRDHM(acc + bias, M)
-            y *= self.aux[:k]  # q = p / 2**e
-            f = np.copysign(0.5, y, out=f[:k])
+            y *= self.aux  # q = p / 2**e
+            f = np.copysign(0.5, y, out=f[:k].reshape(-1, width))
             y += f
             np.trunc(y, out=y)  # RDBPOT: half away from zero
             np.clip(y, lo - self.stage.zero_point, hi - self.stage.zero_point, out=y)
             np.copyto(out, y.astype(np.int32))
             out += self.stage.zero_point
             return None
-        y, f = y.view(np.float32)[:k], f.view(np.float32)[:k]
-        np.multiply(acc, self.scale[:k], out=y)
-        y += self.offset[:k]
+        y, f = y.view(np.float32)[:k].reshape(-1, width), f.view(np.float32)[:k].reshape(-1, width)
+        np.multiply(acc, self.scale, out=y)
+        y += self.offset
         np.rint(y, out=f)  # the code before clamping (exact ties are flagged below)
         np.subtract(y, f, out=y)
         np.abs(y, out=y)  # distance to the nearest integer, in [0, 1/2]
-        bad = np.flatnonzero(y >= self.aux[:k])  # too close to a rounding tie to be certain
+        bad = np.flatnonzero(y >= self.aux)  # too close to a rounding tie to be certain
         np.clip(f, np.float32(lo), np.float32(hi), out=f)
-        np.copyto(out, f.astype(np.int32))  # float32 -> int32 -> int64 (faster than direct)
+        np.copyto(out, f, casting="unsafe")
         return bad if bad.size else None
 
     def exact(self, acc: np.ndarray, channels: np.ndarray) -> np.ndarray:
         """The exact int64 output stage on selected accumulators (their channel indices given)."""
-        s = self.stage
-        mult = np.broadcast_to(s.multiplier, self.bias.shape)[channels]
-        shift = np.broadcast_to(s.shift, self.bias.shape)[channels]
-        return requantize_unchecked(acc.astype(np.int64) + self.bias[channels], mult, shift, s.zero_point, s.act_min, s.act_max)
+        return exact_channels(self.stage, self.bias, acc, channels)
+
+
+def _tile_pixels(wo: int, cout: int) -> int:
+    """Pixels the output stage's per-channel vectors are tiled over.
+
+    The largest divisor of ``Wo`` (every block of whole rows holds a multiple of it)
+    with at most :data:`_TILE_ELEMENTS` elements, so the vectors stay in the L1
+    cache; a whole row if that divisor is too short for efficient numpy loops
+    (e.g. a prime ``Wo`` and few channels).
+    """
+    tile = max(d for d in range(1, wo + 1) if wo % d == 0 and (d * cout <= _TILE_ELEMENTS or d == 1))
+    return tile if tile * cout >= _TILE_ELEMENTS // 8 else wo
+
+
+def _output_stage(stage: OutputStage, bias: np.ndarray | None, acc_bound: int, cout: int, reps: int,
+                  acc_dtype: np.dtype) -> "StepStage | CertifiedStage | None":
+    """The fastest exact output stage that applies, in the order of the module docstring (None: the int64 stage)."""
+    if stage.act_max - stage.act_min <= _F32_STEP_LEVELS:
+        step = StepStage.build(stage, bias, acc_bound, cout, reps, acc_dtype)
+        if step is not None:
+            return step
+    certified = CertifiedStage.build(stage, bias, acc_bound, cout, reps)
+    if certified is not None and certified.mode == "certified":
+        return certified
+    return StepStage.checked(stage, bias, acc_bound, cout, reps) or certified
 
 
 def _accumulator(padded: np.ndarray, wt: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
@@ -247,7 +279,9 @@ def depthwise_conv(
     if ho < 1 or wo < 1:
         raise ValueError(f"{where}: input {h}x{w} with padding {pads} is smaller than the {kh}x{kw} kernel (dilation {dilation})")
     # x - zx written once into a zero-padded buffer (|x - zx| <= 383: exact in int16 and float32).
-    padded = np.zeros((n, h + top + bottom, w + left + right, cin), dtype=dtype)
+    padded = np.empty((n, h + top + bottom, w + left + right, cin), dtype=dtype)
+    for border in (padded[:, :top], padded[:, top + h :], padded[:, :, :left], padded[:, :, left + w :]):
+        border.fill(0)
     np.subtract(x, input_zero_point, out=padded[:, top : top + h, left : left + w], dtype=dtype, casting="unsafe")
     if multiplier > 1:
         padded = np.repeat(padded, multiplier, axis=-1)
@@ -256,7 +290,7 @@ def depthwise_conv(
         raise ValueError(f"{where}: bias: expected shape ({cout},), got {np.shape(bias)}")
     rows = max(1, min(ho, BLOCK_ELEMENTS // (wo * cout)))
     blocks = [(b, r, min(r + rows, ho)) for b in range(n) for r in range(0, ho, rows)]
-    certified = None if stage is None else CertifiedStage.build(stage, bias, acc_bound, cout, rows * wo)
+    certified = None if stage is None else _output_stage(stage, bias, acc_bound, cout, _tile_pixels(wo, cout), dtype)
     out = np.empty((n, ho, wo, cout), dtype=np.int64)
     accumulate = _accumulator(padded, wt.astype(dtype), (kh, kw), stride, dilation, wo)
 

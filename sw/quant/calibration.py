@@ -8,6 +8,9 @@ Observers see the float activations of one layer batch by batch and report
   (FQN uses ``n_cal = 20`` batches). Values are pooled exactly while they fit
   ``max_values``; beyond that each batch contributes a seeded uniform sample of
   ``max_values / n_expected`` values (documented approximation, deterministic).
+* :class:`MseObserver`: the clipping range of least quantization MSE at the
+  tensor's width over the pooled values (:mod:`sw.quant.mse`; pooled as the
+  percentile observer pools).
 * :class:`MinMaxObserver`: global minimum and maximum.
 * :class:`EmaObserver`: exponential moving averages of per-batch min and max with
   momentum ``M``: ``ema = M * ema + (1 - M) * batch`` (first batch initialises).
@@ -19,7 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["PercentileObserver", "MinMaxObserver", "EmaObserver", "make_observer", "DEFAULT_GAMMA", "DEFAULT_N_CAL"]
+from sw.quant.mse import mse_range
+
+__all__ = ["PercentileObserver", "MseObserver", "MinMaxObserver", "EmaObserver", "make_observer", "DEFAULT_GAMMA", "DEFAULT_N_CAL"]
 
 DEFAULT_GAMMA = 0.999
 DEFAULT_N_CAL = 20
@@ -32,6 +37,32 @@ def _finite(name: str, x: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name}: calibration batch contains NaN or infinity")
     return x
+
+
+@dataclass
+class _ValuePool:
+    """All observed values while they fit ``max_values``; beyond, a seeded uniform sample per batch."""
+
+    max_values: int
+    n_expected: int
+    seed: int
+    _chunks: list[np.ndarray] = field(default_factory=list, repr=False)
+    _count: int = field(default=0, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rng = np.random.default_rng(self.seed)
+
+    def add(self, x: np.ndarray) -> None:
+        budget = max(self.max_values // max(self.n_expected, 1), 1)
+        if x.size > budget and self._count + x.size > self.max_values:
+            x = self._rng.choice(x, size=budget, replace=False)
+        self._chunks.append(x)
+        self._count += x.size
+
+    def values(self, name: str) -> np.ndarray:
+        if not self._chunks:
+            raise ValueError(f"{name}: no batches observed")
+        return np.concatenate(self._chunks)
 
 
 @dataclass
@@ -54,30 +85,51 @@ class PercentileObserver:
     max_values: int = 4_000_000
     n_expected: int = DEFAULT_N_CAL
     seed: int = 0
-    _chunks: list[np.ndarray] = field(default_factory=list, repr=False)
-    _count: int = field(default=0, repr=False)
 
     def __post_init__(self) -> None:
         if not 0.5 < self.gamma <= 1.0:
             raise ValueError(f"gamma: expected a fraction in (0.5, 1], got {self.gamma}")
-        self._rng = np.random.default_rng(self.seed)
+        self._pool = _ValuePool(self.max_values, self.n_expected, self.seed)
 
     def observe(self, x: np.ndarray) -> None:
         """Record one batch of float activations."""
-        x = _finite("percentile observer", x)
-        budget = max(self.max_values // max(self.n_expected, 1), 1)
-        if x.size > budget and self._count + x.size > self.max_values:
-            x = self._rng.choice(x, size=budget, replace=False)
-        self._chunks.append(x)
-        self._count += x.size
+        self._pool.add(_finite("percentile observer", x))
 
     def range(self) -> tuple[float, float]:
         """``(lb, ub)`` in real units."""
-        if not self._chunks:
-            raise ValueError("percentile observer: no batches observed")
-        values = np.concatenate(self._chunks)
+        values = self._pool.values("percentile observer")
         lo, hi = np.quantile(values, [1.0 - self.gamma, self.gamma])
         return float(lo), float(hi)
+
+
+@dataclass
+class MseObserver:
+    """The range of least quantization MSE at ``bits`` over the observed values (:func:`sw.quant.mse.mse_range`).
+
+    Parameters
+    ----------
+    bits, signed
+        Code width (2..8) and signedness of the tensor.
+    max_values, n_expected, seed
+        Value pooling, as :class:`PercentileObserver`.
+    """
+
+    bits: int
+    signed: bool = True
+    max_values: int = 4_000_000
+    n_expected: int = DEFAULT_N_CAL
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._pool = _ValuePool(self.max_values, self.n_expected, self.seed)
+
+    def observe(self, x: np.ndarray) -> None:
+        """Record one batch of float activations."""
+        self._pool.add(_finite("MSE observer", x))
+
+    def range(self) -> tuple[float, float]:
+        """``(lb, ub)`` in real units."""
+        return mse_range(self._pool.values("MSE observer"), self.bits, self.signed, self.seed)
 
 
 @dataclass

@@ -26,20 +26,22 @@ import numpy as np
 
 from sw.graph.bits import BitPolicy
 from sw.graph.ir import FLOAT_BITS, Graph
-from sw.quant.calibration import DEFAULT_GAMMA, EmaObserver, MinMaxObserver, PercentileObserver
+from sw.quant.calibration import DEFAULT_GAMMA, EmaObserver, MinMaxObserver, MseObserver, PercentileObserver
 from sw.quant.params import QuantParams
 from sw.quant.ranges import params_from_range
 from sw.runtime.floatexec import run_float
 from sw.runtime.integer import PASS_THROUGH, IntegerPlan, is_float_layer, plan_calibrated, plan_prequantized, run_integer, tail_params
 from sw.graph.model import ImportedModel
 
-__all__ = ["calibrate", "calibration_ranges", "params_from_ranges",
+__all__ = ["calibrate", "calibration_ranges", "params_from_ranges", "RANGES", "tensor_bits",
            "default_calibration", "execute", "Result", "DEFAULT_PERTURBATIONS", "NOISE_FRACTION", "OBSERVER_VALUES"]
 
 DEFAULT_PERTURBATIONS = 3
 NOISE_FRACTION = 0.05
 OBSERVER_VALUES = 1_000_000  # values kept per tensor (seeded sub-sampling beyond)
-Observer = PercentileObserver | MinMaxObserver | EmaObserver
+Observer = PercentileObserver | MseObserver | MinMaxObserver | EmaObserver
+#: Activation range rules of :func:`calibrate`: FQN's percentile, or least quantization MSE.
+RANGES = ("percentile", "mse")
 
 
 def default_calibration(model: ImportedModel, inputs: Mapping[str, np.ndarray], seed: int = 0) -> list[dict]:
@@ -71,8 +73,20 @@ def _bits_of(graph: Graph) -> dict[str, int]:
     return bits
 
 
+def tensor_bits(model: ImportedModel) -> Callable[[str], int]:
+    """The activation width of a calibrated tensor key (see :func:`params_from_ranges`); 32 marks float tensors.
+
+    Keys absent from the graph's layers (tail outputs) take the widest integer graph output's width.
+    """
+    graph = model.graph
+    bits = _bits_of(graph)
+    int_outputs = [graph.layer(n).a_bits for n in graph.outputs if graph.layer(n).a_bits != FLOAT_BITS]
+    default = max(int_outputs, default=FLOAT_BITS)
+    return lambda key: bits.get(key, default)
+
+
 def calibration_ranges(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]],
-                       observers: Mapping[str, Callable[[], Observer]]) -> dict[str, dict[str, tuple[float, float]]]:
+                       observers: Mapping[str, Callable[[str], Observer]]) -> dict[str, dict[str, tuple[float, float]]]:
     """Real ranges ``(lb, ub)`` of every calibrated tensor, for several observers in one float pass.
 
     Parameters
@@ -80,8 +94,8 @@ def calibration_ranges(model: ImportedModel, samples: Sequence[Mapping[str, np.n
     samples
         Calibration inputs (dicts of graph inputs, external layout).
     observers
-        Observer factories by name (e.g. ``{"minmax": MinMaxObserver}``); each
-        tensor gets a fresh observer from every factory.
+        Observer factories by name (e.g. ``{"minmax": lambda key: MinMaxObserver()}``);
+        each tensor gets a fresh observer from every factory, called with the tensor's key.
 
     Returns
     -------
@@ -99,7 +113,7 @@ def calibration_ranges(model: ImportedModel, samples: Sequence[Mapping[str, np.n
             return
         for name, factory in observers.items():
             if key not in state[name]:
-                state[name][key] = factory()
+                state[name][key] = factory(key)
             state[name][key].observe(values)
 
     for sample in samples:
@@ -115,11 +129,9 @@ def params_from_ranges(model: ImportedModel, ranges: Mapping[str, tuple[float, f
     tail outputs take their input's parameters.
     """
     graph = model.graph
-    bits = _bits_of(graph)
-    int_outputs = [graph.layer(n).a_bits for n in graph.outputs if graph.layer(n).a_bits != FLOAT_BITS]
-    out_bits = max(int_outputs, default=FLOAT_BITS)
-    params = {key: params_from_range(lb, ub, bits.get(key, out_bits), True) for key, (lb, ub) in ranges.items()
-              if bits.get(key, out_bits) != FLOAT_BITS}
+    bits = tensor_bits(model)
+    params = {key: params_from_range(lb, ub, bits(key), True) for key, (lb, ub) in ranges.items()
+              if bits(key) != FLOAT_BITS}
     for layer in graph:
         if layer.op in PASS_THROUGH and layer.inputs[0] in params and not is_float_layer(layer):
             params[layer.name] = params[layer.inputs[0]]
@@ -128,16 +140,24 @@ def params_from_ranges(model: ImportedModel, ranges: Mapping[str, tuple[float, f
 
 
 def calibrate(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]],
-              gamma: float = DEFAULT_GAMMA) -> dict[str, QuantParams]:
-    """Percentile-calibrated signed activation parameters of every tensor the integer plan needs.
+              gamma: float = DEFAULT_GAMMA, ranges: str = "percentile") -> dict[str, QuantParams]:
+    """Calibrated signed activation parameters of every tensor the integer plan needs.
 
+    ``ranges`` (one of :data:`RANGES`): ``"percentile"`` (FQN, ``gamma``) or
+    ``"mse"`` (least quantization MSE at each tensor's width, :mod:`sw.quant.mse`).
     Pass-through layers (pools, upsample, pad) and reshape / transpose tail
     outputs take their input's parameters.
     """
-    def factory() -> PercentileObserver:
+    if ranges not in RANGES:
+        raise ValueError(f"ranges: expected one of {', '.join(RANGES)}, got {ranges!r}")
+    bits = tensor_bits(model)
+
+    def factory(key: str) -> Observer:
+        if ranges == "mse" and bits(key) != FLOAT_BITS:
+            return MseObserver(bits=bits(key), max_values=OBSERVER_VALUES, n_expected=len(samples))
         return PercentileObserver(gamma=gamma, max_values=OBSERVER_VALUES, n_expected=len(samples))
 
-    return params_from_ranges(model, calibration_ranges(model, samples, {"percentile": factory})["percentile"])
+    return params_from_ranges(model, calibration_ranges(model, samples, {ranges: factory})[ranges])
 
 
 @dataclass(frozen=True)

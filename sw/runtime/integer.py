@@ -43,12 +43,13 @@ from sw.graph.ir import FLOAT_BITS, Activation, Layer, Op
 from sw.quant.folding import quantize_bias
 from sw.quant.ints import INT32_MAX
 from sw.quant.params import QuantParams
+from sw.quant.mse import mse_weight_params
 from sw.quant.ranges import Granularity, params_from_range, weight_params
 from sw.runtime.floatexec import LUT_ACTIVATIONS, _pad, _upsample, float_layer_activated
 from sw.graph.model import ImportedModel
 
-__all__ = ["LayerPlan", "IntegerPlan", "plan_prequantized", "plan_calibrated", "run_integer", "tail_params",
-           "PASS_THROUGH", "is_float_layer"]
+__all__ = ["LayerPlan", "IntegerPlan", "plan_prequantized", "plan_calibrated", "layer_weight_params", "WEIGHT_RANGES",
+           "run_integer", "tail_params", "PASS_THROUGH", "is_float_layer"]
 
 # Ops whose output codes share the input's quantization parameters.
 PASS_THROUGH = frozenset({Op.MAXPOOL, Op.AVGPOOL, Op.GLOBAL_AVGPOOL, Op.UPSAMPLE, Op.PAD, Op.RESIZE_BILINEAR,
@@ -154,12 +155,28 @@ def plan_prequantized(model: ImportedModel) -> IntegerPlan:
     return IntegerPlan(layers, model.quant)
 
 
-def _weight_params(w: np.ndarray, b: np.ndarray | None, inp: QuantParams, bits: int, granularity: Granularity,
-                   symmetric: bool) -> QuantParams:
-    """Min/max weight parameters, with each channel's range widened where needed so that its int32 bias
+#: Weight range rules of :func:`plan_calibrated`: FQN's per-channel min/max, or least quantization MSE.
+WEIGHT_RANGES = ("minmax", "mse")
+
+
+def layer_weight_params(w: np.ndarray, b: np.ndarray | None, inp: QuantParams, bits: int, *,
+                        granularity: Granularity = "per_channel", symmetric: bool = False,
+                        ranges: str = "minmax") -> QuantParams:
+    """Weight parameters of one layer, with each channel's range widened where needed so that its int32 bias
     ``b / (s_in * s_w)`` fits: a channel of (near-)zero weights with a real bias (a dead channel after
-    batch-norm folding) would otherwise get a scale of ~1e-27."""
-    wp = weight_params(w, bits, granularity=granularity, symmetric=symmetric)
+    batch-norm folding) would otherwise get a scale of ~1e-27.
+
+    ``ranges``: ``"minmax"`` (FQN eq. 9-10) or ``"mse"`` (per channel, least quantization
+    MSE: :func:`sw.quant.mse.mse_weight_params`; per-channel asymmetric grids only).
+    """
+    if ranges not in WEIGHT_RANGES:
+        raise ValueError(f"weight ranges: expected one of {', '.join(WEIGHT_RANGES)}, got {ranges!r}")
+    if ranges == "mse":
+        if granularity != "per_channel" or symmetric:
+            raise ValueError("weight ranges 'mse': per-channel asymmetric weights only")
+        wp = mse_weight_params(w, bits)
+    else:
+        wp = weight_params(w, bits, granularity=granularity, symmetric=symmetric)
     if b is None or granularity != "per_channel":
         return wp
     need = np.abs(np.asarray(b, dtype=np.float64)) / (float(inp.scale) * INT32_MAX)
@@ -176,6 +193,7 @@ def _weight_params(w: np.ndarray, b: np.ndarray | None, inp: QuantParams, bits: 
 
 def plan_calibrated(model: ImportedModel, params: Mapping[str, QuantParams], *,
                     granularity: Granularity = "per_channel", symmetric_weights: bool = False,
+                    weight_ranges: str = "minmax",
                     weights: Mapping[str, tuple[np.ndarray, QuantParams, np.ndarray]] | None = None) -> IntegerPlan:
     """Integer plan of a float model from calibrated activation parameters.
 
@@ -186,7 +204,8 @@ def plan_calibrated(model: ImportedModel, params: Mapping[str, QuantParams], *,
     (as :func:`sw.runtime.executor.calibrate` returns).
     ``granularity="per_tensor"`` (one min/max range per layer) and
     ``symmetric_weights=True`` (zero point 0, the TFLite weight convention) are
-    options for ablations and for weight codes without a zero point (the RTL array).
+    options for ablations and for weight codes without a zero point (the RTL array);
+    ``weight_ranges="mse"`` clips each channel's range where its quantization MSE is least.
     ``weights`` optionally gives layers' ``(weight codes, weight parameters, int32
     bias)`` directly (rounding optimised by :mod:`sw.train`); other layers are
     quantized from ``model.tensors``.
@@ -211,7 +230,8 @@ def plan_calibrated(model: ImportedModel, params: Mapping[str, QuantParams], *,
         elif layer.op in _WEIGHTED:
             w = model.tensors[f"{layer.name}.weight"]
             b = model.tensors.get(f"{layer.name}.bias")
-            wp = _weight_params(w, b, params[layer.inputs[0]], layer.w_bits, granularity, symmetric_weights)
+            wp = layer_weight_params(w, b, params[layer.inputs[0]], layer.w_bits, granularity=granularity,
+                                     symmetric=symmetric_weights, ranges=weight_ranges)
             bias = quantize_bias(np.zeros(w.shape[0]) if b is None else b, params[layer.inputs[0]], wp)
             quantized = (wp.quantize(w), wp, bias)
         layers[layer.name] = _plan_layer(model, layer, params, quantized)

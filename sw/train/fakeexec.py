@@ -42,9 +42,8 @@ from sw.golden.requant import activation_range
 from sw.graph.ir import Activation, Layer, Op
 from sw.graph.model import ImportedModel
 from sw.quant.params import QuantParams
-from sw.quant.ranges import weight_params
 from sw.runtime.floatexec import LUT_ACTIVATIONS
-from sw.runtime.integer import PASS_THROUGH, IntegerPlan, is_float_layer, plan_calibrated
+from sw.runtime.integer import PASS_THROUGH, IntegerPlan, is_float_layer, layer_weight_params, plan_calibrated
 from sw.quant.folding import quantize_bias
 from sw.train.depthwise import depthwise_grouped, depthwise_shift_add
 from sw.train.fakequant import exact_div, mbqm_ste, quantize_ste, round_ste, weight_codes_ste
@@ -96,9 +95,10 @@ class FakeQuantGraph:
 
     @classmethod
     def from_calibration(cls, model: ImportedModel, params: Mapping[str, QuantParams],
-                         depthwise: str = "shift_add") -> "FakeQuantGraph":
-        """Grids as :func:`sw.runtime.integer.plan_calibrated` makes them (per-channel min/max weights)."""
-        grids = {l.name: weight_params(model.tensors[f"{l.name}.weight"], l.w_bits)
+                         depthwise: str = "shift_add", weight_ranges: str = "minmax") -> "FakeQuantGraph":
+        """Grids as :func:`sw.runtime.integer.plan_calibrated` makes them (per-channel weights, ``weight_ranges``)."""
+        grids = {l.name: layer_weight_params(model.tensors[f"{l.name}.weight"], model.tensors.get(f"{l.name}.bias"),
+                                             params[l.inputs[0]], l.w_bits, ranges=weight_ranges)
                  for l in model.graph if l.op in WEIGHTED_OPS}
         return cls(model, dict(params), grids, depthwise)
 

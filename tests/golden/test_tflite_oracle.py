@@ -106,6 +106,41 @@ def test_depthwise_matches_tflite(w_bits, k, stride, padding, fused, multiplier,
     assert np.count_nonzero(got != expected) == 0
 
 
+@pytest.mark.parametrize("stride, multiplier", [(1, 1), (2, 2)])
+def test_depthwise_few_output_levels_matches_tflite(stride, multiplier):
+    """RELU6 on a coarse output scale (12 output levels): mostly the float32 step stage of sw.golden.stepstage.
+
+    Whether its certificate holds depends on the layer (float32 near-ties); the
+    outputs must match TFLite either way, and most seeds must take the step stage.
+    """
+    import sw.golden.depthwise as depthwise
+    from sw.golden.stepstage import StepStage
+
+    cin, k = 16, 3
+    cout = cin * multiplier
+    step_stages = 0
+    for seed in range(4):
+        rng = seeded("few levels", stride, multiplier, seed)
+        wts, x_scale, w_scales, bias, _ = layer_case(rng, cout, (1, k, k, cout), 4, k * k)
+        w_scales = f32(w_scales * 10)
+        out_scale, out_zp = 0.5, -2
+        x = rng.integers(-128, 128, size=(1, 13, 12, cin))
+        x_zp = int(rng.integers(-20, 20))
+        expected = tflite_ref.run_depthwise_conv2d(
+            x, x_scale, x_zp, wts, w_scales, bias, out_scale, out_zp,
+            stride=(stride, stride), padding="SAME", fused="RELU6", depth_multiplier=multiplier, weight_bits=4,
+        )
+        stage = golden_stage(x_scale, w_scales, out_scale, out_zp, "RELU6")
+        bound = k * k * int(np.abs(x - x_zp).max()) * int(np.abs(wts).max())
+        fast = depthwise._output_stage(stage, bias, bound, cout, 1, np.dtype(np.float32))
+        step_stages += isinstance(fast, StepStage)
+        got = conv2d(x, depthwise_weights_to_ohwi(wts), bias, stage, input_zero_point=x_zp, stride=stride,
+                     padding="SAME", groups=cin)
+        assert np.count_nonzero(got != expected) == 0
+        assert np.unique(expected).size > 8
+    assert step_stages >= 2
+
+
 @pytest.mark.parametrize("per_channel", [True, False])
 @pytest.mark.parametrize("fused", ["NONE", "RELU"])
 def test_fully_connected_matches_tflite(per_channel, fused):

@@ -16,7 +16,10 @@ import hwsim.app.cli
 from sw.graph import load_imported_model
 from sw.graph.bits import parse_bits
 from sw.runtime.arrays import load_samples
-from sw.runtime.executor import execute
+from sw.quant.mse import quantization_mse
+from sw.runtime.executor import calibrate, execute
+from sw.runtime.floatexec import run_float
+from sw.runtime.integer import PASS_THROUGH
 from sw.runtime.qmodel import load_quantized
 from sw.train.methods import quantize_plan
 from tests.importers.onnx_models import MODELS
@@ -38,14 +41,16 @@ def files(tmp_path):
     return tmp_path, path
 
 
-@pytest.mark.parametrize("key, method, bits", [
-    ("silu_resize_concat", "gptq", "4"),
-    ("hardsigmoid_gap_gemm", "ptq", "w4a8"),
-    ("depthwise_relu6", "gptq", "8,head=4"),
-    ("conv_bn_relu", "fqn", "4"),
-    ("depthwise_relu6", "adaround", "4"),
+@pytest.mark.parametrize("key, method, bits, ranges", [
+    ("silu_resize_concat", "gptq", "4", "fqn"),
+    ("hardsigmoid_gap_gemm", "ptq", "w4a8", "fqn"),
+    ("depthwise_relu6", "gptq", "8,head=4", "fqn"),
+    ("conv_bn_relu", "fqn", "4", "fqn"),
+    ("depthwise_relu6", "adaround", "4", "fqn"),
+    ("silu_resize_concat", "ptq", "4", "mse"),
+    ("conv_bn_relu", "fqn", "4", "mse"),
 ])
-def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, method, bits):
+def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, method, bits, ranges):
     model_proto, _ = MODELS[key]()
     path = tmp_path / "m.onnx"
     onnx.save(model_proto, path)
@@ -57,12 +62,12 @@ def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, metho
     np.save(tmp_path / "x.npy", x)
     steps = ("--steps", 5, "--plot", tmp_path / "loss.png") if method == "fqn" else ()
     assert _cli("quantize", path, "--method", method, "--bits", bits, "--calibration", tmp_path / "cal.npy",
-                "--out", tmp_path / "q.npz", "--seed", 3, *steps) == 0
+                "--out", tmp_path / "q.npz", "--seed", 3, "--ranges", ranges, *steps) == 0
     assert _cli("run", path, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npz",
                 "--quantized", tmp_path / "q.npz") == 0
     at_bits = model.with_bits(parse_bits(bits))
     samples = load_samples(tmp_path / "cal.npy", {model.input_names[0]: shape})
-    plan = quantize_plan(at_bits, samples, method, seed=3, steps=5)
+    plan = quantize_plan(at_bits, samples, method, seed=3, steps=5, ranges=ranges)
     expected = execute(at_bits, {model.input_names[0]: x}, plan=plan).outputs
     with np.load(tmp_path / "y.npz") as got:
         assert sorted(got.files) == sorted(expected)
@@ -73,6 +78,7 @@ def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, metho
         assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     loaded = load_quantized(tmp_path / "q.npz", model, path)
     assert loaded.provenance["method"] == method and loaded.provenance["seed"] == 3
+    assert loaded.provenance["ranges"] == ranges
     for name, lp in plan.layers.items():
         if lp.weights is not None:
             np.testing.assert_array_equal(loaded.plan.layers[name].weights, lp.weights)
@@ -193,3 +199,27 @@ def test_simulate_runs_at_the_quantized_files_widths(files):
     assert _cli("simulate", "--model", model_path, "--bits", "4", "--json", ref, "--no-layers") == 0
     assert json.loads(ref.read_text())["total"] != json.loads(out.read_text())["total"]
     assert _cli("simulate", "--model", model_path, "--quantized", qfile, "--bits", "8") == 2
+
+
+def test_mse_ranges_quantize_the_activations_more_accurately_at_4_bits(tmp_path):
+    """Every activation tensor's quantization MSE on the calibration data is at most the percentile range's."""
+    model_proto, _ = MODELS["silu_resize_concat"]()
+    onnx.save(model_proto, tmp_path / "m.onnx")
+    model = load_imported_model(tmp_path / "m.onnx").with_bits(parse_bits("4"))
+    shape = model.native_shapes[model.input_names[0]]
+    samples = [{model.input_names[0]: x} for x in np.random.default_rng(2).normal(size=(3, *shape[1:]))[:, None]]
+    mse, pct = calibrate(model, samples, ranges="mse"), calibrate(model, samples)
+    values: dict[str, list[np.ndarray]] = {}
+    for sample in samples:
+        run_float(model, sample, lambda key, v: values.setdefault(key, []).append(np.ravel(v)))
+    shared = {l.name for l in model.graph if l.op in PASS_THROUGH}  # pools etc. take their input's parameters
+    checked = 0
+    for key, p in mse.items():
+        if key not in values or key in shared:
+            continue
+        x = np.concatenate(values[key])
+        assert float(quantization_mse(x, p)) <= float(quantization_mse(x, pct[key])) * (1 + 1e-9), key
+        checked += 1
+    assert checked >= 5
+    with pytest.raises(ValueError, match="ranges: expected one of percentile, mse"):
+        calibrate(model, samples, ranges="max")

@@ -1,4 +1,4 @@
-"""``hwsim quantize MODEL --method M --bits POLICY (--calibration FILE | --data DIR) --out FILE [--seed S]``.
+"""``hwsim quantize MODEL --method M [--ranges fqn|mse] --bits POLICY (--calibration FILE | --data DIR) --out FILE [--seed S]``.
 
 Quantizes a float ``.onnx`` / ``.tflite`` model with calibration samples and
 writes a quantized-model file (:mod:`sw.runtime.qmodel`) that
@@ -24,7 +24,7 @@ from sw.graph import load_imported_model
 from sw.graph.bits import parse_bits
 from sw.runtime.arrays import load_samples
 from sw.runtime.qmodel import QuantizedModel, encode_quantized, file_sha256
-from sw.train.methods import METHODS, quantize_plan, with_first_last
+from sw.train.methods import METHODS, RANGE_RULES, quantize_plan, with_first_last
 
 __all__ = ["register", "quantize", "DEFAULT_IMAGES"]
 
@@ -43,6 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="ptq: FQN calibration, weights rounded to nearest; gptq: GPTQ weight rounding; "
                              "adaround: learned rounding per layer; fqn: QAT distilled from the float model "
                              "(adaround and fqn need the train extra)")
+    parser.add_argument("--ranges", choices=tuple(RANGE_RULES), default="fqn",
+                        help="fqn: percentile activation ranges (gamma 0.999) and per-channel min/max weights; "
+                             "mse: activation and per-channel weight ranges clipped at least quantization MSE "
+                             "(default fqn)")
     parser.add_argument("--bits", default="8", metavar="POLICY",
                         help="4, w4a8 (or 4/8), per part e.g. 8,head=4 (parts: backbone, neck, head); default 8")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -131,8 +135,8 @@ def quantize(args: argparse.Namespace) -> int:
                   "samples": len(samples)}
     losses: list[float] = []
     integer = quantize_plan(model, samples, args.method, args.seed, progress_wrapper(f"{args.method} samples/layers/steps"),
-                            steps=args.steps, losses=losses)
-    provenance = {"method": args.method, "bits": args.bits, "first_last": args.first_last, "seed": args.seed,
+                            steps=args.steps, losses=losses, ranges=args.ranges)
+    provenance = {"method": args.method, "ranges": args.ranges, "bits": args.bits, "first_last": args.first_last, "seed": args.seed,
                   "tool": f"hwsim {_tool_version()}", "losses": losses,
                   "calibration": source}
     qm = QuantizedModel(integer, {l.name: (l.w_bits, l.a_bits) for l in model.graph}, Path(args.model).name,
@@ -142,5 +146,5 @@ def quantize(args: argparse.Namespace) -> int:
         plan.stage(plot, _loss_png(losses, f"{Path(args.model).name}: fqn, bits {args.bits}"))
     plan.commit()
     curve = f"; loss {losses[0]:.4g} -> {losses[-1]:.4g} in {len(losses) - 1} steps" if losses else ""
-    print(f"{args.model}: {args.method} at bits {args.bits} on {len(samples)} samples{curve}; wrote {args.out}")
+    print(f"{args.model}: {args.method} ({args.ranges} ranges) at bits {args.bits} on {len(samples)} samples{curve}; wrote {args.out}")
     return 0

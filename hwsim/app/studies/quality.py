@@ -101,9 +101,9 @@ def calibrate_ranges(model: ImportedModel, samples: Sequence[Mapping[str, np.nda
                      gammas: Sequence[float] = GAMMAS) -> CalibratedRanges:
     """Min/max and percentile ranges of every tensor in one float pass over ``samples``."""
     def percentile(gamma: float):
-        return lambda: PercentileObserver(gamma=gamma, max_values=OBSERVER_VALUES, n_expected=len(samples))
+        return lambda key: PercentileObserver(gamma=gamma, max_values=OBSERVER_VALUES, n_expected=len(samples))
 
-    factories = {"minmax": MinMaxObserver, **{f"percentile@{g}": percentile(g) for g in gammas}}
+    factories = {"minmax": lambda key: MinMaxObserver(), **{f"percentile@{g}": percentile(g) for g in gammas}}
     return CalibratedRanges(calibration_ranges(model, samples, factories))
 
 
