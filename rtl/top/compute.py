@@ -1,9 +1,9 @@
 """Compute unit of the accelerator top: COMPUTE instructions on the PE array.
 
 A COMPUTE runs ``mb x nb`` array tiles (row blocks inner, column blocks outer) of ``k``
-reduction elements. Each element is ``x_digits * w_digits`` operand beats (int8 operands
-on int4 PEs are stored as two digit words per element, high digit first; the beat order
-is :meth:`rtl.arch.ArrayArch.beat_parts`'). Per beat the unit reads one input SRAM word
+reduction elements. Each element is one operand beat per digit pair (int8 operands on int4
+PEs are stored as two digit words per element, high digit first; the beat order is
+:meth:`rtl.arch.ArrayArch.beat_parts`': 1, 2 or 4 beats). Per beat the unit reads one input SRAM word
 (``rows`` digits), one weight SRAM word (``cols`` digits) and the column block's
 parameter entry (bias, multiplier, shift of ``cols`` columns) and offers them to the
 :class:`rtl.array.SystolicArray` together with the instruction's zero points and clamps.
@@ -13,7 +13,9 @@ by ``advance``); stage 1 holds the read words and offers the beat; ``advance = ~
 array ready``, so a refused beat (the array's ``Dmin`` hold) stalls both stages. The
 array's drain writes each output beat (``requant_lanes`` codes, low ``code_bits`` bits)
 to the output SRAM at ``o_base + n`` (``n``: drain beats of this COMPUTE so far: array
-tile ``t = col_block * mb + row_block``, beat ``t * rows * cols / lanes + g * rows + r``).
+tile ``t = col_block * mb + row_block``, beat ``t * rows * cols / lanes + g * rows + r``;
+with ``o_half``, word ``o_base + n // 2``, half ``n % 2``). A new COMPUTE is taken in the
+cycle its predecessor issues its last beat.
 
 Semaphores: ``release`` when the last beat entered the array, ``drain_release`` when the
 last output beat is in the output SRAM (a queue of up to ``DRAIN_QUEUE`` COMPUTEs).
