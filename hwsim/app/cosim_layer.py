@@ -28,7 +28,7 @@ from hwsim.configfile import load_config
 from hwsim.engine import trace_layer
 from hwsim.fastpath import simulate_tree
 from rtl.top.cosim import bench_words, run_layer
-from rtl.top.layer import model_layer
+from rtl.top.layer import model_layer, planned_layer
 from rtl.top.program import TopArch, TopProgram, layer_program
 from sw.fileio import OutputPlan
 
@@ -134,14 +134,25 @@ def _program(cfg, layer, ops) -> tuple[TopProgram, object]:
 VERILATOR_CFLAGS = "-O0"
 
 
-def cosim_layer(model: str, layer: str, config: str | None, bits: int, size: tuple[int, int] | None,
-                backend: str, seed: int = 0, log=None, workdir=None, vcd=None) -> LayerReport:
+def cosim_layer(model: str, layer: str, config: str | None, bits: int | None, size: tuple[int, int] | None,
+                backend: str, seed: int = 0, log=None, workdir=None, vcd=None,
+                quantized: str | None = None) -> LayerReport:
     """Run one layer on the top (module docstring); Verilator builds are cached in ``workdir``
-    (default :func:`hwsim.app.commands.cosim.verilator_cache`)."""
+    (default :func:`hwsim.app.commands.cosim.verilator_cache`).
+
+    ``quantized``: a quantized-model file of ``model`` (a model file) from ``hwsim quantize
+    --symmetric-weights``; its plan and widths replace the calibration and ``bits``.
+    """
     from rtl.backends import AmaranthModel, VerilatorModel, find_verilator
     from rtl.top.dram import TopBench
 
-    if bits not in (4, 8):
+    if quantized is not None and not model.lower().endswith((".onnx", ".tflite")):
+        raise ValueError(f"--quantized: --model must be the .onnx / .tflite file the quantized file was made from, "
+                         f"got {model!r}")
+    if quantized is not None and bits is not None:
+        raise ValueError("--bits: the widths come from the --quantized file; give one of them")
+    bits = 8 if bits is None and quantized is None else bits
+    if quantized is None and bits not in (4, 8):
         raise ValueError(f"--bits: expected 4 or 8, got {bits}")
     cfg = load_config(config)
     top = top_arch(cfg)
@@ -150,7 +161,14 @@ def cosim_layer(model: str, layer: str, config: str | None, bits: int, size: tup
             raise ValueError("--vcd: waveforms come from the Amaranth simulator; add --backend amaranth")
         find_verilator()
     net, calibration, sample = _model_inputs(model, seed)
-    ops, run = model_layer(net, layer, calibration, sample, bits, size)
+    if quantized is None:
+        ops, run = model_layer(net, layer, calibration, sample, bits, size)
+    else:
+        from sw.runtime.qmodel import load_quantized
+
+        qm = load_quantized(quantized, net, model)
+        ops, run = planned_layer(qm.apply_bits(net), qm.plan, layer, sample, size)
+        bits = qm.apply_bits(net).graph.layer(layer).w_bits
     program, sched = _program(cfg, run, ops)
     latency = cfg.memory.dram_latency_cycles
     bench = TopBench(top, bench_words(top, program, 1 << 16), latency)
@@ -194,7 +212,10 @@ def register(designs: argparse._SubParsersAction) -> None:
     sub.add_argument("--model", required=True, help="blazeface, yolox_tiny, or an .onnx / .tflite file")
     sub.add_argument("--layer", required=True, help="layer name (an ungrouped conv or fc)")
     sub.add_argument("--config", default=None, help="preset name or .toml file (default preset)")
-    sub.add_argument("--bits", type=int, default=8, help="weight and activation width, 4 or 8 (default 8)")
+    sub.add_argument("--bits", type=int, default=None, help="weight and activation width, 4 or 8 (default 8)")
+    sub.add_argument("--quantized", default=None, metavar="FILE",
+                     help="a quantized-model file of --model (an .onnx / .tflite file) made with hwsim quantize "
+                          "--symmetric-weights: its integer weights and parameters instead of a calibration")
     sub.add_argument("--size", default=None, help="crop the layer's input to HxW (e.g. 8x8) to keep runs short")
     sub.add_argument("--backend", choices=("verilator", "amaranth"), default="verilator",
                      help="compiled Verilator model (default) or the Amaranth simulator")
@@ -206,12 +227,13 @@ def register(designs: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the report; 0 when bit-exact, 1 otherwise."""
-    plan = OutputPlan(inputs=[p for p in (args.model, args.config) if p])
+    plan = OutputPlan(inputs=[p for p in (args.model, args.config, args.quantized) if p])
     out = plan.file(args.json, "--json") if args.json else None
     vcd = plan.file(args.vcd, "--vcd") if args.vcd else None
     staging = None if vcd is None else vcd.with_name(f".{vcd.name}.partial")
     report = cosim_layer(args.model, args.layer, args.config, args.bits, parse_size(args.size), args.backend,
-                         args.seed, log=lambda m: print(f"hwsim cosim: {m}", file=sys.stderr), vcd=staging)
+                         args.seed, log=lambda m: print(f"hwsim cosim: {m}", file=sys.stderr), vcd=staging,
+                         quantized=args.quantized)
     if staging is not None:
         os.replace(staging, vcd)
     g = report.gemm

@@ -33,8 +33,9 @@ from sw.golden.fully_connected import fully_connected
 from sw.golden.requant import OutputStage
 from sw.graph.ir import Layer, Op
 from sw.graph.model import ImportedModel
+from sw.runtime.integer import IntegerPlan
 
-__all__ = ["LayerOperands", "im2col", "conv_operands", "fc_operands", "model_layer", "crop_layer", "dram_image",
+__all__ = ["LayerOperands", "im2col", "conv_operands", "fc_operands", "model_layer", "planned_layer", "crop_layer", "dram_image",
            "read_outputs"]
 
 
@@ -138,22 +139,7 @@ def crop_layer(layer: Layer, size: tuple[int, int] | None) -> Layer:
     return replace(layer, in_shapes=((ch, cw, c),) + tuple(layer.in_shapes[1:]), out_shape=(oh, ow, layer.out_shape[-1]))
 
 
-def model_layer(model: ImportedModel, name: str, calibration: Sequence[Mapping[str, np.ndarray]],
-                sample: Mapping[str, np.ndarray], bits: int, size: tuple[int, int] | None = None
-                ) -> tuple[LayerOperands, Layer]:
-    """A real model layer's operands at ``bits`` (weights and activations) and the layer as run.
-
-    The float model is FQN-calibrated (percentile observers) on ``calibration`` with
-    symmetric per-channel weights; the integer golden model runs on ``sample`` to give
-    the layer's input codes; ``size`` crops that input to its top-left ``(H, W)``. The
-    golden output is the layer's requantized output before any look-up-table activation
-    (which runs on the vector unit). ValueError (one line) for layers the top cannot run.
-    """
-    from sw.graph.bits import BitPolicy
-    from sw.runtime.executor import calibrate
-    from sw.runtime.integer import plan_calibrated, run_integer
-
-    model = model.with_bits(BitPolicy(default=(bits, bits)))
+def _layer_of(model: ImportedModel, name: str) -> Layer:
     try:
         layer = model.graph.layer(name)
     except (KeyError, ValueError):
@@ -163,7 +149,49 @@ def model_layer(model: ImportedModel, name: str, calibration: Sequence[Mapping[s
     if layer.op not in (Op.CONV, Op.FC) or layer.groups != 1:
         raise ValueError(f"layer '{name}': the RTL top runs ungrouped conv and fc layers only, got "
                          f"{layer.op.value} with {layer.groups} group(s)")
+    return layer
+
+
+def model_layer(model: ImportedModel, name: str, calibration: Sequence[Mapping[str, np.ndarray]],
+                sample: Mapping[str, np.ndarray], bits: int, size: tuple[int, int] | None = None
+                ) -> tuple[LayerOperands, Layer]:
+    """A real model layer's operands at ``bits`` (weights and activations) and the layer as run.
+
+    The float model is FQN-calibrated (percentile observers) on ``calibration`` with
+    symmetric per-channel weights, then :func:`planned_layer`. ValueError (one line)
+    for layers the top cannot run.
+    """
+    from sw.graph.bits import BitPolicy
+    from sw.runtime.executor import calibrate
+    from sw.runtime.integer import plan_calibrated
+
+    model = model.with_bits(BitPolicy(default=(bits, bits)))
+    _layer_of(model, name)
     plan = plan_calibrated(model, calibrate(model, calibration), symmetric_weights=True)
+    return planned_layer(model, plan, name, sample, size)
+
+
+def planned_layer(model: ImportedModel, plan: IntegerPlan, name: str, sample: Mapping[str, np.ndarray],
+                  size: tuple[int, int] | None = None) -> tuple[LayerOperands, Layer]:
+    """A layer's operands from a ready integer plan of ``model`` (at its widths), and the layer as run.
+
+    The integer golden model runs on ``sample`` to give the layer's input codes; ``size``
+    crops that input to its top-left ``(H, W)``. The golden output is the layer's
+    requantized output before any look-up-table activation (which runs on the vector
+    unit). ValueError (one line) for layers the top cannot run: not an ungrouped conv or
+    fc, weight and activation widths that differ or are not 4 or 8, or weights with a
+    zero point (the array multiplies symmetric weight codes).
+    """
+    from sw.runtime.integer import run_integer
+
+    layer = _layer_of(model, name)
+    if layer.w_bits != layer.a_bits or layer.w_bits not in (4, 8):
+        raise ValueError(f"layer '{name}': the RTL top runs w4a4 or w8a8 layers, got w{layer.w_bits}a{layer.a_bits}")
+    bits = layer.w_bits
+    lp = plan.layers[name]
+    if np.any(np.asarray(lp.weight_zero_point) != 0):
+        raise ValueError(f"layer '{name}': weights with nonzero zero points; the RTL array multiplies symmetric "
+                         "weight codes (hwsim quantize --symmetric-weights)")
     seen: dict[str, np.ndarray] = {}
 
     def keep(key: str, codes: np.ndarray) -> None:
@@ -173,7 +201,6 @@ def model_layer(model: ImportedModel, name: str, calibration: Sequence[Mapping[s
     codes = {n: plan.params[n].quantize(np.asarray(sample[n], dtype=np.float64)) for n in model.input_names}
     run_integer(model, plan, codes, keep)
     x = np.asarray(seen[layer.inputs[0]], dtype=np.int64)
-    lp = plan.layers[name]
     zin = int(plan.params[layer.inputs[0]].zero_point)
     if layer.op is Op.FC:
         w = np.asarray(lp.weights, dtype=np.int64)

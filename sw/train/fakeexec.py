@@ -95,10 +95,13 @@ class FakeQuantGraph:
 
     @classmethod
     def from_calibration(cls, model: ImportedModel, params: Mapping[str, QuantParams],
-                         depthwise: str = "shift_add", weight_ranges: str = "minmax") -> "FakeQuantGraph":
-        """Grids as :func:`sw.runtime.integer.plan_calibrated` makes them (per-channel weights, ``weight_ranges``)."""
+                         depthwise: str = "shift_add", weight_ranges: str = "minmax",
+                         symmetric_weights: bool = False) -> "FakeQuantGraph":
+        """Grids as :func:`sw.runtime.integer.plan_calibrated` makes them (per-channel weights, ``weight_ranges``,
+        zero point 0 if ``symmetric_weights``)."""
         grids = {l.name: layer_weight_params(model.tensors[f"{l.name}.weight"], model.tensors.get(f"{l.name}.bias"),
-                                             params[l.inputs[0]], l.w_bits, ranges=weight_ranges)
+                                             params[l.inputs[0]], l.w_bits, ranges=weight_ranges,
+                                             symmetric=symmetric_weights)
                  for l in model.graph if l.op in WEIGHTED_OPS}
         return cls(model, dict(params), grids, depthwise)
 

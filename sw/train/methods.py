@@ -124,11 +124,14 @@ def _gptq_layer(layer: Layer, w: np.ndarray, wp: QuantParams, hessian: np.ndarra
 
 def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], method: str, seed: int = 0,
                   progress: Progress = _identity, steps: int | None = None,
-                  losses: list[float] | None = None, ranges: str = "fqn") -> IntegerPlan:
+                  losses: list[float] | None = None, ranges: str = "fqn",
+                  symmetric_weights: bool = False) -> IntegerPlan:
     """Integer plan of ``model`` (at its widths) by ``method`` (one of :data:`METHODS`).
 
     ``steps`` (``fqn`` only) overrides the number of training steps; the loss
     curve is appended to ``losses`` if given. ``ranges``: a key of :data:`RANGE_RULES`.
+    ``symmetric_weights``: per-channel weight grids with zero point 0 (what the RTL
+    array multiplies; min/max ranges only).
     """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
@@ -138,13 +141,14 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
     if method == "fqn":
         from sw.train.qat import DEFAULT_STEPS, finetune  # JAX only when training (extra "train")
         plan, curve = finetune(model, samples, steps=DEFAULT_STEPS if steps is None else steps, progress=progress,
-                               act_ranges=act_ranges, weight_ranges=weight_ranges)
+                               act_ranges=act_ranges, weight_ranges=weight_ranges,
+                               symmetric_weights=symmetric_weights)
         if losses is not None:
             losses.extend(curve)
         return plan
     params = calibrate(model, samples, ranges=act_ranges)
     if method == "ptq":
-        return plan_calibrated(model, params, weight_ranges=weight_ranges)
+        return plan_calibrated(model, params, weight_ranges=weight_ranges, symmetric_weights=symmetric_weights)
     if method == "gptq":
         stats = layer_hessians(model, samples, seed, progress)
         rounding = _gptq_layer
@@ -158,7 +162,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
     for layer in progress(_weighted(model)):
         w = np.asarray(model.tensors[f"{layer.name}.weight"], dtype=np.float64)
         b = model.tensors.get(f"{layer.name}.bias")
-        wp = layer_weight_params(w, b, params[layer.inputs[0]], layer.w_bits, ranges=weight_ranges)
+        wp = layer_weight_params(w, b, params[layer.inputs[0]], layer.w_bits, ranges=weight_ranges,
+                                 symmetric=symmetric_weights)
         bias = quantize_bias(np.zeros(w.shape[0]) if b is None else b, params[layer.inputs[0]], wp)
         weights[layer.name] = (rounding(layer, w, wp, stats[layer.name]), wp, bias)
     return plan_calibrated(model, params, weights=weights)

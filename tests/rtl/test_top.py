@@ -163,3 +163,50 @@ def test_top_arch_from_the_simulator_config():
     odd = replace(cfg, memory=replace(cfg.memory, dram_bytes_per_cycle=6.0))
     with pytest.raises(ValueError, match=r"config 'edge16_int4': .* power of two >= 1 bytes/cycle"):
         top_arch(odd)
+
+
+def _quantized_file(tmp_path, symmetric: bool):
+    """A float ONNX conv (3x3, 3 -> 8 channels, 16x16) and its int8 PTQ quantized-model file."""
+    import onnx
+
+    from hwsim.app.cli import main
+    from tests.importers.onnx_models import MODELS
+
+    model, _ = MODELS["conv_bn_relu"]()
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    np.save(tmp_path / "cal.npy", np.random.default_rng(0).normal(size=(3, 3, 16, 16)))
+    q = tmp_path / ("sym.npz" if symmetric else "asym.npz")
+    extra = ["--symmetric-weights"] if symmetric else []
+    assert main(["quantize", str(path), "--bits", "8", "--calibration", str(tmp_path / "cal.npy"),
+                 "--out", str(q), *extra]) == 0
+    return path, q
+
+
+def test_quantized_file_layer_bit_exact_amaranth(tmp_path, capsys):
+    """hwsim cosim layer --quantized: the file's integer weights and parameters through the top (4x4 int8)."""
+    from hwsim.app.cli import main
+    from hwsim.app.cosim_layer import cosim_layer
+    from sw.graph import load_imported_model
+    from sw.runtime.qmodel import load_quantized
+
+    path, q = _quantized_file(tmp_path, symmetric=True)
+    config = tmp_path / "top4.toml"
+    config.write_text('preset = "edge16_int4"\nname = "top4"\nrequant_lanes = 4\n\n[array]\nrows = 4\ncols = 4\n'
+                      'mac_modes = [4, 8]\n\n[memory]\nifmap_sram_bytes = 4096\nweight_sram_bytes = 4096\n'
+                      'ofmap_sram_bytes = 2048\ndram_bytes_per_cycle = 2.0\n')
+    report = cosim_layer(str(path), "Conv_2", str(config), None, (4, 4), "amaranth", quantized=str(q))
+    assert report.bits == 8 and report.first_mismatch is None and report.outputs == 4 * 4 * 8
+    # The weights the top ran are the file's: symmetric per-channel codes, zero point 0.
+    net = load_imported_model(path)
+    lp = load_quantized(q, net, path).plan.layers["Conv_2"]
+    assert np.all(np.asarray(lp.weight_zero_point) == 0) and np.abs(lp.weights).max() == 127
+    # A file with weight zero points is refused in one line (the array has no weight zero point).
+    _, asym = _quantized_file(tmp_path, symmetric=False)
+    capsys.readouterr()
+    assert main(["cosim", "layer", "--model", str(path), "--layer", "Conv_2", "--quantized", str(asym),
+                 "--config", str(config), "--size", "4x4", "--backend", "amaranth"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nonzero zero points" in err[0] and "--symmetric-weights" in err[0]
+    assert main(["cosim", "layer", "--model", str(path), "--layer", "Conv_2", "--quantized", str(q),
+                 "--bits", "4", "--backend", "amaranth"]) == 2

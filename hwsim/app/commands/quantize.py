@@ -47,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="fqn: percentile activation ranges (gamma 0.999) and per-channel min/max weights; "
                              "mse: activation and per-channel weight ranges clipped at least quantization MSE "
                              "(default fqn)")
+    parser.add_argument("--symmetric-weights", action="store_true",
+                        help="per-channel weight grids with zero point 0, as the RTL array multiplies them "
+                             "(needed by hwsim cosim layer --quantized; --ranges fqn only)")
     parser.add_argument("--bits", default="8", metavar="POLICY",
                         help="4, w4a8 (or 4/8), per part e.g. 8,head=4 (parts: backbone, neck, head); default 8")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -120,6 +123,8 @@ def quantize(args: argparse.Namespace) -> int:
     model = load_imported_model(args.model)
     if model.prequantized:
         raise ValueError(f"{args.model}: model is pre-quantized (int8); quantize takes float models")
+    if args.symmetric_weights and args.ranges != "fqn":
+        raise ValueError("--symmetric-weights: min/max weight ranges only (--ranges fqn)")
     if args.steps is not None and args.method != "fqn":
         raise ValueError("--steps applies to --method fqn only")
     model = model.with_bits(parse_bits(args.bits))
@@ -135,8 +140,10 @@ def quantize(args: argparse.Namespace) -> int:
                   "samples": len(samples)}
     losses: list[float] = []
     integer = quantize_plan(model, samples, args.method, args.seed, progress_wrapper(f"{args.method} samples/layers/steps"),
-                            steps=args.steps, losses=losses, ranges=args.ranges)
-    provenance = {"method": args.method, "ranges": args.ranges, "bits": args.bits, "first_last": args.first_last, "seed": args.seed,
+                            steps=args.steps, losses=losses, ranges=args.ranges,
+                            symmetric_weights=args.symmetric_weights)
+    provenance = {"method": args.method, "ranges": args.ranges, "symmetric_weights": args.symmetric_weights,
+                  "bits": args.bits, "first_last": args.first_last, "seed": args.seed,
                   "tool": f"hwsim {_tool_version()}", "losses": losses,
                   "calibration": source}
     qm = QuantizedModel(integer, {l.name: (l.w_bits, l.a_bits) for l in model.graph}, Path(args.model).name,
