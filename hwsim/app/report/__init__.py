@@ -20,9 +20,10 @@ __all__ = ["generate", "ALL_MODELS", "REAL_MODELS", "DEFAULT_EVAL_IMAGES", "DEFA
 
 REAL_MODELS = tuple(STUDIES)
 ALL_MODELS = (*REAL_MODELS, *ZOO)
-#: Evaluation images per real detector: the three pages take ~30-50 min on this 2-core machine
-#: (PicoDet ~4 s per image and setting, ~20 distinct settings).
-DEFAULT_EVAL_IMAGES = 20
+#: Evaluation images per real detector. Measured on the shared 2-core machine: PicoDet ~190 s of calibration plus
+#: ~125 s per image (27 distinct settings), YOLOX-tiny ~40 s and BlazeFace ~4 s per image: with 16 the whole
+#: report takes about 50-55 min there (less on an idle machine).
+DEFAULT_EVAL_IMAGES = 16
 #: Calibration images (``hwsim eval``'s default).
 DEFAULT_CALIBRATION_IMAGES = 16
 
