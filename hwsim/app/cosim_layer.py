@@ -104,9 +104,9 @@ def top_arch(cfg: HwConfig) -> TopArch:
 
 def _model_inputs(name: str, seed: int):
     """``(model, calibration samples, input sample)`` of a real model name or a model file."""
-    from hwsim.app.studies.setups import REAL_MODELS, real_setup
+    from hwsim.app.studies.setups import RTL_SETUPS, real_setup
 
-    if name in REAL_MODELS:
+    if name in RTL_SETUPS:
         setup = real_setup(name, n_eval=1)
         return setup.model, list(setup.calibration), setup.evaluation[0].inputs
     from sw.graph import load_imported_model

@@ -13,13 +13,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from sw.detect.boxes import Detections  # noqa: E402
 from sw.fileio import atomic_write_bytes  # noqa: E402
-from hwsim.app.studies.quality import Evaluation  # noqa: E402
-from hwsim.app.studies.setups import EvalInput, RealSetup  # noqa: E402
 from hwsim.app.studies.weights import LayerSpread  # noqa: E402
 
-__all__ = ["DPI", "save", "spread_figure", "sqnr_figure", "detections_figure"]
+__all__ = ["DPI", "save", "spread_figure"]
 
 DPI = 90
 
@@ -56,36 +53,3 @@ def spread_figure(spreads: Sequence[LayerSpread], ratios_db: np.ndarray, title: 
     b.set_title("per-layer spread (orange: depthwise)")
     fig.suptitle(title)
     return save(fig, path)
-
-
-def sqnr_figure(evaluations: Sequence[Evaluation], title: str, path: Path) -> Path:
-    """Per-layer SQNR (dB) of several configurations against the float model."""
-    fig, ax = plt.subplots(figsize=(10, 3.6))
-    for e in evaluations:
-        ax.plot([l.sqnr_db for l in e.layers], marker=".", label=e.config.label)
-    ax.axhline(0.0, color="grey", lw=0.8)
-    ax.set_xlabel("layer index (graph order)")
-    ax.set_ylabel("SQNR vs float (dB)")
-    ax.set_title(title)
-    ax.legend()
-    return save(fig, path)
-
-
-def _draw(ax, image: np.ndarray, boxes: np.ndarray, det: Detections, colour: str, title: str) -> None:
-    ax.imshow(image)
-    for (x1, y1, x2, y2), score in zip(boxes, det.scores):
-        ax.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, color=colour, lw=1.5))
-        if len(det) <= 5:
-            ax.text(x1, y1 - 3, f"{score:.2f}", color=colour, fontsize=8)
-    ax.set_title(title, fontsize=9)
-    ax.axis("off")
-
-
-def detections_figure(setup: RealSetup, item: EvalInput, panels: Sequence[tuple[str, Detections]], path: Path
-                      ) -> Path:
-    """Side-by-side detections (e.g. float, int8, int4) drawn on the evaluation image."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.9))
-    colours = ("lime", "deepskyblue", "red", "orange")
-    for ax, (label, det), colour in zip(np.atleast_1d(axes), panels, colours):
-        _draw(ax, item.image, setup.image_boxes(det, item), det, colour, f"{label}: {len(det)} detections")
-    return save(fig, path, palette=True)

@@ -38,10 +38,11 @@ from sw.graph.importers.onnx_import import load_onnx
 from sw.graph.importers.tflite_import import load_tflite
 from sw.graph.model import ImportedModel
 
-__all__ = ["EvalInput", "RealSetup", "REAL_MODELS", "real_setup", "blazeface_setup", "yolox_setup",
+__all__ = ["EvalInput", "RealSetup", "RTL_SETUPS", "real_setup", "blazeface_setup", "yolox_setup",
            "CALIBRATION_TEXTS", "EVALUATION_TEXTS", "N_CAL_BLAZEFACE"]
 
-REAL_MODELS = ("blazeface", "yolox_tiny")
+#: The real detectors whose layers the RTL section of their report page sends through the array.
+RTL_SETUPS = ("blazeface", "yolox_tiny")
 
 CALIBRATION_TEXTS: tuple[tuple[tuple[str, ...], int], ...] = (
     (("hwsim 4-bit", "RetinaNet YOLOv3", "int8 MAC array"), 34),
@@ -183,8 +184,8 @@ def yolox_setup() -> RealSetup:
 
 def real_setup(name: str, *, n_eval: int | None = None) -> RealSetup:
     """The setup of a real model by name; ``n_eval`` keeps only the first evaluation inputs."""
-    if name not in REAL_MODELS:
-        raise ValueError(f"real model: expected one of {', '.join(REAL_MODELS)}, got {name!r}")
+    if name not in RTL_SETUPS:
+        raise ValueError(f"real model: expected one of {', '.join(RTL_SETUPS)}, got {name!r}")
     setup = blazeface_setup() if name == "blazeface" else yolox_setup()
     if n_eval is None:
         return setup

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
 from sw.detect.boxes import Agreement, Detections, match_detections
-from hwsim.app.studies.quality import pool_agreements, sqnr_db
+from sw.detect.evaluate import _pool as pool_agreements  # the pooling behind hwsim eval's agreement
 from hwsim.app.studies.rtl_tiles import im2col
 from hwsim.app.studies.weights import channel_ranges, range_spread
-
-
-def test_sqnr_of_a_known_signal_and_noise():
-    signal = np.array([3.0, -4.0])  # energy 25
-    noise = np.array([0.3, 0.4])  # energy 0.25 -> ratio 100 -> 20 dB
-    assert sqnr_db(signal, signal + noise) == pytest.approx(20.0)
-    assert sqnr_db(signal, signal) == math.inf
-    assert sqnr_db(np.zeros(2), noise) == -math.inf
-
-
-def test_sqnr_rejects_shape_mismatch():
-    with pytest.raises(ValueError, match=r"^sqnr: shapes differ, \(2,\) vs \(3,\)$"):
-        sqnr_db(np.zeros(2), np.zeros(3))
 
 
 def test_range_spread_of_a_hand_built_tensor():
