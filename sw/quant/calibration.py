@@ -46,8 +46,8 @@ class _ValuePool:
     max_values: int
     n_expected: int
     seed: int
-    _chunks: list[np.ndarray] = field(default_factory=list, repr=False)
-    _count: int = field(default=0, repr=False)
+    _chunks: list[np.ndarray] = field(default_factory=list, init=False, repr=False)
+    _count: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._rng = np.random.default_rng(self.seed)
@@ -136,8 +136,8 @@ class MseObserver:
 class MinMaxObserver:
     """Global ``[min, max]`` over all observed values."""
 
-    _lo: float = field(default=np.inf, repr=False)
-    _hi: float = field(default=-np.inf, repr=False)
+    _lo: float = field(default=np.inf, init=False, repr=False)
+    _hi: float = field(default=-np.inf, init=False, repr=False)
 
     def observe(self, x: np.ndarray) -> None:
         """Record one batch."""
@@ -157,8 +157,8 @@ class EmaObserver:
     """Exponential moving averages of per-batch min and max (Jacob et al. 2018)."""
 
     momentum: float = 0.9
-    _lo: float | None = field(default=None, repr=False)
-    _hi: float | None = field(default=None, repr=False)
+    _lo: float | None = field(default=None, init=False, repr=False)
+    _hi: float | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.momentum < 1.0:

@@ -132,7 +132,7 @@ def test_per_tensor_minmax_row_equals_a_plan_built_by_hand(tmp_path):
     cal = load_coco(tmp_path / "cal")
     samples = [{det.input_name: det.family.preprocess(cal.load_image(r), det.input_hw)[0]} for r in cal.images]
     model = det.model.with_bits(BitPolicy(default=(8, 8)))
-    ranges = calibration_ranges(det.model, samples, {"mm": MinMaxObserver})["mm"]
+    ranges = calibration_ranges(det.model, samples, {"mm": lambda tensor: MinMaxObserver()})["mm"]
     plan = plan_calibrated(model, params_from_ranges(model, ranges), granularity="per_tensor")
     ref = evaluate(det, load_coco(tmp_path / "eval"), {"float": float_backend(det),
                                                        "q": planned_backend(det, model, plan)})
