@@ -35,6 +35,7 @@ from sw.extras import MissingExtra
 
 
 __all__ = ["DESIGNS", "WAIVER_FILE", "build_design", "to_verilog", "describe", "render_designs", "yosys_available", "yosys_cell_counts",
+           "yosys_cells_with_memories",
            "run_yosys"]
 
 DesignName = Literal["mac", "requant", "array"]
@@ -237,3 +238,43 @@ def yosys_cell_counts(verilog_text: str, top: str) -> dict[str, int]:
     counts = dict(module["num_cells_by_type"])
     counts["total"] = module["num_cells"]
     return counts
+
+
+def yosys_cells_with_memories(verilog_text: str, top: str) -> tuple[dict[str, int], list[dict[str, int]]]:
+    """Gate-level cell counts with every memory kept as one black-box cell, and the memories' sizes.
+
+    Script: ``proc -norom; flatten; opt; memory -nomap; opt -full; techmap; opt -fast;
+    abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX; opt -fast`` (the SRAMs stay ``$mem_v2``
+    cells instead of becoming flip-flops: a design's logic, with its SRAM macros listed apart).
+
+    Returns
+    -------
+    tuple
+        Cell type -> count (``$mem_v2`` included) plus ``"total"`` and ``"logic"`` (total
+        minus memories); and one ``{"words", "width", "bits", "read_ports", "write_ports"}``
+        per memory, largest first.
+    """
+    exe = yosys_available()
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "design.v").write_text(verilog_text)
+        subprocess.run(
+            [str(exe), "-q", "-p", f"read_verilog design.v; hierarchy -top {top}; proc -norom; flatten; opt; "
+             "memory -nomap; opt -full; techmap; opt -fast; abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX; "
+             "opt -fast; tee -q -o stat.json stat -json; select -set mems t:$mem_v2; write_json -selected mems.json"],
+            cwd=tmp, capture_output=True, text=True, check=True)
+        stats = json.loads((Path(tmp) / "stat.json").read_text())
+        cells = json.loads((Path(tmp) / "mems.json").read_text())
+    module = next(iter(stats["modules"].values()))
+    counts = dict(module["num_cells_by_type"])
+    counts["total"] = module["num_cells"]
+    counts["logic"] = module["num_cells"] - counts.get("$mem_v2", 0)
+    memories = []
+    for mod in cells["modules"].values():
+        for cell in mod["cells"].values():
+            if cell["type"] != "$mem_v2":
+                continue
+            p = {k: int(v, 2) if set(v) <= {"0", "1"} else int(v) for k, v in cell["parameters"].items()
+                 if k in ("SIZE", "WIDTH", "RD_PORTS", "WR_PORTS")}
+            memories.append({"words": p["SIZE"], "width": p["WIDTH"], "bits": p["SIZE"] * p["WIDTH"],
+                             "read_ports": p["RD_PORTS"], "write_ports": p["WR_PORTS"]})
+    return counts, sorted(memories, key=lambda m: -m["bits"])
