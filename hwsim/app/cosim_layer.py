@@ -167,8 +167,9 @@ def cosim_layer(model: str, layer: str, config: str | None, bits: int | None, si
         from sw.runtime.qmodel import load_quantized
 
         qm = load_quantized(quantized, net, model)
-        ops, run = planned_layer(qm.apply_bits(net), qm.plan, layer, sample, size)
-        bits = qm.apply_bits(net).graph.layer(layer).w_bits
+        at_bits = qm.apply_bits(net)
+        ops, run = planned_layer(at_bits, qm.plan, layer, sample, size)
+        bits = at_bits.graph.layer(layer).w_bits
     program, sched = _program(cfg, run, ops)
     latency = cfg.memory.dram_latency_cycles
     bench = TopBench(top, bench_words(top, program, 1 << 16), latency)

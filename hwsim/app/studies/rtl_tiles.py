@@ -31,6 +31,7 @@ from hwsim.costs import os_compute_cycles
 from rtl.arch import ArrayArch
 from rtl.cosim import cosim_array
 from rtl.timing import array_tile_cycles, array_tile_interval
+from rtl.top.layer import im2col
 from sw.golden.conv import conv2d
 from sw.graph.ir import Op
 from sw.graph.bits import BitPolicy
@@ -40,7 +41,7 @@ from hwsim.app.studies.quality import CalibratedRanges
 from hwsim.app.studies.setups import RealSetup
 
 __all__ = ["ARRAYS", "TILE_LAYERS", "TileCheck", "CycleRow", "ArrayModels", "build_arrays", "real_tile",
-           "check_real_tile", "cycle_sweep", "im2col"]
+           "check_real_tile", "cycle_sweep"]
 
 #: Arrays built with Verilator.
 ARRAYS = (ArrayArch(rows=8, cols=8, pe_bits=4, mac_modes=(4,), max_depth=256, requant_lanes=8),
@@ -125,20 +126,6 @@ def build_arrays(workdir: str | Path, shapes: Sequence[ArrayArch] = ARRAYS) -> A
     from rtl.backends import VerilatorModel
 
     return ArrayModels(tuple((s, VerilatorModel(s.create(), workdir)) for s in shapes))
-
-
-def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
-           padding: tuple[tuple[int, int], tuple[int, int]], pad_value: int) -> np.ndarray:
-    """``[oh * ow, kh * kw * C]`` patches of NHWC ``x[0]`` in OHWI order (ky, kx, c); pads hold ``pad_value``."""
-    (top, bottom), (left, right) = padding
-    padded = np.pad(x[0], ((top, bottom), (left, right), (0, 0)), constant_values=pad_value)
-    kh, kw = kernel
-    (sh, sw), (dh, dw) = stride, dilation
-    oh = (padded.shape[0] - dh * (kh - 1) - 1) // sh + 1
-    ow = (padded.shape[1] - dw * (kw - 1) - 1) // sw + 1
-    cols = [padded[ky * dh: ky * dh + sh * (oh - 1) + 1: sh, kx * dw: kx * dw + sw * (ow - 1) + 1: sw]
-            for ky in range(kh) for kx in range(kw)]
-    return np.stack(cols, axis=2).reshape(oh * ow, -1)
 
 
 @dataclass(frozen=True)

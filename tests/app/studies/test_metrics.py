@@ -7,7 +7,7 @@ import pytest
 
 from sw.detect.boxes import Agreement, Detections, match_detections
 from sw.detect.evaluate import _pool as pool_agreements  # the pooling behind hwsim eval's agreement
-from hwsim.app.studies.rtl_tiles import im2col
+from rtl.top.layer import im2col
 from hwsim.app.studies.weights import channel_ranges, range_spread
 
 
