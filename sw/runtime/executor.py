@@ -34,7 +34,8 @@ from sw.runtime.floatexec import run_float
 from sw.runtime.integer import PASS_THROUGH, IntegerPlan, is_float_layer, plan_calibrated, plan_prequantized, run_integer, tail_params
 from sw.graph.model import ImportedModel
 
-__all__ = ["calibrate", "calibration_ranges", "bounded_outputs", "BOUNDED_ACTIVATIONS", "params_from_ranges", "RANGES", "tensor_bits",
+__all__ = ["calibrate", "calibration_ranges", "bounded_outputs", "BOUNDED_ACTIVATIONS", "floor_ranges", "params_from_ranges",
+           "range_observers", "RANGES", "tensor_bits",
            "default_calibration", "execute", "Result", "DEFAULT_PERTURBATIONS", "NOISE_FRACTION", "OBSERVER_VALUES"]
 
 DEFAULT_PERTURBATIONS = 3
@@ -134,6 +135,36 @@ def calibration_ranges(model: ImportedModel, samples: Sequence[Mapping[str, np.n
     return {name: {key: obs.range() for key, obs in per_key.items()} for name, per_key in state.items()}
 
 
+def floor_ranges(model: ImportedModel, ranges: Mapping[str, tuple[float, float]],
+                 floors: Mapping[str, float]) -> dict[str, tuple[float, float]]:
+    """``ranges`` with the lower bound of every floored output raised to its floor.
+
+    ``floors`` maps model output names (e.g. score logits, whose small values a
+    detector never resolves) to a real lower bound; the floor also applies to every
+    tensor the output is reshaped or concatenated from (tail operations and the
+    producing layers), so that no tensor on the way spends codes below it. The
+    upper bound is raised to the floor if it lies below.
+    """
+    producers = {op.output: op.inputs for op in model.tail}
+    floored: dict[str, float] = {}
+    stack = []
+    for name, floor in floors.items():
+        if name not in model.outputs:
+            raise ValueError(f"range floor: '{name}' is not an output of model '{model.graph.name}' "
+                             f"(outputs: {', '.join(model.outputs)})")
+        stack.append((name, float(floor)))
+    while stack:
+        key, floor = stack.pop()
+        floored[key] = max(floor, floored.get(key, floor))
+        stack.extend((k, floor) for k in producers.get(key, ()))
+    out = dict(ranges)
+    for key, floor in floored.items():
+        if key in out:
+            lb, ub = out[key]
+            out[key] = (max(lb, floor), max(ub, floor))
+    return out
+
+
 def params_from_ranges(model: ImportedModel, ranges: Mapping[str, tuple[float, float]]) -> dict[str, QuantParams]:
     """Signed activation parameters at the graph's widths from calibrated ranges.
 
@@ -153,15 +184,25 @@ def params_from_ranges(model: ImportedModel, ranges: Mapping[str, tuple[float, f
 
 
 def calibrate(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]],
-              gamma: float = DEFAULT_GAMMA, ranges: str = "percentile") -> dict[str, QuantParams]:
+              gamma: float = DEFAULT_GAMMA, ranges: str = "percentile",
+              floors: Mapping[str, float] | None = None) -> dict[str, QuantParams]:
     """Calibrated signed activation parameters of every tensor the integer plan needs.
 
     ``ranges`` (one of :data:`RANGES`): ``"percentile"`` (FQN, ``gamma``) or
     ``"mse"`` (least quantization MSE at each tensor's width, :mod:`sw.quant.mse`);
     outputs of sigmoid / hard-sigmoid layers take min / max under both rules
-    (:func:`bounded_outputs`). Pass-through layers (pools, upsample, pad) and reshape / transpose tail
-    outputs take their input's parameters.
+    (:func:`bounded_outputs`). ``floors``: real lower bounds of model outputs
+    (:func:`floor_ranges`), e.g. score logits of a detector family. Pass-through
+    layers (pools, upsample, pad) and reshape / transpose tail outputs take their
+    input's parameters.
     """
+    found = calibration_ranges(model, samples, {ranges: range_observers(model, len(samples), ranges, gamma)})[ranges]
+    return params_from_ranges(model, floor_ranges(model, found, floors or {}))
+
+
+def range_observers(model: ImportedModel, n_samples: int, ranges: str = "percentile",
+                    gamma: float = DEFAULT_GAMMA) -> Callable[[str], Observer]:
+    """The observer factory of :func:`calibrate`'s range rule ``ranges`` for ``n_samples`` samples."""
     if ranges not in RANGES:
         raise ValueError(f"ranges: expected one of {', '.join(RANGES)}, got {ranges!r}")
     bits = tensor_bits(model)
@@ -171,10 +212,10 @@ def calibrate(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]],
         if key in bounded:
             return MinMaxObserver()
         if ranges == "mse" and bits(key) != FLOAT_BITS:
-            return MseObserver(bits=bits(key), max_values=OBSERVER_VALUES, n_expected=len(samples))
-        return PercentileObserver(gamma=gamma, max_values=OBSERVER_VALUES, n_expected=len(samples))
+            return MseObserver(bits=bits(key), max_values=OBSERVER_VALUES, n_expected=n_samples)
+        return PercentileObserver(gamma=gamma, max_values=OBSERVER_VALUES, n_expected=n_samples)
 
-    return params_from_ranges(model, calibration_ranges(model, samples, {ranges: factory})[ranges])
+    return factory
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from sw.runtime.floatexec import LUT_ACTIVATIONS, _pad, _upsample, float_layer_a
 from sw.graph.model import ImportedModel
 
 __all__ = ["LayerPlan", "IntegerPlan", "plan_prequantized", "plan_calibrated", "layer_weight_params", "WEIGHT_RANGES",
-           "run_integer", "tail_params", "PASS_THROUGH", "is_float_layer"]
+           "run_integer", "run_layer", "integer_outputs", "tail_params", "PASS_THROUGH", "is_float_layer"]
 
 # Ops whose output codes share the input's quantization parameters.
 PASS_THROUGH = frozenset({Op.MAXPOOL, Op.AVGPOOL, Op.GLOBAL_AVGPOOL, Op.UPSAMPLE, Op.PAD, Op.RESIZE_BILINEAR,
@@ -305,16 +305,25 @@ def run_integer(model: ImportedModel, plan: IntegerPlan, codes: Mapping[str, np.
         if observe:
             observe(name, env[name])
     for layer in model.graph:
-        xs = [env[n] for n in layer.inputs]
-        if is_float_layer(layer):
-            xs = [_as_real(n, x, plan.params) for n, x in zip(layer.inputs, xs)]
-            out = float_layer_activated(model, layer, xs)
-            env[layer.name] = out if layer.a_bits == FLOAT_BITS else plan.params[layer.name].quantize(out)
-        else:
-            xs = [plan.params[n].quantize(x) if x.dtype.kind == "f" else x for n, x in zip(layer.inputs, xs)]
-            env[layer.name] = _int_layer(layer, plan.layers[layer.name], xs, plan.params)
+        env[layer.name] = run_layer(model, plan, layer, [env[n] for n in layer.inputs])
         if observe:
             observe(layer.name, env[layer.name])
+    return integer_outputs(model, plan, env)
+
+
+def run_layer(model: ImportedModel, plan: IntegerPlan, layer: Layer, xs: list[np.ndarray]) -> np.ndarray:
+    """One layer of :func:`run_integer` (internal layout): codes in, codes out; a float layer
+    (``a_bits`` 32) takes reals or codes and returns reals."""
+    if is_float_layer(layer):
+        xs = [_as_real(n, x, plan.params) for n, x in zip(layer.inputs, xs)]
+        out = float_layer_activated(model, layer, xs)
+        return out if layer.a_bits == FLOAT_BITS else plan.params[layer.name].quantize(out)
+    xs = [plan.params[n].quantize(x) if x.dtype.kind == "f" else x for n, x in zip(layer.inputs, xs)]
+    return _int_layer(layer, plan.layers[layer.name], xs, plan.params)
+
+
+def integer_outputs(model: ImportedModel, plan: IntegerPlan, env: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The graph outputs of :func:`run_integer` (external layout, tail applied) from every layer's tensor ``env``."""
     native = {name: model.to_native(name, env[name]) for name in model.native_shapes
               if name in env and name not in model.input_names}
     for op in model.tail:

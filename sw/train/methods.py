@@ -125,13 +125,14 @@ def _gptq_layer(layer: Layer, w: np.ndarray, wp: QuantParams, hessian: np.ndarra
 def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], method: str, seed: int = 0,
                   progress: Progress = _identity, steps: int | None = None,
                   losses: list[float] | None = None, ranges: str = "fqn",
-                  symmetric_weights: bool = False) -> IntegerPlan:
+                  symmetric_weights: bool = False, floors: Mapping[str, float] | None = None) -> IntegerPlan:
     """Integer plan of ``model`` (at its widths) by ``method`` (one of :data:`METHODS`).
 
     ``steps`` (``fqn`` only) overrides the number of training steps; the loss
     curve is appended to ``losses`` if given. ``ranges``: a key of :data:`RANGE_RULES`.
     ``symmetric_weights``: per-channel weight grids with zero point 0 (what the RTL
-    array multiplies; min/max ranges only).
+    array multiplies; min/max ranges only). ``floors``: real lower bounds of model
+    outputs' activation ranges (score logits, :func:`sw.runtime.executor.floor_ranges`).
     """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
@@ -142,11 +143,11 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
         from sw.train.qat import DEFAULT_STEPS, finetune  # JAX only when training (extra "train")
         plan, curve = finetune(model, samples, steps=DEFAULT_STEPS if steps is None else steps, progress=progress,
                                act_ranges=act_ranges, weight_ranges=weight_ranges,
-                               symmetric_weights=symmetric_weights)
+                               symmetric_weights=symmetric_weights, floors=floors)
         if losses is not None:
             losses.extend(curve)
         return plan
-    params = calibrate(model, samples, ranges=act_ranges)
+    params = calibrate(model, samples, ranges=act_ranges, floors=floors)
     if method == "ptq":
         return plan_calibrated(model, params, weight_ranges=weight_ranges, symmetric_weights=symmetric_weights)
     if method == "gptq":

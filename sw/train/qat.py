@@ -55,7 +55,8 @@ def _channel_variance(v: np.ndarray) -> np.ndarray:
 def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], *, steps: int = DEFAULT_STEPS,
              lr: float = DEFAULT_LR, progress: Callable[[Iterable], Iterator] = iter,
              act_ranges: str = "percentile", weight_ranges: str = "minmax",
-             symmetric_weights: bool = False) -> tuple[IntegerPlan, list[float]]:
+             symmetric_weights: bool = False,
+             floors: Mapping[str, float] | None = None) -> tuple[IntegerPlan, list[float]]:
     """Fine-tune ``model`` (at its widths) on ``samples``; returns the exported plan and the loss per step.
 
     The loss list has ``steps + 1`` entries: before each update and after the last.
@@ -63,11 +64,12 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
     those with the lowest loss seen (``min(losses)``). Deterministic (full-batch
     Adam, no sampling). ``act_ranges`` (:data:`sw.runtime.executor.RANGES`) and
     ``weight_ranges`` (:data:`sw.runtime.integer.WEIGHT_RANGES`) set the fixed grids;
-    ``symmetric_weights`` gives the weight grids zero point 0.
+    ``symmetric_weights`` gives the weight grids zero point 0; ``floors`` bound
+    outputs' ranges from below (:func:`sw.runtime.executor.floor_ranges`).
     """
     if steps < 0:
         raise ValueError(f"steps: expected >= 0, got {steps}")
-    params = calibrate(model, samples, ranges=act_ranges)
+    params = calibrate(model, samples, ranges=act_ranges, floors=floors)
     fq = FakeQuantGraph.from_calibration(model, params, weight_ranges=weight_ranges, symmetric_weights=symmetric_weights)
     outputs = model.graph.outputs
 

@@ -1,4 +1,4 @@
-"""``hwsim quantize MODEL --method M [--ranges fqn|mse] --bits POLICY (--calibration FILE | --data DIR) --out FILE [--seed S]``.
+"""``hwsim quantize MODEL --method M [--ranges fqn|mse] --bits POLICY [--keep8 RULES] (--calibration FILE | --data DIR) --out FILE [--seed S]``.
 
 Quantizes a float ``.onnx`` / ``.tflite`` model with calibration samples and
 writes a quantized-model file (:mod:`sw.runtime.qmodel`) that
@@ -6,7 +6,11 @@ writes a quantized-model file (:mod:`sw.runtime.qmodel`) that
 execute. Samples are either an array file in the model's layout
 (``--calibration``) or the first ``--images`` images of a COCO-format dataset
 (``--data``, e.g. ``hwsim data make KIND --split calib``), preprocessed as the
-detector family's own package does (:mod:`sw.detect.families`). Methods:
+detector family's own package does (:mod:`sw.detect.families`); with
+``--data`` the score-logit outputs of the family get their calibrated lower
+bound raised to ``--score-floor`` (default -8). ``--keep8`` keeps weighted layers
+at 8 bits (:mod:`sw.train.keep`); ``--sensitivity FILE`` writes the per-layer
+sensitivity (:mod:`sw.train.sensitivity`) as JSON. Methods:
 :mod:`sw.train.methods`. Deterministic for a seed; progress on stderr.
 """
 
@@ -14,8 +18,11 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+import numpy as np
 
 from hwsim.app.commands import HELP
 from hwsim.app.console import progress_wrapper
@@ -23,14 +30,20 @@ from sw.fileio import OutputPlan
 from sw.graph import load_imported_model
 from sw.graph.bits import parse_bits
 from sw.runtime.arrays import load_samples
+from sw.detect.families import SCORE_LOGIT_FLOOR
+from sw.runtime.floatexec import run_float
 from sw.runtime.qmodel import QuantizedModel, encode_quantized, file_sha256
+from sw.train.keep import KeepPolicy, kept_layers, parse_keep, with_kept
 from sw.train.methods import METHODS, RANGE_RULES, quantize_plan, with_first_last
+from sw.train.sensitivity import LayerSensitivity, layer_sensitivity
 
 __all__ = ["register", "quantize", "DEFAULT_IMAGES"]
 
 #: Default and largest number of --data calibration images (each is kept in memory).
 DEFAULT_IMAGES = 32
 MAX_IMAGES = 1000
+#: Default number of calibration samples (the first ones) the per-layer sensitivity runs on.
+DEFAULT_SENSITIVITY_SAMPLES = 4
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,7 +79,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, metavar="N", help="fqn: training steps (default 100)")
     parser.add_argument("--plot", metavar="FILE", help="fqn: the loss curve as a PNG")
     parser.add_argument("--first-last", type=int, metavar="BITS",
-                        help="widths of the first and last weighted layers (w and a), e.g. 8")
+                        help="widths of the first weighted layer and the weighted layers producing outputs (w and a), "
+                             "e.g. 8")
+    parser.add_argument("--keep8", metavar="RULES",
+                        help="weighted layers kept at w8a8, rules separated by commas: first:K, last:K (topological "
+                             "order), sensitive:N (the N remaining layers with the lowest output SQNR alone at the low "
+                             "width), e.g. first:1,sensitive:6")
+    parser.add_argument("--sensitivity", metavar="FILE",
+                        help="write every weighted layer's output SQNR (dB) alone at the low width as JSON")
+    parser.add_argument("--sensitivity-samples", type=int, default=DEFAULT_SENSITIVITY_SAMPLES, metavar="K",
+                        help=f"calibration samples the sensitivity runs on (the first K; default "
+                             f"{DEFAULT_SENSITIVITY_SAMPLES})")
+    parser.add_argument("--score-floor", type=float, default=SCORE_LOGIT_FLOOR, metavar="LOGIT",
+                        help=f"--data: lower bound of the calibrated range of the family's score-logit outputs "
+                             f"(default {SCORE_LOGIT_FLOOR:g}: score 3.4e-4)")
+    parser.add_argument("--no-score-floor", action="store_true", help="--data: calibrate score logits unbounded")
     parser.set_defaults(func=quantize)
 
 
@@ -93,8 +120,9 @@ def _loss_png(losses: list[float], title: str) -> bytes:
     return buf.getvalue()
 
 
-def _dataset_samples(args: argparse.Namespace) -> tuple[list[dict], dict]:
-    """The first ``--images`` images of the COCO dataset ``--data``, preprocessed for the detector."""
+def _dataset_samples(args: argparse.Namespace) -> tuple[list[dict], dict, dict[str, float]]:
+    """The first ``--images`` images of the COCO dataset ``--data``, preprocessed for the detector,
+    the provenance, and the range floors of the family's score-logit outputs."""
     from sw.data.synth.coco import load_coco
     from sw.detect.evaluate import load_detector
 
@@ -105,9 +133,24 @@ def _dataset_samples(args: argparse.Namespace) -> tuple[list[dict], dict]:
     samples = [{detector.input_name: detector.family.preprocess(dataset.load_image(r), detector.input_hw)[0]}
                for r in dataset.images]
     ids = [int(r["id"]) for r in dataset.images]
+    floors: dict[str, float] = {}
+    if not args.no_score_floor:
+        outputs = run_float(detector.model, samples[0])
+        names = detector.family.score_logit_outputs(list(outputs), [np.shape(v) for v in outputs.values()])
+        floors = {n: args.score_floor for n in names}
     return samples, {"data": Path(args.data).name, "family": detector.family.name,
                      "annotations_sha256": file_sha256(Path(args.data) / "annotations.json"),
-                     "image_ids": ids, "samples": len(samples)}
+                     "image_ids": ids, "samples": len(samples)}, floors
+
+
+def _sensitivity_json(model_name: str, bits: str, samples: int, rows: tuple[LayerSensitivity, ...]) -> bytes:
+    """The per-layer sensitivity as JSON (layers in topological order, SQNR in dB; null: no error)."""
+    def db(v: float) -> float | None:
+        return None if np.isinf(v) else round(float(v), 3)
+    layers = [{"layer": r.layer, "bits": list(r.bits), "sqnr_db": db(r.sqnr_db),
+               "output_sqnr_db": {k: db(v) for k, v in r.output_sqnr_db.items()}} for r in rows]
+    return (json.dumps({"model": model_name, "bits": bits, "samples": samples, "layers": layers}, indent=1)
+            + "\n").encode()
 
 
 def quantize(args: argparse.Namespace) -> int:
@@ -120,6 +163,14 @@ def quantize(args: argparse.Namespace) -> int:
     if args.plot is not None and (args.method != "fqn" or Path(args.plot).suffix.lower() != ".png"):
         raise ValueError(f"{args.plot}: --plot writes the fqn loss curve as a .png (with --method fqn)")
     plot = plan.file(args.plot, "--plot")
+    if args.sensitivity is not None and Path(args.sensitivity).suffix.lower() != ".json":
+        raise ValueError(f"{args.sensitivity}: --sensitivity writes a .json file")
+    sensitivity_out = plan.file(args.sensitivity, "--sensitivity")
+    keep = KeepPolicy() if args.keep8 is None else parse_keep(args.keep8)
+    if args.keep8 is not None and args.first_last is not None:
+        raise ValueError("--keep8 and --first-last: give one mixed-width policy")
+    if args.sensitivity_samples < 1:
+        raise ValueError(f"--sensitivity-samples: expected a number >= 1, got {args.sensitivity_samples}")
     model = load_imported_model(args.model)
     if model.prequantized:
         raise ValueError(f"{args.model}: model is pre-quantized (int8); quantize takes float models")
@@ -130,28 +181,46 @@ def quantize(args: argparse.Namespace) -> int:
     model = model.with_bits(parse_bits(args.bits))
     if args.first_last is not None:
         model = with_first_last(model, args.first_last)
+    floors: dict[str, float] = {}
     if args.data is not None:
-        samples, source = _dataset_samples(args)
+        samples, source, floors = _dataset_samples(args)
     else:
-        if args.images != DEFAULT_IMAGES or args.family is not None:
-            raise ValueError("--images and --family apply to --data only")
+        if args.images != DEFAULT_IMAGES or args.family is not None or args.no_score_floor \
+                or args.score_floor != SCORE_LOGIT_FLOOR:
+            raise ValueError("--images, --family, --score-floor and --no-score-floor apply to --data only")
         samples = load_samples(args.calibration, {n: model.native_shapes[n] for n in model.input_names})
         source = {"name": Path(args.calibration).name, "sha256": file_sha256(args.calibration),
                   "samples": len(samples)}
+    sensitivity = None
+    if keep.sensitive or sensitivity_out is not None:
+        act_ranges, weight_ranges = RANGE_RULES[args.ranges]
+        sensitivity = layer_sensitivity(model, samples[:args.sensitivity_samples], ranges=act_ranges,
+                                        weight_ranges=weight_ranges, symmetric_weights=args.symmetric_weights,
+                                        floors=floors,
+                                        progress=progress_wrapper("sensitivity layers"))
+    kept = kept_layers(model, keep, sensitivity)
+    model = with_kept(model, kept)
     losses: list[float] = []
     integer = quantize_plan(model, samples, args.method, args.seed, progress_wrapper(f"{args.method} samples/layers/steps"),
                             steps=args.steps, losses=losses, ranges=args.ranges,
-                            symmetric_weights=args.symmetric_weights)
+                            symmetric_weights=args.symmetric_weights, floors=floors)
     provenance = {"method": args.method, "ranges": args.ranges, "symmetric_weights": args.symmetric_weights,
-                  "bits": args.bits, "first_last": args.first_last, "seed": args.seed,
+                  "bits": args.bits, "first_last": args.first_last, "keep8": args.keep8, "kept": list(kept),
+                  "score_floors": floors, "seed": args.seed,
                   "tool": f"hwsim {_tool_version()}", "losses": losses,
                   "calibration": source}
     qm = QuantizedModel(integer, {l.name: (l.w_bits, l.a_bits) for l in model.graph}, Path(args.model).name,
                         file_sha256(args.model), provenance)
     plan.stage(out, encode_quantized(qm))
+    if sensitivity_out is not None:
+        plan.stage(sensitivity_out, _sensitivity_json(Path(args.model).name, args.bits, min(len(samples),
+                   args.sensitivity_samples), sensitivity))
     if plot is not None:
         plan.stage(plot, _loss_png(losses, f"{Path(args.model).name}: fqn, bits {args.bits}"))
     plan.commit()
     curve = f"; loss {losses[0]:.4g} -> {losses[-1]:.4g} in {len(losses) - 1} steps" if losses else ""
-    print(f"{args.model}: {args.method} ({args.ranges} ranges) at bits {args.bits} on {len(samples)} samples{curve}; wrote {args.out}")
+    kept_note = f"; kept at 8 bits: {', '.join(kept)}" if kept else ""
+    floor_note = "".join(f"; {n} range floored at {f:g}" for n, f in floors.items())
+    print(f"{args.model}: {args.method} ({args.ranges} ranges) at bits {args.bits} on {len(samples)} samples"
+          f"{curve}{kept_note}{floor_note}; wrote {args.out}")
     return 0
