@@ -23,6 +23,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import json
+import math
+
 import numpy as np
 
 from sw.graph.ir import FLOAT_BITS, Op
@@ -32,7 +35,8 @@ from sw.runtime.executor import calibration_ranges, floor_ranges, params_from_ra
 from sw.runtime.floatexec import run_float
 from sw.runtime.integer import IntegerPlan, integer_outputs, plan_calibrated, run_layer
 
-__all__ = ["LayerSensitivity", "WEIGHTED", "weighted_layers", "sqnr_db", "layer_sensitivity"]
+__all__ = ["LayerSensitivity", "WEIGHTED", "weighted_layers", "sqnr_db", "layer_sensitivity", "sensitivity_json",
+           "parse_sensitivity_json"]
 
 WEIGHTED = (Op.CONV, Op.DEPTHWISE, Op.FC)
 Progress = Callable[[Iterable], Iterator]
@@ -151,3 +155,30 @@ def _rerun_from(model: ImportedModel, plan: IntegerPlan, start: str, reference: 
             env[layer.name] = run_layer(model, plan, layer, [env[n] for n in layer.inputs])
             dirty.add(layer.name)
     return integer_outputs(model, plan, env)
+
+
+def _db(value: float) -> float | None:
+    return None if math.isinf(value) else round(float(value), 4)
+
+
+def sensitivity_json(rows: Sequence[LayerSensitivity], model_name: str, bits: str, samples: int) -> str:
+    """JSON text of a sensitivity study (layers in topological order; SQNR in dB, ``null``: no error)."""
+    layers = [{"layer": r.layer, "bits": list(r.bits), "sqnr_db": _db(r.sqnr_db),
+               "output_sqnr_db": {k: _db(v) for k, v in r.output_sqnr_db.items()}} for r in rows]
+    return json.dumps({"model": model_name, "bits": bits, "samples": samples, "layers": layers}, indent=1) + "\n"
+
+
+def parse_sensitivity_json(text: str, model: ImportedModel, where: str) -> tuple[LayerSensitivity, ...]:
+    """The rows of :func:`sensitivity_json` text, checked against ``model``'s weighted layers and widths."""
+    try:
+        rows = tuple(LayerSensitivity(layer=str(r["layer"]), bits=(int(r["bits"][0]), int(r["bits"][1])),
+                                      output_sqnr_db={k: math.inf if v is None else float(v)
+                                                      for k, v in r["output_sqnr_db"].items()})
+                     for r in json.loads(text)["layers"])
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise ValueError(f"{where}: not a sensitivity file of hwsim quantize --sensitivity ({exc})") from None
+    layers = {l.name: l for l in model.graph}
+    expected = [(n, (layers[n].w_bits, layers[n].a_bits)) for n in weighted_layers(model)]
+    if [(r.layer, r.bits) for r in rows] != expected:
+        raise ValueError(f"{where}: its layers and widths differ from model '{model.graph.name}' at these --bits")
+    return rows

@@ -149,7 +149,13 @@ def test_keep8_and_sensitivity_file_from_the_command(small, capsys):
     assert loaded.provenance["kept"] == [n for n in names if n in (names[0], worst)]
     assert {n for n in names if loaded.bits[n] == (8, 8)} == {names[0], worst}
     assert all(loaded.bits[n] == (4, 4) for n in names if n not in (names[0], worst))
+    assert _cli("quantize", path, "--bits", "4", "--keep8", "first:1,sensitive:1", "--calibration", tmp / "cal.npy",
+                "--out", tmp / "q2.npz", "--sensitivity-from", tmp / "s.json") == 0
+    assert load_quantized(tmp / "q2.npz", model, path).provenance["kept"] == loaded.provenance["kept"]
     capsys.readouterr()
+    assert _cli("quantize", path, "--bits", "8", "--keep8", "sensitive:1", "--calibration", tmp / "cal.npy",
+                "--out", tmp / "r.npz", "--sensitivity-from", tmp / "s.json") == 2
+    assert "differ" in capsys.readouterr().err
     assert _cli("quantize", path, "--keep8", "top:3", "--calibration", tmp / "cal.npy", "--out", tmp / "r.npz") == 2
     assert _cli("quantize", path, "--keep8", "first:1", "--first-last", "8", "--calibration", tmp / "cal.npy",
                 "--out", tmp / "r.npz") == 2

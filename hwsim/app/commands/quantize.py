@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from sw.runtime.floatexec import run_float
 from sw.runtime.qmodel import QuantizedModel, encode_quantized, file_sha256
 from sw.train.keep import KeepPolicy, kept_layers, parse_keep, with_kept
 from sw.train.methods import METHODS, RANGE_RULES, quantize_plan, with_first_last
-from sw.train.sensitivity import LayerSensitivity, layer_sensitivity
+from sw.train.sensitivity import layer_sensitivity, parse_sensitivity_json, sensitivity_json
 
 __all__ = ["register", "quantize", "DEFAULT_IMAGES"]
 
@@ -87,6 +86,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "width), e.g. first:1,sensitive:6")
     parser.add_argument("--sensitivity", metavar="FILE",
                         help="write every weighted layer's output SQNR (dB) alone at the low width as JSON")
+    parser.add_argument("--sensitivity-from", metavar="FILE",
+                        help="sensitive:N ranks the layers by this --sensitivity file (same model and --bits) "
+                             "instead of measuring again")
     parser.add_argument("--sensitivity-samples", type=int, default=DEFAULT_SENSITIVITY_SAMPLES, metavar="K",
                         help=f"calibration samples the sensitivity runs on (the first K; default "
                              f"{DEFAULT_SENSITIVITY_SAMPLES})")
@@ -143,20 +145,10 @@ def _dataset_samples(args: argparse.Namespace) -> tuple[list[dict], dict, dict[s
                      "image_ids": ids, "samples": len(samples)}, floors
 
 
-def _sensitivity_json(model_name: str, bits: str, samples: int, rows: tuple[LayerSensitivity, ...]) -> bytes:
-    """The per-layer sensitivity as JSON (layers in topological order, SQNR in dB; null: no error)."""
-    def db(v: float) -> float | None:
-        return None if np.isinf(v) else round(float(v), 3)
-    layers = [{"layer": r.layer, "bits": list(r.bits), "sqnr_db": db(r.sqnr_db),
-               "output_sqnr_db": {k: db(v) for k, v in r.output_sqnr_db.items()}} for r in rows]
-    return (json.dumps({"model": model_name, "bits": bits, "samples": samples, "layers": layers}, indent=1)
-            + "\n").encode()
-
-
 def quantize(args: argparse.Namespace) -> int:
     """Execute the command; returns 0 (errors raise ValueError)."""
     data_file = None if args.data is None else str(Path(args.data) / "annotations.json")
-    plan = OutputPlan(inputs=[args.model, args.calibration, data_file])
+    plan = OutputPlan(inputs=[args.model, args.calibration, data_file, args.sensitivity_from])
     if Path(args.out).suffix.lower() != ".npz":
         raise ValueError(f"{args.out}: --out must be a .npz file")
     out = plan.file(args.out, "--out")
@@ -192,7 +184,15 @@ def quantize(args: argparse.Namespace) -> int:
         source = {"name": Path(args.calibration).name, "sha256": file_sha256(args.calibration),
                   "samples": len(samples)}
     sensitivity = None
-    if keep.sensitive or sensitivity_out is not None:
+    if args.sensitivity_from is not None:
+        if sensitivity_out is not None:
+            raise ValueError("--sensitivity-from and --sensitivity: read the study or measure it, not both")
+        try:
+            text = Path(args.sensitivity_from).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{args.sensitivity_from}: cannot read the --sensitivity-from file ({exc})") from None
+        sensitivity = parse_sensitivity_json(text, model, args.sensitivity_from)
+    elif keep.sensitive or sensitivity_out is not None:
         act_ranges, weight_ranges = RANGE_RULES[args.ranges]
         sensitivity = layer_sensitivity(model, samples[:args.sensitivity_samples], ranges=act_ranges,
                                         weight_ranges=weight_ranges, symmetric_weights=args.symmetric_weights,
@@ -213,8 +213,8 @@ def quantize(args: argparse.Namespace) -> int:
                         file_sha256(args.model), provenance)
     plan.stage(out, encode_quantized(qm))
     if sensitivity_out is not None:
-        plan.stage(sensitivity_out, _sensitivity_json(Path(args.model).name, args.bits, min(len(samples),
-                   args.sensitivity_samples), sensitivity))
+        plan.stage(sensitivity_out, sensitivity_json(sensitivity, Path(args.model).name, args.bits,
+                                                     min(len(samples), args.sensitivity_samples)).encode())
     if plot is not None:
         plan.stage(plot, _loss_png(losses, f"{Path(args.model).name}: fqn, bits {args.bits}"))
     plan.commit()
