@@ -3,7 +3,8 @@
 For each weighted layer ``L`` (conv / depthwise / fc, topological order) the model
 runs with every layer in float except ``L``, which runs through the integer golden
 model at its own widths (weights and activations as the policy set them; its
-float input is quantized at ``L``'s activation width). The error is measured on
+float input is quantized at ``L``'s activation width; pass-through layers such as
+pools that feed ``L`` share its input's grid and run with it). The error is measured on
 the graph outputs against the float model, as the signal-to-quantization-noise
 ratio
 
@@ -28,12 +29,12 @@ import math
 
 import numpy as np
 
-from sw.graph.ir import FLOAT_BITS, Op
+from sw.graph.ir import FLOAT_BITS, Layer, Op
 from sw.graph.model import ImportedModel
 from sw.quant.calibration import DEFAULT_GAMMA
 from sw.runtime.executor import calibration_ranges, floor_ranges, params_from_ranges, range_observers
 from sw.runtime.floatexec import run_float
-from sw.runtime.integer import IntegerPlan, integer_outputs, plan_calibrated, run_layer
+from sw.runtime.integer import PASS_THROUGH, IntegerPlan, integer_outputs, plan_calibrated, run_layer
 
 __all__ = ["LayerSensitivity", "WEIGHTED", "weighted_layers", "sqnr_db", "layer_sensitivity", "sensitivity_json",
            "parse_sensitivity_json"]
@@ -133,23 +134,38 @@ def layer_sensitivity(model: ImportedModel, samples: Sequence[Mapping[str, np.nd
     results = []
     for name in progress(names):
         layer = next(l for l in order if l.name == name)
-        single = replace(model, graph=floating.with_bits(layers={name: (layer.w_bits, layer.a_bits)}))
+        widths = {n: (layer.w_bits, layer.a_bits) for n in (name, *_pass_through_feed(order, name))}
+        single = replace(model, graph=floating.with_bits(layers=widths))
         params = params_from_ranges(single, found)
         plan = plan_calibrated(single, params, weight_ranges=weight_ranges, symmetric_weights=symmetric_weights)
         outs: dict[str, list[np.ndarray]] = {n: [] for n in model.outputs}
         for ref_env in envs:
-            for n, v in _rerun_from(single, plan, name, ref_env).items():
+            for n, v in _rerun_from(single, plan, tuple(widths), ref_env).items():
                 outs[n].append(clipped(n, params[n].dequantize(v) if v.dtype.kind in "iu" else v))
         per_output = {n: sqnr_db([r[n] for r in reference], outs[n]) for n in model.outputs}
         results.append(LayerSensitivity(layer=name, bits=(layer.w_bits, layer.a_bits), output_sqnr_db=per_output))
     return tuple(results)
 
 
-def _rerun_from(model: ImportedModel, plan: IntegerPlan, start: str, reference: Mapping[str, np.ndarray]) -> dict:
-    """Graph outputs of ``model``'s plan, re-running only ``start`` and the layers that depend on it;
+def _pass_through_feed(order: Sequence[Layer], name: str) -> list[str]:
+    """The pass-through layers (pools, pads, ...) feeding layer ``name`` directly or through each other:
+    they share their input's quantization grid, so they run at the layer's widths with it."""
+    by_name = {l.name: l for l in order}
+    found, stack = [], list(by_name[name].inputs)
+    while stack:
+        producer = by_name.get(stack.pop())
+        if producer is not None and producer.op in PASS_THROUGH and producer.name not in found:
+            found.append(producer.name)
+            stack.extend(producer.inputs)
+    return found
+
+
+def _rerun_from(model: ImportedModel, plan: IntegerPlan, starts: Sequence[str],
+                reference: Mapping[str, np.ndarray]) -> dict:
+    """Graph outputs of ``model``'s plan, re-running only ``starts`` and the layers that depend on them;
     every other tensor is taken from the float run ``reference`` (internal layout)."""
     env = dict(reference)
-    dirty = {start}
+    dirty = set(starts)
     for layer in model.graph:
         if layer.name in dirty or dirty.intersection(layer.inputs):
             env[layer.name] = run_layer(model, plan, layer, [env[n] for n in layer.inputs])

@@ -18,7 +18,7 @@ from sw.graph.bits import parse_bits
 from sw.quant.ranges import params_from_range
 from sw.runtime.executor import calibrate, calibration_ranges, floor_ranges, range_observers
 from sw.runtime.floatexec import run_float
-from sw.runtime.integer import plan_calibrated, run_integer
+from sw.runtime.integer import PASS_THROUGH, plan_calibrated, run_integer
 from sw.runtime.qmodel import load_quantized
 from sw.train.keep import KeepPolicy, kept_layers, parse_keep
 from sw.train.sensitivity import LayerSensitivity, layer_sensitivity, sqnr_db, weighted_layers
@@ -77,19 +77,26 @@ def test_sqnr_by_hand():
     assert sqnr_db([np.array([1.0])], [np.array([1.0])]) == math.inf
 
 
-def test_sensitivity_equals_a_whole_integer_run_with_one_layer_at_the_low_width(small):
+@pytest.mark.parametrize("key", ["silu_resize_concat", "hardsigmoid_gap_gemm"])
+def test_sensitivity_equals_a_whole_integer_run_with_one_layer_at_the_low_width(tmp_path, key):
     """The prefix-reusing measurement against run_integer of the whole single-layer model."""
-    _, _, model, samples = small
+    proto, _ = MODELS[key]()
+    onnx.save(proto, tmp_path / "m.onnx")
+    model = load_imported_model(tmp_path / "m.onnx")
+    name = model.input_names[0]
+    rng = np.random.default_rng(0)
+    samples = [{name: rng.normal(size=model.native_shapes[name])} for _ in range(3)]
     low = model.with_bits(parse_bits("4"))
     rows = layer_sensitivity(low, samples)
     assert [r.layer for r in rows] == weighted_layers(low)
     refs = [run_float(model, s) for s in samples]
     floating = model.graph.with_bits(default=(32, 32))
     for row in rows:
-        single = replace(model, graph=floating.with_bits(layers={row.layer: (4, 4)}))
+        # the layer, and a pool / pad feeding it (sharing its input grid), at 4 bits; the rest float
+        feed = [l.name for l in model.graph if l.op in PASS_THROUGH and l.name in model.graph.layer(row.layer).inputs]
+        single = replace(model, graph=floating.with_bits(layers={n: (4, 4) for n in (row.layer, *feed)}))
         params = calibrate(single, samples)
         plan = plan_calibrated(single, params)
-        name = model.input_names[0]
         outs = [run_integer(single, plan, {name: np.asarray(s[name], np.float64)}) for s in samples]
         for out_name, got in row.output_sqnr_db.items():
             approx = [o[out_name] if o[out_name].dtype.kind == "f" else params[out_name].dequantize(o[out_name])
