@@ -59,10 +59,6 @@ Decode = Callable[[Sequence[np.ndarray], tuple[int, int], float], Detections]
 ScoreLogits = Callable[[Sequence[tuple[int, ...]]], tuple[int, ...]]
 
 
-def _no_score_logits(shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
-    return ()
-
-
 @dataclass(frozen=True)
 class Family:
     """How to feed and decode one detector family.
@@ -81,7 +77,7 @@ class Family:
         Default class names (a model file may carry its own).
     score_logits
         ``(output shapes in file order) -> indices`` of the outputs that ``decode`` turns into
-        scores with a sigmoid (raw logits); none for families whose graphs apply the sigmoid.
+        scores with a sigmoid (raw logits); None for families whose graphs apply the sigmoid.
     """
 
     name: str
@@ -90,11 +86,11 @@ class Family:
     decode: Decode
     score_threshold: float
     class_names: tuple[str, ...]
-    score_logits: ScoreLogits = _no_score_logits
+    score_logits: ScoreLogits | None = None
 
     def score_logit_outputs(self, names: Sequence[str], shapes: Sequence[tuple[int, ...]]) -> tuple[str, ...]:
         """Names of the outputs (file order ``names``, ``shapes``) that hold score logits."""
-        return tuple(names[i] for i in self.score_logits(shapes))
+        return () if self.score_logits is None else tuple(names[i] for i in self.score_logits(shapes))
 
     def detect(self, outputs: Sequence[np.ndarray], input_hw: tuple[int, int], input_map: InputMap,
                score_threshold: float | None = None) -> Detections:

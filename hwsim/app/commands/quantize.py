@@ -136,7 +136,7 @@ def _dataset_samples(args: argparse.Namespace) -> tuple[list[dict], dict, dict[s
                for r in dataset.images]
     ids = [int(r["id"]) for r in dataset.images]
     floors: dict[str, float] = {}
-    if not args.no_score_floor:
+    if not args.no_score_floor and detector.family.score_logits is not None:
         outputs = run_float(detector.model, samples[0])
         names = detector.family.score_logit_outputs(list(outputs), [np.shape(v) for v in outputs.values()])
         floors = {n: args.score_floor for n in names}
