@@ -140,7 +140,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
     act_ranges, weight_ranges = RANGE_RULES[ranges]
     if method == "fqn":
         from sw.train.qat import DEFAULT_STEPS, finetune  # JAX only when training (extra "train")
-        plan, curve = finetune(model, samples, steps=DEFAULT_STEPS if steps is None else steps, progress=progress,
+        plan, curve = finetune(model, samples, steps=DEFAULT_STEPS if steps is None else steps, seed=seed,
+                               progress=progress,
                                act_ranges=act_ranges, weight_ranges=weight_ranges,
                                symmetric_weights=symmetric_weights)
         if losses is not None:
