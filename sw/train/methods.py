@@ -42,10 +42,12 @@ from sw.runtime.floatexec import run_float
 from sw.runtime.integer import IntegerPlan, is_float_layer, layer_weight_params, plan_calibrated
 from sw.train.gptq import gptq_codes, layer_columns, second_moments
 
-__all__ = ["METHODS", "RANGE_RULES", "ROWS_PER_SAMPLE", "quantize_plan", "layer_inputs", "layer_hessians", "layer_rows",
+__all__ = ["METHODS", "STEPPED", "RANGE_RULES", "ROWS_PER_SAMPLE", "quantize_plan", "layer_inputs", "layer_hessians", "layer_rows",
            "with_first_last"]
 
 METHODS = ("ptq", "gptq", "adaround", "fqn")
+#: Methods that train for a number of steps (``--steps``).
+STEPPED = frozenset({"fqn"})
 #: Range rules: name -> (activation ranges of :func:`calibrate`, weight ranges of :func:`plan_calibrated`).
 RANGE_RULES = {"fqn": ("percentile", "minmax"), "mse": ("mse", "mse")}
 ROWS_PER_SAMPLE = 1024

@@ -24,7 +24,7 @@ from sw.graph import load_imported_model
 from sw.graph.bits import parse_bits
 from sw.runtime.arrays import load_samples
 from sw.runtime.qmodel import QuantizedModel, encode_quantized, file_sha256
-from sw.train.methods import METHODS, RANGE_RULES, quantize_plan, with_first_last
+from sw.train.methods import METHODS, RANGE_RULES, STEPPED, quantize_plan, with_first_last
 
 __all__ = ["register", "quantize", "DEFAULT_IMAGES"]
 
@@ -125,8 +125,8 @@ def quantize(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.model}: model is pre-quantized (int8); quantize takes float models")
     if args.symmetric_weights and args.ranges != "fqn":
         raise ValueError("--symmetric-weights: min/max weight ranges only (--ranges fqn)")
-    if args.steps is not None and args.method != "fqn":
-        raise ValueError("--steps applies to --method fqn only")
+    if args.steps is not None and args.method not in STEPPED:
+        raise ValueError(f"--steps applies to --method {', '.join(sorted(STEPPED))} only")
     model = model.with_bits(parse_bits(args.bits))
     if args.first_last is not None:
         model = with_first_last(model, args.first_last)
