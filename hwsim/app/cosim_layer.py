@@ -60,6 +60,7 @@ class LayerReport:
     fast_cycles: int
     build_seconds: float
     run_seconds: float
+    stimulus_cycles: int
     rtl_split: dict
     sim_split: dict
 
@@ -203,6 +204,7 @@ def cosim_layer(model: str, layer: str, config: str | None, bits: int | None, si
                        mismatches=result.mismatches, first_mismatch=result.first_mismatch(),
                        rtl_cycles=result.cycles, event_cycles=int(event), fast_cycles=int(fast),
                        build_seconds=round(build, 3), run_seconds=round(result.run_seconds, 3),
+                       stimulus_cycles=result.stimulus_cycles,
                        rtl_split=result.split(), sim_split=sim_split)
 
 
