@@ -56,9 +56,9 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load_config(args.config)
     print("| config | layer | bits | GEMM M x N x K | bit-exact | RTL cycles | event | fast | RTL - event | "
-          "DMA words equal | Verilator run s | layer cycles/s | stimulus cycles/s | simulator s (fast / event) | "
+          "instructions | DMA words equal | Verilator run s | layer cycles/s | stimulus cycles/s | simulator s (fast / event) | "
           "speed ratio (fast / event) |")
-    print("|---|---|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|", flush=True)
     for spec in args.layers:
         model, name, bits, size = spec.split(":")
         bits, size = int(bits), parse_size(size)
@@ -69,11 +69,11 @@ def main() -> None:
         g = r.gemm
         print(f"| {r.config} | {model} {name} {size[0]}x{size[1]} | int{bits} | {g['m']}x{g['n']}x{g['k']} | "
               f"{'yes' if r.mismatches == 0 else 'NO'} | {r.rtl_cycles:,} | {r.event_cycles:,} | {r.fast_cycles:,} | "
-              f"{100 * (r.rtl_cycles / r.event_cycles - 1):+.1f}% | "
+              f"{100 * (r.rtl_cycles / r.event_cycles - 1):+.1f}% | {r.instructions} | "
               f"{'yes' if equal else 'no'} ({rs['dram_reads']}/{ms['dram_loads']} r, "
               f"{rs['dram_writes']}/{ms['dram_stores']} w) | {r.run_seconds:.2f} | "
               f"{r.rtl_cycles / r.run_seconds:,.0f} | {r.stimulus_cycles / r.run_seconds:,.0f} | "
-              f"{fast_s:.3f} / {event_s:.3f} | {r.run_seconds / fast_s:,.0f}x / {r.run_seconds / event_s:,.0f}x |",
+              f"{1e3 * fast_s:.2f} / {1e3 * event_s:.2f} | {r.run_seconds / fast_s:,.0f}x / {r.run_seconds / event_s:,.0f}x |",
               flush=True)
 
 
