@@ -56,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load_config(args.config)
     print("| config | layer | bits | GEMM M x N x K | bit-exact | RTL cycles | event | fast | RTL - event | "
-          "instructions | DMA words equal | Verilator run s | layer cycles/s | stimulus cycles/s | simulator s (fast / event) | "
+          "instructions | DMA words equal | Verilator run s | layer cycles/s | stimulus cycles/s | simulator ms (fast / event) | "
           "speed ratio (fast / event) |")
     print("|---|---|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|", flush=True)
     for spec in args.layers:
