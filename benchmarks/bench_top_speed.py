@@ -1,6 +1,6 @@
 """Real detector layers through the RTL accelerator top in Verilator, next to the simulator: agreement and speed.
 
-Run: ``python benchmarks/bench_top_speed.py [--config C] [--layers MODEL:LAYER:BITS:HxW ...]``
+Run: ``python benchmarks/bench_top_speed.py [--config C] [--layers MODEL:LAYER:BITS:HxW ...] [--cflags F]``
 (default: the 16x16 ``edge16_int4`` top and four BlazeFace / YOLOX-tiny layers; the Verilator build
 is cached like ``hwsim cosim layer``'s, the first run of a config builds it for minutes).
 
@@ -20,7 +20,7 @@ import argparse
 import time
 
 from hwsim.app.commands.cosim import verilator_cache
-from hwsim.app.cosim_layer import cosim_layer, parse_size
+from hwsim.app.cosim_layer import VERILATOR_CFLAGS, cosim_layer, parse_size
 from hwsim.app.studies.setups import real_setup
 from hwsim.compiler import compile_layer, conv
 from hwsim.compiler import search
@@ -53,6 +53,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="edge16_int4")
     parser.add_argument("--layers", nargs="+", default=DEFAULT_LAYERS, metavar="MODEL:LAYER:BITS:HxW")
+    parser.add_argument("--cflags", default=VERILATOR_CFLAGS,
+                        help=f"C++ flags of the Verilated model (default {VERILATOR_CFLAGS}: fast build, slower run)")
     args = parser.parse_args()
     cfg = load_config(args.config)
     print("| config | layer | bits | GEMM M x N x K | bit-exact | RTL cycles | event | fast | RTL - event | "
@@ -62,7 +64,8 @@ def main() -> None:
     for spec in args.layers:
         model, name, bits, size = spec.split(":")
         bits, size = int(bits), parse_size(size)
-        r = cosim_layer(model, name, args.config, bits, size, "verilator", workdir=verilator_cache())
+        r = cosim_layer(model, name, args.config, bits, size, "verilator", workdir=verilator_cache(),
+                        cflags=args.cflags)
         fast_s, event_s = _simulator_seconds(model, name, bits, size, cfg)
         rs, ms = r.rtl_split, r.sim_split
         equal = rs["dram_reads"] == ms["dram_loads"] and rs["dram_writes"] == ms["dram_stores"]
