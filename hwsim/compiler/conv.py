@@ -34,7 +34,7 @@ from functools import lru_cache
 import numpy as np
 
 from hwsim import costs
-from hwsim.compiler.dma import dma_rules
+from hwsim.compiler.dma import DmaRules, dma_rules
 from hwsim.compiler.geometry import ConvGeometry, blocks, nbytes
 from hwsim.compiler.schedule import Loop, Tile, compress
 from hwsim.config import HwConfig
@@ -238,19 +238,20 @@ def tile_compute(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, 
 
 
 def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win: int, tc: int, *,
-              load_in: bool, load_w: bool, first: bool, last: bool, nchunks: int, prev_beats: int = 0) -> Tile:
+              load_in: bool, load_w: bool, first: bool, last: bool, nchunks: int, prev_beats: int = 0,
+              rules: DmaRules | None = None) -> Tile:
     """One SRAM tile: ``pm`` pixels x ``pn`` channels x a chunk of ``tc`` input channels.
 
     ``win`` is the input window's pixel count; ``first`` / ``last``: first / last K chunk;
     ``prev_beats``: operand beats of the earlier chunks (single-array-tile accumulation).
-    Cycles: :func:`tile_compute`; DRAM bytes: :func:`hwsim.compiler.dma.dma_rules` (whole array tiles
-    and requantization parameters on the RTL's array [rtl]).
+    Cycles: :func:`tile_compute`; DRAM bytes: ``rules`` (default :func:`hwsim.compiler.dma.dma_rules` of
+    the layer: whole array tiles and requantization parameters on the RTL's array [rtl]).
     """
     a = cfg.array
     tk = g.kh * g.kw * tc
     compute, tail, ndepth = tile_compute(cfg, g, passes, pm, pn, tc, last=last, nchunks=nchunks,
                                          prev_beats=prev_beats)
-    rules = dma_rules(cfg, g, passes)
+    rules = dma_rules(cfg, g, passes) if rules is None else rules
     out_bytes = nbytes(pm * pn, g.out_bits) if last else 0
     store = rules.output_bytes(g, pm, pn) if last else 0
     a_stream, w_stream = nbytes(pm * tk, g.a_bits), nbytes(pn * tk, g.w_bits)
@@ -327,6 +328,7 @@ def conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
 def _conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
     g = t.geom
     passes = cfg.mac_passes(g.w_bits, g.a_bits)
+    rules = dma_rules(cfg, g, passes)
     chunks = t.chunks()
     nchunks = len(chunks)
     cache: dict = {}
@@ -355,7 +357,7 @@ def _conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
             if node is None:
                 node = cache[key] = conv_tile(cfg, g, passes, pm, pn, win, c1 - c0, load_in=li, load_w=lw,
                                               first=j == 0, last=j == nchunks - 1, nchunks=nchunks,
-                                              prev_beats=beats)
+                                              prev_beats=beats, rules=rules)
             seq.append(node)
             beats += g.kh * g.kw * (c1 - c0) * passes
         return seq

@@ -142,15 +142,17 @@ def _shapes(g: ConvGeometry, cfg: HwConfig, every_chunk: bool = False) -> list[t
         if small:  # nothing fits with whole array tiles: smaller runs and column blocks
             tms = {max(1, m_unit >> i) for i in range(1, 12)} | {1}
             tns = tns | {max(1, min(g.n_g, a.cols) >> i) for i in range(0, 12)}
+        # per channel block: padded columns, parameter bytes, weight bits per input channel
+        blocks = [(tn, ptn, ptn * rules.column_bytes, ptn * g.kh * g.kw * rules.w_bits)
+                  for tn in sorted(tns) for ptn in (padded(tn, rules.col_block),)]
         for tm in sorted(tms):
             win = _summary(g, tm, table, rules)[2]
-            for tn in sorted(tns):
-                if rules.output_bytes(g, tm, tn) > half[2]:
+            out_bits = padded(tm, rules.row_block) * g.out_bits
+            cap_in = half[0] * 8 // (win * rules.a_bits)
+            for tn, ptn, params, wide in blocks:
+                if -(-out_bits * ptn // 8) > half[2]:  # the output tile, whole array tiles
                     continue
-                # largest chunk whose run input and weights fit (bytes grow with tc; whole array tiles)
-                params = rules.param_bytes(tn)
-                cap_in = half[0] * 8 // (win * rules.a_bits)
-                wide = padded(tn, rules.col_block) * g.kh * g.kw * rules.w_bits
+                # largest chunk whose run input and weights fit (bytes grow with tc)
                 cap_w = (half[1] - params) * 8 // wide if half[1] > params else 0
                 cap = min(cap_in, cap_w)
                 psum_fits = tm * tn * PSUM_BYTES <= half[2]
@@ -204,6 +206,8 @@ def evaluate(g: ConvGeometry, cfg: HwConfig, passes: int, shapes: list[tuple[int
     rules = dma_rules(cfg, g, passes)
     summaries = [_summary(g, tm, table, rules) for tm, _, _ in shapes]
     compute, w_once, out_total = [], [], []
+    block_bytes: dict[int, int] = {}  # weights + parameters of a channel block, bytes
+    tile_out: dict[tuple[int, int], int] = {}  # outputs of a (pixels, channels) tile, bytes
     for (tm, tn, tc), (pm_count, _, _) in zip(shapes, summaries):
         nn = -(-g.n_g // tn)
         pn_last = g.n_g - (nn - 1) * tn  # block sizes as ConvTiling.chans(): nn - 1 of tn, then the rest
@@ -216,10 +220,17 @@ def evaluate(g: ConvGeometry, cfg: HwConfig, passes: int, shapes: list[tuple[int
                     memo[key] = _block_compute(cfg, g, passes, pm, pn, tc)
                 total += cm * cn * memo[key]
         compute.append(total * g.groups)
-        w_once.append(g.groups * sum(cn * (rules.weight_bytes(g, pn, g.k) + rules.param_bytes(pn))
-                                     for pn, cn in pn_count))
-        out_total.append(g.groups * sum(cm * cn * rules.output_bytes(g, pm, pn)
-                                        for pm, cm in pm_count for pn, cn in pn_count))
+        w_bytes, o_bytes = 0, 0
+        for pn, cn in pn_count:
+            if pn not in block_bytes:
+                block_bytes[pn] = rules.weight_bytes(g, pn, g.k) + rules.param_bytes(pn)
+            w_bytes += cn * block_bytes[pn]
+            for pm, cm in pm_count:
+                if (pm, pn) not in tile_out:
+                    tile_out[pm, pn] = rules.output_bytes(g, pm, pn)
+                o_bytes += cm * cn * tile_out[pm, pn]
+        w_once.append(g.groups * w_bytes)
+        out_total.append(g.groups * o_bytes)
     i64 = np.int64
     tm, tn, tc = (np.array(col, dtype=i64) for col in zip(*shapes))
     comp = np.array(compute, dtype=i64)
