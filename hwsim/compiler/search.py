@@ -205,9 +205,7 @@ def evaluate(g: ConvGeometry, cfg: HwConfig, passes: int, shapes: list[tuple[int
     m = g.ho * g.wo
     rules = dma_rules(cfg, g, passes)
     summaries = [_summary(g, tm, table, rules) for tm, _, _ in shapes]
-    compute, w_once, out_total = [], [], []
-    block_bytes: dict[int, int] = {}  # weights + parameters of a channel block, bytes
-    tile_out: dict[tuple[int, int], int] = {}  # outputs of a (pixels, channels) tile, bytes
+    compute = []
     for (tm, tn, tc), (pm_count, _, _) in zip(shapes, summaries):
         nn = -(-g.n_g // tn)
         pn_last = g.n_g - (nn - 1) * tn  # block sizes as ConvTiling.chans(): nn - 1 of tn, then the rest
@@ -220,24 +218,20 @@ def evaluate(g: ConvGeometry, cfg: HwConfig, passes: int, shapes: list[tuple[int
                     memo[key] = _block_compute(cfg, g, passes, pm, pn, tc)
                 total += cm * cn * memo[key]
         compute.append(total * g.groups)
-        w_bytes, o_bytes = 0, 0
-        for pn, cn in pn_count:
-            if pn not in block_bytes:
-                block_bytes[pn] = rules.weight_bytes(g, pn, g.k) + rules.param_bytes(pn)
-            w_bytes += cn * block_bytes[pn]
-            for pm, cm in pm_count:
-                if (pm, pn) not in tile_out:
-                    tile_out[pm, pn] = rules.output_bytes(g, pm, pn)
-                o_bytes += cm * cn * tile_out[pm, pn]
-        w_once.append(g.groups * w_bytes)
-        out_total.append(g.groups * o_bytes)
     i64 = np.int64
     tm, tn, tc = (np.array(col, dtype=i64) for col in zip(*shapes))
     comp = np.array(compute, dtype=i64)
     in_once = np.array([s[1] for s in summaries], dtype=i64) * g.groups
     win = np.array([s[2] for s in summaries], dtype=i64)
     nm, nn, nc = -(-m // tm), -(-g.n_g // tn), -(-g.cin_g // tc)
-    w_once, out_total = np.array(w_once, dtype=i64), np.array(out_total, dtype=i64)
+    # output pixels and channels of all tiles, padded to whole array tiles ([rtl] DMA rules)
+    rb, cb = rules.row_block, rules.col_block
+    rows_all = (nm - 1) * (-(-tm // rb) * rb) + -(-(m - (nm - 1) * tm) // rb) * rb
+    cols_all = (nn - 1) * (-(-tn // cb) * cb) + -(-(g.n_g - (nn - 1) * tn) // cb) * cb
+    w_elements = (g.groups * cols_all * g.k if rules.dense_weights
+                  else np.full_like(cols_all, round(g.groups * g.n_g * g.k * (1 - g.sparsity))))
+    w_once = -(-(w_elements * rules.w_bits) // 8) + g.groups * cols_all * rules.column_bytes
+    out_total = -(-(g.groups * rows_all * cols_all * g.out_bits) // 8)
     one_in = (nm == 1) & (nc == 1)
     one_w = (nn == 1) & (nc == 1)
     dram = {"wo": in_once * np.where(one_in, 1, nn) + w_once * np.where(nc > 1, nm, 1) + out_total,
