@@ -33,7 +33,7 @@ from sw.detect.families import SCORE_LOGIT_FLOOR
 from sw.runtime.floatexec import run_float
 from sw.runtime.qmodel import QuantizedModel, encode_quantized, file_sha256
 from sw.train.keep import KeepPolicy, kept_layers, parse_keep, with_kept
-from sw.train.methods import METHODS, RANGE_RULES, quantize_plan, with_first_last
+from sw.train.methods import METHODS, RANGE_RULES, STEPPED, quantize_plan, with_first_last
 from sw.train.sensitivity import layer_sensitivity, parse_sensitivity_json, sensitivity_json
 
 __all__ = ["register", "quantize", "DEFAULT_IMAGES"]
@@ -168,8 +168,8 @@ def quantize(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.model}: model is pre-quantized (int8); quantize takes float models")
     if args.symmetric_weights and args.ranges != "fqn":
         raise ValueError("--symmetric-weights: min/max weight ranges only (--ranges fqn)")
-    if args.steps is not None and args.method != "fqn":
-        raise ValueError("--steps applies to --method fqn only")
+    if args.steps is not None and args.method not in STEPPED:
+        raise ValueError(f"--steps applies to --method {', '.join(sorted(STEPPED))} only")
     model = model.with_bits(parse_bits(args.bits))
     if args.first_last is not None:
         model = with_first_last(model, args.first_last)
