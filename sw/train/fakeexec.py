@@ -137,7 +137,8 @@ class FakeQuantGraph:
         Parameters
         ----------
         weights
-            ``{layer: {"w", "b"}}`` float weights (a JAX pytree; gradients flow to them).
+            ``{layer: {"w", "b"}}`` float weights (a JAX pytree; gradients flow to them); ``{"codes", "b"}``
+        gives the centered weight codes ``q - z_w`` directly (e.g. soft AdaRound codes).
         codes
             Graph-input codes ``{name: [N, H, W, C]}`` (see :meth:`input_codes`).
         scales
@@ -208,7 +209,7 @@ class FakeQuantGraph:
     def _weighted(self, layer: Layer, wb, x, scales):
         wp = self.weight_grids[layer.name]
         s_in, z_in = self._sz(layer.inputs[0], scales)
-        w = weight_codes_ste(wb["w"], wp)
+        w = wb["codes"] if "codes" in wb else weight_codes_ste(wb["w"], wp)  # centered codes given (AdaRound)
         scale = jnp.asarray(wp.scale * s_in, dtype=x.dtype)
         bias = round_ste(exact_div(wb["b"], scale))
         xc = x - z_in

@@ -31,6 +31,7 @@ __all__ = ["register", "quantize", "DEFAULT_IMAGES"]
 #: Default and largest number of --data calibration images (each is kept in memory).
 DEFAULT_IMAGES = 32
 MAX_IMAGES = 1000
+_TRAINED = ("fqn", "brecq")  # methods with --steps and a loss curve
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,8 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("model", metavar="MODEL", help="float .onnx or .tflite file")
     parser.add_argument("--method", choices=METHODS, default="ptq",
                         help="ptq: FQN calibration, weights rounded to nearest; gptq: GPTQ weight rounding; "
-                             "adaround: learned rounding per layer; fqn: QAT distilled from the float model "
-                             "(adaround and fqn need the train extra)")
+                             "adaround: learned rounding per layer; brecq: block reconstruction (AdaRound + "
+                             "LSQ activation scales, QDrop); fqn: QAT distilled from the float model "
+                             "(adaround, brecq and fqn need the train extra)")
     parser.add_argument("--ranges", choices=tuple(RANGE_RULES), default="fqn",
                         help="fqn: percentile activation ranges (gamma 0.999) and per-channel min/max weights; "
                              "mse: activation and per-channel weight ranges clipped at least quantization MSE "
@@ -63,8 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                          "(default: recognised from the model's outputs)")
     parser.add_argument("--out", required=True, metavar="FILE", help="quantized-model file to write (.npz)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the method's sampling (default 0)")
-    parser.add_argument("--steps", type=int, metavar="N", help="fqn: training steps (default 100)")
-    parser.add_argument("--plot", metavar="FILE", help="fqn: the loss curve as a PNG")
+    parser.add_argument("--steps", type=int, metavar="N",
+                        help="fqn: training steps (default 100); brecq: steps per block (default 200)")
+    parser.add_argument("--plot", metavar="FILE", help="fqn, brecq: the loss curve as a PNG")
     parser.add_argument("--first-last", type=int, metavar="BITS",
                         help="widths of the first and last weighted layers (w and a), e.g. 8")
     parser.set_defaults(func=quantize)
@@ -78,14 +81,14 @@ def _tool_version() -> str:
 
 
 def _loss_png(losses: list[float], title: str) -> bytes:
-    """PNG of the distillation loss per training step."""
+    """PNG of the training loss per step (fqn: distillation; brecq: block reconstruction)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(range(len(losses)), losses, marker=".")
-    ax.set(xlabel="step", ylabel="distillation loss (relative MSE)", title=title)
+    ax.set(xlabel="step (brecq: block after block)", ylabel="loss (relative MSE)", title=title)
     ax.grid(alpha=0.3)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -117,16 +120,16 @@ def quantize(args: argparse.Namespace) -> int:
     if Path(args.out).suffix.lower() != ".npz":
         raise ValueError(f"{args.out}: --out must be a .npz file")
     out = plan.file(args.out, "--out")
-    if args.plot is not None and (args.method != "fqn" or Path(args.plot).suffix.lower() != ".png"):
-        raise ValueError(f"{args.plot}: --plot writes the fqn loss curve as a .png (with --method fqn)")
+    if args.plot is not None and (args.method not in _TRAINED or Path(args.plot).suffix.lower() != ".png"):
+        raise ValueError(f"{args.plot}: --plot writes the loss curve as a .png (with --method fqn or brecq)")
     plot = plan.file(args.plot, "--plot")
     model = load_imported_model(args.model)
     if model.prequantized:
         raise ValueError(f"{args.model}: model is pre-quantized (int8); quantize takes float models")
     if args.symmetric_weights and args.ranges != "fqn":
         raise ValueError("--symmetric-weights: min/max weight ranges only (--ranges fqn)")
-    if args.steps is not None and args.method != "fqn":
-        raise ValueError("--steps applies to --method fqn only")
+    if args.steps is not None and args.method not in _TRAINED:
+        raise ValueError("--steps applies to --method fqn and brecq only")
     model = model.with_bits(parse_bits(args.bits))
     if args.first_last is not None:
         model = with_first_last(model, args.first_last)
@@ -150,7 +153,7 @@ def quantize(args: argparse.Namespace) -> int:
                         file_sha256(args.model), provenance)
     plan.stage(out, encode_quantized(qm))
     if plot is not None:
-        plan.stage(plot, _loss_png(losses, f"{Path(args.model).name}: fqn, bits {args.bits}"))
+        plan.stage(plot, _loss_png(losses, f"{Path(args.model).name}: {args.method}, bits {args.bits}"))
     plan.commit()
     curve = f"; loss {losses[0]:.4g} -> {losses[-1]:.4g} in {len(losses) - 1} steps" if losses else ""
     print(f"{args.model}: {args.method} ({args.ranges} ranges) at bits {args.bits} on {len(samples)} samples{curve}; wrote {args.out}")
