@@ -46,7 +46,7 @@ from sw.runtime.floatexec import LUT_ACTIVATIONS
 from sw.runtime.integer import PASS_THROUGH, IntegerPlan, is_float_layer, layer_weight_params, plan_calibrated
 from sw.quant.folding import quantize_bias
 from sw.train.depthwise import depthwise_grouped, depthwise_shift_add
-from sw.train.fakequant import exact_div, mbqm_ste, quantize_ste, round_ste, weight_codes_ste
+from sw.train.fakequant import clamp_ste, exact_div, mbqm_ste, quantize_ste, round_ste, weight_codes_ste
 from sw.train.jaxdeps import jax_modules
 
 __all__ = ["FakeQuantGraph", "WEIGHTED_OPS"]
@@ -185,7 +185,7 @@ class FakeQuantGraph:
             lo = max(target.qmin, int(z)) if fused != "none" else target.qmin
             hi = (jnp.minimum(target.qmax, lax.stop_gradient(round_ste(exact_div(6.0, s))) + z)
                   if fused == "relu6" else target.qmax)
-        q = jnp.clip(_mbqm(x, multiplier) + z, lo, hi)
+        q = clamp_ste(_mbqm(x, multiplier) + z, lo, hi)
         return self._table(layer, q, key, scales) if lut else q
 
     def _table(self, layer: Layer, q, inp: str, scales):
@@ -254,7 +254,7 @@ class FakeQuantGraph:
             out = self.params[layer.name]
             s_out, z_out = self._sz(layer.name, scales)
             parts = [q if isinstance(s_out, float) and isinstance(s, float) and _same(p, out) else
-                     jnp.clip(_mbqm((q - z) * float(1 << LEFT_SHIFT), s / (s_out * (1 << LEFT_SHIFT))) + z_out,
+                     clamp_ste(_mbqm((q - z) * float(1 << LEFT_SHIFT), s / (s_out * (1 << LEFT_SHIFT))) + z_out,
                               out.qmin, out.qmax)
                      for q, p, (s, z) in zip(xs, ins, sz)]
             return jnp.concatenate(parts, axis=-1)

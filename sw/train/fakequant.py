@@ -3,7 +3,8 @@
 Values are integer *codes* held in floats. Rounding is to nearest with ties away
 from zero (:func:`sw.quant.rounding.round_half_away`, TFLite's ``std::round``);
 its gradient is the identity (straight-through estimator, Bengio et al. 2013).
-Clamps pass gradients inside the code range and block them outside.
+Clamps (:func:`clamp_ste`) pass gradients inside the code range, bounds included (LSQ's
+convention), and block them outside.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sw.quant.multiplier import quantize_multiplier
 from sw.quant.params import QuantParams
 from sw.train.jaxdeps import jax_modules
 
-__all__ = ["round_ste", "quantize_ste", "weight_codes_ste", "mbqm_ste", "exact_div"]
+__all__ = ["round_ste", "clamp_ste", "quantize_ste", "weight_codes_ste", "mbqm_ste", "exact_div"]
 
 jax, jnp, _ = jax_modules("the fake-quant executor (sw.train)")
 
@@ -42,9 +43,14 @@ def exact_div(x, divisor):
     return x / jax.lax.optimization_barrier(full)
 
 
+def clamp_ste(x, lo, hi):
+    """``clamp(x, lo, hi)`` with gradient 1 for ``lo <= x <= hi`` (``jnp.clip`` halves it at a bound) and 0 outside."""
+    return jnp.where((x >= lo) & (x <= hi), x, jax.lax.stop_gradient(jnp.clip(x, lo, hi)))
+
+
 def quantize_ste(x, scale, zero_point, qmin: int, qmax: int):
     """Codes ``clamp(round(x / scale) + zero_point, qmin, qmax)`` with straight-through rounding."""
-    return jnp.clip(round_ste(exact_div(x, scale)) + zero_point, qmin, qmax)
+    return clamp_ste(round_ste(exact_div(x, scale)) + zero_point, qmin, qmax)
 
 
 def weight_codes_ste(w, wp: QuantParams):
