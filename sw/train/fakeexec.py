@@ -183,7 +183,7 @@ class FakeQuantGraph:
             lo, hi = activation_range(fused, target)
         else:  # learned scale: the ReLU6 bound moves with it
             lo = max(target.qmin, int(z)) if fused != "none" else target.qmin
-            hi = (jnp.minimum(target.qmax, lax.stop_gradient(round_ste(exact_div(6.0, s))) + z)
+            hi = (jnp.minimum(target.qmax, lax.stop_gradient(round_ste(exact_div(jnp.full_like(s, 6.0), s))) + z)
                   if fused == "relu6" else target.qmax)
         q = clamp_ste(_mbqm(x, multiplier) + z, lo, hi)
         return self._table(layer, q, key, scales) if lut else q

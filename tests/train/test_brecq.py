@@ -89,18 +89,15 @@ def test_learned_scale_gets_the_lsq_gradient(tmp_path):
     np.testing.assert_allclose(got, want.sum(), rtol=1e-3)
 
 
-def test_reconstruction_loss_falls_and_is_seeded(tmp_path):
-    model, samples = _model(tmp_path, "conv_bn_relu")
+def test_reconstruction_loss_falls_and_the_seed_draws_the_batches(tmp_path):
+    # depthwise 3x3 + ReLU6 (the learned scale moves the clamp at 6.0), pointwise + HardSwish (a table).
+    # Same seed, same file: tests/train/test_quantize_command.py (CLI run vs in-memory run).
+    model, samples = _model(tmp_path, "depthwise_relu6")
     runs = {}
-    for seed in (0, 0, 1):
+    for seed in (0, 1):
         losses: list[float] = []
-        plan = reconstruct(model, samples, steps=40, seed=seed, losses=losses)
-        runs.setdefault(seed, []).append((plan, losses))
-    (plan_a, loss_a), (plan_b, loss_b) = runs[0]
-    assert len(loss_a) == 40 and loss_a == loss_b
-    for name, lp in plan_a.layers.items():
-        if lp.weights is not None:
-            np.testing.assert_array_equal(lp.weights, plan_b.layers[name].weights)
-    assert {k: float(p.scale) for k, p in plan_a.params.items()} == {k: float(p.scale) for k, p in plan_b.params.items()}
-    assert runs[1][0][1] != loss_a  # another seed draws other batches and QDrop masks
-    assert np.mean(loss_a[-5:]) < 0.95 * np.mean(loss_a[:5])  # measured 0.88
+        reconstruct(model, samples, steps=30, seed=seed, losses=losses)
+        runs[seed] = losses
+    assert len(runs[0]) == 2 * 30 and runs[1] != runs[0]  # two blocks; other batches and QDrop masks
+    for block in (runs[0][:30], runs[0][30:]):  # measured: 0.0230 -> 0.0210 and 0.0866 -> 0.0838
+        assert np.mean(block[-5:]) < np.mean(block[:5])

@@ -48,7 +48,6 @@ def files(tmp_path):
     ("conv_bn_relu", "fqn", "4", "fqn"),
     ("depthwise_relu6", "adaround", "4", "fqn"),
     ("silu_resize_concat", "brecq", "4", "fqn"),
-    ("depthwise_relu6", "brecq", "4", "fqn"),
     ("silu_resize_concat", "ptq", "4", "mse"),
     ("conv_bn_relu", "fqn", "4", "mse"),
 ])
