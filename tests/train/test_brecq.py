@@ -101,3 +101,18 @@ def test_reconstruction_loss_falls_and_the_seed_draws_the_batches(tmp_path):
     assert len(runs[0]) == 2 * 30 and runs[1] != runs[0]  # two blocks; other batches and QDrop masks
     for block in (runs[0][:30], runs[0][30:]):  # measured: 0.0230 -> 0.0210 and 0.0866 -> 0.0838
         assert np.mean(block[-5:]) < np.mean(block[:5])
+
+
+def test_bad_steps_are_one_line_errors(tmp_path, capsys):
+    import hwsim.app.cli
+
+    model, samples = _model(tmp_path, "conv_bn_relu")
+    np.save(tmp_path / "cal.npy", np.concatenate([s[model.input_names[0]] for s in samples[:2]]))
+    base = ["quantize", str(tmp_path / "m.onnx"), "--calibration", str(tmp_path / "cal.npy"),
+            "--out", str(tmp_path / "q.npz"), "--bits", "4"]
+    for extra, message in ((["--method", "gptq", "--steps", "5"], "--steps applies to --method fqn and brecq only"),
+                           (["--method", "brecq", "--steps", "-1"], "steps: expected >= 0, got -1")):
+        assert hwsim.app.cli.main(base + extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err
+    assert not (tmp_path / "q.npz").exists()
