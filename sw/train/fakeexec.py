@@ -22,7 +22,10 @@ near-ties:
   the golden model does (average: rounded half away from zero; pads hold the zero point).
 
 Rounding is half away from zero with straight-through gradients
-(:mod:`sw.train.fakequant`). Training runs in float32; inside
+(:mod:`sw.train.fakequant`). Activation scales can be learned (``scales`` of
+:meth:`FakeQuantGraph.forward`, :mod:`sw.train.brecq`): requantizations that
+involve a learned scale use the real multiplier, ``round(x M)``, as a training
+surrogate of the integer form; the exported plan recomputes ``(m, shift)``. Training runs in float32; inside
 ``jax.enable_x64(True)`` with float64 weights and codes, accumulators are exact
 and the forward pass reproduces the golden model's codes (measured in
 tests/train/test_fakeexec.py). Depthwise convolutions use the shift-and-add form
