@@ -24,8 +24,9 @@ near-ties:
 Rounding is half away from zero with straight-through gradients
 (:mod:`sw.train.fakequant`). Activation scales can be learned (``scales`` of
 :meth:`FakeQuantGraph.forward`, :mod:`sw.train.brecq`): requantizations that
-involve a learned scale use the real multiplier, ``round(x M)``, as a training
-surrogate of the integer form; the exported plan recomputes ``(m, shift)``. Training runs in float32; inside
+involve a learned scale use the golden model's double rounding with an
+unquantized mantissa (:func:`sw.train.fakequant.mbqm_learned_ste`); the exported
+plan recomputes ``(m, shift)``. Training runs in float32; inside
 ``jax.enable_x64(True)`` with float64 weights and codes, accumulators are exact
 and the forward pass reproduces the golden model's codes (measured in
 tests/train/test_fakeexec.py). Depthwise convolutions use the shift-and-add form
@@ -49,7 +50,7 @@ from sw.runtime.floatexec import LUT_ACTIVATIONS
 from sw.runtime.integer import PASS_THROUGH, IntegerPlan, is_float_layer, layer_weight_params, plan_calibrated
 from sw.quant.folding import quantize_bias
 from sw.train.depthwise import depthwise_grouped, depthwise_shift_add
-from sw.train.fakequant import clamp_ste, exact_div, mbqm_ste, quantize_ste, round_ste, weight_codes_ste
+from sw.train.fakequant import clamp_ste, exact_div, mbqm_learned_ste, mbqm_ste, quantize_ste, round_ste, weight_codes_ste
 from sw.train.jaxdeps import jax_modules
 
 __all__ = ["FakeQuantGraph", "WEIGHTED_OPS"]
@@ -148,7 +149,7 @@ class FakeQuantGraph:
             Optional learned activation scales ``{tensor: scalar}`` (JAX values, gradients flow to them)
             replacing ``params[tensor].scale``; zero points stay. Pass-through layers of such a tensor
             need their own entry (the same value). Requantizations touching a learned scale use
-            ``round(x M)`` with the real multiplier ``M`` (no ``(m, shift)``), the training surrogate.
+            :func:`sw.train.fakequant.mbqm_learned_ste`.
         """
         env = dict(codes)
         for layer in self.model.graph:
@@ -303,10 +304,10 @@ def _max(values):
 
 
 def _mbqm(x, multiplier):
-    """:func:`mbqm_ste` for fixed multipliers; ``round(x M)`` (STE) for one depending on a learned scale."""
+    """:func:`mbqm_ste` for fixed multipliers, :func:`mbqm_learned_ste` for one depending on a learned scale."""
     if isinstance(multiplier, (float, np.floating, np.ndarray)):
         return mbqm_ste(x, multiplier)
-    return round_ste(x * multiplier)
+    return mbqm_learned_ste(x, multiplier)
 
 
 def _same(a: QuantParams, b: QuantParams) -> bool:

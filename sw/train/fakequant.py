@@ -15,7 +15,7 @@ from sw.quant.multiplier import quantize_multiplier
 from sw.quant.params import QuantParams
 from sw.train.jaxdeps import jax_modules
 
-__all__ = ["round_ste", "clamp_ste", "quantize_ste", "weight_codes_ste", "mbqm_ste", "exact_div"]
+__all__ = ["round_ste", "clamp_ste", "quantize_ste", "weight_codes_ste", "mbqm_ste", "mbqm_learned_ste", "exact_div"]
 
 jax, jnp, _ = jax_modules("the fake-quant executor (sw.train)")
 
@@ -76,5 +76,20 @@ def mbqm_ste(x, real_multiplier: np.ndarray | float):
     up = m * 2.0 ** (np.maximum(shift, 0) - 31)
     down = 2.0 ** -np.maximum(-shift, 0).astype(np.float64)
     y = x * up
+    high = _ste(y, jnp.floor(y + 0.5))
+    return round_ste(high * down)
+
+
+def mbqm_learned_ste(x, real_multiplier):
+    """:func:`mbqm_ste` for a multiplier that depends on learned (JAX) scales, with gradients to it.
+
+    The same double rounding on ``M = mant 2**shift`` (``frexp``, ``mant`` in [0.5, 1)):
+    ``high = floor(x mant 2**max(shift, 0) + 1/2)``, then ``round_half_away(high / 2**max(-shift, 0))``,
+    with ``mant`` unquantized (the golden model rounds it to 31 bits: equal up to near-ties).
+    Gradients: ``d/dx = M`` and ``d/dM = x`` (straight through both roundings).
+    """
+    _, shift = jnp.frexp(jax.lax.stop_gradient(real_multiplier))
+    down = jnp.exp2(jnp.minimum(shift, 0).astype(x.dtype))
+    y = x * real_multiplier / down
     high = _ste(y, jnp.floor(y + 0.5))
     return round_ste(high * down)

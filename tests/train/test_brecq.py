@@ -14,10 +14,13 @@ jax = pytest.importorskip("jax")
 
 from sw.graph import load_imported_model  # noqa: E402
 from sw.graph.bits import parse_bits  # noqa: E402
+from sw.golden.fixedpoint import multiply_by_quantized_multiplier  # noqa: E402
+from sw.quant.multiplier import quantize_multiplier  # noqa: E402
 from sw.quant.rounding import round_half_away  # noqa: E402
 from sw.runtime.executor import calibrate  # noqa: E402
 from sw.train.brecq import partition, qdrop_mix, reconstruct, with_scales  # noqa: E402
 from sw.train.fakeexec import FakeQuantGraph  # noqa: E402
+from sw.train.fakequant import mbqm_learned_ste  # noqa: E402
 from sw.train.gptq import layer_columns  # noqa: E402
 from tests.importers.onnx_models import MODELS  # noqa: E402
 
@@ -59,8 +62,22 @@ def test_qdrop_mix_takes_each_element_from_one_side():
     assert 0.47 < from_real.mean() < 0.53  # 10,000 Bernoulli(0.5) draws: 6 standard deviations
 
 
+def test_learned_multiplier_rounds_like_the_golden_model():
+    rng = np.random.default_rng(2)
+    acc = rng.integers(-3000, 3000, size=20000)
+    real = np.exp(rng.uniform(np.log(1e-4), np.log(4.0), size=acc.size))
+    m, shift = quantize_multiplier(real)
+    want = multiply_by_quantized_multiplier(acc, m, shift)
+    got = np.asarray(mbqm_learned_ste(jax.numpy.asarray(acc, jax.numpy.float32),
+                                      jax.numpy.asarray(real, jax.numpy.float32)))
+    assert np.mean(got == want) > 0.999 and np.max(np.abs(got - want)) <= 1
+    assert np.mean(want != round_half_away(acc * real)) > 0.01  # the double rounding matters at 4 bits
+    grad = jax.grad(lambda r: mbqm_learned_ste(jax.numpy.float32(37.0), r))(jax.numpy.float32(0.3))
+    assert float(grad) == 37.0
+
+
 def test_learned_scale_gets_the_lsq_gradient(tmp_path):
-    """d/ds of sum(s (q - z)) over a conv+ReLU output is round(x/s) - x/s inside, q - z where clamped."""
+    """d/ds of sum(s (q - z)) over a conv+ReLU output is q - z - x/s inside, the clamped q - z outside."""
     model, samples = _model(tmp_path, "conv_bn_relu")
     params = calibrate(model, samples[:2])
     fq = FakeQuantGraph.from_calibration(model, params)
@@ -80,9 +97,11 @@ def test_learned_scale_gets_the_lsq_gradient(tmp_path):
     wq = wp.quantize(w).reshape(w.shape[0], -1) - wp.zero_point[:, None]
     bias = round_half_away(model.tensors[f"{layer.name}.bias"] / (float(inp.scale) * wp.scale))
     cols = layer_columns(layer, np.asarray(codes, np.float64) - float(inp.zero_point))[0]
-    real = (cols @ wq.T + bias) * float(inp.scale) * wp.scale
+    acc = cols @ wq.T + bias
+    real = acc * float(inp.scale) * wp.scale
     z = float(out.zero_point)
-    q = round_half_away(real / s0) + z
+    multiplier = quantize_multiplier(float(inp.scale) * wp.scale / s0)  # per output channel
+    q = multiply_by_quantized_multiplier(acc.astype(np.int64), *multiplier) + z
     lo = max(out.qmin, z)  # fused ReLU
     want = np.where(q > out.qmax, out.qmax - z, np.where(q < lo, lo - z, q - z - real / s0))
     assert np.sum(q > out.qmax) > 0 and np.sum((q >= lo) & (q <= out.qmax)) > 0  # both cases occur
