@@ -4,7 +4,8 @@ Run: ``python benchmarks/bench_top_fc.py [--config C] [--bits B] [--cin N] [--co
 The real detectors have no FC layer, so this one has seeded random codes and requantization
 parameters; the golden output comes from :func:`sw.golden.fully_connected.fully_connected`. Prints
 bit-exactness, RTL cycles, the simulator's event-mode and fast-path cycles for the compiler's
-schedule of the same layer on the same configuration, and the RTL cycle split. The Verilator
+schedule of the same layer on the same configuration, whether the DMA moved the same bus words as the
+simulator charges, and the RTL cycle split. The Verilator
 build is cached like ``hwsim cosim layer``'s.
 """
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from hwsim.app.commands.cosim import verilator_cache
 from hwsim.app.cosim_layer import VERILATOR_CFLAGS, top_arch
-from hwsim.compiler import compile_layer
+from hwsim.compiler import compile_layer, tree_totals
 from hwsim.configfile import load_config
 from hwsim.engine import simulate_tiles_event
 from hwsim.fastpath import simulate_tree
@@ -58,8 +59,13 @@ def main() -> None:
     bw = cfg.memory.dram_bytes_per_cycle
     event = simulate_tiles_event(list(sched.tiles()), bw, latency)
     fast = simulate_tree(sched.root, bw, latency)
+    tot = tree_totals(sched.root)
+    dma = (run.reads * top.bus_bytes == tot["load_ifmap_bytes"] + tot["load_weight_bytes"]
+           and run.writes * top.bus_bytes == tot["store_bytes"])
     print(f"{cfg.name} fc {cin} -> {cout} int{bits}: bit-exact {run.mismatches == 0}, rtl {run.cycles}, "
-          f"event {event}, fast path {fast} (rtl - event {100 * (run.cycles / event - 1):+.1f}%), split {run.split()}")
+          f"event {event}, fast path {fast} (rtl - event {100 * (run.cycles / event - 1):+.1f}%), "
+          f"{len(program.instructions)} instructions, DMA bus words equal {dma} ({run.reads} read, "
+          f"{run.writes} written), split {run.split()}")
 
 
 if __name__ == "__main__":

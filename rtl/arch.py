@@ -42,7 +42,7 @@ from rtl.timing import (
 )
 
 __all__ = ["ArrayArch", "DEFAULT_MAX_DEPTH", "PE_BITS", "FLOAT_BITS", "ACC_WIDTH_MAX", "NATIVE", "LO", "HI",
-           "DIGIT_BITS", "split_digit"]
+           "DIGIT_BITS", "split_digit", "PARAM_FIELD_BITS", "PARAM_BYTES"]
 
 #: Default accumulator depth (K elements per reduction) of the generated PEs [rtl].
 DEFAULT_MAX_DEPTH = 4608
@@ -56,6 +56,11 @@ ACC_WIDTH_MAX = 32
 NATIVE, LO, HI = 0, 1, 2
 #: Width of a digit of an 8-bit code on int4 PEs.
 DIGIT_BITS = 4
+#: Bits of one output column's requantization parameters [rtl]: bias 32, multiplier 32, shift 8 (the
+#: accelerator top's parameter entry, ``rtl/top``; the simulator's DMA charges the same bytes).
+PARAM_FIELD_BITS = (32, 32, 8)
+#: Bytes of one output column's requantization parameters (9).
+PARAM_BYTES = sum(PARAM_FIELD_BITS) // 8
 
 
 def split_digit(code: int, part: int, signed: bool) -> int:
@@ -176,6 +181,11 @@ class ArrayArch:
     def supported(self) -> tuple[tuple[int, int], ...]:
         """Every ``(w_bits, a_bits)`` in {4, 8}^2 the array executes."""
         return tuple((w, a) for w in PE_BITS for a in PE_BITS if self.mac_mode(w, a) is not None)
+
+    def stored_bits(self, bits: int) -> int:
+        """Bits an operand code of ``bits`` occupies in the SRAM words (whole PE digits):
+        ``pe_bits * ceil(bits / pe_bits)``, e.g. 8 for an int4 code on int8 PEs."""
+        return self.pe_bits * -(-bits // self.pe_bits)
 
     # -- accumulator ---------------------------------------------------------------
 

@@ -60,6 +60,7 @@ class LayerReport:
     fast_cycles: int
     build_seconds: float
     run_seconds: float
+    stimulus_cycles: int
     rtl_split: dict
     sim_split: dict
 
@@ -136,12 +137,13 @@ VERILATOR_CFLAGS = "-O0"
 
 def cosim_layer(model: str, layer: str, config: str | None, bits: int | None, size: tuple[int, int] | None,
                 backend: str, seed: int = 0, log=None, workdir=None, vcd=None,
-                quantized: str | None = None) -> LayerReport:
+                quantized: str | None = None, cflags: str = VERILATOR_CFLAGS) -> LayerReport:
     """Run one layer on the top (module docstring); Verilator builds are cached in ``workdir``
     (default :func:`hwsim.app.commands.cosim.verilator_cache`).
 
     ``quantized``: a quantized-model file of ``model`` (a model file) from ``hwsim quantize
-    --symmetric-weights``; its plan and widths replace the calibration and ``bits``.
+    --symmetric-weights``; its plan and widths replace the calibration and ``bits``. ``cflags``: the
+    Verilated model's C++ optimisation flags (a separate cached build per value).
     """
     from rtl.backends import AmaranthModel, VerilatorModel, find_verilator
     from rtl.top.dram import TopBench
@@ -181,7 +183,7 @@ def cosim_layer(model: str, layer: str, config: str | None, bits: int | None, si
 
         key = f"TopBench({top!r}, dram_words={bench.dram_words}, latency={latency})"
         sim = VerilatorModel(bench, workdir or verilator_cache(), log=log, uninitialized_memories=True,
-                             cflags=VERILATOR_CFLAGS, key=key)
+                             cflags=cflags, key=key)
     build = time.perf_counter() - t0
     result = run_layer(sim, top, program, ops, latency)
     bw = cfg.memory.dram_bytes_per_cycle
@@ -203,6 +205,7 @@ def cosim_layer(model: str, layer: str, config: str | None, bits: int | None, si
                        mismatches=result.mismatches, first_mismatch=result.first_mismatch(),
                        rtl_cycles=result.cycles, event_cycles=int(event), fast_cycles=int(fast),
                        build_seconds=round(build, 3), run_seconds=round(result.run_seconds, 3),
+                       stimulus_cycles=result.stimulus_cycles,
                        rtl_split=result.split(), sim_split=sim_split)
 
 

@@ -1,6 +1,7 @@
 """Compiler (the mapper): (graph, hardware config) -> tiled schedule (tile sizes, loop order, tile operations).
 
-``geometry`` (implicit-GEMM view, byte arithmetic) -> ``conv`` (tiles of weighted layers),
+``geometry`` (implicit-GEMM view, byte arithmetic) -> ``dma`` (what a tile's DMA moves: the RTL top's
+whole array tiles and requantization parameters) -> ``conv`` (tiles of weighted layers),
 ``search`` (their mapping search) and ``vector`` (vector-unit and DMA layers) ->
 ``schedule`` (loop trees of tiles) ->
 ``compiler`` (one entry point per layer and graph). Cycles come from :mod:`hwsim.costs`.

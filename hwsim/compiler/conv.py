@@ -34,7 +34,8 @@ from functools import lru_cache
 import numpy as np
 
 from hwsim import costs
-from hwsim.compiler.geometry import BIAS_BYTES, ConvGeometry, blocks, nbytes
+from hwsim.compiler.dma import DmaRules, dma_rules
+from hwsim.compiler.geometry import ConvGeometry, blocks, nbytes
 from hwsim.compiler.schedule import Loop, Tile, compress
 from hwsim.config import HwConfig
 from sw.quant.ints import PSUM_BYTES
@@ -114,17 +115,25 @@ def run_codes(g: ConvGeometry, tm: int) -> tuple[tuple[tuple[int, int], ...], li
     return tuple((int(v) // base, int(v) % base) for v in uniq), inverse.tolist()
 
 
-def run_summaries(g: ConvGeometry, tms: tuple[int, ...]) -> dict[int, tuple[tuple[tuple[int, int], ...], int, int]]:
-    """Per run length ``tm``: ``((run pixels, count), ...)``, input bytes of all windows (all channels of one
-    group) and the largest window (pixels), for several run lengths in one numpy pass (as :func:`run_windows`)."""
+def run_summaries(g: ConvGeometry, tms: tuple[int, ...], row_block: int = 1, bits: int | None = None
+                  ) -> dict[int, tuple[tuple[tuple[int, int], ...], int, int]]:
+    """Per run length ``tm``: ``((run pixels, count), ...)``, input bytes of all runs (all channels of one
+    group) and the largest run input (elements per channel), for several run lengths in one numpy pass.
+
+    A run's input is its window (:func:`run_windows`) plus, when runs are padded to whole blocks of
+    ``row_block`` pixels (:class:`hwsim.compiler.dma.DmaRules`), ``kh * kw`` elements per channel for
+    each padding pixel; codes of ``bits`` (default the layer's activation width).
+    """
     m = g.ho * g.wo
+    bits = g.a_bits if bits is None else bits
     tms = tuple(sorted(set(tms)))
     counts = [-(-m // tm) for tm in tms]
     starts = np.cumsum([0, *counts[:-1]])
     tm_of = np.repeat(np.asarray(tms, dtype=np.int64), counts)
     p0 = (np.arange(sum(counts), dtype=np.int64) - np.repeat(starts, counts)) * tm_of
-    win = _window_pixels(g, p0, np.minimum(p0 + tm_of, m))
-    in_bytes = np.add.reduceat(-(-(win * (g.cin_g * g.a_bits)) // 8), starts).tolist()
+    p1 = np.minimum(p0 + tm_of, m)
+    win = _window_pixels(g, p0, p1) + (-(-(p1 - p0) // row_block) * row_block - (p1 - p0)) * (g.kh * g.kw)
+    in_bytes = np.add.reduceat(-(-(win * (g.cin_g * bits)) // 8), starts).tolist()
     largest = np.maximum.reduceat(win, starts).tolist()
     out = {}
     for tm, nm, b, w in zip(tms, counts, in_bytes, largest):
@@ -197,12 +206,6 @@ class ConvTiling:
         return out
 
 
-def _sparse_weight_bytes(g: ConvGeometry, elements: int) -> int:
-    """DRAM bytes of ``elements`` weights; sparse weights carry their non-zeros only (index overhead
-    neglected [assumed])."""
-    return nbytes(round(elements * (1 - g.sparsity)), g.w_bits)
-
-
 def tile_compute(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, tc: int, *, last: bool,
                  nchunks: int, prev_beats: int = 0) -> tuple[int, int, int]:
     """``(compute cycles, tail cycles, accumulator-depth chunks)`` of one SRAM tile (see :func:`conv_tile`).
@@ -235,19 +238,22 @@ def tile_compute(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, 
 
 
 def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win: int, tc: int, *,
-              load_in: bool, load_w: bool, first: bool, last: bool, nchunks: int, prev_beats: int = 0) -> Tile:
+              load_in: bool, load_w: bool, first: bool, last: bool, nchunks: int, prev_beats: int = 0,
+              rules: DmaRules | None = None) -> Tile:
     """One SRAM tile: ``pm`` pixels x ``pn`` channels x a chunk of ``tc`` input channels.
 
     ``win`` is the input window's pixel count; ``first`` / ``last``: first / last K chunk;
     ``prev_beats``: operand beats of the earlier chunks (single-array-tile accumulation).
-    Cycles: :func:`tile_compute`.
+    Cycles: :func:`tile_compute`; DRAM bytes: ``rules`` (default :func:`hwsim.compiler.dma.dma_rules` of
+    the layer: whole array tiles and requantization parameters on the RTL's array [rtl]).
     """
     a = cfg.array
     tk = g.kh * g.kw * tc
     compute, tail, ndepth = tile_compute(cfg, g, passes, pm, pn, tc, last=last, nchunks=nchunks,
                                          prev_beats=prev_beats)
+    rules = dma_rules(cfg, g, passes) if rules is None else rules
     out_bytes = nbytes(pm * pn, g.out_bits) if last else 0
-    store = out_bytes
+    store = rules.output_bytes(g, pm, pn) if last else 0
     a_stream, w_stream = nbytes(pm * tk, g.a_bits), nbytes(pn * tk, g.w_bits)
     chunk_psum = PSUM_BYTES * pm * pn  # one int32 partial sum per output
     psum_w = psum_r = 0
@@ -272,10 +278,10 @@ def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win
         psum_w = chunk_psum * spills
         psum_r = chunk_psum * (-(-tk // a.rows) - 1 + (0 if first else 1))
     vector_ops = pm * pn if g.col2im_ops and last else 0
-    bias = pn * BIAS_BYTES if g.bias and first else 0
+    params = rules.param_bytes(pn) if first else 0
     return Tile(unit=unit, pixels=pm, channels=pn, k=tk, array_tiles=array_tiles, macs=pm * pn * tk,
-                load_ifmap_bytes=nbytes(win * tc, g.a_bits) if load_in else 0,
-                load_weight_bytes=(_sparse_weight_bytes(g, pn * tk) + bias) if load_w else 0,
+                load_ifmap_bytes=rules.input_bytes(g, pm, win, tc) if load_in else 0,
+                load_weight_bytes=(rules.weight_bytes(g, pn, tk) + params) if load_w else 0,
                 store_bytes=store, compute_cycles=compute, tail_cycles=tail,
                 ifmap_read_bytes=ifmap_read, weight_read_bytes=weight_read,
                 ofmap_read_bytes=out_bytes + psum_r, ofmap_write_bytes=out_bytes + psum_w,
@@ -322,6 +328,7 @@ def conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
 def _conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
     g = t.geom
     passes = cfg.mac_passes(g.w_bits, g.a_bits)
+    rules = dma_rules(cfg, g, passes)
     chunks = t.chunks()
     nchunks = len(chunks)
     cache: dict = {}
@@ -350,7 +357,7 @@ def _conv_tree(cfg: HwConfig, t: ConvTiling) -> Loop:
             if node is None:
                 node = cache[key] = conv_tile(cfg, g, passes, pm, pn, win, c1 - c0, load_in=li, load_w=lw,
                                               first=j == 0, last=j == nchunks - 1, nchunks=nchunks,
-                                              prev_beats=beats)
+                                              prev_beats=beats, rules=rules)
             seq.append(node)
             beats += g.kh * g.kw * (c1 - c0) * passes
         return seq

@@ -2,9 +2,10 @@
 
 Search space: run length ``tm`` (multiples of the array rows, or all of ``M``), channel
 block ``tn`` (multiples of the array columns, or all of ``N``), K chunk ``tc`` (input
-channels per chunk) and loop order (``wo`` / ``io``). Legal: the input window of the
-largest run, the weight chunk (+ bias) and the output tile (int32 partial sums when they
-spill) each fit half of their SRAM.
+channels per chunk) and loop order (``wo`` / ``io``). Legal: the input of the
+largest run, the weight chunk (+ its requantization parameters or bias) and the output tile
+(int32 partial sums when they spill) each fit half of their SRAM, counted as the DMA moves
+them (:mod:`hwsim.compiler.dma`: whole array tiles on the RTL's array [rtl]).
 
 Cost: every legal candidate is ranked cheaply by ``max(compute, DRAM bytes / bandwidth)``
 plus the pipeline fill and drain (first tile's load + latency, last tile's store)
@@ -31,7 +32,8 @@ import numpy as np
 from hwsim import costs
 from hwsim.compiler.conv import (ORDERS, ConvTiling, conv_tile, conv_tree, run_summaries, run_window_arrays,
                                  tile_compute)
-from hwsim.compiler.geometry import BIAS_BYTES, ConvGeometry, conv_geometry, nbytes
+from hwsim.compiler.dma import DmaRules, dma_rules, padded
+from hwsim.compiler.geometry import ConvGeometry, conv_geometry, nbytes
 from hwsim.config import HwConfig
 from sw.graph.ir import Layer
 from sw.quant.ints import PSUM_BYTES
@@ -67,9 +69,10 @@ Summary = tuple[tuple[tuple[int, int], ...], int, int]
 
 
 @lru_cache(maxsize=4096)
-def _run_summary(g: ConvGeometry, tm: int) -> Summary:
-    """``((run pixels, count), ...)``, input bytes of all windows (all channels, one group), largest window."""
-    return run_summaries(g, (tm,))[tm]
+def _run_summary(g: ConvGeometry, tm: int, rules: DmaRules) -> Summary:
+    """``((run pixels, count), ...)``, input bytes of all runs (all channels, one group), largest run input
+    (elements per channel; :func:`hwsim.compiler.conv.run_summaries` with the layer's DMA ``rules``)."""
+    return run_summaries(g, (tm,), rules.row_block, rules.a_bits)[tm]
 
 
 def _m_unit(cfg: HwConfig, passes: int) -> int:
@@ -78,27 +81,24 @@ def _m_unit(cfg: HwConfig, passes: int) -> int:
 
 
 @lru_cache(maxsize=1024)
-def _run_table(g: ConvGeometry, m_unit: int) -> dict[int, Summary]:
+def _run_table(g: ConvGeometry, m_unit: int, rules: DmaRules) -> dict[int, Summary]:
     """:func:`_run_summary` of every run length the search tries first (one numpy pass)."""
     m = g.ho * g.wo
-    return run_summaries(g, tuple(_divided(m, m_unit) | {min(m, r * g.wo) for r in (1, 2, 4)}))  # whole rows
+    tms = tuple(_divided(m, m_unit) | {min(m, r * g.wo) for r in (1, 2, 4)})  # whole rows
+    return run_summaries(g, tms, rules.row_block, rules.a_bits)
 
 
-def _summary(g: ConvGeometry, tm: int, table: dict[int, Summary] | None) -> Summary:
+def _summary(g: ConvGeometry, tm: int, table: dict[int, Summary] | None, rules: DmaRules) -> Summary:
     """:func:`_run_summary` of ``tm``, from ``table`` when it holds it."""
     hit = table.get(tm) if table is not None else None
-    return hit if hit is not None else _run_summary(g, tm)
+    return hit if hit is not None else _run_summary(g, tm, rules)
 
 
-def _max_window(g: ConvGeometry, tm: int) -> int:
-    return _run_summary(g, tm)[2]
-
-
-def _sizes(g: ConvGeometry, tm: int, tn: int, tc: int, win: int | None = None) -> tuple[int, int, int]:
-    """Bytes of the largest input window (``win`` pixels if given), the weight chunk (+ bias) and the output tile."""
-    win = _max_window(g, tm) if win is None else win
-    return (nbytes(win * tc, g.a_bits), nbytes(tn * g.kh * g.kw * tc, g.w_bits) + (tn * BIAS_BYTES if g.bias else 0),
-            nbytes(tm * tn, g.out_bits))
+def _sizes(g: ConvGeometry, rules: DmaRules, tm: int, tn: int, tc: int) -> tuple[int, int, int]:
+    """Bytes of the largest run input, the weight chunk (+ parameters) and the output tile (DMA ``rules``)."""
+    win = _run_summary(g, tm, rules)[2]
+    return (nbytes(win * tc, rules.a_bits), rules.weight_bytes(g, tn, g.kh * g.kw * tc) + rules.param_bytes(tn),
+            rules.output_bytes(g, tm, tn))
 
 
 def _needs_psum(cfg: HwConfig, g: ConvGeometry, tm: int, tn: int, tc: int, passes: int) -> bool:
@@ -132,7 +132,8 @@ def _shapes(g: ConvGeometry, cfg: HwConfig, every_chunk: bool = False) -> list[t
     half = (mem.ifmap_sram_bytes // 2, mem.weight_sram_bytes // 2, mem.ofmap_sram_bytes // 2)
     m = g.ho * g.wo
     m_unit = _m_unit(cfg, passes)
-    table = _run_table(g, m_unit)
+    rules = dma_rules(cfg, g, passes)
+    table = _run_table(g, m_unit, rules)
     tms = set(table)  # run lengths: multiples of m_unit, whole rows (strided layers)
     tns = _divided(g.n_g, a.cols, 8) if g.n_g > a.cols else {g.n_g}
     tcs = sorted(_divided(g.cin_g, 1, 8), reverse=True)
@@ -141,15 +142,18 @@ def _shapes(g: ConvGeometry, cfg: HwConfig, every_chunk: bool = False) -> list[t
         if small:  # nothing fits with whole array tiles: smaller runs and column blocks
             tms = {max(1, m_unit >> i) for i in range(1, 12)} | {1}
             tns = tns | {max(1, min(g.n_g, a.cols) >> i) for i in range(0, 12)}
+        # per channel block: padded columns, parameter bytes, weight bits per input channel
+        blocks = [(tn, ptn, ptn * rules.column_bytes, ptn * g.kh * g.kw * rules.w_bits)
+                  for tn in sorted(tns) for ptn in (padded(tn, rules.col_block),)]
         for tm in sorted(tms):
-            win = _summary(g, tm, table)[2]
-            for tn in sorted(tns):
-                if nbytes(tm * tn, g.out_bits) > half[2]:
+            win = _summary(g, tm, table, rules)[2]
+            out_bits = padded(tm, rules.row_block) * g.out_bits
+            cap_in = half[0] * 8 // (win * rules.a_bits)
+            for tn, ptn, params, wide in blocks:
+                if -(-out_bits * ptn // 8) > half[2]:  # the output tile, whole array tiles
                     continue
-                # largest chunk whose input window and weights fit (bytes grow with tc)
-                bias = tn * BIAS_BYTES if g.bias else 0
-                cap_in = half[0] * 8 // (win * g.a_bits)
-                cap_w = (half[1] - bias) * 8 // (tn * g.kh * g.kw * g.w_bits) if half[1] > bias else 0
+                # largest chunk whose run input and weights fit (bytes grow with tc)
+                cap_w = (half[1] - params) * 8 // wide if half[1] > params else 0
                 cap = min(cap_in, cap_w)
                 psum_fits = tm * tn * PSUM_BYTES <= half[2]
                 for tc in tcs:  # largest first
@@ -163,7 +167,7 @@ def _shapes(g: ConvGeometry, cfg: HwConfig, every_chunk: bool = False) -> list[t
                             break  # the largest legal chunk for this (tm, tn)
         if out:
             return out
-    need = dict(zip(("input (ifmap)", "weight", "output (ofmap)"), _sizes(g, 1, 1, 1)))
+    need = dict(zip(("input (ifmap)", "weight", "output (ofmap)"), _sizes(g, rules, 1, 1, 1)))
     have = dict(zip(need, half))
     short = [k for k in need if need[k] > have[k]] or ["output (ofmap)"]
     what = short[0]
@@ -199,7 +203,8 @@ def evaluate(g: ConvGeometry, cfg: HwConfig, passes: int, shapes: list[tuple[int
     mem = cfg.memory
     bw, lat = mem.dram_bytes_per_cycle, mem.dram_latency_cycles
     m = g.ho * g.wo
-    summaries = [_summary(g, tm, table) for tm, _, _ in shapes]
+    rules = dma_rules(cfg, g, passes)
+    summaries = [_summary(g, tm, table, rules) for tm, _, _ in shapes]
     compute = []
     for (tm, tn, tc), (pm_count, _, _) in zip(shapes, summaries):
         nn = -(-g.n_g // tn)
@@ -219,8 +224,14 @@ def evaluate(g: ConvGeometry, cfg: HwConfig, passes: int, shapes: list[tuple[int
     in_once = np.array([s[1] for s in summaries], dtype=i64) * g.groups
     win = np.array([s[2] for s in summaries], dtype=i64)
     nm, nn, nc = -(-m // tm), -(-g.n_g // tn), -(-g.cin_g // tc)
-    w_once = nbytes(g.groups * g.n_g * g.k, g.w_bits) + (g.out_channels_total * BIAS_BYTES if g.bias else 0)
-    out_total = nbytes(m * g.n_g * g.groups, g.out_bits)
+    # output pixels and channels of all tiles, padded to whole array tiles ([rtl] DMA rules)
+    rb, cb = rules.row_block, rules.col_block
+    rows_all = (nm - 1) * (-(-tm // rb) * rb) + -(-(m - (nm - 1) * tm) // rb) * rb
+    cols_all = (nn - 1) * (-(-tn // cb) * cb) + -(-(g.n_g - (nn - 1) * tn) // cb) * cb
+    w_elements = (g.groups * cols_all * g.k if rules.dense_weights
+                  else np.full_like(cols_all, round(g.groups * g.n_g * g.k * (1 - g.sparsity))))
+    w_once = -(-(w_elements * rules.w_bits) // 8) + g.groups * cols_all * rules.column_bytes
+    out_total = -(-(g.groups * rows_all * cols_all * g.out_bits) // 8)
     one_in = (nm == 1) & (nc == 1)
     one_w = (nn == 1) & (nc == 1)
     dram = {"wo": in_once * np.where(one_in, 1, nn) + w_once * np.where(nc > 1, nm, 1) + out_total,
@@ -228,8 +239,11 @@ def evaluate(g: ConvGeometry, cfg: HwConfig, passes: int, shapes: list[tuple[int
     tiles = nm * nn * nc
     loading = g.groups * np.where(tiles > 1, tiles, 1)
     c1 = np.minimum(tc, g.cin_g)
-    first = -(-(win * c1 * g.a_bits) // 8) + -(-(np.minimum(tn, g.n_g) * (g.kh * g.kw) * c1 * g.w_bits) // 8)
-    last = -(-(np.minimum(tm, m) * np.minimum(tn, g.n_g) * g.out_bits) // 8)
+    pn1, pm1 = np.minimum(tn, g.n_g), np.minimum(tm, m)
+    cols, rows = -(-pn1 // rules.col_block) * rules.col_block, -(-pm1 // rules.row_block) * rules.row_block
+    first = (-(-(win * c1 * rules.a_bits) // 8) + -(-(cols * (g.kh * g.kw) * c1 * rules.w_bits) // 8)
+             + cols * rules.column_bytes)
+    last = -(-(rows * cols * g.out_bits) // 8)
     fill = (first + last) / bw + lat
     out = {"compute": comp}
     for order in ORDERS:
@@ -329,7 +343,7 @@ def choose_conv_tiling(layer: Layer, cfg: HwConfig) -> ConvTiling:
 def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
     passes = cfg.mac_passes(g.w_bits, g.a_bits)
     bw = cfg.memory.dram_bytes_per_cycle
-    table = _run_table(g, _m_unit(cfg, passes))
+    table = _run_table(g, _m_unit(cfg, passes), dma_rules(cfg, g, passes))
     shapes = _shapes(g, cfg)
     ev = evaluate(g, cfg, passes, shapes, {}, table)
     computes, bounds, rows = {}, {}, []

@@ -37,6 +37,8 @@ class LayerRun:
         Cycles in which the PE array accepted an operand beat / the DRAM a read / a write request.
     first_beat, last_beat : int
         Cycles (after ``start``) of the first and last operand beat.
+    stimulus_cycles : int
+        Cycles the backend simulated: preload, ``start`` and the whole cycle budget.
     """
 
     outputs: np.ndarray
@@ -48,6 +50,7 @@ class LayerRun:
     writes: int = 0
     first_beat: int = 0
     last_beat: int = 0
+    stimulus_cycles: int = 0
 
     def split(self) -> dict[str, int]:
         """Where the cycles went: ``total``, ``array_beats``, ``dram_reads``, ``dram_writes``,
@@ -156,4 +159,4 @@ def run_layer(model, arch: TopArch, program: TopProgram, ops: LayerOperands, lat
     reads = int(unpack_field(out["rd_valid"], 0, 1, False)[window].sum())
     return LayerRun(read_outputs(arch, program, final), ops.golden, cycles, seconds, beats=len(beats),
                     reads=reads, writes=len(valid), first_beat=int(beats[0]) if len(beats) else 0,
-                    last_beat=int(beats[-1]) if len(beats) else 0)
+                    last_beat=int(beats[-1]) if len(beats) else 0, stimulus_cycles=len(stim["start"]))

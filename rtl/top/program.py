@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from rtl.arch import ArrayArch
+from rtl.arch import PARAM_FIELD_BITS, ArrayArch
 
 __all__ = ["TopArch", "Instr", "FIELDS", "OPS", "INSTR_BITS", "SEMAPHORES", "SEM", "GemmLayer", "Layout",
            "TopProgram", "layer_program", "encode", "decode", "program_json", "program_from_json",
@@ -66,8 +66,6 @@ FIELDS = {
 }
 HEADER_BITS = OP_BITS + 2 * SEMAPHORES
 INSTR_BITS = HEADER_BITS + max(sum(w for _, w, _ in f) for f in FIELDS.values())
-#: Bits of one column's requantization parameters in a parameter entry: bias 32, multiplier 32, shift 8.
-PARAM_FIELD_BITS = (32, 32, 8)
 BUFFERS = ("x", "w", "p")
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from sw.graph.bits import BitPolicy
 from sw.graph.ir import FLOAT_BITS, Graph
+from sw.graph.ops import Activation
 from sw.quant.calibration import DEFAULT_GAMMA, EmaObserver, MinMaxObserver, MseObserver, PercentileObserver
 from sw.quant.params import QuantParams
 from sw.quant.ranges import params_from_range
@@ -33,7 +34,7 @@ from sw.runtime.floatexec import run_float
 from sw.runtime.integer import PASS_THROUGH, IntegerPlan, is_float_layer, plan_calibrated, plan_prequantized, run_integer, tail_params
 from sw.graph.model import ImportedModel
 
-__all__ = ["calibrate", "calibration_ranges", "params_from_ranges", "RANGES", "tensor_bits",
+__all__ = ["calibrate", "calibration_ranges", "bounded_outputs", "BOUNDED_ACTIVATIONS", "params_from_ranges", "RANGES", "tensor_bits",
            "default_calibration", "execute", "Result", "DEFAULT_PERTURBATIONS", "NOISE_FRACTION", "OBSERVER_VALUES"]
 
 DEFAULT_PERTURBATIONS = 3
@@ -42,6 +43,18 @@ OBSERVER_VALUES = 1_000_000  # values kept per tensor (seeded sub-sampling beyon
 Observer = PercentileObserver | MseObserver | MinMaxObserver | EmaObserver
 #: Activation range rules of :func:`calibrate`: FQN's percentile, or least quantization MSE.
 RANGES = ("percentile", "mse")
+#: Activations with a bounded output range (``[0, 1]``): calibrated with min / max, never clipped.
+BOUNDED_ACTIVATIONS = frozenset({Activation.SIGMOID, Activation.HARDSIGMOID})
+
+
+def bounded_outputs(graph: Graph) -> frozenset[str]:
+    """Names of the layers whose output is a bounded activation (:data:`BOUNDED_ACTIVATIONS`).
+
+    Their outputs are scores or gates in ``[0, 1]``: a percentile or MSE range would
+    clip the largest values, which are the ones that matter (detection scores), so
+    :func:`calibrate` gives them the observed min / max instead.
+    """
+    return frozenset(layer.name for layer in graph if layer.activation in BOUNDED_ACTIVATIONS)
 
 
 def default_calibration(model: ImportedModel, inputs: Mapping[str, np.ndarray], seed: int = 0) -> list[dict]:
@@ -144,15 +157,19 @@ def calibrate(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]],
     """Calibrated signed activation parameters of every tensor the integer plan needs.
 
     ``ranges`` (one of :data:`RANGES`): ``"percentile"`` (FQN, ``gamma``) or
-    ``"mse"`` (least quantization MSE at each tensor's width, :mod:`sw.quant.mse`).
-    Pass-through layers (pools, upsample, pad) and reshape / transpose tail
+    ``"mse"`` (least quantization MSE at each tensor's width, :mod:`sw.quant.mse`);
+    outputs of sigmoid / hard-sigmoid layers take min / max under both rules
+    (:func:`bounded_outputs`). Pass-through layers (pools, upsample, pad) and reshape / transpose tail
     outputs take their input's parameters.
     """
     if ranges not in RANGES:
         raise ValueError(f"ranges: expected one of {', '.join(RANGES)}, got {ranges!r}")
     bits = tensor_bits(model)
+    bounded = bounded_outputs(model.graph)
 
     def factory(key: str) -> Observer:
+        if key in bounded:
+            return MinMaxObserver()
         if ranges == "mse" and bits(key) != FLOAT_BITS:
             return MseObserver(bits=bits(key), max_values=OBSERVER_VALUES, n_expected=len(samples))
         return PercentileObserver(gamma=gamma, max_values=OBSERVER_VALUES, n_expected=len(samples))

@@ -46,10 +46,12 @@ from sw.runtime.floatexec import run_float
 from sw.runtime.integer import IntegerPlan, is_float_layer, layer_weight_params, plan_calibrated
 from sw.train.gptq import gptq_codes, layer_columns, second_moments
 
-__all__ = ["METHODS", "RANGE_RULES", "ROWS_PER_SAMPLE", "quantize_plan", "layer_inputs", "layer_hessians", "layer_rows",
+__all__ = ["METHODS", "STEPPED", "RANGE_RULES", "ROWS_PER_SAMPLE", "quantize_plan", "layer_inputs", "layer_hessians", "layer_rows",
            "with_first_last"]
 
 METHODS = ("ptq", "gptq", "adaround", "brecq", "fqn")
+#: Methods that train for a number of steps (``--steps``).
+STEPPED = frozenset({"fqn", "brecq"})
 #: Range rules: name -> (activation ranges of :func:`calibrate`, weight ranges of :func:`plan_calibrated`).
 RANGE_RULES = {"fqn": ("percentile", "minmax"), "mse": ("mse", "mse")}
 ROWS_PER_SAMPLE = 1024
@@ -144,7 +146,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
     act_ranges, weight_ranges = RANGE_RULES[ranges]
     if method == "fqn":
         from sw.train.qat import DEFAULT_STEPS, finetune  # JAX only when training (extra "train")
-        plan, curve = finetune(model, samples, steps=DEFAULT_STEPS if steps is None else steps, progress=progress,
+        plan, curve = finetune(model, samples, steps=DEFAULT_STEPS if steps is None else steps, seed=seed,
+                               progress=progress,
                                act_ranges=act_ranges, weight_ranges=weight_ranges,
                                symmetric_weights=symmetric_weights)
         if losses is not None:

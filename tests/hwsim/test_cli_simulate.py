@@ -125,8 +125,10 @@ def test_bad_input_one_line_exit_2(run_cli, tmp_path, capsys, args, message):
     ('preset = "edge16_int4"\n[array]\nrows = -4\n', "array.rows: expected an integer > 0"),
     ('preset = "edge16_int4"\n[array]\nmac_modes = [4]\n', "w8a8 is not supported"),
     ('preset = "edge16_int4"\n[memory]\nweight_sram_bytes = 16\n',
+     # int4 3x3 weights of one input channel padded to a whole 16-column block (16 x 9 x 4 bits = 72 bytes)
+     # plus 9 parameter bytes per column (144) [rtl]
      "layer 'backbone.conv0': the smallest legal tile (1 output pixel x 1 output channel x 1 input channel) "
-     "needs 9 bytes of weight SRAM per buffer"),
+     f"needs {16 * 9 * 4 // 8 + 16 * 9} bytes of weight SRAM per buffer"),
 ])
 def test_bad_config_one_line_exit_2(run_cli, tmp_path, capsys, body, message):
     args = ["simulate", "--model", "yolov3_tiny_416", "--config", _bad(tmp_path, body)]

@@ -129,7 +129,7 @@ def test_bad_steps_are_one_line_errors(tmp_path, capsys):
     np.save(tmp_path / "cal.npy", np.concatenate([s[model.input_names[0]] for s in samples[:2]]))
     base = ["quantize", str(tmp_path / "m.onnx"), "--calibration", str(tmp_path / "cal.npy"),
             "--out", str(tmp_path / "q.npz"), "--bits", "4"]
-    for extra, message in ((["--method", "gptq", "--steps", "5"], "--steps applies to --method fqn and brecq only"),
+    for extra, message in ((["--method", "gptq", "--steps", "5"], "--steps applies to --method brecq, fqn only"),
                            (["--method", "brecq", "--steps", "-1"], "steps: expected >= 0, got -1")):
         assert hwsim.app.cli.main(base + extra) == 2
         err = capsys.readouterr().err.strip()

@@ -158,6 +158,25 @@ def test_fqn_finetuning_decreases_the_distillation_loss(files):
     assert any(np.any(lp.weights != start.layers[n].weights) for n, lp in plan.layers.items() if lp.weights is not None)
 
 
+def test_fqn_minibatches_are_seeded_and_decrease_the_loss_over_all_samples(files):
+    pytest.importorskip("jax")
+    tmp, path = files
+    model = load_imported_model(path).with_bits(parse_bits("4"))
+    samples = load_samples(tmp / "cal.npy", {"x": model.native_shapes["x"]})
+    from sw.train.qat import _batches, finetune
+    order = _batches(5, 2, 5, np.random.default_rng(0))  # 2 full batches per epoch, 1 sample left over
+    assert [len(b) for b in order] == [2] * 5
+    for epoch in (order[0:2], order[2:4]):
+        assert len(set(np.concatenate(epoch).tolist())) == 4
+    _, start = finetune(model, samples, steps=0, batch=2)
+    assert len(start) == 1
+    plan, losses = finetune(model, samples, steps=30, batch=2, seed=1)
+    again, _ = finetune(model, samples, steps=30, batch=2, seed=1)
+    assert len(losses) == 31 and losses[-1] < 0.95 * start[0], (start, losses)
+    assert all(np.array_equal(lp.weights, again.layers[n].weights) for n, lp in plan.layers.items()
+               if lp.weights is not None)
+
+
 def test_first_last_sets_the_widths_of_the_outer_weighted_layers(files):
     tmp, path = files
     assert _cli("quantize", path, "--bits", "4", "--first-last", "8", "--calibration", tmp / "cal.npy",

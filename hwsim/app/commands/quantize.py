@@ -24,14 +24,13 @@ from sw.graph import load_imported_model
 from sw.graph.bits import parse_bits
 from sw.runtime.arrays import load_samples
 from sw.runtime.qmodel import QuantizedModel, encode_quantized, file_sha256
-from sw.train.methods import METHODS, RANGE_RULES, quantize_plan, with_first_last
+from sw.train.methods import METHODS, RANGE_RULES, STEPPED, quantize_plan, with_first_last
 
 __all__ = ["register", "quantize", "DEFAULT_IMAGES"]
 
 #: Default and largest number of --data calibration images (each is kept in memory).
 DEFAULT_IMAGES = 32
 MAX_IMAGES = 1000
-_TRAINED = ("fqn", "brecq")  # methods with --steps and a loss curve
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -120,7 +119,7 @@ def quantize(args: argparse.Namespace) -> int:
     if Path(args.out).suffix.lower() != ".npz":
         raise ValueError(f"{args.out}: --out must be a .npz file")
     out = plan.file(args.out, "--out")
-    if args.plot is not None and (args.method not in _TRAINED or Path(args.plot).suffix.lower() != ".png"):
+    if args.plot is not None and (args.method not in STEPPED or Path(args.plot).suffix.lower() != ".png"):
         raise ValueError(f"{args.plot}: --plot writes the loss curve as a .png (with --method fqn or brecq)")
     plot = plan.file(args.plot, "--plot")
     model = load_imported_model(args.model)
@@ -128,8 +127,8 @@ def quantize(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.model}: model is pre-quantized (int8); quantize takes float models")
     if args.symmetric_weights and args.ranges != "fqn":
         raise ValueError("--symmetric-weights: min/max weight ranges only (--ranges fqn)")
-    if args.steps is not None and args.method not in _TRAINED:
-        raise ValueError("--steps applies to --method fqn and brecq only")
+    if args.steps is not None and args.method not in STEPPED:
+        raise ValueError(f"--steps applies to --method {', '.join(sorted(STEPPED))} only")
     model = model.with_bits(parse_bits(args.bits))
     if args.first_last is not None:
         model = with_first_last(model, args.first_last)

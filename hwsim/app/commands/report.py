@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from hwsim.app.commands import HELP
-from hwsim.app.report import ALL_MODELS, DEFAULT_CALIBRATION_IMAGES, DEFAULT_EVAL_IMAGES, generate
+from hwsim.app.report import ALL_MODELS, DEFAULT_CALIBRATION_IMAGES, DEFAULT_EVAL_IMAGES, REAL_MODELS, generate
+from hwsim.app.studies.methods import parse_methods
 from sw.fileio import OutputPlan
 
 __all__ = ["register", "run", "DEFAULT_OUT"]
@@ -23,6 +24,8 @@ DEFAULT_OUT = "reports"
 #: Most images per split (each is kept in memory with its detections for every setting).
 MAX_IMAGES = 5000
 MAX_JOBS = 64
+#: Width policies of the methods study.
+DEFAULT_METHOD_BITS = ("8", "w4a8", "4")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,6 +50,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-rtl", action="store_true", help="skip the Verilator sections (no build needed)")
     p.add_argument("--verilator-dir", default=str(Path(tempfile.gettempdir()) / "hwsim-verilator"),
                    help="build cache of the Verilated arrays (default: <tmp>/hwsim-verilator)")
+    p.add_argument("--methods", metavar="LIST",
+                   help="quantization methods study instead of the detector pages: comma-separated methods "
+                        "(e.g. ptq,gptq,fqn) x --method-bits, each exported, re-imported and scored; writes "
+                        "<model>_methods.md and the best file per width (long: run outside CI)")
+    p.add_argument("--method-bits", action="append", metavar="POLICY",
+                   help=f"--methods: a width policy (repeatable; default {', '.join(DEFAULT_METHOD_BITS)})")
+    p.add_argument("--steps", type=int, metavar="N", help="--methods: training steps of fqn (default: its own)")
+    p.add_argument("--seed", type=int, default=0, help="--methods: seed of the methods' sampling (default 0)")
     p.set_defaults(func=run)
 
 
@@ -72,13 +83,23 @@ def run(args: argparse.Namespace) -> int:
         if not 1 <= value <= top:
             raise ValueError(f"{name}: expected an integer in [1, {top}], got {value}")
     OutputPlan().directory(args.data_dir, "--data-dir")
+    rows = ()
+    if args.methods is not None:
+        rows = parse_methods(args.methods, args.method_bits or DEFAULT_METHOD_BITS, args.steps)
+        if not any(m in REAL_MODELS for m in models):
+            raise ValueError(f"--methods: needs a real detector in --models ({', '.join(REAL_MODELS)})")
+    elif args.method_bits or args.steps is not None:
+        raise ValueError("--method-bits and --steps apply to --methods only")
     command = "hwsim report" + (f" --models {','.join(models)}" if args.models else "") + \
         (" --no-rtl" if args.no_rtl else "") + f" --eval-images {args.eval_images}" + \
-        f" --calibration-images {args.calibration_images}"
+        f" --calibration-images {args.calibration_images}" + \
+        (f" --methods {args.methods}" + "".join(f" --method-bits {b}" for b in args.method_bits or ()) +
+         ("" if args.steps is None else f" --steps {args.steps}") + ("" if args.seed == 0 else f" --seed {args.seed}")
+         if rows else "")
     start = time.perf_counter()
     pages = generate(args.out, models, eval_images=args.eval_images, calibration_images=args.calibration_images,
                      data_dir=args.data_dir, verilator_dir=None if args.no_rtl else args.verilator_dir, jobs=args.jobs,
-                     command=command, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+                     command=command, methods=rows, seed=args.seed, log=lambda msg: print(msg, file=sys.stderr, flush=True))
     for page in pages:
         print(page)
     print(f"{len(pages)} pages in {time.perf_counter() - start:.0f} s", file=sys.stderr)

@@ -11,8 +11,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hwsim.app.report.detection_page import detection_page
+from hwsim.app.report.methods_page import methods_page
 from hwsim.app.report.pages import PageSummary, index_page, rtl_page, zoo_page
 from hwsim.app.studies.detection import STUDIES, run_study
+from hwsim.app.studies.methods import MethodRow, run_methods_study
 from hwsim.app.studies.rtl_tiles import TileCheck, build_arrays, check_real_tile, cycle_sweep
 from sw.graph import ZOO, load_model
 
@@ -42,6 +44,7 @@ def _tile_checks(name: str, arrays) -> list[TileCheck]:
 def generate(out: str | Path, models: Sequence[str] = ALL_MODELS, *, eval_images: int = DEFAULT_EVAL_IMAGES,
              calibration_images: int = DEFAULT_CALIBRATION_IMAGES, data_dir: str | Path,
              verilator_dir: str | Path | None = None, jobs: int = 1, command: str = "hwsim report",
+             methods: Sequence[MethodRow] = (), seed: int = 0,
              log: Callable[[str], None] = lambda _: None) -> list[Path]:
     """Write the reports into ``out``; returns the markdown pages written.
 
@@ -59,6 +62,12 @@ def generate(out: str | Path, models: Sequence[str] = ALL_MODELS, *, eval_images
         Images evaluated concurrently (threads).
     command
         The command line shown on the index page.
+    methods
+        Rows of the methods study (:mod:`hwsim.app.studies.methods`): with any, the real
+        detectors get a ``<name>_methods.md`` page (quantized files under ``data_dir``,
+        the best of each width copied beside the page) instead of their main page.
+    seed
+        Seed of the methods' sampling.
     """
     unknown = [m for m in models if m not in ALL_MODELS]
     if unknown:
@@ -72,7 +81,12 @@ def generate(out: str | Path, models: Sequence[str] = ALL_MODELS, *, eval_images
         arrays = build_arrays(verilator_dir)
     real: list[PageSummary] = []
     checks: list[TileCheck] = []
-    for name in real_names:
+    for name in real_names if methods else ():
+        files = Path(data_dir) / "quantized" / name
+        result = run_methods_study(STUDIES[name], methods, eval_images=eval_images, calibration_images=calibration_images,
+                                   cache=Path(data_dir), files=files, seed=seed, jobs=jobs, log=log)
+        real.append(methods_page(result, out, command))
+    for name in real_names if not methods else ():
         result = run_study(STUDIES[name], eval_images=eval_images, calibration_images=calibration_images,
                            cache=Path(data_dir), jobs=jobs, log=log)
         model_checks = _tile_checks(name, arrays) if arrays is not None else []

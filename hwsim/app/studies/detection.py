@@ -41,7 +41,7 @@ from sw.graph.ir import FLOAT_BITS, Graph, Part
 from sw.graph.model import ImportedModel
 from sw.quant.calibration import MinMaxObserver, PercentileObserver
 from sw.quant.ranges import Granularity
-from sw.runtime.executor import OBSERVER_VALUES, calibration_ranges, params_from_ranges
+from sw.runtime.executor import OBSERVER_VALUES, bounded_outputs, calibration_ranges, params_from_ranges
 from sw.runtime.integer import plan_calibrated
 from sw.train.methods import with_first_last
 
@@ -257,8 +257,11 @@ class StudyResult:
 
 
 def _ranges(model: ImportedModel, samples: Sequence[Mapping], observers: set[str]) -> dict:
+    bounded = bounded_outputs(model.graph)
+
     def percentile(gamma: float):
-        return lambda tensor: PercentileObserver(gamma=gamma, max_values=OBSERVER_VALUES, n_expected=len(samples))
+        return lambda tensor: (MinMaxObserver() if tensor in bounded else
+                               PercentileObserver(gamma=gamma, max_values=OBSERVER_VALUES, n_expected=len(samples)))
 
     factories: dict[str, Callable] = {}
     for key in sorted(observers):

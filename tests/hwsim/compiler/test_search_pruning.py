@@ -56,27 +56,33 @@ def test_lower_bound_never_exceeds_the_timed_cycles(layer, cfg):
         assert lb <= pipeline_times(tiles, cfg.memory.dram_bytes_per_cycle, cfg.memory.dram_latency_cycles)[0]
 
 
-def _reference_summary(g, tm):
-    """Run summary from :func:`run_window`, one run at a time."""
+def _reference_summary(g, tm, row_block=1, bits=None):
+    """Run summary from :func:`run_window`, one run at a time; runs padded to whole ``row_block`` blocks, each
+    padding pixel one im2col row (``kh * kw`` elements per channel), codes of ``bits``."""
+    bits = g.a_bits if bits is None else bits
     m, counts, in_bytes, largest = g.ho * g.wo, {}, 0, 0
     for p0 in range(0, m, tm):
-        w = run_window(g, p0, min(p0 + tm, m))
-        counts[min(p0 + tm, m) - p0] = counts.get(min(p0 + tm, m) - p0, 0) + 1
-        in_bytes += nbytes(w.elements * g.cin_g, g.a_bits)
-        largest = max(largest, w.elements)
+        p1 = min(p0 + tm, m)
+        w = run_window(g, p0, p1)
+        counts[p1 - p0] = counts.get(p1 - p0, 0) + 1
+        pad = -(-(p1 - p0) // row_block) * row_block - (p1 - p0)
+        elements = w.elements + pad * g.kh * g.kw
+        in_bytes += nbytes(elements * g.cin_g, bits)
+        largest = max(largest, elements)
     return counts, in_bytes, largest
 
 
+@pytest.mark.parametrize("row_block, bits", [(1, None), (4, 8), (16, None)])
 @pytest.mark.parametrize("layer", [c[0] for c in CASES[:6]] + [conv("odd", 13, 17, 8, 8, 5, 3)],
                          ids=lambda layer: layer.name)
-def test_vectorised_run_summaries_equal_run_by_run(layer):
+def test_vectorised_run_summaries_equal_run_by_run(layer, row_block, bits):
     g = conv_geometry(layer)
     m = g.ho * g.wo
     tms = tuple(sorted({1, 2, 3, 7, 16, g.wo, g.wo + 1, 2 * g.wo, m // 2 or 1, m}))
-    got = run_summaries(g, tms)
+    got = run_summaries(g, tms, row_block, bits)
     for tm in tms:
         pm_count, in_bytes, largest = got[tm]
-        assert (dict(pm_count), in_bytes, largest) == _reference_summary(g, tm), tm
+        assert (dict(pm_count), in_bytes, largest) == _reference_summary(g, tm, row_block, bits), tm
 
 
 def test_pruning_by_lower_bound_does_not_change_any_choice(monkeypatch):

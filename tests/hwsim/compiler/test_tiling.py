@@ -11,6 +11,7 @@ from hwsim.compiler import compile_graph
 from hwsim.compiler.conv import conv_tree
 from hwsim.compiler.search import choose_conv_tiling
 from hwsim.compiler.schedule import expand
+from rtl.arch import PARAM_BYTES
 from sw.graph import load_model
 
 
@@ -32,10 +33,14 @@ def test_tiles_fit_and_conserve_macs(model, preset):
 
 @pytest.mark.parametrize("name", ["backbone.conv0", "backbone.conv4", "neck.scale0.conv0"])
 def test_weights_read_once_in_weights_outer_order(name):
-    """Weights outer with one K chunk: each weight block is loaded once (bias included)."""
+    """Weights outer with one K chunk: each weight block is loaded once, as the RTL top moves it [rtl]:
+    padded to whole 16-column blocks, with 9 bytes of requantization parameters per padded column."""
     cfg = load_config()
     layer = load_model("yolov3_tiny_416").layer(name)
     t = choose_conv_tiling(layer, cfg)
     t = type(t)(t.geom, t.tm, t.tn, t.geom.cin_g, "wo")
     total = sum(tile.load_weight_bytes for tile in expand(conv_tree(cfg, t)))
-    assert total == layer.weight_bytes
+    cout = layer.out_shape[-1]
+    k = layer.kernel[0] * layer.kernel[1] * layer.in_shapes[0][-1]
+    columns = sum(-(-(min(c + t.tn, cout) - c) // 16) * 16 for c in range(0, cout, t.tn))
+    assert total == columns * k * layer.w_bits // 8 + columns * PARAM_BYTES

@@ -1,0 +1,160 @@
+"""Quantization methods on the real detectors: every method at every width, exported, re-imported and scored.
+
+For one detector (:data:`hwsim.app.studies.detection.STUDIES`) and every ``(method,
+bits)`` row, the study does what ``hwsim quantize MODEL --method M --bits B --data CAL
+--images K --out FILE`` does (the same samples: the first ``K`` images of the calibration
+split, preprocessed by the detector's family; the same :func:`sw.train.methods.quantize_plan`),
+writes the quantized-model file, reads it back with :func:`sw.runtime.qmodel.load_quantized`
+and scores the file (not the in-memory plan) with ``hwsim eval``'s machinery on the
+evaluation split. The figures are therefore those of ``hwsim eval MODEL --data EVAL
+--quantized FILE`` on the file the row names. The time of each row is the time of its
+quantization (calibration, the method's optimisation and the export) on this machine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hwsim.app.studies.detection import CALIB_SEED, EVAL_SEED, DatasetInfo, StudySpec, prepare_dataset
+from sw.data.synth.coco import load_coco
+from sw.detect.boxes import Agreement
+from sw.detect.coco_eval import CocoMetrics
+from sw.detect.evaluate import Backend, Detector, evaluate, float_backend, load_detector, quantized_backend
+from sw.fileio import OutputPlan
+from sw.graph.bits import parse_bits
+from sw.runtime.qmodel import QuantizedModel, encode_quantized, file_sha256, load_quantized
+from sw.train.methods import METHODS, STEPPED, quantize_plan
+
+__all__ = ["MethodRow", "MethodResult", "MethodsResult", "parse_methods", "run_methods_study"]
+
+
+@dataclass(frozen=True)
+class MethodRow:
+    """One row: a method at a width policy, with its optional number of training steps.
+
+    Attributes
+    ----------
+    method
+        One of :data:`sw.train.methods.METHODS`.
+    bits
+        Width policy in ``--bits`` syntax (:func:`sw.graph.bits.parse_bits`).
+    steps
+        Training steps of a method in :data:`sw.train.methods.STEPPED` (``None``: its default).
+    """
+
+    method: str
+    bits: str
+    steps: int | None = None
+
+    @property
+    def stem(self) -> str:
+        """File-name stem of the row's quantized-model file, e.g. ``gptq_w4a8``."""
+        safe = "".join(c if c.isalnum() else "-" for c in self.bits)
+        return f"{self.method}_{safe}" + ("" if self.steps is None else f"_s{self.steps}")
+
+    def command(self, spec: StudySpec, images: int) -> str:
+        """The ``hwsim quantize`` command that writes the same file."""
+        steps = "" if self.steps is None else f" --steps {self.steps}"
+        return (f"hwsim quantize MODEL --method {self.method} --bits {self.bits}{steps} --data CAL --images {images} "
+                f"--out {self.stem}.npz")
+
+
+@dataclass(frozen=True)
+class MethodResult:
+    """A row's scores on the evaluation split, its quantization time and the training loss curve."""
+
+    row: MethodRow
+    metrics: CocoMetrics
+    agreement: Agreement
+    seconds: float
+    losses: tuple[float, ...]
+    file: Path
+    file_bytes: int
+
+
+@dataclass(frozen=True)
+class MethodsResult:
+    """Every row of one detector, the float reference, and the data behind them."""
+
+    spec: StudySpec
+    detector: Detector
+    evaluation_data: DatasetInfo
+    calibration_data: DatasetInfo
+    float_metrics: CocoMetrics
+    rows: tuple[MethodResult, ...]
+    seconds: Mapping[str, float] = field(default_factory=dict)
+
+
+def parse_methods(methods: str, bits: Sequence[str], steps: int | None) -> tuple[MethodRow, ...]:
+    """Rows of ``--methods`` (comma-separated) x ``--method-bits`` policies; ValueError naming the option."""
+    names = [m.strip() for m in methods.split(",")]
+    bad = [m for m in names if m not in METHODS]
+    if not methods.strip() or bad:
+        raise ValueError(f"--methods: expected comma-separated names from {', '.join(METHODS)}, got {methods!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"--methods: each method once, got {methods!r}")
+    for b in bits:
+        parse_bits(b, "--method-bits")
+    if steps is not None and steps < 0:
+        raise ValueError(f"--steps: expected >= 0, got {steps}")
+    return tuple(MethodRow(m, b, steps if m in STEPPED else None) for b in bits for m in names)
+
+
+def run_methods_study(spec: StudySpec, rows: Sequence[MethodRow], *, eval_images: int, calibration_images: int,
+                      cache: Path, files: Path, seed: int = 0, jobs: int = 1,
+                      log: Callable[[str], None] = lambda _: None) -> MethodsResult:
+    """Quantize, export, re-import and score every row (module docstring).
+
+    Parameters
+    ----------
+    cache
+        Directory of the generated datasets (reused across runs).
+    files
+        Directory the quantized-model files are written to (``<stem>.npz`` per row).
+    seed
+        Seed of every method's sampling.
+    """
+    t0 = time.perf_counter()
+    model_path = spec.model_path()
+    detector = load_detector(model_path)
+    data = prepare_dataset(spec.kind, eval_images, EVAL_SEED, "eval", cache)
+    calib = prepare_dataset(spec.kind, calibration_images, CALIB_SEED, "calib", cache)
+    calib_set = load_coco(calib.path)
+    samples = [{detector.input_name: detector.family.preprocess(calib_set.load_image(r), detector.input_hw)[0]}
+               for r in calib_set.images]
+    sha = file_sha256(model_path)
+    files = Path(files)
+    OutputPlan().directory(files, "quantized-model directory")
+    files.mkdir(parents=True, exist_ok=True)
+    backends: dict[str, Backend] = {"float": float_backend(detector)}
+    made: list[tuple[MethodRow, float, tuple[float, ...], Path]] = []
+    for row in rows:
+        log(f"{spec.name}: {row.method} at bits {row.bits}")
+        t = time.perf_counter()
+        model = detector.model.with_bits(parse_bits(row.bits))
+        losses: list[float] = []
+        plan = quantize_plan(model, samples, row.method, seed, steps=row.steps, losses=losses)
+        provenance = {"method": row.method, "ranges": "fqn", "symmetric_weights": False, "bits": row.bits,
+                      "first_last": None, "seed": seed, "tool": "hwsim report (methods study)", "losses": losses,
+                      "calibration": {"data": calib.path.name, "family": detector.family.name,
+                                      "image_ids": [int(r["id"]) for r in calib_set.images],
+                                      "samples": len(samples)}}
+        qm = QuantizedModel(plan, {l.name: (l.w_bits, l.a_bits) for l in model.graph}, model_path.name, sha, provenance)
+        path = files / f"{row.stem}.npz"
+        out = OutputPlan(inputs=[str(model_path)])
+        out.stage(out.file(str(path), "quantized-model file"), encode_quantized(qm))
+        out.commit()
+        seconds = time.perf_counter() - t
+        backends[row.stem] = quantized_backend(detector, load_quantized(path, detector.model, model_path))
+        made.append((row, seconds, tuple(losses), path))
+    t1 = time.perf_counter()
+    log(f"{spec.name}: scoring {len(backends)} backends on {data.images} images")
+    result = evaluate(detector, load_coco(data.path), backends, jobs=jobs)
+    t2 = time.perf_counter()
+    out_rows = tuple(MethodResult(row, result.metrics[row.stem], result.agreement[row.stem], seconds, losses, path,
+                                  path.stat().st_size) for row, seconds, losses, path in made)
+    return MethodsResult(spec, detector, data, calib, result.metrics["float"], out_rows,
+                         {"quantization": t1 - t0, "evaluation": t2 - t1, "total": t2 - t0})

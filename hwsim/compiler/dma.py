@@ -1,0 +1,93 @@
+"""What the DMA moves for one SRAM tile of a weighted layer: whole array tiles [rtl].
+
+On the output-stationary array with the RTL timing (``array.dataflow = "os"``,
+``array.timing = "rtl"``), integer layers that requantize on the array follow the RTL
+accelerator top (``rtl/top``: its programs, :func:`rtl.top.program.layer_program`, and its
+DMA engine), provenance [rtl]:
+
+* **input**: a run of ``pm`` output pixels is padded up to whole row blocks
+  (``ceil(pm / rows) * rows`` pixels); each padding pixel is one im2col row of ``tk``
+  elements (zero-point codes), the real pixels load their input window;
+* **weights**: dense weights are padded up to whole column blocks (``ceil(pn / cols) * cols``
+  output channels; sparse weights carry their non-zeros only [assumed]);
+* **requantization parameters**: :data:`rtl.arch.PARAM_BYTES` (bias, multiplier, shift: 9) per
+  output column of every column block, fetched with the block's weights;
+* **outputs**: whole array tiles, ``ceil(pm / rows) * rows`` x ``ceil(pn / cols) * cols`` codes;
+* **codes** occupy whole PE digits in SRAM and DRAM (:meth:`rtl.arch.ArrayArch.stored_bits`).
+
+Elsewhere (float layers on the vector unit, weight stationary, SCALE-Sim timing, transposed
+convolutions) the DMA moves exactly the tile's elements and the 4-byte int32 bias [assumed].
+The RTL top loads the *im2col* of every run (host im2col), the simulator its input window:
+the two move the same bytes for 1x1 convolutions and FC layers only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from hwsim.compiler.geometry import BIAS_BYTES, ConvGeometry, nbytes
+from hwsim.config import HwConfig
+from rtl.arch import PARAM_BYTES
+
+__all__ = ["DmaRules", "dma_rules", "padded"]
+
+
+def padded(n: int, unit: int) -> int:
+    """``n`` rounded up to a whole number of ``unit`` blocks."""
+    return -(-n // unit) * unit
+
+
+@dataclass(frozen=True)
+class DmaRules:
+    """Byte rules of one layer's tiles (module docstring).
+
+    Attributes
+    ----------
+    row_block, col_block : int
+        Output pixels / channels a tile is padded to a multiple of (1: no padding).
+    a_bits, w_bits : int
+        Bits an input / weight code occupies in SRAM and DRAM.
+    column_bytes : int
+        Parameter bytes per output column (requantization parameters, bias, or 0).
+    dense_weights : bool
+        Weights are stored dense (padding applies); else only the non-zeros move.
+    """
+
+    row_block: int
+    col_block: int
+    a_bits: int
+    w_bits: int
+    column_bytes: int
+    dense_weights: bool
+
+    def input_bytes(self, g: ConvGeometry, pm: int, win: int, tc: int) -> int:
+        """Bytes of the input of a run of ``pm`` pixels (``win`` window pixels) and ``tc`` channels."""
+        pad = padded(pm, self.row_block) - pm
+        return nbytes(win * tc + pad * g.kh * g.kw * tc, self.a_bits)
+
+    def weight_bytes(self, g: ConvGeometry, pn: int, tk: int) -> int:
+        """Bytes of the weights of ``pn`` output channels and ``tk`` reduction elements (no parameters)."""
+        if self.dense_weights:
+            return nbytes(padded(pn, self.col_block) * tk, self.w_bits)
+        return nbytes(round(pn * tk * (1 - g.sparsity)), self.w_bits)
+
+    def param_bytes(self, pn: int) -> int:
+        """Bytes of the per-column parameters of ``pn`` output channels."""
+        return padded(pn, self.col_block) * self.column_bytes
+
+    def output_bytes(self, g: ConvGeometry, pm: int, pn: int) -> int:
+        """Bytes of the outputs of a ``pm`` x ``pn`` tile."""
+        return nbytes(padded(pm, self.row_block) * padded(pn, self.col_block), g.out_bits)
+
+
+@lru_cache(maxsize=1024)
+def dma_rules(cfg: HwConfig, g: ConvGeometry, passes: int) -> DmaRules:
+    """The rules of layer ``g`` on ``cfg`` (``passes``: operand beats per MAC, 0 for a float layer)."""
+    a = cfg.array
+    if passes and a.dataflow == "os" and a.timing == "rtl" and not g.col2im_ops:
+        arch = cfg.arch
+        return DmaRules(row_block=a.rows, col_block=a.cols, a_bits=arch.stored_bits(g.a_bits),
+                        w_bits=arch.stored_bits(g.w_bits), column_bytes=PARAM_BYTES, dense_weights=g.sparsity == 0)
+    return DmaRules(row_block=1, col_block=1, a_bits=g.a_bits, w_bits=g.w_bits,
+                    column_bytes=BIAS_BYTES if g.bias else 0, dense_weights=g.sparsity == 0)
