@@ -22,7 +22,11 @@ near-ties:
   the golden model does (average: rounded half away from zero; pads hold the zero point).
 
 Rounding is half away from zero with straight-through gradients
-(:mod:`sw.train.fakequant`). Training runs in float32; inside
+(:mod:`sw.train.fakequant`). Activation scales can be learned (``scales`` of
+:meth:`FakeQuantGraph.forward`, :mod:`sw.train.brecq`): requantizations that
+involve a learned scale use the golden model's double rounding with an
+unquantized mantissa (:func:`sw.train.fakequant.mbqm_learned_ste`); the exported
+plan recomputes ``(m, shift)``. Training runs in float32; inside
 ``jax.enable_x64(True)`` with float64 weights and codes, accumulators are exact
 and the forward pass reproduces the golden model's codes (measured in
 tests/train/test_fakeexec.py). Depthwise convolutions use the shift-and-add form
@@ -46,7 +50,7 @@ from sw.runtime.floatexec import LUT_ACTIVATIONS
 from sw.runtime.integer import PASS_THROUGH, IntegerPlan, is_float_layer, layer_weight_params, plan_calibrated
 from sw.quant.folding import quantize_bias
 from sw.train.depthwise import depthwise_grouped, depthwise_shift_add
-from sw.train.fakequant import exact_div, mbqm_ste, quantize_ste, round_ste, weight_codes_ste
+from sw.train.fakequant import clamp_ste, exact_div, mbqm_learned_ste, mbqm_ste, quantize_ste, round_ste, weight_codes_ste
 from sw.train.jaxdeps import jax_modules
 
 __all__ = ["FakeQuantGraph", "WEIGHTED_OPS"]
@@ -131,19 +135,25 @@ class FakeQuantGraph:
             quantized[name] = (wp.quantize(w), wp, bias)
         return plan_calibrated(self.model, self.params, weights=quantized)
 
-    def forward(self, weights, codes) -> dict:
+    def forward(self, weights, codes, scales: Mapping | None = None) -> dict:
         """Codes of every graph input and layer output (NHWC float arrays, batch on axis 0).
 
         Parameters
         ----------
         weights
-            ``{layer: {"w", "b"}}`` float weights (a JAX pytree; gradients flow to them).
+            ``{layer: {"w", "b"}}`` float weights (a JAX pytree; gradients flow to them); ``{"codes", "b"}``
+        gives the centered weight codes ``q - z_w`` directly (e.g. soft AdaRound codes).
         codes
             Graph-input codes ``{name: [N, H, W, C]}`` (see :meth:`input_codes`).
+        scales
+            Optional learned activation scales ``{tensor: scalar}`` (JAX values, gradients flow to them)
+            replacing ``params[tensor].scale``; zero points stay. Pass-through layers of such a tensor
+            need their own entry (the same value). Requantizations touching a learned scale use
+            :func:`sw.train.fakequant.mbqm_learned_ste`.
         """
         env = dict(codes)
         for layer in self.model.graph:
-            env[layer.name] = self._layer(layer, weights.get(layer.name), [env[n] for n in layer.inputs])
+            env[layer.name] = self.layer(layer, weights.get(layer.name), [env[n] for n in layer.inputs], scales)
         return env
 
     def layerwise(self, weights, env) -> dict:
@@ -153,25 +163,37 @@ class FakeQuantGraph:
         model's, from :func:`sw.runtime.integer.run_integer`'s ``observe``); the
         result isolates each layer's agreement from errors of the layers before it.
         """
-        return {layer.name: self._layer(layer, weights.get(layer.name), [env[n] for n in layer.inputs])
+        return {layer.name: self.layer(layer, weights.get(layer.name), [env[n] for n in layer.inputs])
                 for layer in self.model.graph}
 
-    def dequantize(self, name: str, q):
-        """Reals ``s (q - z)`` of a tensor's codes."""
-        s, z = _scalar(self.params[name])
+    def dequantize(self, name: str, q, scales: Mapping | None = None):
+        """Reals ``s (q - z)`` of a tensor's codes (``s`` from ``scales`` if learned there)."""
+        s, z = self._sz(name, scales)
         return s * (q - z)
 
-    def _requantize(self, layer: Layer, x, multiplier):
+    def _sz(self, name: str, scales: Mapping | None):
+        """``(scale, zero point)`` of a tensor: the learned scale if ``scales`` has one, else the fixed one."""
+        s, z = _scalar(self.params[name])
+        return (scales[name] if scales is not None and name in scales else s), z
+
+    def _requantize(self, layer: Layer, x, multiplier, scales):
         """``clamp(MBQM(x, M) + z, lo, hi)`` into the stage target, then a LUT activation if any."""
         lut = layer.activation in LUT_ACTIVATIONS
-        target = self.params[f"{layer.name}:pre" if lut else layer.name]
+        key = f"{layer.name}:pre" if lut else layer.name
+        target = self.params[key]
         fused = "none" if lut else _CLAMPS.get(layer.activation, "none")
-        lo, hi = activation_range(fused, target)
-        q = jnp.clip(mbqm_ste(x, multiplier) + float(target.zero_point), lo, hi)
-        return self._table(layer, q, target) if lut else q
+        s, z = self._sz(key, scales)
+        if isinstance(s, float):
+            lo, hi = activation_range(fused, target)
+        else:  # learned scale: the ReLU6 bound moves with it
+            lo = max(target.qmin, int(z)) if fused != "none" else target.qmin
+            hi = (jnp.minimum(target.qmax, lax.stop_gradient(round_ste(exact_div(jnp.full_like(s, 6.0), s))) + z)
+                  if fused == "relu6" else target.qmax)
+        q = clamp_ste(_mbqm(x, multiplier) + z, lo, hi)
+        return self._table(layer, q, key, scales) if lut else q
 
-    def _table(self, layer: Layer, q, inp: QuantParams):
-        s_in, z_in = _scalar(inp)
+    def _table(self, layer: Layer, q, inp: str, scales):
+        s_in, z_in = self._sz(inp, scales)
         real = s_in * (q - z_in)
         if layer.activation is Activation.LEAKY_RELU:
             alpha = self.model.leaky_alpha.get(layer.name, 0.1)
@@ -185,14 +207,14 @@ class FakeQuantGraph:
         else:
             raise ValueError(f"layer '{layer.name}': activation {layer.activation.value} has no fake-quant form")
         out = self.params[layer.name]
-        s_out, z_out = _scalar(out)
+        s_out, z_out = self._sz(layer.name, scales)
         return quantize_ste(y, s_out, z_out, out.qmin, out.qmax)
 
-    def _weighted(self, layer: Layer, wb, x):
-        inp, wp = self.params[layer.inputs[0]], self.weight_grids[layer.name]
-        s_in, z_in = _scalar(inp)
-        w = weight_codes_ste(wb["w"], wp)
-        scale = jnp.asarray(wp.scale * float(inp.scale), dtype=x.dtype)
+    def _weighted(self, layer: Layer, wb, x, scales):
+        wp = self.weight_grids[layer.name]
+        s_in, z_in = self._sz(layer.inputs[0], scales)
+        w = wb["codes"] if "codes" in wb else weight_codes_ste(wb["w"], wp)  # centered codes given (AdaRound)
+        scale = jnp.asarray(wp.scale * s_in, dtype=x.dtype)
         bias = round_ste(exact_div(wb["b"], scale))
         xc = x - z_in
         if layer.op is Op.FC:
@@ -206,40 +228,42 @@ class FakeQuantGraph:
                                            rhs_dilation=layer.dilation, dimension_numbers=("NHWC", "OHWI", "NHWC"),
                                            feature_group_count=layer.groups)
         lut = layer.activation in LUT_ACTIVATIONS
-        target = self.params[f"{layer.name}:pre" if lut else layer.name]
-        multiplier = (float(inp.scale) * wp.scale) / float(target.scale)
-        return self._requantize(layer, acc + bias, multiplier)
+        s_t, _ = self._sz(f"{layer.name}:pre" if lut else layer.name, scales)
+        multiplier = (s_in * wp.scale) / s_t
+        return self._requantize(layer, acc + bias, multiplier, scales)
 
-    def _layer(self, layer: Layer, wb, xs: list):
+    def layer(self, layer: Layer, wb, xs: list, scales: Mapping | None = None):
+        """Output codes of one layer from its inputs' codes ``xs`` (``wb``: its weights; ``scales``: see
+        :meth:`forward`)."""
         op, x = layer.op, xs[0]
         if op in WEIGHTED_OPS:
-            return self._weighted(layer, wb, x)
+            return self._weighted(layer, wb, x, scales)
         ins = [self.params[n] for n in layer.inputs]
         if op in PASS_THROUGH:
             return self._pass_through(layer, x, ins[0])
         lut = layer.activation in LUT_ACTIVATIONS
-        target = self.params[f"{layer.name}:pre" if lut else layer.name]
+        s_t, _ = self._sz(f"{layer.name}:pre" if lut else layer.name, scales)
+        sz = [self._sz(n, scales) for n in layer.inputs]
         if op is Op.ADD:
             if len(xs) != 2:
                 raise ValueError(f"layer '{layer.name}': add takes 2 inputs, got {len(xs)}")
             # TFLite ADD (sw.golden.elementwise): both inputs rescaled to 2 max(s_a, s_b) / 2**20 units first.
-            twice_max = 2.0 * max(float(p.scale) for p in ins)
-            acc = sum(mbqm_ste((q - float(p.zero_point)) * float(1 << LEFT_SHIFT), float(p.scale) / twice_max)
-                      for q, p in zip(xs, ins))
-            return self._requantize(layer, acc, twice_max / ((1 << LEFT_SHIFT) * float(target.scale)))
+            twice_max = 2.0 * _max(s for s, _ in sz)
+            acc = sum(_mbqm((q - z) * float(1 << LEFT_SHIFT), s / twice_max) for q, (s, z) in zip(xs, sz))
+            return self._requantize(layer, acc, twice_max / ((1 << LEFT_SHIFT) * s_t), scales)
         if op is Op.MUL:
-            real = (xs[0] - float(ins[0].zero_point)) * (xs[1] - float(ins[1].zero_point))
-            return self._requantize(layer, real, float(ins[0].scale) * float(ins[1].scale) / float(target.scale))
+            real = (xs[0] - sz[0][1]) * (xs[1] - sz[1][1])
+            return self._requantize(layer, real, sz[0][0] * sz[1][0] / s_t, scales)
         if op is Op.CONCAT:
             out = self.params[layer.name]
-            parts = [q if _same(p, out) else
-                     jnp.clip(mbqm_ste((q - float(p.zero_point)) * float(1 << LEFT_SHIFT),
-                                       float(p.scale) / (float(out.scale) * (1 << LEFT_SHIFT)))
-                              + float(out.zero_point), out.qmin, out.qmax)
-                     for q, p in zip(xs, ins)]
+            s_out, z_out = self._sz(layer.name, scales)
+            parts = [q if isinstance(s_out, float) and isinstance(s, float) and _same(p, out) else
+                     clamp_ste(_mbqm((q - z) * float(1 << LEFT_SHIFT), s / (s_out * (1 << LEFT_SHIFT))) + z_out,
+                              out.qmin, out.qmax)
+                     for q, p, (s, z) in zip(xs, ins, sz)]
             return jnp.concatenate(parts, axis=-1)
         if op is Op.ACTIVATION:
-            return self._table(layer, x, ins[0]) if layer.activation is not None else x
+            return self._table(layer, x, layer.inputs[0], scales) if layer.activation is not None else x
         raise ValueError(f"layer '{layer.name}': op {op.value} has no fake-quant form")
 
     def _pass_through(self, layer: Layer, x, inp: QuantParams):
@@ -266,6 +290,24 @@ class FakeQuantGraph:
             extra = layer.out_shape[2] - x.shape[3]
             return jnp.pad(x, ((0, 0), (t, b), (l, r), (0, extra)), constant_values=float(inp.zero_point))
         raise ValueError(f"layer '{layer.name}': op {op.value} has no fake-quant form")
+
+
+def _max(values):
+    """``max`` of Python floats, or ``jnp.maximum`` once a learned (JAX) scale is among them."""
+    values = list(values)
+    if all(isinstance(v, float) for v in values):
+        return max(values)
+    out = values[0]
+    for v in values[1:]:
+        out = jnp.maximum(out, v)
+    return out
+
+
+def _mbqm(x, multiplier):
+    """:func:`mbqm_ste` for fixed multipliers, :func:`mbqm_learned_ste` for one depending on a learned scale."""
+    if isinstance(multiplier, (float, np.floating, np.ndarray)):
+        return mbqm_ste(x, multiplier)
+    return mbqm_learned_ste(x, multiplier)
 
 
 def _same(a: QuantParams, b: QuantParams) -> bool:

@@ -3,7 +3,8 @@
 Values are integer *codes* held in floats. Rounding is to nearest with ties away
 from zero (:func:`sw.quant.rounding.round_half_away`, TFLite's ``std::round``);
 its gradient is the identity (straight-through estimator, Bengio et al. 2013).
-Clamps pass gradients inside the code range and block them outside.
+Clamps (:func:`clamp_ste`) pass gradients inside the code range, bounds included (LSQ's
+convention), and block them outside.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sw.quant.multiplier import quantize_multiplier
 from sw.quant.params import QuantParams
 from sw.train.jaxdeps import jax_modules
 
-__all__ = ["round_ste", "quantize_ste", "weight_codes_ste", "mbqm_ste", "exact_div"]
+__all__ = ["round_ste", "clamp_ste", "quantize_ste", "weight_codes_ste", "mbqm_ste", "mbqm_learned_ste", "exact_div"]
 
 jax, jnp, _ = jax_modules("the fake-quant executor (sw.train)")
 
@@ -42,9 +43,14 @@ def exact_div(x, divisor):
     return x / jax.lax.optimization_barrier(full)
 
 
+def clamp_ste(x, lo, hi):
+    """``clamp(x, lo, hi)`` with gradient 1 for ``lo <= x <= hi`` (``jnp.clip`` halves it at a bound) and 0 outside."""
+    return jnp.where((x >= lo) & (x <= hi), x, jax.lax.stop_gradient(jnp.clip(x, lo, hi)))
+
+
 def quantize_ste(x, scale, zero_point, qmin: int, qmax: int):
     """Codes ``clamp(round(x / scale) + zero_point, qmin, qmax)`` with straight-through rounding."""
-    return jnp.clip(round_ste(exact_div(x, scale)) + zero_point, qmin, qmax)
+    return clamp_ste(round_ste(exact_div(x, scale)) + zero_point, qmin, qmax)
 
 
 def weight_codes_ste(w, wp: QuantParams):
@@ -70,5 +76,20 @@ def mbqm_ste(x, real_multiplier: np.ndarray | float):
     up = m * 2.0 ** (np.maximum(shift, 0) - 31)
     down = 2.0 ** -np.maximum(-shift, 0).astype(np.float64)
     y = x * up
+    high = _ste(y, jnp.floor(y + 0.5))
+    return round_ste(high * down)
+
+
+def mbqm_learned_ste(x, real_multiplier):
+    """:func:`mbqm_ste` for a multiplier that depends on learned (JAX) scales, with gradients to it.
+
+    The same double rounding on ``M = mant 2**shift`` (``frexp``, ``mant`` in [0.5, 1)):
+    ``high = floor(x mant 2**max(shift, 0) + 1/2)``, then ``round_half_away(high / 2**max(-shift, 0))``,
+    with ``mant`` unquantized (the golden model rounds it to 31 bits: equal up to near-ties).
+    Gradients: ``d/dx = M`` and ``d/dM = x`` (straight through both roundings).
+    """
+    _, shift = jnp.frexp(jax.lax.stop_gradient(real_multiplier))
+    down = jnp.exp2(jnp.minimum(shift, 0).astype(x.dtype))
+    y = x * real_multiplier / down
     high = _ste(y, jnp.floor(y + 0.5))
     return round_ste(high * down)

@@ -13,6 +13,10 @@
     The same grids; each layer's rounding direction learned by AdaRound
     (:func:`sw.train.adaround.adaround_codes`, needs the ``train`` extra) on the
     same im2col rows.
+``brecq``
+    Block reconstruction (BRECQ / QDrop) from the same calibration, AdaRound
+    weights and LSQ-learned activation scales (:func:`sw.train.brecq.reconstruct`,
+    needs the ``train`` extra).
 ``fqn``
     FQN fine-tuning, minimal form (:func:`sw.train.qat.finetune`, needs the
     ``train`` extra): QAT of the folded weights distilled from the float model.
@@ -45,9 +49,9 @@ from sw.train.gptq import gptq_codes, layer_columns, second_moments
 __all__ = ["METHODS", "STEPPED", "RANGE_RULES", "ROWS_PER_SAMPLE", "quantize_plan", "layer_inputs", "layer_hessians", "layer_rows",
            "with_first_last"]
 
-METHODS = ("ptq", "gptq", "adaround", "fqn")
+METHODS = ("ptq", "gptq", "adaround", "brecq", "fqn")
 #: Methods that train for a number of steps (``--steps``).
-STEPPED = frozenset({"fqn"})
+STEPPED = frozenset({"fqn", "brecq"})
 #: Range rules: name -> (activation ranges of :func:`calibrate`, weight ranges of :func:`plan_calibrated`).
 RANGE_RULES = {"fqn": ("percentile", "minmax"), "mse": ("mse", "mse")}
 ROWS_PER_SAMPLE = 1024
@@ -130,8 +134,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
                   symmetric_weights: bool = False, floors: Mapping[str, float] | None = None) -> IntegerPlan:
     """Integer plan of ``model`` (at its widths) by ``method`` (one of :data:`METHODS`).
 
-    ``steps`` (``fqn`` only) overrides the number of training steps; the loss
-    curve is appended to ``losses`` if given. ``ranges``: a key of :data:`RANGE_RULES`.
+    ``steps`` (``fqn``: training steps; ``brecq``: steps per block) overrides the
+    default; the loss curve is appended to ``losses`` if given. ``ranges``: a key of :data:`RANGE_RULES`.
     ``symmetric_weights``: per-channel weight grids with zero point 0 (what the RTL
     array multiplies; min/max ranges only). ``floors``: real lower bounds of model
     outputs' activation ranges (score logits, :func:`sw.runtime.executor.floor_ranges`).
@@ -150,6 +154,11 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
         if losses is not None:
             losses.extend(curve)
         return plan
+    if method == "brecq":
+        from sw.train.brecq import DEFAULT_STEPS, reconstruct  # JAX only when training (extra "train")
+        return reconstruct(model, samples, steps=DEFAULT_STEPS if steps is None else steps, seed=seed,
+                           progress=progress, losses=losses, act_ranges=act_ranges, weight_ranges=weight_ranges,
+                           symmetric_weights=symmetric_weights, floors=floors)
     params = calibrate(model, samples, ranges=act_ranges, floors=floors)
     if method == "ptq":
         return plan_calibrated(model, params, weight_ranges=weight_ranges, symmetric_weights=symmetric_weights)

@@ -33,7 +33,7 @@ from sw.train.fakeexec import FakeQuantGraph
 from sw.extras import require
 from sw.train.jaxdeps import jax_modules
 
-__all__ = ["finetune", "DEFAULT_STEPS", "DEFAULT_LR", "DEFAULT_BATCH"]
+__all__ = ["finetune", "DEFAULT_STEPS", "DEFAULT_LR", "DEFAULT_BATCH", "channel_variance"]
 
 jax, jnp, _ = jax_modules("hwsim quantize --method fqn")
 optax = require("optax", "train", "hwsim quantize --method fqn")
@@ -48,7 +48,7 @@ def _stack(samples: Sequence[Mapping[str, np.ndarray]], fn: Callable[[Mapping], 
     return {k: np.concatenate([p[k] for p in per], axis=0) for k in per[0]}
 
 
-def _channel_variance(v: np.ndarray) -> np.ndarray:
+def channel_variance(v: np.ndarray) -> np.ndarray:
     """Variance of each channel (last axis) over all other axes, float32; 1 where a channel is constant."""
     var = np.var(np.asarray(v, dtype=np.float64).reshape(-1, v.shape[-1]), axis=0)
     return np.where(var > 0.0, var, 1.0).astype(np.float32)
@@ -96,7 +96,7 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
 
     targets = _stack(samples, teacher)
     codes = _stack(samples, fq.input_codes)
-    scale = {k: _channel_variance(v) for k, v in targets.items()}
+    scale = {k: channel_variance(v) for k, v in targets.items()}
     n = len(samples)
     batch = min(batch, n)
 

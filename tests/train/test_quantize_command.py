@@ -47,6 +47,7 @@ def files(tmp_path):
     ("depthwise_relu6", "gptq", "8,head=4", "fqn"),
     ("conv_bn_relu", "fqn", "4", "fqn"),
     ("depthwise_relu6", "adaround", "4", "fqn"),
+    ("silu_resize_concat", "brecq", "4", "fqn"),
     ("silu_resize_concat", "ptq", "4", "mse"),
     ("conv_bn_relu", "fqn", "4", "mse"),
 ])
@@ -60,7 +61,7 @@ def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, metho
     np.save(tmp_path / "cal.npy", rng.normal(size=(3, *shape[1:])))
     x = rng.normal(size=shape).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    steps = ("--steps", 5, "--plot", tmp_path / "loss.png") if method == "fqn" else ()
+    steps = ("--steps", 5, "--plot", tmp_path / "loss.png") if method in ("fqn", "brecq") else ()
     assert _cli("quantize", path, "--method", method, "--bits", bits, "--calibration", tmp_path / "cal.npy",
                 "--out", tmp_path / "q.npz", "--seed", 3, "--ranges", ranges, *steps) == 0
     assert _cli("run", path, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npz",
@@ -74,7 +75,7 @@ def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, metho
         for name, ref in expected.items():
             assert got[name].dtype == ref.dtype
             np.testing.assert_array_equal(got[name], ref)
-    if method == "fqn":
+    if method in ("fqn", "brecq"):
         assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     loaded = load_quantized(tmp_path / "q.npz", model, path)
     assert loaded.provenance["method"] == method and loaded.provenance["seed"] == 3

@@ -53,8 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("model", metavar="MODEL", help="float .onnx or .tflite file")
     parser.add_argument("--method", choices=METHODS, default="ptq",
                         help="ptq: FQN calibration, weights rounded to nearest; gptq: GPTQ weight rounding; "
-                             "adaround: learned rounding per layer; fqn: QAT distilled from the float model "
-                             "(adaround and fqn need the train extra)")
+                             "adaround: learned rounding per layer; brecq: block reconstruction (AdaRound + "
+                             "LSQ activation scales, QDrop); fqn: QAT distilled from the float model "
+                             "(adaround, brecq and fqn need the train extra)")
     parser.add_argument("--ranges", choices=tuple(RANGE_RULES), default="fqn",
                         help="fqn: percentile activation ranges (gamma 0.999) and per-channel min/max weights; "
                              "mse: activation and per-channel weight ranges clipped at least quantization MSE "
@@ -75,8 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                          "(default: recognised from the model's outputs)")
     parser.add_argument("--out", required=True, metavar="FILE", help="quantized-model file to write (.npz)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the method's sampling (default 0)")
-    parser.add_argument("--steps", type=int, metavar="N", help="fqn: training steps (default 100)")
-    parser.add_argument("--plot", metavar="FILE", help="fqn: the loss curve as a PNG")
+    parser.add_argument("--steps", type=int, metavar="N",
+                        help="fqn: training steps (default 100); brecq: steps per block (default 200)")
+    parser.add_argument("--plot", metavar="FILE", help="fqn, brecq: the loss curve as a PNG")
     parser.add_argument("--first-last", type=int, metavar="BITS",
                         help="widths of the first weighted layer and the weighted layers producing outputs (w and a), "
                              "e.g. 8")
@@ -107,14 +109,14 @@ def _tool_version() -> str:
 
 
 def _loss_png(losses: list[float], title: str) -> bytes:
-    """PNG of the distillation loss per training step."""
+    """PNG of the training loss per step (fqn: distillation; brecq: block reconstruction)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(range(len(losses)), losses, marker=".")
-    ax.set(xlabel="step", ylabel="distillation loss (relative MSE)", title=title)
+    ax.set(xlabel="step (brecq: block after block)", ylabel="loss (relative MSE)", title=title)
     ax.grid(alpha=0.3)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -152,8 +154,8 @@ def quantize(args: argparse.Namespace) -> int:
     if Path(args.out).suffix.lower() != ".npz":
         raise ValueError(f"{args.out}: --out must be a .npz file")
     out = plan.file(args.out, "--out")
-    if args.plot is not None and (args.method != "fqn" or Path(args.plot).suffix.lower() != ".png"):
-        raise ValueError(f"{args.plot}: --plot writes the fqn loss curve as a .png (with --method fqn)")
+    if args.plot is not None and (args.method not in STEPPED or Path(args.plot).suffix.lower() != ".png"):
+        raise ValueError(f"{args.plot}: --plot writes the loss curve as a .png (with --method fqn or brecq)")
     plot = plan.file(args.plot, "--plot")
     if args.sensitivity is not None and Path(args.sensitivity).suffix.lower() != ".json":
         raise ValueError(f"{args.sensitivity}: --sensitivity writes a .json file")
@@ -216,7 +218,7 @@ def quantize(args: argparse.Namespace) -> int:
         plan.stage(sensitivity_out, sensitivity_json(sensitivity, Path(args.model).name, args.bits,
                                                      min(len(samples), args.sensitivity_samples)).encode())
     if plot is not None:
-        plan.stage(plot, _loss_png(losses, f"{Path(args.model).name}: fqn, bits {args.bits}"))
+        plan.stage(plot, _loss_png(losses, f"{Path(args.model).name}: {args.method}, bits {args.bits}"))
     plan.commit()
     curve = f"; loss {losses[0]:.4g} -> {losses[-1]:.4g} in {len(losses) - 1} steps" if losses else ""
     kept_note = f"; kept at 8 bits: {', '.join(kept)}" if kept else ""
