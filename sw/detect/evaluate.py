@@ -98,6 +98,21 @@ def load_detector(path: str | os.PathLike[str], family: str | None = None) -> De
     return Detector(path, model, fam, name, hw, names)
 
 
+def score_logit_floors(detector: Detector, sample: Mapping[str, np.ndarray], floor: float) -> dict[str, float]:
+    """``{output: floor}`` for the outputs the detector's family decodes with a sigmoid (score logits).
+
+    ``sample`` (one preprocessed input) gives the output shapes the family's rule
+    reads; families whose graphs apply the sigmoid themselves have none.
+    """
+    from sw.runtime.floatexec import run_float
+
+    if detector.family.score_logits is None:
+        return {}
+    outputs = run_float(detector.model, sample)
+    names = detector.family.score_logit_outputs(list(outputs), [np.shape(v) for v in outputs.values()])
+    return {n: floor for n in names}
+
+
 def float_backend(detector: Detector) -> Backend:
     """The float64 reference executor."""
     from sw.runtime.floatexec import run_float

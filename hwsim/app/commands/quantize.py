@@ -21,7 +21,6 @@ import io
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import numpy as np
 
 from hwsim.app.commands import HELP
 from hwsim.app.console import progress_wrapper
@@ -30,7 +29,6 @@ from sw.graph import load_imported_model
 from sw.graph.bits import parse_bits
 from sw.runtime.arrays import load_samples
 from sw.detect.families import SCORE_LOGIT_FLOOR
-from sw.runtime.floatexec import run_float
 from sw.runtime.qmodel import QuantizedModel, encode_quantized, file_sha256
 from sw.train.keep import KeepPolicy, kept_layers, parse_keep, with_kept
 from sw.train.methods import METHODS, RANGE_RULES, STEPPED, quantize_plan, with_first_last
@@ -128,7 +126,7 @@ def _dataset_samples(args: argparse.Namespace) -> tuple[list[dict], dict, dict[s
     """The first ``--images`` images of the COCO dataset ``--data``, preprocessed for the detector,
     the provenance, and the range floors of the family's score-logit outputs."""
     from sw.data.synth.coco import load_coco
-    from sw.detect.evaluate import load_detector
+    from sw.detect.evaluate import load_detector, score_logit_floors
 
     if not 1 <= args.images <= MAX_IMAGES:
         raise ValueError(f"--images: expected a number in [1, {MAX_IMAGES}], got {args.images}")
@@ -137,11 +135,7 @@ def _dataset_samples(args: argparse.Namespace) -> tuple[list[dict], dict, dict[s
     samples = [{detector.input_name: detector.family.preprocess(dataset.load_image(r), detector.input_hw)[0]}
                for r in dataset.images]
     ids = [int(r["id"]) for r in dataset.images]
-    floors: dict[str, float] = {}
-    if not args.no_score_floor and detector.family.score_logits is not None:
-        outputs = run_float(detector.model, samples[0])
-        names = detector.family.score_logit_outputs(list(outputs), [np.shape(v) for v in outputs.values()])
-        floors = {n: args.score_floor for n in names}
+    floors = {} if args.no_score_floor else score_logit_floors(detector, samples[0], args.score_floor)
     return samples, {"data": Path(args.data).name, "family": detector.family.name,
                      "annotations_sha256": file_sha256(Path(args.data) / "annotations.json"),
                      "image_ids": ids, "samples": len(samples)}, floors

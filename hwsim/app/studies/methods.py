@@ -3,7 +3,8 @@
 For one detector (:data:`hwsim.app.studies.detection.STUDIES`) and every ``(method,
 bits)`` row, the study does what ``hwsim quantize MODEL --method M --bits B --data CAL
 --images K --out FILE`` does (the same samples: the first ``K`` images of the calibration
-split, preprocessed by the detector's family; the same :func:`sw.train.methods.quantize_plan`),
+split, preprocessed by the detector's family; the same score-logit range floor,
+:data:`sw.detect.families.SCORE_LOGIT_FLOOR`; the same :func:`sw.train.methods.quantize_plan`),
 writes the quantized-model file, reads it back with :func:`sw.runtime.qmodel.load_quantized`
 and scores the file (not the in-memory plan) with ``hwsim eval``'s machinery on the
 evaluation split. The figures are therefore those of ``hwsim eval MODEL --data EVAL
@@ -22,7 +23,9 @@ from hwsim.app.studies.detection import CALIB_SEED, EVAL_SEED, DatasetInfo, Stud
 from sw.data.synth.coco import load_coco
 from sw.detect.boxes import Agreement
 from sw.detect.coco_eval import CocoMetrics
-from sw.detect.evaluate import Backend, Detector, evaluate, float_backend, load_detector, quantized_backend
+from sw.detect.evaluate import (Backend, Detector, evaluate, float_backend, load_detector, quantized_backend,
+                                score_logit_floors)
+from sw.detect.families import SCORE_LOGIT_FLOOR
 from sw.fileio import OutputPlan
 from sw.graph.bits import parse_bits
 from sw.runtime.qmodel import QuantizedModel, encode_quantized, file_sha256, load_quantized
@@ -126,6 +129,7 @@ def run_methods_study(spec: StudySpec, rows: Sequence[MethodRow], *, eval_images
     samples = [{detector.input_name: detector.family.preprocess(calib_set.load_image(r), detector.input_hw)[0]}
                for r in calib_set.images]
     sha = file_sha256(model_path)
+    floors = score_logit_floors(detector, samples[0], SCORE_LOGIT_FLOOR)
     files = Path(files)
     OutputPlan().directory(files, "quantized-model directory")
     files.mkdir(parents=True, exist_ok=True)
@@ -136,9 +140,9 @@ def run_methods_study(spec: StudySpec, rows: Sequence[MethodRow], *, eval_images
         t = time.perf_counter()
         model = detector.model.with_bits(parse_bits(row.bits))
         losses: list[float] = []
-        plan = quantize_plan(model, samples, row.method, seed, steps=row.steps, losses=losses)
+        plan = quantize_plan(model, samples, row.method, seed, steps=row.steps, losses=losses, floors=floors)
         provenance = {"method": row.method, "ranges": "fqn", "symmetric_weights": False, "bits": row.bits,
-                      "first_last": None, "seed": seed, "tool": "hwsim report (methods study)", "losses": losses,
+                      "first_last": None, "score_floors": floors, "seed": seed, "tool": "hwsim report (methods study)", "losses": losses,
                       "calibration": {"data": calib.path.name, "family": detector.family.name,
                                       "image_ids": [int(r["id"]) for r in calib_set.images],
                                       "samples": len(samples)}}
