@@ -90,13 +90,15 @@ def _bits_of(graph: Graph) -> dict[str, int]:
 def tensor_bits(model: ImportedModel) -> Callable[[str], int]:
     """The activation width of a calibrated tensor key (see :func:`params_from_ranges`); 32 marks float tensors.
 
-    Keys absent from the graph's layers (tail outputs) take the widest integer graph output's width.
+    Graph inputs that only float layers consume are float; other keys absent from the
+    graph's layers (tail outputs) take the widest integer graph output's width.
     """
     graph = model.graph
     bits = _bits_of(graph)
     int_outputs = [graph.layer(n).a_bits for n in graph.outputs if graph.layer(n).a_bits != FLOAT_BITS]
     default = max(int_outputs, default=FLOAT_BITS)
-    return lambda key: bits.get(key, default)
+    float_inputs = {n for n in model.input_names if n not in bits}
+    return lambda key: bits.get(key, FLOAT_BITS if key in float_inputs else default)
 
 
 def calibration_ranges(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]],

@@ -56,3 +56,22 @@ def test_float_head_consumes_dequantized_integer_codes(tmp_path):
         if layer.part is Part.HEAD:
             ins = [seen[n] if seen[n].dtype.kind == "f" else params[n].dequantize(seen[n]) for n in layer.inputs]
             np.testing.assert_array_equal(seen[layer.name], float_layer_activated(mixed, layer, ins))
+
+
+def test_an_input_only_float_layers_read_stays_float(tmp_path):
+    """Float backbone, integer head: no integer layer reads the graph input, so it gets no parameters and the
+    float backbone sees the exact input (before the fix it was quantized at the head's width)."""
+    model = _model(tmp_path, "silu_resize_concat")
+    x = _inputs(model, seed=2)
+    parts = {p.value: (4, 4) for p in Part}
+    parts["backbone"] = (32, 32)
+    mixed = model.with_bits(BitPolicy(parts=parts))
+    first = [l for l in mixed.graph if any(n in model.input_names for n in l.inputs)]
+    assert first and all(l.a_bits == 32 for l in first)
+    params = calibrate(mixed, default_calibration(mixed, x))
+    assert not set(model.input_names) & set(params)
+    seen = {}
+    run_integer(mixed, plan_calibrated(mixed, params), dict(x), observe=lambda k, v: seen.__setitem__(k, v))
+    for layer in first:
+        ref = float_layer_activated(mixed, layer, [model.from_native(n, x[n]) for n in layer.inputs])
+        np.testing.assert_array_equal(seen[layer.name], ref)
