@@ -113,7 +113,8 @@ def test_float_map_equals_onnxruntime_picodet(tmp_path):
 
 @pytest.mark.slow
 def test_quantized_file_evaluates_like_the_calibrated_model(tmp_path, capsys):
-    """``quantize --data`` + ``eval --quantized`` = ``eval --calibration`` on the same images (same PTQ plan)."""
+    """``quantize --data --no-score-floor`` + ``eval --quantized`` = ``eval --calibration`` on the same images
+    (same PTQ plan: ``eval --calibration`` calibrates without the score-logit floor)."""
     from sw.data.models import blazeface_path
 
     model = str(blazeface_path("short_range"))
@@ -121,7 +122,7 @@ def test_quantized_file_evaluates_like_the_calibrated_model(tmp_path, capsys):
     make_dataset("faces", 4, seed=3, out=tmp_path / "calib", split="calib")
     qfile = tmp_path / "q.npz"
     assert main(["quantize", model, "--method", "ptq", "--bits", "w4a8", "--data", str(tmp_path / "calib"),
-                 "--images", "3", "--out", str(qfile)]) == 0
+                 "--images", "3", "--no-score-floor", "--out", str(qfile)]) == 0
     docs = []
     for extra in (["--quantized", str(qfile)],
                   ["--bits", "w4a8", "--calibration", str(tmp_path / "calib"), "--calibration-images", "3"]):
@@ -134,4 +135,4 @@ def test_quantized_file_evaluates_like_the_calibrated_model(tmp_path, capsys):
     _one_line_error(capsys, ["eval", model, "--data", str(tmp_path / "eval"), "--quantized", str(qfile), "--bits", "4"],
                     "--quantized fixes the widths")
     _one_line_error(capsys, ["quantize", model, "--calibration", str(qfile), "--images", "4", "--out",
-                             str(tmp_path / "x.npz")], "--images and --family apply to --data only")
+                             str(tmp_path / "x.npz")], "--images, --family, --score-floor and --no-score-floor apply to --data only")
