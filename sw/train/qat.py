@@ -111,7 +111,7 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
 
     def full_loss(weights) -> float:
         """Loss over all samples, in chunks of ``batch`` (weighted by chunk size: the loss is a mean)."""
-        return sum(float(loss_jit(weights, *take(slice(i, i + batch)))) * len(range(i, min(i + batch, n)))
+        return sum(float(loss_jit(weights, *take(slice(i, i + batch)))) * min(batch, n - i)
                    for i in range(0, n, batch)) / n
 
     weights = jax.tree_util.tree_map(jnp.asarray, fq.initial_weights())

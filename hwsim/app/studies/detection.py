@@ -39,9 +39,9 @@ from sw.detect.evaluate import Backend, Detector, evaluate, float_backend, load_
 from sw.graph.bits import BitPolicy
 from sw.graph.ir import FLOAT_BITS, Graph, Part
 from sw.graph.model import ImportedModel
-from sw.quant.calibration import MinMaxObserver, PercentileObserver
+from sw.quant.calibration import MinMaxObserver
 from sw.quant.ranges import Granularity
-from sw.runtime.executor import OBSERVER_VALUES, bounded_outputs, calibration_ranges, params_from_ranges
+from sw.runtime.executor import calibration_ranges, params_from_ranges, range_observers
 from sw.runtime.integer import plan_calibrated
 from sw.train.methods import with_first_last
 
@@ -257,15 +257,10 @@ class StudyResult:
 
 
 def _ranges(model: ImportedModel, samples: Sequence[Mapping], observers: set[str]) -> dict:
-    bounded = bounded_outputs(model.graph)
-
-    def percentile(gamma: float):
-        return lambda tensor: (MinMaxObserver() if tensor in bounded else
-                               PercentileObserver(gamma=gamma, max_values=OBSERVER_VALUES, n_expected=len(samples)))
-
     factories: dict[str, Callable] = {}
     for key in sorted(observers):
-        factories[key] = (lambda tensor: MinMaxObserver()) if key == "minmax" else percentile(float(key.split("@")[1]))
+        factories[key] = ((lambda tensor: MinMaxObserver()) if key == "minmax" else
+                          range_observers(model, len(samples), gamma=float(key.split("@")[1])))
     return calibration_ranges(model, samples, factories)
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sw.graph.model import ImportedModel
-from sw.quant.calibration import MinMaxObserver, PercentileObserver
-from sw.runtime.executor import OBSERVER_VALUES, bounded_outputs, calibration_ranges
+from sw.quant.calibration import MinMaxObserver
+from sw.runtime.executor import calibration_ranges, range_observers
 
 __all__ = ["CalibratedRanges", "calibrate_ranges"]
 
@@ -31,11 +31,6 @@ class CalibratedRanges:
 def calibrate_ranges(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]],
                      gammas: Sequence[float] = (0.999,)) -> CalibratedRanges:
     """Min/max and percentile ranges of every tensor in one float pass over ``samples`` (sigmoid outputs: min/max in both)."""
-    bounded = bounded_outputs(model.graph)
-
-    def percentile(gamma: float):
-        return lambda key: (MinMaxObserver() if key in bounded else
-                            PercentileObserver(gamma=gamma, max_values=OBSERVER_VALUES, n_expected=len(samples)))
-
-    factories = {"minmax": lambda key: MinMaxObserver(), **{f"percentile@{g}": percentile(g) for g in gammas}}
+    factories = {"minmax": lambda key: MinMaxObserver(),
+                 **{f"percentile@{g}": range_observers(model, len(samples), gamma=g) for g in gammas}}
     return CalibratedRanges(calibration_ranges(model, samples, factories))
