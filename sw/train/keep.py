@@ -16,15 +16,20 @@ Kept layers take 8-bit weights and activations (:data:`KEEP_BITS`); every method
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from sw.graph.model import ImportedModel
-from sw.train.sensitivity import LayerSensitivity, weighted_layers
+import numpy as np
 
-__all__ = ["KEEP_BITS", "KeepPolicy", "parse_keep", "kept_layers", "with_kept"]
+from sw.graph.model import ImportedModel
+from sw.train.sensitivity import LayerSensitivity, layer_sensitivity, weighted_layers
+
+__all__ = ["KEEP_BITS", "DEFAULT_SENSITIVITY_SAMPLES", "KeepPolicy", "parse_keep", "kept_layers", "with_kept",
+           "mixed_width"]
 
 KEEP_BITS = (8, 8)
+#: Calibration samples the per-layer sensitivity runs on by default (the first ones).
+DEFAULT_SENSITIVITY_SAMPLES = 4
 _RULES = ("first", "last", "sensitive")
 
 
@@ -79,3 +84,26 @@ def kept_layers(model: ImportedModel, policy: KeepPolicy,
 def with_kept(model: ImportedModel, names: Sequence[str]) -> ImportedModel:
     """``model`` with layers ``names`` at :data:`KEEP_BITS` (weights and activations)."""
     return replace(model, graph=model.graph.with_bits(layers={n: KEEP_BITS for n in names}))
+
+
+def mixed_width(model: ImportedModel, policy: KeepPolicy, samples: Sequence[Mapping[str, np.ndarray]], *,
+                sensitivity: Sequence[LayerSensitivity] | None = None,
+                sensitivity_samples: int = DEFAULT_SENSITIVITY_SAMPLES, ranges: str = "percentile",
+                weight_ranges: str = "minmax", symmetric_weights: bool = False,
+                floors: Mapping[str, float] | None = None,
+                progress: Callable[[Iterable], Iterable] | None = None,
+                ) -> tuple[ImportedModel, tuple[str, ...], tuple[LayerSensitivity, ...] | None]:
+    """``model`` with the layers ``policy`` keeps at 8 bits, the kept names and the sensitivity used.
+
+    The sensitivity is measured on the first ``sensitivity_samples`` samples
+    (:func:`sw.train.sensitivity.layer_sensitivity` with the range rules, weight grids and
+    score floors of the quantization that follows) when the policy ranks layers
+    (``sensitive:N``) and no ``sensitivity`` is given; otherwise it is ``sensitivity`` as given.
+    """
+    if policy.sensitive and sensitivity is None:
+        extra = {} if progress is None else {"progress": progress}
+        sensitivity = layer_sensitivity(model, samples[:sensitivity_samples], ranges=ranges,
+                                        weight_ranges=weight_ranges, symmetric_weights=symmetric_weights,
+                                        floors=floors, **extra)
+    kept = kept_layers(model, policy, sensitivity)
+    return with_kept(model, kept), kept, None if sensitivity is None else tuple(sensitivity)

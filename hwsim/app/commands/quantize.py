@@ -30,7 +30,7 @@ from sw.graph.bits import parse_bits
 from sw.runtime.arrays import load_samples
 from sw.detect.families import SCORE_LOGIT_FLOOR
 from sw.runtime.qmodel import QuantizedModel, encode_quantized, file_sha256
-from sw.train.keep import KeepPolicy, kept_layers, parse_keep, with_kept
+from sw.train.keep import DEFAULT_SENSITIVITY_SAMPLES, KeepPolicy, mixed_width, parse_keep
 from sw.train.methods import METHODS, RANGE_RULES, STEPPED, quantize_plan, with_first_last
 from sw.train.sensitivity import layer_sensitivity, parse_sensitivity_json, sensitivity_json
 
@@ -39,8 +39,6 @@ __all__ = ["register", "quantize", "DEFAULT_IMAGES"]
 #: Default and largest number of --data calibration images (each is kept in memory).
 DEFAULT_IMAGES = 32
 MAX_IMAGES = 1000
-#: Default number of calibration samples (the first ones) the per-layer sensitivity runs on.
-DEFAULT_SENSITIVITY_SAMPLES = 4
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -194,8 +192,7 @@ def quantize(args: argparse.Namespace) -> int:
                                         weight_ranges=weight_ranges, symmetric_weights=args.symmetric_weights,
                                         floors=floors,
                                         progress=progress_wrapper("sensitivity layers"))
-    kept = kept_layers(model, keep, sensitivity)
-    model = with_kept(model, kept)
+    model, kept, _ = mixed_width(model, keep, samples, sensitivity=sensitivity)
     losses: list[float] = []
     integer = quantize_plan(model, samples, args.method, args.seed, progress_wrapper(f"{args.method} samples/layers/steps"),
                             steps=args.steps, losses=losses, ranges=args.ranges,

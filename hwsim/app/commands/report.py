@@ -56,6 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "<model>_methods.md and the best file per width (long: run outside CI)")
     p.add_argument("--method-bits", action="append", metavar="POLICY",
                    help=f"--methods: a width policy (repeatable; default {', '.join(DEFAULT_METHOD_BITS)})")
+    p.add_argument("--method-keep8", action="append", metavar="RULES",
+                   help="--methods: weighted layers kept at w8a8 in hwsim quantize --keep8 syntax (e.g. "
+                        "first:1,last:4,sensitive:4), or 'none'; repeatable, each a set of rows (default none)")
     p.add_argument("--steps", type=int, metavar="N", help="--methods: training steps of fqn (default: its own)")
     p.add_argument("--seed", type=int, default=0, help="--methods: seed of the methods' sampling (default 0)")
     p.set_defaults(func=run)
@@ -85,15 +88,17 @@ def run(args: argparse.Namespace) -> int:
     OutputPlan().directory(args.data_dir, "--data-dir")
     rows = ()
     if args.methods is not None:
-        rows = parse_methods(args.methods, args.method_bits or DEFAULT_METHOD_BITS, args.steps)
+        keeps = [None if k.strip() == "none" else k.strip() for k in args.method_keep8 or ("none",)]
+        rows = parse_methods(args.methods, args.method_bits or DEFAULT_METHOD_BITS, args.steps, keeps)
         if not any(m in REAL_MODELS for m in models):
             raise ValueError(f"--methods: needs a real detector in --models ({', '.join(REAL_MODELS)})")
-    elif args.method_bits or args.steps is not None:
-        raise ValueError("--method-bits and --steps apply to --methods only")
+    elif args.method_bits or args.method_keep8 or args.steps is not None:
+        raise ValueError("--method-bits, --method-keep8 and --steps apply to --methods only")
     command = "hwsim report" + (f" --models {','.join(models)}" if args.models else "") + \
         (" --no-rtl" if args.no_rtl else "") + f" --eval-images {args.eval_images}" + \
         f" --calibration-images {args.calibration_images}" + \
         (f" --methods {args.methods}" + "".join(f" --method-bits {b}" for b in args.method_bits or ()) +
+         "".join(f" --method-keep8 {k}" for k in args.method_keep8 or ()) +
          ("" if args.steps is None else f" --steps {args.steps}") + ("" if args.seed == 0 else f" --seed {args.seed}")
          if rows else "")
     start = time.perf_counter()

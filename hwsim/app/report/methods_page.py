@@ -27,12 +27,17 @@ def _score(r: MethodResult, agreement: bool) -> tuple:
 
 
 def headline_rows(result: MethodsResult) -> list[MethodResult]:
-    """The best row of every width policy (ties: the earlier row)."""
-    best: dict[str, MethodResult] = {}
+    """The best row of every width policy and 8-bit-layer rule (ties: the earlier row)."""
+    best: dict[tuple[str, str | None], MethodResult] = {}
     for r in result.rows:
-        if r.row.bits not in best or _score(r, result.spec.agreement) > _score(best[r.row.bits], result.spec.agreement):
-            best[r.row.bits] = r
+        key = (r.row.bits, r.row.keep8)
+        if key not in best or _score(r, result.spec.agreement) > _score(best[key], result.spec.agreement):
+            best[key] = r
     return list(best.values())
+
+
+def _kept(r: MethodResult) -> str:
+    return "-" if r.row.keep8 is None else f"{r.row.keep8} ({len(r.kept)})"
 
 
 def methods_page(result: MethodsResult, out: Path, command: str) -> PageSummary:
@@ -45,12 +50,12 @@ def methods_page(result: MethodsResult, out: Path, command: str) -> PageSummary:
     for r in headline:
         shutil.copyfile(r.file, files_dir / r.file.name)
     ref = result.rows[0].agreement.matched + result.rows[0].agreement.lost if result.rows else 0
-    rows = [["float", "32", "-", num(f.map, 3), num(f.map50, 3), num(f.map75, 3), "(reference)", "-", "-", "-"]]
+    rows = [["float", "32", "-", "-", num(f.map, 3), num(f.map50, 3), num(f.map75, 3), "(reference)", "-", "-", "-"]]
     for r in result.rows:
         a, m = r.agreement, r.metrics
         curve = f"{r.losses[0]:.3g} -> {min(r.losses):.3g}" if len(r.losses) > 1 else "-"
         mark = " **(file below)**" if any(r is h for h in headline) else ""
-        rows.append([f"`{r.row.method}`{mark}", r.row.bits, "-" if r.row.steps is None else str(r.row.steps),
+        rows.append([f"`{r.row.method}`{mark}", r.row.bits, _kept(r), "-" if r.row.steps is None else str(r.row.steps),
                      num(m.map, 3), num(m.map50, 3), num(m.map75, 3), f"{a.matched}/{ref}", str(a.gained),
                      curve, num(r.seconds, 0)])
     metric = "float detections matched" if spec.agreement else "mAP50:95"
@@ -81,16 +86,19 @@ def methods_page(result: MethodsResult, out: Path, command: str) -> PageSummary:
         "",
         "## Methods x widths",
         "",
-        md_table(["method", "bits", "steps", "mAP50:95", "mAP50", "mAP75", "float dets matched", "gained",
+        md_table(["method", "bits", "8-bit layers (count)", "steps", "mAP50:95", "mAP50", "mAP75", "float dets matched", "gained",
                   "loss start -> best", "time s"], rows),
-        f"Files of the best row per width ({metric}), under `{name}/quantized/`: "
+        "8-bit layers: the row's `--keep8` rules and the number of weighted layers they keep at w8a8 "
+        "(the rest run at the row's bits).",
+        "",
+        f"Files of the best row per width and 8-bit-layer rule ({metric}), under `{name}/quantized/`: "
         + ", ".join(f"[`{r.file.name}`]({name}/quantized/{r.file.name}) ({r.file_bytes / 1024:.0f} KiB)"
                     for r in headline) + ".",
         "",
     ]
     page = f"{name}_methods.md"
     atomic_write_text(out / page, "\n".join(lines))
-    best = "; ".join(f"{r.row.bits}: `{r.row.method}` {num(r.metrics.map, 3)} / {num(r.metrics.map50, 3)}, "
+    best = "; ".join(f"{r.row.bits}{'' if r.row.keep8 is None else ' keep8 ' + r.row.keep8}: `{r.row.method}` {num(r.metrics.map, 3)} / {num(r.metrics.map50, 3)}, "
                      f"{r.agreement.matched}/{ref} matched" for r in headline)
     return PageSummary(page, f"{name}: quantization methods",
                        f"mAP50:95 / mAP50, float {num(f.map, 3)} / {num(f.map50, 3)}; best per width: {best}")

@@ -29,7 +29,9 @@ from sw.detect.families import SCORE_LOGIT_FLOOR
 from sw.fileio import OutputPlan
 from sw.graph.bits import parse_bits
 from sw.runtime.qmodel import QuantizedModel, encode_quantized, file_sha256, load_quantized
+from sw.train.keep import mixed_width, parse_keep
 from sw.train.methods import METHODS, STEPPED, quantize_plan
+from sw.train.sensitivity import LayerSensitivity
 
 __all__ = ["MethodRow", "MethodResult", "MethodsResult", "parse_methods", "run_methods_study"]
 
@@ -46,23 +48,29 @@ class MethodRow:
         Width policy in ``--bits`` syntax (:func:`sw.graph.bits.parse_bits`).
     steps
         Training steps of a method in :data:`sw.train.methods.STEPPED` (``None``: its default).
+    keep8
+        Layers kept at 8 bits, in ``--keep8`` syntax (:func:`sw.train.keep.parse_keep`; ``None``: none).
     """
 
     method: str
     bits: str
     steps: int | None = None
+    keep8: str | None = None
 
     @property
     def stem(self) -> str:
-        """File-name stem of the row's quantized-model file, e.g. ``gptq_w4a8``."""
-        safe = "".join(c if c.isalnum() else "-" for c in self.bits)
-        return f"{self.method}_{safe}" + ("" if self.steps is None else f"_s{self.steps}")
+        """File-name stem of the row's quantized-model file, e.g. ``gptq_w4a8`` or ``ptq_4_k-first-1``."""
+        def safe(text: str) -> str:
+            return "".join(c if c.isalnum() else "-" for c in text)
+        return (f"{self.method}_{safe(self.bits)}" + ("" if self.steps is None else f"_s{self.steps}")
+                + ("" if self.keep8 is None else f"_k{safe(self.keep8)}"))
 
     def command(self, spec: StudySpec, images: int) -> str:
         """The ``hwsim quantize`` command that writes the same file."""
         steps = "" if self.steps is None else f" --steps {self.steps}"
-        return (f"hwsim quantize MODEL --method {self.method} --bits {self.bits}{steps} --data CAL --images {images} "
-                f"--out {self.stem}.npz")
+        keep = "" if self.keep8 is None else f" --keep8 {self.keep8}"
+        return (f"hwsim quantize MODEL --method {self.method} --bits {self.bits}{steps}{keep} --data CAL "
+                f"--images {images} --out {self.stem}.npz")
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,7 @@ class MethodResult:
     losses: tuple[float, ...]
     file: Path
     file_bytes: int
+    kept: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,8 +100,12 @@ class MethodsResult:
     seconds: Mapping[str, float] = field(default_factory=dict)
 
 
-def parse_methods(methods: str, bits: Sequence[str], steps: int | None) -> tuple[MethodRow, ...]:
-    """Rows of ``--methods`` (comma-separated) x ``--method-bits`` policies; ValueError naming the option."""
+def parse_methods(methods: str, bits: Sequence[str], steps: int | None,
+                  keeps: Sequence[str | None] = (None,)) -> tuple[MethodRow, ...]:
+    """Rows of ``--methods`` (comma-separated) x ``--method-bits`` policies x ``--method-keep8`` rules.
+
+    ``keeps``: ``--keep8`` rules, ``None`` for a row without 8-bit layers. ValueError naming the option.
+    """
     names = [m.strip() for m in methods.split(",")]
     bad = [m for m in names if m not in METHODS]
     if not methods.strip() or bad:
@@ -103,7 +116,12 @@ def parse_methods(methods: str, bits: Sequence[str], steps: int | None) -> tuple
         parse_bits(b, "--method-bits")
     if steps is not None and steps < 0:
         raise ValueError(f"--steps: expected >= 0, got {steps}")
-    return tuple(MethodRow(m, b, steps if m in STEPPED else None) for b in bits for m in names)
+    for k in keeps:
+        if k is not None:
+            parse_keep(k, "--method-keep8")
+    if len(set(keeps)) != len(keeps):
+        raise ValueError("--method-keep8: each policy once")
+    return tuple(MethodRow(m, b, steps if m in STEPPED else None, k) for b in bits for k in keeps for m in names)
 
 
 def run_methods_study(spec: StudySpec, rows: Sequence[MethodRow], *, eval_images: int, calibration_images: int,
@@ -134,15 +152,22 @@ def run_methods_study(spec: StudySpec, rows: Sequence[MethodRow], *, eval_images
     OutputPlan().directory(files, "quantized-model directory")
     files.mkdir(parents=True, exist_ok=True)
     backends: dict[str, Backend] = {"float": float_backend(detector)}
-    made: list[tuple[MethodRow, float, tuple[float, ...], Path]] = []
+    made: list[tuple[MethodRow, float, tuple[float, ...], Path, tuple[str, ...]]] = []
+    sensitivities: dict[str, tuple[LayerSensitivity, ...] | None] = {}
     for row in rows:
-        log(f"{spec.name}: {row.method} at bits {row.bits}")
+        log(f"{spec.name}: {row.method} at bits {row.bits}" + ("" if row.keep8 is None else f", keep8 {row.keep8}"))
         t = time.perf_counter()
         model = detector.model.with_bits(parse_bits(row.bits))
+        kept: tuple[str, ...] = ()
+        if row.keep8 is not None:  # the sensitivity of a width policy is measured once, for every method
+            model, kept, sensitivities[row.bits] = mixed_width(model, parse_keep(row.keep8, "--method-keep8"),
+                                                               samples, sensitivity=sensitivities.get(row.bits),
+                                                               floors=floors)
         losses: list[float] = []
         plan = quantize_plan(model, samples, row.method, seed, steps=row.steps, losses=losses, floors=floors)
         provenance = {"method": row.method, "ranges": "fqn", "symmetric_weights": False, "bits": row.bits,
-                      "first_last": None, "score_floors": floors, "seed": seed, "tool": "hwsim report (methods study)", "losses": losses,
+                      "first_last": None, "keep8": row.keep8, "kept": list(kept), "score_floors": floors,
+                      "seed": seed, "tool": "hwsim report (methods study)", "losses": losses,
                       "calibration": {"data": calib.path.name, "family": detector.family.name,
                                       "image_ids": [int(r["id"]) for r in calib_set.images],
                                       "samples": len(samples)}}
@@ -153,12 +178,12 @@ def run_methods_study(spec: StudySpec, rows: Sequence[MethodRow], *, eval_images
         out.commit()
         seconds = time.perf_counter() - t
         backends[row.stem] = quantized_backend(detector, load_quantized(path, detector.model, model_path))
-        made.append((row, seconds, tuple(losses), path))
+        made.append((row, seconds, tuple(losses), path, kept))
     t1 = time.perf_counter()
     log(f"{spec.name}: scoring {len(backends)} backends on {data.images} images")
     result = evaluate(detector, load_coco(data.path), backends, jobs=jobs)
     t2 = time.perf_counter()
     out_rows = tuple(MethodResult(row, result.metrics[row.stem], result.agreement[row.stem], seconds, losses, path,
-                                  path.stat().st_size) for row, seconds, losses, path in made)
+                                  path.stat().st_size, kept) for row, seconds, losses, path, kept in made)
     return MethodsResult(spec, detector, data, calib, result.metrics["float"], out_rows,
                          {"quantization": t1 - t0, "evaluation": t2 - t1, "total": t2 - t0})
