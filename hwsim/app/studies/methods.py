@@ -121,7 +121,16 @@ def parse_methods(methods: str, bits: Sequence[str], steps: int | None,
             parse_keep(k, "--method-keep8")
     if len(set(keeps)) != len(keeps):
         raise ValueError("--method-keep8: each policy once")
-    return tuple(MethodRow(m, b, steps if m in STEPPED else None, k) for b in bits for k in keeps for m in names)
+    rows = []
+    for b in bits:
+        policy = parse_bits(b, "--method-bits")
+        all8 = policy.default == (8, 8) and all(v == (8, 8) for v in (policy.parts or {}).values())
+        # keeping layers at 8 bits changes nothing in an all-8-bit policy: one row per method
+        rows += [MethodRow(m, b, steps if m in STEPPED else None, k) for k in keeps for m in names
+                 if k is None or not all8]
+    if not rows:
+        raise ValueError("--method-keep8: every row keeps layers at 8 bits of an all-8-bit policy; add 'none'")
+    return tuple(rows)
 
 
 def run_methods_study(spec: StudySpec, rows: Sequence[MethodRow], *, eval_images: int, calibration_images: int,

@@ -65,6 +65,8 @@ def test_parse_methods_names_the_option():
         parse_methods("ptq,ptq", ["4"], None)
     assert parse_methods("ptq", ["4"], None, [None, "first:1"]) == (MethodRow("ptq", "4"),
                                                                    MethodRow("ptq", "4", None, "first:1"))
+    assert parse_methods("ptq", ["8", "4"], None, [None, "last:1"]) == (
+        MethodRow("ptq", "8"), MethodRow("ptq", "4"), MethodRow("ptq", "4", None, "last:1"))
     with pytest.raises(ValueError, match="--method-keep8: expected rules"):
         parse_methods("ptq", ["4"], None, ["top:1"])
 
