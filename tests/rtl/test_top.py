@@ -210,3 +210,35 @@ def test_quantized_file_layer_bit_exact_amaranth(tmp_path, capsys):
     assert len(err) == 1 and "nonzero zero points" in err[0] and "--symmetric-weights" in err[0]
     assert main(["cosim", "layer", "--model", str(path), "--layer", "Conv_2", "--quantized", str(q),
                  "--bits", "4", "--backend", "amaranth"]) == 2
+
+
+@pytest.mark.slow
+def test_brecq_file_layer_bit_exact_amaranth(tmp_path):
+    """A block-reconstruction (brecq) w4a4 file with symmetric weights: its learned rounding and scales run
+    on the top bit-exactly (4x4 int4 PEs)."""
+    pytest.importorskip("jax")
+    import onnx
+
+    from hwsim.app.cli import main
+    from hwsim.app.cosim_layer import cosim_layer
+    from sw.graph import load_imported_model
+    from sw.runtime.qmodel import load_quantized
+    from tests.importers.onnx_models import MODELS
+
+    model, _ = MODELS["conv_bn_relu"]()
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    np.save(tmp_path / "cal.npy", np.random.default_rng(1).normal(size=(4, 3, 16, 16)))
+    q = tmp_path / "brecq.npz"
+    assert main(["quantize", str(path), "--method", "brecq", "--bits", "4", "--symmetric-weights", "--steps", "4",
+                 "--calibration", str(tmp_path / "cal.npy"), "--out", str(q)]) == 0
+    qm = load_quantized(q, load_imported_model(path), path)
+    assert qm.provenance["method"] == "brecq" and qm.bits["Conv_2"] == (4, 4)
+    lp = qm.plan.layers["Conv_2"]
+    assert np.all(np.asarray(lp.weight_zero_point) == 0) and np.abs(lp.weights).max() <= 7
+    config = tmp_path / "top4.toml"
+    config.write_text('preset = "edge16_int4"\nname = "top4"\nrequant_lanes = 4\n\n[array]\nrows = 4\ncols = 4\n'
+                      'mac_modes = [4]\n\n[memory]\nifmap_sram_bytes = 4096\nweight_sram_bytes = 4096\n'
+                      'ofmap_sram_bytes = 2048\ndram_bytes_per_cycle = 2.0\n')
+    report = cosim_layer(str(path), "Conv_2", str(config), None, (5, 5), "amaranth", quantized=str(q))
+    assert report.bits == 4 and report.first_mismatch is None and report.outputs == 5 * 5 * 8
