@@ -124,15 +124,23 @@ def float_backend(detector: Detector) -> Backend:
     return run
 
 
-def integer_backend(detector: Detector, bits: BitPolicy | None, calibration: Sequence[np.ndarray]) -> Backend:
-    """The integer golden model at ``bits`` (None: the graph's widths), calibrated on preprocessed inputs."""
+def integer_backend(detector: Detector, bits: BitPolicy | None, calibration: Sequence[np.ndarray],
+                    score_floor: float | None = None) -> Backend:
+    """The integer golden model at ``bits`` (None: the graph's widths), calibrated on preprocessed inputs.
+
+    ``score_floor``: lower bound (a logit) of the calibrated ranges of the family's
+    score-logit outputs (:func:`score_logit_floors`), as ``hwsim quantize --data`` applies;
+    ``None``: unbounded.
+    """
     from sw.runtime.executor import calibrate
     from sw.runtime.integer import plan_calibrated
 
     if not calibration:
         raise ValueError("calibration: no images")
     model = detector.model.with_bits(bits) if bits is not None else detector.model
-    params = calibrate(model, [{detector.input_name: np.asarray(x, dtype=np.float64)} for x in calibration])
+    samples = [{detector.input_name: np.asarray(x, dtype=np.float64)} for x in calibration]
+    floors = {} if score_floor is None else score_logit_floors(detector, samples[0], score_floor)
+    params = calibrate(model, samples, floors=floors)
     return planned_backend(detector, model, plan_calibrated(model, params))
 
 

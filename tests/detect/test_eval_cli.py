@@ -113,25 +113,33 @@ def test_float_map_equals_onnxruntime_picodet(tmp_path):
 
 @pytest.mark.slow
 def test_quantized_file_evaluates_like_the_calibrated_model(tmp_path, capsys):
-    """``quantize --data --no-score-floor`` + ``eval --quantized`` = ``eval --calibration`` on the same images
-    (same PTQ plan: ``eval --calibration`` calibrates without the score-logit floor)."""
+    """``quantize --data`` + ``eval --quantized`` = ``eval --calibration`` on the same images (the same PTQ plan,
+    both with the default score-logit floor), and so with ``--no-score-floor`` on both."""
     from sw.data.models import blazeface_path
 
     model = str(blazeface_path("short_range"))
     make_dataset("faces", 3, seed=3, out=tmp_path / "eval", split="eval")
     make_dataset("faces", 4, seed=3, out=tmp_path / "calib", split="calib")
-    qfile = tmp_path / "q.npz"
-    assert main(["quantize", model, "--method", "ptq", "--bits", "w4a8", "--data", str(tmp_path / "calib"),
-                 "--images", "3", "--no-score-floor", "--out", str(qfile)]) == 0
     docs = []
-    for extra in (["--quantized", str(qfile)],
-                  ["--bits", "w4a8", "--calibration", str(tmp_path / "calib"), "--calibration-images", "3"]):
-        out = tmp_path / f"r{len(docs)}.json"
-        assert main(["eval", model, "--data", str(tmp_path / "eval"), "--json", str(out), "--quiet", *extra]) == 0
-        docs.append(json.loads(out.read_text()))
-    assert docs[0]["bits"] == docs[1]["bits"] == "w4a8"
-    assert docs[0]["quantized"] == str(qfile) and docs[0]["calibration"].startswith("quantized file")
-    assert docs[0]["metrics"] == docs[1]["metrics"] and docs[0]["agreement"] == docs[1]["agreement"]
+    for floor in ([], ["--no-score-floor"]):
+        qfile = tmp_path / f"q{len(docs)}.npz"
+        assert main(["quantize", model, "--method", "ptq", "--bits", "w4a8", "--data", str(tmp_path / "calib"),
+                     "--images", "3", "--out", str(qfile), *floor]) == 0
+        for extra in (["--quantized", str(qfile)],
+                      ["--bits", "w4a8", "--calibration", str(tmp_path / "calib"), "--calibration-images", "3",
+                       *floor]):
+            out = tmp_path / f"r{len(docs)}.json"
+            assert main(["eval", model, "--data", str(tmp_path / "eval"), "--json", str(out), "--quiet", *extra]) == 0
+            docs.append(json.loads(out.read_text()))
+    assert [d["bits"] for d in docs] == ["w4a8"] * 4
+    assert docs[0]["quantized"] == str(tmp_path / "q0.npz") and docs[0]["calibration"].startswith("quantized file")
+    for i in (0, 2):
+        assert docs[i]["metrics"] == docs[i + 1]["metrics"] and docs[i]["agreement"] == docs[i + 1]["agreement"]
+    # the floor changes the plan: BlazeFace's w4a8 score logits lose their low range without it
+    assert docs[0]["agreement"] != docs[2]["agreement"]
+    _one_line_error(capsys, ["eval", model, "--data", str(tmp_path / "eval"), "--quantized", str(tmp_path / "q0.npz"),
+                             "--no-score-floor"], "--score-floor and --no-score-floor apply to an integer model")
+    qfile = tmp_path / "q0.npz"
     _one_line_error(capsys, ["eval", model, "--data", str(tmp_path / "eval"), "--quantized", str(qfile), "--bits", "4"],
                     "--quantized fixes the widths")
     _one_line_error(capsys, ["quantize", model, "--calibration", str(qfile), "--images", "4", "--out",

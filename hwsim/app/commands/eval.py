@@ -31,7 +31,7 @@ from sw.data.synth import render_images
 from sw.data.synth.coco import load_coco
 from sw.detect.evaluate import (AGREEMENT_IOU, AGREEMENT_SCORE, evaluate, float_backend, integer_backend,
                                 load_detector, quantized_backend)
-from sw.detect.families import FAMILIES
+from sw.detect.families import FAMILIES, SCORE_LOGIT_FLOOR
 from sw.fileio import OutputPlan
 from sw.graph.bits import parse_bits
 from sw.runtime.qmodel import load_quantized
@@ -61,6 +61,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--float", action="store_true", help="evaluate the float model only (same as --bits 32)")
     parser.add_argument("--calibration", metavar="DIR", help="COCO dataset whose images calibrate the integer model "
                                                              "(default: the family's synthetic calibration split)")
+    parser.add_argument("--score-floor", type=float, default=SCORE_LOGIT_FLOOR, metavar="LOGIT",
+                        help=f"integer model calibrated here: lower bound of the calibrated range of the family's "
+                             f"score-logit outputs, as hwsim quantize --data applies (default {SCORE_LOGIT_FLOOR:g})")
+    parser.add_argument("--no-score-floor", action="store_true",
+                        help="integer model calibrated here: score logits unbounded")
     parser.add_argument("--calibration-images", type=int, default=DEFAULT_CALIBRATION_IMAGES, metavar="K",
                         help=f"calibration images (default {DEFAULT_CALIBRATION_IMAGES})")
     parser.add_argument("--quantized", metavar="FILE", help="a quantized-model file from hwsim quantize for MODEL "
@@ -102,6 +107,10 @@ def run(args: argparse.Namespace) -> int:
                          f"got {args.calibration_images}")
     if args.quantized is not None and (args.float or args.bits is not None or args.calibration is not None):
         raise ValueError("--quantized fixes the widths and parameters: --float, --bits and --calibration do not apply")
+    floor_given = args.no_score_floor or args.score_floor != SCORE_LOGIT_FLOOR
+    if floor_given and (args.quantized is not None or args.float or (args.bits or "").strip() == "32"):
+        raise ValueError("--score-floor and --no-score-floor apply to an integer model calibrated here "
+                         "(not --quantized or --float)")
     bits = None if args.bits is None else parse_bits(args.bits)
     float_only = args.float or (args.bits is not None and args.bits.strip() == "32")
     dataset = load_coco(args.data).subset(args.limit)
@@ -122,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
             images = render_images(CALIBRATION_KIND[fam.name], args.calibration_images, seed=0, split="calib")
             calib_source = f"synthetic {CALIBRATION_KIND[fam.name]} calib split, seed 0 ({len(images)} images)"
         inputs = [fam.preprocess(img, detector.input_hw)[0] for img in images]
-        backends["integer"] = integer_backend(detector, bits if bits is not None else parse_bits("8"), inputs)
+        backends["integer"] = integer_backend(detector, bits if bits is not None else parse_bits("8"), inputs,
+                                              None if args.no_score_floor else args.score_floor)
         bits_label = args.bits or "8"
     else:
         bits_label, calib_source = "32", None
