@@ -18,8 +18,11 @@ Integer settings share one float calibration pass: min/max and percentile ranges
 (:func:`sw.runtime.executor.calibration_ranges`), turned into parameters at the
 setting's widths (:func:`sw.runtime.executor.params_from_ranges`) and an integer plan
 (:func:`sw.runtime.integer.plan_calibrated`, weights per channel or per tensor). The
-percentile-0.999 per-channel settings are exactly ``hwsim eval --bits B --calibration
-CAL --calibration-images K`` (tested).
+family's score-logit outputs have their calibrated lower bound raised to
+:data:`sw.detect.families.SCORE_LOGIT_FLOOR` in every setting (:func:`sw.runtime.executor.floor_ranges`),
+as ``hwsim quantize --data`` and ``hwsim eval`` do by default. The percentile-0.999
+per-channel settings are exactly ``hwsim eval --bits B --calibration CAL
+--calibration-images K`` (tested).
 """
 
 from __future__ import annotations
@@ -35,13 +38,15 @@ from sw.data.synth import make_dataset
 from sw.data.synth.coco import ANNOTATIONS, CocoDataset, load_coco
 from sw.detect.boxes import Agreement
 from sw.detect.coco_eval import CocoMetrics
-from sw.detect.evaluate import Backend, Detector, evaluate, float_backend, load_detector, planned_backend
+from sw.detect.evaluate import (Backend, Detector, evaluate, float_backend, load_detector, planned_backend,
+                                score_logit_floors)
+from sw.detect.families import SCORE_LOGIT_FLOOR
 from sw.graph.bits import BitPolicy
 from sw.graph.ir import FLOAT_BITS, Graph, Part
 from sw.graph.model import ImportedModel
 from sw.quant.calibration import MinMaxObserver
 from sw.quant.ranges import Granularity
-from sw.runtime.executor import calibration_ranges, params_from_ranges, range_observers
+from sw.runtime.executor import calibration_ranges, floor_ranges, params_from_ranges, range_observers
 from sw.runtime.integer import plan_calibrated
 from sw.train.methods import with_first_last
 
@@ -272,11 +277,12 @@ def _key(base: ImportedModel, setting: Setting) -> tuple:
     return (widths, setting.granularity, setting.observer)
 
 
-def _backend(detector: Detector, setting: Setting, ranges: Mapping) -> Backend:
+def _backend(detector: Detector, setting: Setting, ranges: Mapping, floors: Mapping[str, float]) -> Backend:
     if setting.bits is None:
         return float_backend(detector)
     model = setting.model(detector.model)
-    plan = plan_calibrated(model, params_from_ranges(model, ranges[setting.observer]), granularity=setting.granularity)
+    observed = floor_ranges(model, ranges[setting.observer], floors)
+    plan = plan_calibrated(model, params_from_ranges(model, observed), granularity=setting.granularity)
     return planned_backend(detector, model, plan)
 
 
@@ -308,6 +314,7 @@ def run_study(spec: StudySpec, *, eval_images: int, calibration_images: int, cac
                for r in calib_set.images]
     log(f"{spec.name}: calibration pass")
     ranges = _ranges(detector.model, samples, {s.observer for _, s in rows if s.bits is not None})
+    floors = score_logit_floors(detector, samples[0], SCORE_LOGIT_FLOOR)  # as hwsim quantize --data
     t2 = time.perf_counter()
     backends: dict[str, Backend] = {}
     name_of: dict[tuple, str] = {}
@@ -315,7 +322,7 @@ def run_study(spec: StudySpec, *, eval_images: int, calibration_images: int, cac
     for (_, s), key in zip(rows, keys):
         if key not in name_of:
             name_of[key] = s.label
-            backends[s.label] = _backend(detector, s, ranges)
+            backends[s.label] = _backend(detector, s, ranges, floors)
     log(f"{spec.name}: {len(backends)} distinct settings x {data.images} images")
     done = [0]
 

@@ -113,13 +113,13 @@ def test_blazeface_page_equals_independent_hwsim_eval(tmp_path):
 
 
 def test_per_tensor_minmax_row_equals_a_plan_built_by_hand(tmp_path):
-    """A non-default setting: min-max ranges, per-tensor weights, through evaluate() directly."""
+    """A non-default setting: min-max ranges, per-tensor weights, score logits floored at -8, through evaluate()."""
     from sw.data.models import blazeface_path
     from sw.data.synth import make_dataset
     from sw.data.synth.coco import load_coco
-    from sw.detect.evaluate import evaluate, float_backend, load_detector, planned_backend
+    from sw.detect.evaluate import evaluate, float_backend, load_detector, planned_backend, score_logit_floors
     from sw.quant.calibration import MinMaxObserver
-    from sw.runtime.executor import calibration_ranges, params_from_ranges
+    from sw.runtime.executor import calibration_ranges, floor_ranges, params_from_ranges
     from sw.runtime.integer import plan_calibrated
 
     from hwsim.app.studies.detection import STUDIES, run_study
@@ -133,6 +133,9 @@ def test_per_tensor_minmax_row_equals_a_plan_built_by_hand(tmp_path):
     samples = [{det.input_name: det.family.preprocess(cal.load_image(r), det.input_hw)[0]} for r in cal.images]
     model = det.model.with_bits(BitPolicy(default=(8, 8)))
     ranges = calibration_ranges(det.model, samples, {"mm": lambda tensor: MinMaxObserver()})["mm"]
+    floors = score_logit_floors(det, samples[0], -8.0)
+    assert list(floors.values()) == [-8.0]  # BlazeFace: one score-logit output (classificators)
+    ranges = floor_ranges(model, ranges, floors)
     plan = plan_calibrated(model, params_from_ranges(model, ranges), granularity="per_tensor")
     ref = evaluate(det, load_coco(tmp_path / "eval"), {"float": float_backend(det),
                                                        "q": planned_backend(det, model, plan)})
