@@ -304,6 +304,9 @@ class Layout:
         tile's output (index ``run * len(blocks) + block``).
     words : int
         DRAM words of the whole image.
+    groups : int
+        Channel groups (:func:`rtl.top.grouped.grouped_program`): the addresses above are group 0's;
+        group ``g``'s regions are the same shifted by ``g * group_words``.
     """
 
     runs: tuple[tuple[int, int], ...]
@@ -316,6 +319,12 @@ class Layout:
     p_base: tuple[int, ...]
     o_base: tuple[int, ...]
     words: int
+    groups: int = 1
+
+    @property
+    def group_words(self) -> int:
+        """DRAM words of one group's input, weight, parameter and output regions."""
+        return self.words // self.groups
 
 
 @dataclass(frozen=True)
