@@ -32,8 +32,9 @@ _HALF_FIELDS = {"COMPUTE": (("x_base", "x"), ("w_base", "w"), ("p_base", "p"), (
 _LOAD_BUFFERS = ("x", "w", "p")
 
 
-def _buffer_flips(body: tuple[Instr, ...]) -> dict[str, int]:
-    """Half switches per group's stream: loads of the input (``x``) and weights (``w``, ``p``), tiles (``o``)."""
+def _half_switches(body: tuple[Instr, ...]) -> dict[str, int]:
+    """How often one group's stream switches each buffer's half: its input (``x``), weight (``w``) and
+    parameter (``p``) loads, its tiles (``o``)."""
     loads = [_LOAD_BUFFERS[i.get("buf")] for i in body if i.op == "LOAD"]
     tiles = sum(i.op == "COMPUTE" for i in body)
     return {"x": loads.count("x"), "w": loads.count("w"), "p": loads.count("p"), "o": tiles}
@@ -67,7 +68,7 @@ def grouped_program(arch: TopArch, layer: GemmLayer, groups: int, tm: int, tn: i
     if groups == 1:
         return one
     head, body, end = one.instructions[:2], one.instructions[2:-1], one.instructions[-1]
-    switches = _buffer_flips(body)
+    switches = _half_switches(body)
     prog = list(head)
     for g in range(groups):
         flip = {buf: bool(g * n % 2) for buf, n in switches.items()}

@@ -30,6 +30,8 @@ Layer programs
 block ``tn``, loop order; one K chunk) into a program and the DRAM layout it reads and
 writes. The input is im2col'd on the host: each run of ``tm`` output pixels is stored
 as whole row blocks of ``rows`` pixels x ``K`` elements (padding to whole array tiles).
+Grouped and depthwise convolutions run one such program per group
+(:func:`rtl.top.grouped.grouped_program`).
 Pure Python (no Amaranth import): the simulator side may import it.
 """
 
