@@ -170,3 +170,22 @@ def test_grouped_program_is_layer_program_per_group():
     assert stores == [d + g * one.layout.words for g in range(3) for d in one.layout.o_base]
     with pytest.raises(ValueError, match=r"layer 'dw': the program of 1000 groups has \d+ instructions"):
         grouped_program(DIGITS, layer, 1000, 8, 1, "io")
+
+
+@pytest.mark.slow
+def test_real_depthwise_layer_amaranth():
+    """BlazeFace's stride-2 depthwise layer (4x4 crop, int4) through ``hwsim cosim layer`` on the small top:
+    bit-exact; one row block and one column block per group, so 28 x 4 x 4 int4 codes are written."""
+    from hwsim.app.cosim_layer import cosim_layer
+    from sw.data.models import blazeface_path
+    from sw.extras import MissingExtra
+
+    try:
+        blazeface_path()
+    except (MissingExtra, ValueError) as exc:
+        pytest.skip(str(exc))
+    report = cosim_layer("blazeface", "depthwise_conv2d_2", str(CONFIG), 4, (4, 4), "amaranth")
+    assert (report.gemm["groups"], report.gemm["m"], report.gemm["n"], report.gemm["k"]) == (28, 4, 1, 9)
+    assert report.first_mismatch is None and report.outputs == 4 * 28
+    bus = load_config(str(CONFIG)).memory.dram_bytes_per_cycle
+    assert report.rtl_split["dram_writes"] * bus == 28 * ROWS * COLS * 4 // 8 == report.sim_split["dram_stores"] * bus
