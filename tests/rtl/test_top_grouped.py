@@ -122,8 +122,8 @@ def test_grouped_1x1_layer_moves_what_the_simulator_charges():
                                                     k=1, stride=1)
     assert run.first_mismatch() is None
     t = sched.tiling
-    tm, order = t["tile_out_pixels"], t["loop_order"]
-    assert t["tile_out_channels"] == cg
+    tm = t["tile_out_pixels"]
+    assert t["tile_out_channels"] == cg  # one channel block per group
     m = ho * ho
     runs = [(p, min(p + tm, m)) for p in range(0, m, tm)]
     row_blocks = sum(_cdiv(p1 - p0, ROWS) for p0, p1 in runs)
@@ -137,7 +137,6 @@ def test_grouped_1x1_layer_moves_what_the_simulator_charges():
     bus = top.bus_bytes
     assert run.reads * bus == x_bytes + w_bytes
     assert run.writes * bus == out_bytes
-    assert order in ("wo", "io")
     assert abs(run.cycles - event) <= CONTROL_CYCLES_PER_INSTRUCTION * len(program.instructions)
 
 
