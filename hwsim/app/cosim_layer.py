@@ -5,7 +5,8 @@ the model's integer golden model (:func:`rtl.top.layer.model_layer`: FQN calibra
 ``blazeface`` / ``yolox_tiny`` use the studies' real calibration images and first
 held-out input, a model file a seeded random input and its noisy copies); the
 compiler's schedule of the (cropped) layer (:func:`hwsim.compiler.compile_layer`), its
-program (:func:`rtl.top.program.layer_program`, host im2col, one K chunk); the run on
+program (:func:`rtl.top.grouped.grouped_program`: one :func:`rtl.top.program.layer_program`
+per channel group, host im2col, one K chunk); the run on
 the Amaranth simulator or Verilator; the outputs compared bit for bit with the golden
 model; the RTL cycles beside the simulator's event-mode and fast-path cycles of the
 same schedule.
@@ -28,8 +29,9 @@ from hwsim.configfile import load_config
 from hwsim.engine import trace_layer
 from hwsim.fastpath import simulate_tree
 from rtl.top.cosim import bench_words, run_layer
+from rtl.top.grouped import grouped_program
 from rtl.top.layer import model_layer, planned_layer
-from rtl.top.program import TopArch, TopProgram, layer_program
+from rtl.top.program import TopArch, TopProgram
 from sw.fileio import OutputPlan
 
 __all__ = ["register", "run", "LayerReport", "cosim_layer", "parse_size", "top_arch"]
@@ -122,11 +124,11 @@ def _model_inputs(name: str, seed: int):
 def _program(cfg, layer, ops) -> tuple[TopProgram, object]:
     sched = compile_layer(layer, cfg)
     tiling = sched.tiling
-    if tiling.get("k_chunks", 1) != 1 or tiling.get("groups", 1) != 1:
+    if tiling.get("k_chunks", 1) != 1:
         raise ValueError(f"layer '{layer.name}': the schedule splits K into {tiling.get('k_chunks')} chunks; "
                          "the RTL top has no K split yet")
-    program = layer_program(top_arch(cfg), ops.layer, tiling["tile_out_pixels"], tiling["tile_out_channels"],
-                            tiling["loop_order"])
+    program = grouped_program(top_arch(cfg), ops.layer, ops.groups, tiling["tile_out_pixels"],
+                              tiling["tile_out_channels"], tiling["loop_order"])
     return program, sched
 
 
@@ -198,7 +200,7 @@ def cosim_layer(model: str, layer: str, config: str | None, bits: int | None, si
                  "after_last_compute": int(event) - max(e for _, e in compute) if compute else 0}
     g = ops.layer
     return LayerReport(model=model, layer=layer, config=cfg.name, bits=bits, backend=backend,
-                       gemm={"m": g.m, "n": g.n, "k": g.k, "in_shape": list(run.in_shapes[0]),
+                       gemm={"m": g.m, "n": g.n, "k": g.k, "groups": ops.groups, "in_shape": list(run.in_shapes[0]),
                              "out_shape": list(run.out_shape)},
                        tiling={k: sched.tiling[k] for k in ("tile_out_pixels", "tile_out_channels", "loop_order")},
                        instructions=len(program.instructions), outputs=int(result.outputs.size),
@@ -214,7 +216,7 @@ def register(designs: argparse._SubParsersAction) -> None:
     text = "a real model layer through the RTL accelerator top: bit-exact check and cycles vs the simulator"
     sub = designs.add_parser("layer", help=text, description=text)
     sub.add_argument("--model", required=True, help="blazeface, yolox_tiny, or an .onnx / .tflite file")
-    sub.add_argument("--layer", required=True, help="layer name (an ungrouped conv or fc)")
+    sub.add_argument("--layer", required=True, help="layer name (a conv, depthwise or fc layer)")
     sub.add_argument("--config", default=None, help="preset name or .toml file (default preset)")
     sub.add_argument("--bits", type=int, default=None, help="weight and activation width, 4 or 8 (default 8)")
     sub.add_argument("--quantized", default=None, metavar="FILE",
@@ -241,8 +243,9 @@ def run(args: argparse.Namespace) -> int:
     if staging is not None:
         os.replace(staging, vcd)
     g = report.gemm
+    per = f" per group, {g['groups']} groups" if g["groups"] > 1 else ""
     print(f"layer {report.layer} ({report.model}, {report.config}, int{report.bits}): GEMM M={g['m']} N={g['n']} "
-          f"K={g['k']}, {report.instructions} instructions, backend {report.backend}")
+          f"K={g['k']}{per}, {report.instructions} instructions, backend {report.backend}")
     if report.mismatches == 0:
         print(f"outputs: {report.outputs} codes, bit-exact with the golden model")
     else:

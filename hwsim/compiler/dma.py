@@ -3,7 +3,10 @@
 On the output-stationary array with the RTL timing (``array.dataflow = "os"``,
 ``array.timing = "rtl"``), integer layers that requantize on the array follow the RTL
 accelerator top (``rtl/top``: its programs, :func:`rtl.top.program.layer_program`, and its
-DMA engine), provenance [rtl]:
+DMA engine), provenance [rtl]. Grouped and depthwise convolutions too: the top runs each group
+as its own GEMM (:func:`rtl.top.grouped.grouped_program`), so the rules below apply to every
+group's tiles (a depthwise group's one output channel moves a whole column block of weights,
+parameters and outputs):
 
 * **input**: a run of ``pm`` output pixels is padded up to whole row blocks
   (``ceil(pm / rows) * rows`` pixels); each padding pixel is one im2col row of ``tk``
@@ -16,9 +19,7 @@ DMA engine), provenance [rtl]:
 * **codes** occupy whole PE digits in SRAM and DRAM (:meth:`rtl.arch.ArrayArch.stored_bits`).
 
 Elsewhere (float layers on the vector unit, weight stationary, SCALE-Sim timing, transposed
-convolutions, and grouped / depthwise convolutions, which the RTL top does not execute: padding
-each group's one or few output channels to a whole column block would charge a mapping the RTL
-has no program for) the DMA moves exactly the tile's elements and the 4-byte int32 bias [assumed].
+convolutions) the DMA moves exactly the tile's elements and the 4-byte int32 bias [assumed].
 The RTL top loads the *im2col* of every run (host im2col), the simulator its input window:
 the two move the same bytes for 1x1 convolutions and FC layers only.
 """
@@ -87,7 +88,7 @@ class DmaRules:
 def dma_rules(cfg: HwConfig, g: ConvGeometry, passes: int) -> DmaRules:
     """The rules of layer ``g`` on ``cfg`` (``passes``: operand beats per MAC, 0 for a float layer)."""
     a = cfg.array
-    if passes and a.dataflow == "os" and a.timing == "rtl" and not g.col2im_ops and g.groups == 1:
+    if passes and a.dataflow == "os" and a.timing == "rtl" and not g.col2im_ops:
         arch = cfg.arch
         return DmaRules(row_block=a.rows, col_block=a.cols, a_bits=arch.stored_bits(g.a_bits),
                         w_bits=arch.stored_bits(g.w_bits), column_bytes=PARAM_BYTES, dense_weights=g.sparsity == 0)

@@ -11,6 +11,11 @@ model's integer golden model (FQN calibration). :func:`dram_image` lays the oper
 out as :class:`rtl.top.program.Layout` says; :func:`read_outputs` decodes the words the
 top wrote back.
 
+Grouped and depthwise convolutions are ``groups`` GEMMs (:mod:`rtl.top.grouped`): each group
+im2col's its own ``Cin / groups`` input channels and multiplies them by its ``Cout / groups``
+output channels' weights; the golden output is :func:`sw.golden.conv.conv2d` with ``groups``
+(all output channels), independent of the split.
+
 DRAM words: an input SRAM word is one operand beat (``rows`` digits of ``pe_bits``, row
 0 lowest); int8 codes on int4 PEs are two words per element, high digit (``code >> 4``,
 4 bits) then low digit (``code & 15``). Weight words likewise with ``cols`` digits.
@@ -46,15 +51,17 @@ class LayerOperands:
     Attributes
     ----------
     layer : GemmLayer
-        Shape, widths, zero points and clamps.
+        One group's GEMM: shape, widths, zero points and clamps (the whole layer when ``groups == 1``).
     x : np.ndarray
-        ``(M, K)`` im2col'd input codes.
+        ``(M, groups * K)`` im2col'd input codes, group ``g`` in columns ``[g * K, (g + 1) * K)``.
     w : np.ndarray
-        ``(K, N)`` weight codes.
+        ``(K, groups * N)`` weight codes, group ``g`` in columns ``[g * N, (g + 1) * N)``.
     bias, multiplier, shift : np.ndarray
-        ``(N,)`` int32 bias, requantization multiplier and shift per output channel.
+        ``(groups * N,)`` int32 bias, requantization multiplier and shift per output channel.
     golden : np.ndarray
-        ``(M, N)`` output codes of the golden model.
+        ``(M, groups * N)`` output codes of the golden model.
+    groups : int
+        Channel groups (1: an ungrouped conv or an FC layer).
     """
 
     layer: GemmLayer
@@ -64,6 +71,14 @@ class LayerOperands:
     multiplier: np.ndarray
     shift: np.ndarray
     golden: np.ndarray
+    groups: int = 1
+
+    def group(self, g: int) -> LayerOperands:
+        """The operands of group ``g`` alone (one GEMM)."""
+        k, n = self.layer.k, self.layer.n
+        cols = slice(g * n, (g + 1) * n)
+        return LayerOperands(self.layer, self.x[:, g * k:(g + 1) * k], self.w[:, cols], self.bias[cols],
+                             self.multiplier[cols], self.shift[cols], self.golden[:, cols])
 
 
 def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
@@ -83,31 +98,34 @@ def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dila
 def conv_operands(name: str, x: np.ndarray, weights: np.ndarray, bias: np.ndarray, stage: OutputStage, *,
                   x_zp: int, w_bits: int, a_bits: int, stride: tuple[int, int] = (1, 1),
                   dilation: tuple[int, int] = (1, 1),
-                  padding: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))) -> LayerOperands:
-    """Operands of an ungrouped convolution (an FC layer is a 1x1 convolution of a 1x1 map).
+                  padding: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0)),
+                  groups: int = 1) -> LayerOperands:
+    """Operands of a convolution of ``groups`` channel groups (an FC layer is a 1x1 convolution of a 1x1 map).
 
     Parameters
     ----------
     x : np.ndarray
         NHWC input codes, batch 1.
     weights : np.ndarray
-        OHWI weight codes (symmetric: zero point 0).
+        OHWI weight codes ``(Cout, kh, kw, Cin / groups)`` (symmetric: zero point 0).
     bias : np.ndarray
         int32 bias per output channel.
     stage : OutputStage
         Requantization (per-channel multiplier and shift, output zero point, clamps).
     """
-    cout, kh, kw, _ = weights.shape
+    cout, kh, kw, cg = weights.shape
     golden = conv2d(x, weights, bias, stage, input_zero_point=x_zp, stride=stride, dilation=dilation,
-                    padding=padding)
-    cols = im2col(x, (kh, kw), stride, dilation, padding, x_zp)
+                    padding=padding, groups=groups)
+    cols = np.concatenate([im2col(x[..., g * cg:(g + 1) * cg], (kh, kw), stride, dilation, padding, x_zp)
+                           for g in range(groups)], axis=1)
     mult = np.broadcast_to(np.asarray(stage.multiplier, dtype=np.int64), (cout,))
     shift = np.broadcast_to(np.asarray(stage.shift, dtype=np.int64), (cout,))
-    gemm = GemmLayer(name=name, m=cols.shape[0], n=cout, k=cols.shape[1], w_bits=w_bits, a_bits=a_bits, x_zp=x_zp,
-                     out_zp=int(stage.zero_point), act_min=int(stage.act_min), act_max=int(stage.act_max))
+    gemm = GemmLayer(name=name, m=cols.shape[0], n=cout // groups, k=kh * kw * cg, w_bits=w_bits, a_bits=a_bits,
+                     x_zp=x_zp, out_zp=int(stage.zero_point), act_min=int(stage.act_min),
+                     act_max=int(stage.act_max))
     return LayerOperands(gemm, cols.astype(np.int64), weights.reshape(cout, -1).T.astype(np.int64),
                          np.asarray(bias, dtype=np.int64), mult.copy(), shift.copy(),
-                         golden.reshape(-1, cout).astype(np.int64))
+                         golden.reshape(-1, cout).astype(np.int64), groups)
 
 
 def fc_operands(name: str, x: np.ndarray, weights: np.ndarray, bias: np.ndarray, stage: OutputStage, *,
@@ -146,9 +164,9 @@ def _layer_of(model: ImportedModel, name: str) -> Layer:
         names = [l.name for l in model.graph]
         raise ValueError(f"layer '{name}': not in the model (it has {len(names)} layers: "
                          f"{', '.join(names[:6])}, ...)") from None
-    if layer.op not in (Op.CONV, Op.FC) or layer.groups != 1:
-        raise ValueError(f"layer '{name}': the RTL top runs ungrouped conv and fc layers only, got "
-                         f"{layer.op.value} with {layer.groups} group(s)")
+    if layer.op not in (Op.CONV, Op.DEPTHWISE, Op.FC):
+        raise ValueError(f"layer '{name}': the RTL top runs conv, depthwise and fc layers only, got "
+                         f"{layer.op.value}")
     return layer
 
 
@@ -178,7 +196,7 @@ def planned_layer(model: ImportedModel, plan: IntegerPlan, name: str, sample: Ma
     The integer golden model runs on ``sample`` to give the layer's input codes; ``size``
     crops that input to its top-left ``(H, W)``. The golden output is the layer's
     requantized output before any look-up-table activation (which runs on the vector
-    unit). ValueError (one line) for layers the top cannot run: not an ungrouped conv or
+    unit). ValueError (one line) for layers the top cannot run: not a conv, depthwise or
     fc, weight and activation widths that differ or are not 4 or 8, or weights with a
     zero point (the array multiplies symmetric weight codes).
     """
@@ -209,7 +227,8 @@ def planned_layer(model: ImportedModel, plan: IntegerPlan, name: str, sample: Ma
     run = crop_layer(layer, size)
     x = x[:, :run.in_shapes[0][0], :run.in_shapes[0][1], :]
     ops = conv_operands(name, x, np.asarray(lp.weights, dtype=np.int64), lp.bias, lp.stage, x_zp=zin, w_bits=bits,
-                        a_bits=bits, stride=layer.stride, dilation=layer.dilation, padding=layer.padding)
+                        a_bits=bits, stride=layer.stride, dilation=layer.dilation, padding=layer.padding,
+                        groups=layer.groups)
     return ops, run
 
 
@@ -229,7 +248,24 @@ def _digits(codes: np.ndarray, digits: int, pe_bits: int) -> np.ndarray:
 
 
 def dram_image(arch: TopArch, program: TopProgram, ops: LayerOperands) -> np.ndarray:
-    """The DRAM contents before the run: ``(words, bus_bytes)`` uint8, output region zero."""
+    """The DRAM contents before the run: ``(words, bus_bytes)`` uint8, output regions zero."""
+    lay = program.layout
+    if ops.groups != lay.groups:
+        raise ValueError(f"layer '{ops.layer.name}': the operands have {ops.groups} group(s), the program "
+                         f"{lay.groups}")
+    image = np.zeros((lay.words, arch.bus_bytes), dtype=np.uint8)
+    for g in range(lay.groups):
+        data = _operand_bytes(arch, program, ops.group(g))
+        words = lay.o_base[0] if lay.o_base else len(data) // arch.bus_bytes
+        if len(data) != words * arch.bus_bytes:
+            raise AssertionError(f"DRAM image has {len(data)} bytes; the layout expects {words} words")
+        base = g * lay.group_words
+        image[base:base + words] = data.reshape(words, arch.bus_bytes)
+    return image
+
+
+def _operand_bytes(arch: TopArch, program: TopProgram, ops: LayerOperands) -> np.ndarray:
+    """One group's input, weight and parameter regions as bytes (group 0's layout)."""
     a, lay = arch.array, program.layout
     k = ops.layer.k
     parts = []
@@ -255,20 +291,25 @@ def dram_image(arch: TopArch, program: TopProgram, ops: LayerOperands) -> np.nda
             fields.append(bits)
         bits = np.concatenate(fields, axis=1).reshape(nb, -1).astype(np.uint8)
         parts.append(np.packbits(bits, axis=-1, bitorder="little").reshape(-1))
-    data = np.concatenate(parts)
-    words = lay.o_base[0] if lay.o_base else len(data) // arch.bus_bytes
-    if len(data) != words * arch.bus_bytes:
-        raise AssertionError(f"DRAM image has {len(data)} bytes; the layout expects {words} words")
-    image = np.zeros((lay.words, arch.bus_bytes), dtype=np.uint8)
-    image[:words] = data.reshape(words, arch.bus_bytes)
-    return image
+    return np.concatenate(parts)
 
 
 def read_outputs(arch: TopArch, program: TopProgram, written: Mapping[int, bytes] | np.ndarray) -> np.ndarray:
-    """The ``(M, N)`` output codes from the DRAM after the run (``(words, bus_bytes)`` uint8)."""
-    a, lay = arch.array, program.layout
+    """The ``(M, groups * N)`` output codes from the DRAM after the run (``(words, bus_bytes)`` uint8)."""
+    lay = program.layout
     image = np.asarray(written)
-    groups = a.cols // a.requant_lanes
+    n = program.layer.n
+    out = np.zeros((program.layer.m, lay.groups * n), dtype=np.int64)
+    for g in range(lay.groups):
+        base = g * lay.group_words
+        out[:, g * n:(g + 1) * n] = _group_outputs(arch, program, image[base:base + lay.group_words])
+    return out
+
+
+def _group_outputs(arch: TopArch, program: TopProgram, image: np.ndarray) -> np.ndarray:
+    """One group's ``(M, N)`` output codes from its DRAM regions (group 0's layout)."""
+    a, lay = arch.array, program.layout
+    lane_groups = a.cols // a.requant_lanes  # drain beats per array row
     out = np.zeros((program.layer.m, program.layer.n), dtype=np.int64)
     width = a.code_bits // (1 + lay.o_half)
     for i, (p0, p1) in enumerate(lay.runs):
@@ -276,12 +317,12 @@ def read_outputs(arch: TopArch, program: TopProgram, written: Mapping[int, bytes
         for j, (c0, c1) in enumerate(lay.blocks):
             nb = -(-(c1 - c0) // a.cols)
             base = lay.o_base[i * len(lay.blocks) + j]
-            beats = mb * nb * a.rows * groups
+            beats = mb * nb * a.rows * lane_groups
             nwords = -(-beats // (1 + lay.o_half)) * arch.ratio("o")
             raw = image[base:base + nwords].reshape(-1)
             bits = np.unpackbits(raw, bitorder="little").reshape(-1, width).astype(np.int64)
             codes = (bits << np.arange(width)).sum(axis=1)[:beats * a.requant_lanes]
             codes = np.where(codes >= 1 << (width - 1), codes - (1 << width), codes)
-            tiles = codes.reshape(nb, mb, groups, a.rows, a.requant_lanes).transpose(1, 3, 0, 2, 4)
+            tiles = codes.reshape(nb, mb, lane_groups, a.rows, a.requant_lanes).transpose(1, 3, 0, 2, 4)
             out[p0:p1, c0:c1] = tiles.reshape(mb * a.rows, nb * a.cols)[:p1 - p0, :c1 - c0]
     return out

@@ -30,6 +30,8 @@ Layer programs
 block ``tn``, loop order; one K chunk) into a program and the DRAM layout it reads and
 writes. The input is im2col'd on the host: each run of ``tm`` output pixels is stored
 as whole row blocks of ``rows`` pixels x ``K`` elements (padding to whole array tiles).
+Grouped and depthwise convolutions run one such program per group
+(:func:`rtl.top.grouped.grouped_program`).
 Pure Python (no Amaranth import): the simulator side may import it.
 """
 
@@ -304,6 +306,9 @@ class Layout:
         tile's output (index ``run * len(blocks) + block``).
     words : int
         DRAM words of the whole image.
+    groups : int
+        Channel groups (:func:`rtl.top.grouped.grouped_program`): the addresses above are group 0's;
+        group ``g``'s regions are the same shifted by ``g * group_words``.
     """
 
     runs: tuple[tuple[int, int], ...]
@@ -316,6 +321,12 @@ class Layout:
     p_base: tuple[int, ...]
     o_base: tuple[int, ...]
     words: int
+    groups: int = 1
+
+    @property
+    def group_words(self) -> int:
+        """DRAM words of one group's input, weight, parameter and output regions."""
+        return self.words // self.groups
 
 
 @dataclass(frozen=True)

@@ -47,14 +47,18 @@ def test_elsewhere_the_tile_moves_its_elements_and_a_bias():
     assert dma_rules(cfg, floats, 0).column_bytes == 0
 
 
-def test_depthwise_tiles_move_their_elements():
-    """The RTL top runs no grouped convolution: a depthwise tile keeps the exact element counts and bias."""
-    cfg = load_preset("edge16_int4")
+def test_depthwise_tiles_move_whole_array_tiles():
+    """The RTL top runs each group as its own GEMM: a depthwise group's one channel fills a column block."""
+    cfg = load_preset("edge16_int4")  # 16x16 int4 PEs
     dw = Layer(name="d", op=Op.DEPTHWISE, inputs=("x",), in_shapes=((10, 10, 6),), out_shape=(10, 10, 6),
                kernel=(3, 3), padding=((1, 1), (1, 1)), groups=6, w_bits=4, a_bits=4, bias=True)
     g = conv_geometry(dw)
     rules = dma_rules(cfg, g, 1)
-    assert (rules.row_block, rules.col_block, rules.column_bytes) == (1, 1, 4)
+    assert (rules.row_block, rules.col_block, rules.column_bytes) == (16, 16, 9)
     t = conv_tile(cfg, g, 1, 20, 1, 30, 1, load_in=True, load_w=True, first=True, last=True, nchunks=1)
-    # one group: 30 window pixels x 1 channel in, 9 weights (36 bits: 5 bytes) + a 4-byte bias, 20 x 1 outputs
-    assert (t.load_ifmap_bytes, t.load_weight_bytes, t.store_bytes) == (30 * 4 // 8, 5 + 4, 20 * 4 // 8)
+    # one group: 30 window pixels x 1 channel + 12 padding pixels (20 -> 32) x 3*3 im2col elements, 4 bits
+    assert t.load_ifmap_bytes == (30 + 12 * 9) * 4 // 8
+    # 1 channel padded to 16 x 9 weights x 4 bits, plus 9 parameter bytes per padded column
+    assert t.load_weight_bytes == 16 * 9 * 4 // 8 + 16 * 9
+    # outputs: 32 x 16 codes of 4 bits
+    assert t.store_bytes == 32 * 16 * 4 // 8
