@@ -39,6 +39,9 @@ class LayerRun:
         Cycles (after ``start``) of the first and last operand beat.
     stimulus_cycles : int
         Cycles the backend simulated: preload, ``start`` and the whole cycle budget.
+    read_runs : tuple[int, ...]
+        Read requests between two write requests on the DRAM port, in order (a tile's loads are one
+        transfer: no write comes between them).
     """
 
     outputs: np.ndarray
@@ -51,6 +54,7 @@ class LayerRun:
     first_beat: int = 0
     last_beat: int = 0
     stimulus_cycles: int = 0
+    read_runs: tuple[int, ...] = ()
 
     def split(self) -> dict[str, int]:
         """Where the cycles went: ``total``, ``array_beats``, ``dram_reads``, ``dram_writes``,
@@ -156,7 +160,16 @@ def run_layer(model, arch: TopArch, program: TopProgram, ops: LayerOperands, lat
     final[addrs] = data
     window = slice(start, start + cycles + 1)
     beats = np.flatnonzero(unpack_field(out["beat"], 0, 1, False)[window])
-    reads = int(unpack_field(out["rd_valid"], 0, 1, False)[window].sum())
+    read = unpack_field(out["rd_valid"], 0, 1, False)[window]
+    written = unpack_field(out["wr_valid"], 0, 1, False)[window]
     return LayerRun(read_outputs(arch, program, final), ops.golden, cycles, seconds, beats=len(beats),
-                    reads=reads, writes=len(valid), first_beat=int(beats[0]) if len(beats) else 0,
-                    last_beat=int(beats[-1]) if len(beats) else 0, stimulus_cycles=len(stim["start"]))
+                    reads=int(read.sum()), writes=len(valid), first_beat=int(beats[0]) if len(beats) else 0,
+                    last_beat=int(beats[-1]) if len(beats) else 0, stimulus_cycles=len(stim["start"]),
+                    read_runs=_read_runs(read, written))
+
+
+def _read_runs(read: np.ndarray, written: np.ndarray) -> tuple[int, ...]:
+    """Lengths of the runs of read requests not separated by a write request (per-cycle 0/1 flags)."""
+    cuts = np.cumsum(read)[np.flatnonzero(written)]
+    bounds = np.concatenate(([0], cuts, [read.sum()]))
+    return tuple(int(n) for n in np.diff(bounds) if n)

@@ -7,10 +7,13 @@ always ready for responses. The tag travels with a read and names where the word
 lands (buffer, SRAM word, bus-word lane in it) and the semaphores to release when it
 is the last word of its LOAD (AXI's ID/user role).
 
-Arbitration, like the simulator's DRAM port (``hwsim.engine``): one transfer (a whole
-LOAD or STORE instruction) holds the port until its last request is accepted; when
-the port is free a waiting STORE is granted before a waiting LOAD. Reads are
-pipelined: the port is released after the last read request, not after the data.
+Arbitration, like the simulator's DRAM port (``hwsim.engine``): one transfer (a STORE,
+or a chain of LOADs: every LOAD with ``chain`` set and the LOAD after it, a tile's whole
+load) holds the port until its last request is accepted; when the port is free a waiting
+STORE is granted before a waiting LOAD, but within a chain the next LOAD is granted and
+no STORE (the port stays held, idle, until that LOAD arrives; it acquires no semaphore,
+:func:`rtl.top.program.tile_loads`). Reads are pipelined: the port is released after the
+last read request, not after the data.
 
 Stage timing (cycles): a command is accepted when the port is free (or in the cycle of
 the previous transfer's last request) and requests from the next cycle on, one bus word
@@ -97,6 +100,7 @@ class DmaEngine(wiring.Component):
         m = Module()
         arch = self.arch
         owner = Signal(2)  # 0 free, 1 LOAD, 2 STORE
+        chained = Signal()  # the last LOAD granted had ``chain``: the next LOAD goes before any STORE
         rel_load = Signal(SEMAPHORES)
         rel_store = Signal(SEMAPHORES)
 
@@ -161,12 +165,15 @@ class DmaEngine(wiring.Component):
         m.d.comb += rel_store.eq(Mux(v1 & self.req.ready & last1, s_rel, 0))
 
         # Arbitration: the port is free, or its transfer issues its last request this cycle (the next
-        # transfer's first request follows at once); a waiting STORE goes before a waiting LOAD.
+        # transfer's first request follows at once); a waiting STORE goes before a waiting LOAD, except
+        # after a LOAD with ``chain``: then only the next LOAD.
         free = (owner == 0) | (load_valid & self.req.ready & (l_left == 1)) | (v1 & self.req.ready & last1)
-        m.d.comb += [self.store_cmd.ready.eq(free), self.load_cmd.ready.eq(free & ~self.store_cmd.valid)]
+        m.d.comb += [self.store_cmd.ready.eq(free & ~chained),
+                     self.load_cmd.ready.eq(free & (chained | ~self.store_cmd.valid))]
         cmd = self.load_cmd.payload
         with m.If(self.load_cmd.valid & self.load_cmd.ready):  # after the updates above: it wins
-            m.d.sync += [owner.eq(1), l_dram.eq(instr_field(cmd, "LOAD", "dram")),
+            m.d.sync += [owner.eq(1), chained.eq(instr_field(cmd, "LOAD", "chain")),
+                         l_dram.eq(instr_field(cmd, "LOAD", "dram")),
                          l_left.eq(instr_field(cmd, "LOAD", "words")), l_buf.eq(instr_field(cmd, "LOAD", "buf")),
                          l_addr.eq(instr_field(cmd, "LOAD", "sram")), l_lane.eq(0), l_rel.eq(release_of(cmd))]
         scmd = self.store_cmd.payload

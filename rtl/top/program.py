@@ -8,9 +8,11 @@ LSB first). A unit executing an instruction first waits until every semaphore in
 ``acquire`` is non-zero and decrements them (atomically), executes, then increments
 the semaphores in ``release``:
 
-* ``LOAD buf sram dram words``: DMA-in of ``words`` bus words from DRAM word ``dram``
+* ``LOAD buf sram dram words chain``: DMA-in of ``words`` bus words from DRAM word ``dram``
   into buffer ``buf`` (0 input, 1 weight, 2 requantization parameters) from SRAM word
-  ``sram``; ``release`` when the last word has landed.
+  ``sram``; ``release`` when the last word has landed. ``chain``: the next LOAD continues
+  this transfer on the DRAM port (no waiting STORE goes between them); a tile's loads are
+  one chain, the first acquiring every semaphore of the chain (:func:`tile_loads`).
 * ``COMPUTE``: ``mb`` x ``nb`` array tiles (row blocks inner) of ``k`` reduction elements
   (``x_digits`` / ``w_digits``: int8 operands as two digit words per element); operands
   from SRAM words ``x_base`` / ``w_base`` / parameter entry ``p_base``; drained outputs to
@@ -43,7 +45,7 @@ from dataclasses import dataclass, field
 from rtl.arch import PARAM_FIELD_BITS, ArrayArch
 
 __all__ = ["TopArch", "Instr", "FIELDS", "OPS", "INSTR_BITS", "SEMAPHORES", "SEM", "GemmLayer", "Layout",
-           "TopProgram", "layer_program", "encode", "decode", "program_json", "program_from_json",
+           "TopProgram", "layer_program", "tile_loads", "encode", "decode", "program_json", "program_from_json",
            "PARAM_FIELD_BITS"]
 
 #: Counting semaphores of the controller.
@@ -56,7 +58,8 @@ OP_BITS = 3
 ADDR_BITS = 20
 #: Per-op fields after the header: (name, bits, signed).
 FIELDS = {
-    "LOAD": (("buf", 2, False), ("sram", ADDR_BITS, False), ("dram", 32, False), ("words", ADDR_BITS, False)),
+    "LOAD": (("buf", 2, False), ("sram", ADDR_BITS, False), ("dram", 32, False), ("words", ADDR_BITS, False),
+             ("chain", 1, False)),
     "STORE": (("sram", ADDR_BITS, False), ("dram", 32, False), ("words", ADDR_BITS, False)),
     "COMPUTE": (("x_base", ADDR_BITS, False), ("w_base", ADDR_BITS, False), ("p_base", 16, False),
                 ("o_base", ADDR_BITS, False), ("mb", 12, False), ("nb", 12, False), ("k", 16, False),
@@ -347,6 +350,28 @@ def _blocks(total: int, size: int) -> tuple[tuple[int, int], ...]:
     return tuple((lo, min(lo + size, total)) for lo in range(0, total, size))
 
 
+def tile_loads(loads: list[Instr]) -> list[Instr]:
+    """One tile's LOADs as one DRAM transfer, as the simulator moves a tile's load (``hwsim.engine``).
+
+    Every LOAD but the last gets ``chain`` (the DMA keeps the port for the next LOAD: no waiting
+    STORE goes between them); the first acquires the semaphores of all of them (the tile waits for
+    its input and weight halves before it takes the port, the simulator's one input slot), so a
+    chained LOAD never waits for a semaphore while the port is held.
+    """
+    if len(loads) < 2:
+        return loads
+    acquire = 0
+    for instr in loads:
+        acquire |= instr.acquire
+    out = []
+    for n, instr in enumerate(loads):
+        args = dict(instr.args)
+        if n < len(loads) - 1:
+            args["chain"] = 1
+        out.append(make("LOAD", acquire if n == 0 else 0, instr.release, **args))
+    return out
+
+
 def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str) -> TopProgram:
     """The program of ``layer`` tiled in runs of ``tm`` pixels by blocks of ``tn`` channels.
 
@@ -421,18 +446,20 @@ def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str)
     prev_i = prev_j = None
     for n, (i, j) in enumerate(tiles):
         acquire = s["o_free"]
+        loads = []
         if i != prev_i:
             hx ^= 1
-            prog.append(make("LOAD", acquire=s["x_free"], release=s["x_full"], buf=0, sram=hx * arch.half("x"),
-                             dram=x_base[i], words=x_words[i] * arch.ratio("x")))
+            loads.append(make("LOAD", acquire=s["x_free"], release=s["x_full"], buf=0, sram=hx * arch.half("x"),
+                              dram=x_base[i], words=x_words[i] * arch.ratio("x")))
             acquire |= s["x_full"]
         if j != prev_j:
             hw ^= 1
-            prog.append(make("LOAD", acquire=s["w_free"], buf=1, sram=hw * arch.half("w"), dram=w_base[j],
-                             words=w_words[j] * arch.ratio("w")))
-            prog.append(make("LOAD", release=s["w_full"], buf=2, sram=hw * arch.half("p"), dram=p_base[j],
-                             words=nbs[j] * arch.ratio("p")))
+            loads.append(make("LOAD", acquire=s["w_free"], buf=1, sram=hw * arch.half("w"), dram=w_base[j],
+                              words=w_words[j] * arch.ratio("w")))
+            loads.append(make("LOAD", release=s["w_full"], buf=2, sram=hw * arch.half("p"), dram=p_base[j],
+                              words=nbs[j] * arch.ratio("p")))
             acquire |= s["w_full"]
+        prog.extend(tile_loads(loads))
         ho ^= 1
         release = (s["x_free"] if n in releases_x else 0) | (s["w_free"] if n in releases_w else 0)
         prog.append(make("COMPUTE", acquire=acquire, release=release, x_base=hx * arch.half("x"),

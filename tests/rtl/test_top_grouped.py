@@ -26,6 +26,7 @@ from rtl.top.program import GemmLayer, layer_program
 from sw.golden.requant import OutputStage
 from sw.graph.ir import Layer, Op
 from tests.rtl.test_top import DIGITS
+from tests.rtl.test_top_small_sram import loads_unsplit, tile_load_words
 
 CONFIG = Path(__file__).resolve().parents[2] / "examples" / "top4_small_sram.toml"
 #: |RTL - event| per program instruction, cycles (tests/rtl/test_top_small_sram.py, docs/rtl.md).
@@ -113,6 +114,15 @@ def test_depthwise_layer_matches_golden_and_simulator(stride):
     extra = (rtl_input - sim_input) // bus
     control = CONTROL_CYCLES_PER_INSTRUCTION * len(program.instructions)
     assert -control <= run.cycles - event <= extra + control
+    # a tile's loads (input, weights, parameters) are one transfer on the port: no store between them; the
+    # event engine moving each tile's RTL bytes (im2col input) agrees within the control bound
+    words = tile_load_words(program)
+    assert sum(words) == run.reads and loads_unsplit(run.read_runs, words)
+    tiles = [replace(t, load_ifmap_bytes=w * bus - t.load_weight_bytes) for t, w in zip(sched.tiles(), words)]
+    assert len(tiles) == len(words)
+    memory = load_config(str(CONFIG)).memory  # the SRAM sizes differ, not the DRAM port
+    rtl_bytes_event, _ = trace_layer(tiles, memory.dram_bytes_per_cycle, memory.dram_latency_cycles)
+    assert abs(run.cycles - rtl_bytes_event) <= control
 
 
 def test_grouped_1x1_layer_moves_what_the_simulator_charges():

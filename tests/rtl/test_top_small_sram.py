@@ -17,7 +17,7 @@ from rtl.backends import AmaranthModel
 from rtl.top.cosim import bench_words, run_layer
 from rtl.top.dram import TopBench
 from rtl.top.layer import conv_operands
-from rtl.top.program import layer_program
+from rtl.top.program import TopProgram, layer_program
 from sw.golden.requant import OutputStage
 from sw.graph.ir import Layer, Op
 
@@ -29,6 +29,24 @@ CONTROL_CYCLES_PER_INSTRUCTION = 6
 
 def _cdiv(a: int, b: int) -> int:
     return -(-a // b)
+
+
+def tile_load_words(program: TopProgram) -> list[int]:
+    """Bus words each tile loads: the LOADs before each COMPUTE (0 when its operands are resident)."""
+    out, words = [], 0
+    for instr in program.instructions:
+        if instr.op == "LOAD":
+            words += instr.get("words")
+        elif instr.op == "COMPUTE":
+            out.append(words)
+            words = 0
+    return out
+
+
+def loads_unsplit(read_runs: tuple[int, ...], tile_words: list[int]) -> bool:
+    """True when every write on the DRAM port falls between two tiles' loads (none inside one tile's)."""
+    tile_ends = set(np.cumsum(tile_words).tolist())
+    return set(np.cumsum(read_runs).tolist()) <= tile_ends
 
 
 def test_small_sram_layer_matches_the_simulator():
@@ -69,6 +87,8 @@ def test_small_sram_layer_matches_the_simulator():
     bus = top.bus_bytes
     assert run.reads * bus == tot["load_ifmap_bytes"] + tot["load_weight_bytes"]
     assert run.writes * bus == tot["store_bytes"]
+    # a tile's loads are one transfer on the port, as the simulator moves them: no store between them
+    assert loads_unsplit(run.read_runs, tile_load_words(program))
     # the event engine and the fast path agree; the RTL is within the controller's per-instruction bound
     bw = cfg.memory.dram_bytes_per_cycle
     event, _ = trace_layer(list(sched.tiles()), bw, lat)
