@@ -9,16 +9,20 @@ is the last word of its LOAD (AXI's ID/user role).
 
 Arbitration, like the simulator's DRAM port (``hwsim.engine``): one transfer (a STORE,
 or a chain of LOADs: every LOAD with ``chain`` set and the LOAD after it, a tile's whole
-load) holds the port until its last request is accepted; when the port is free a waiting
-STORE is granted before a waiting LOAD, but within a chain the next LOAD is granted and
-no STORE (the port stays held, idle, until that LOAD arrives; it acquires no semaphore,
-:func:`rtl.top.program.tile_loads`). Reads are pipelined: the port is released after the
-last read request, not after the data.
+load) holds the port until its last request is accepted. When the port is free a waiting
+STORE is granted before a waiting LOAD, with two exceptions: within a chain the next LOAD
+is granted and no STORE (the port stays held, idle, until that LOAD arrives; it acquires
+no semaphore, :func:`rtl.top.program.tile_loads`), and when a STORE ends, a LOAD that was
+already waiting goes before the next STORE (the simulator's write-back asks for the port
+again only once its previous store has released it). Reads are pipelined: the port is
+released after the last read request, not after the data.
 
 Stage timing (cycles): a command is accepted when the port is free (or in the cycle of
 the previous transfer's last request) and requests from the next cycle on, one bus word
-per cycle while the DRAM is ready. A STORE
-reads the output SRAM one cycle ahead of its request (synchronous read port).
+per cycle while the DRAM is ready. A STORE reads the output SRAM one cycle ahead of each
+request (synchronous read port), its first word in the cycle it is accepted (the read
+port is transparent for the drain's writes: a STORE granted in the cycle of its tile's
+last drain write reads that word).
 """
 
 from __future__ import annotations
@@ -146,7 +150,10 @@ class DmaEngine(wiring.Component):
         last1 = Signal()
         store_active = owner == 2
         advance = ~v1 | self.req.ready
-        m.d.comb += [self.o_addr.eq(s_addr), self.o_en.eq(advance)]
+        scmd = self.store_cmd.payload
+        s_accept = self.store_cmd.valid & self.store_cmd.ready
+        m.d.comb += [self.o_addr.eq(Mux(s_accept, instr_field(scmd, "STORE", "sram"), s_addr)),
+                     self.o_en.eq(advance | s_accept)]
         with m.If(store_active & advance):
             m.d.sync += [v1.eq(s_left != 0), lane1.eq(s_lane), last1.eq(s_left == 1)]
             with m.If(s_left != 0):
@@ -166,21 +173,28 @@ class DmaEngine(wiring.Component):
 
         # Arbitration: the port is free, or its transfer issues its last request this cycle (the next
         # transfer's first request follows at once); a waiting STORE goes before a waiting LOAD, except
-        # after a LOAD with ``chain``: then only the next LOAD.
+        # after a LOAD with ``chain`` (then only the next LOAD) and at the end of a STORE when a LOAD has
+        # been waiting since the cycle before (then that LOAD).
         free = (owner == 0) | (load_valid & self.req.ready & (l_left == 1)) | (v1 & self.req.ready & last1)
-        m.d.comb += [self.store_cmd.ready.eq(free & ~chained),
-                     self.load_cmd.ready.eq(free & (chained | ~self.store_cmd.valid))]
+        load_waited = Signal()  # a LOAD was offered and not granted in the previous cycle
+        m.d.sync += load_waited.eq(self.load_cmd.valid & ~self.load_cmd.ready)
+        load_first = chained | ((owner == 2) & load_waited)
+        m.d.comb += [self.store_cmd.ready.eq(free & ~load_first),
+                     self.load_cmd.ready.eq(free & (load_first | ~self.store_cmd.valid))]
         cmd = self.load_cmd.payload
         with m.If(self.load_cmd.valid & self.load_cmd.ready):  # after the updates above: it wins
             m.d.sync += [owner.eq(1), chained.eq(instr_field(cmd, "LOAD", "chain")),
                          l_dram.eq(instr_field(cmd, "LOAD", "dram")),
                          l_left.eq(instr_field(cmd, "LOAD", "words")), l_buf.eq(instr_field(cmd, "LOAD", "buf")),
                          l_addr.eq(instr_field(cmd, "LOAD", "sram")), l_lane.eq(0), l_rel.eq(release_of(cmd))]
-        scmd = self.store_cmd.payload
-        with m.If(self.store_cmd.valid & self.store_cmd.ready):
-            m.d.sync += [owner.eq(2), s_dram.eq(instr_field(scmd, "STORE", "dram")),
-                         s_left.eq(instr_field(scmd, "STORE", "words")), s_addr.eq(instr_field(scmd, "STORE", "sram")),
-                         s_lane.eq(0), s_rel.eq(release_of(scmd))]
+        with m.If(s_accept):  # stage 0 of the first word runs in this cycle: it requests from the next
+            words = instr_field(scmd, "STORE", "words")
+            sram = instr_field(scmd, "STORE", "sram")
+            one_lane = arch.ratio("o") == 1
+            m.d.sync += [owner.eq(2), s_dram.eq(instr_field(scmd, "STORE", "dram")), s_rel.eq(release_of(scmd)),
+                         v1.eq(words != 0), lane1.eq(0), last1.eq(words == 1),
+                         s_left.eq(Mux(words != 0, words - 1, 0)),
+                         s_addr.eq(sram + 1 if one_lane else sram), s_lane.eq(0 if one_lane else 1)]
 
         m.d.comb += [
             self.req.valid.eq(Mux(store_active, v1, load_valid)),

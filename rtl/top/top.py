@@ -87,7 +87,7 @@ class Accelerator(wiring.Component):
                          getattr(comp, f"{buf}_data").eq(rd.data)]
         out = memory("output", "o", 2 * arch.half("o"))
         owr = out.write_port(granularity=arch.o_bits // 2)
-        ord_ = out.read_port()
+        ord_ = out.read_port(transparent_for=(owr,))  # a STORE may read a word in the cycle it is drained
         m.d.comb += [owr.en.eq(comp.o_we), owr.addr.eq(comp.o_addr), owr.data.eq(comp.o_data),
                      ord_.addr.eq(dma.o_addr), ord_.en.eq(dma.o_en), dma.o_data.eq(ord_.data)]
 
