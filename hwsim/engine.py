@@ -7,8 +7,10 @@ analytically; a test checks that they agree within 1% on every layer):
   slots: input and weight buffers are double buffered), holds the shared DRAM port for
   ``ceil(bytes / dram_bytes_per_cycle)`` cycles, releases it, and the data lands
   ``dram_latency_cycles`` later (requests are pipelined, so latency does not hold
-  the port). Tiles that load nothing (operands resident) skip the port; data is
-  handed to the array in tile order.
+  the port). A tile's whole load (input, weights, requantization parameters) is one
+  transfer [rtl: the accelerator top chains a tile's LOADs, ``rtl/top/dma.py``, and
+  its first LOAD acquires both halves, ``rtl.top.program.tile_loads``]. Tiles that load
+  nothing (operands resident) skip the port; data is handed to the array in tile order.
 * **PE array** (rtl/array.py via :mod:`rtl.timing`): takes the loaded tile and a free
   output slot, computes for ``compute_cycles`` (back-to-back array-tile intervals),
   frees the input slot.
@@ -17,7 +19,9 @@ analytically; a test checks that they agree within 1% on every layer):
   the next tile.
 * **write-back**: holds the DRAM port for the tile's output bytes (posted writes, no
   latency), then frees the output slot. Write-back requests have priority over loads
-  on the port (``simpy.PriorityResource``, priority 0 vs 1).
+  on the port (``simpy.PriorityResource``, priority 0 vs 1); the write-back process asks
+  for the port again only once its previous store has released it, so a load already
+  waiting then goes first [rtl: the top's DMA arbitrates the same way].
 
 Each layer starts with empty buffers and ends when its last store completes; layers
 do not overlap. Time is integer cycles. Monitors append ``(cycle, unit, event, tile)``

@@ -15,7 +15,10 @@ array's drain writes each output beat (``requant_lanes`` codes, low ``code_bits`
 to the output SRAM at ``o_base + n`` (``n``: drain beats of this COMPUTE so far: array
 tile ``t = col_block * mb + row_block``, beat ``t * rows * cols / lanes + g * rows + r``;
 with ``o_half``, word ``o_base + n // 2``, half ``n % 2``). A new COMPUTE is taken in the
-cycle its predecessor issues its last beat.
+cycle its predecessor issues its last beat, or, when the unit is idle, in the cycle it is
+granted, its first beat's stage 0 in that same cycle (the input, weight and parameter SRAMs'
+read ports are transparent for the DMA's writes: a COMPUTE granted in the cycle its last
+operand word lands reads that word).
 
 Semaphores: ``release`` when the last beat entered the array, ``drain_release`` when the
 last output beat is in the output SRAM (a queue of up to ``DRAIN_QUEUE`` COMPUTEs).
@@ -91,16 +94,31 @@ class ComputeUnit(wiring.Component):
         m.submodules.drains = drains = SyncFIFO(width=2 * ADDR_BITS + SEMAPHORES + 1, depth=DRAIN_QUEUE)
         count = instr_field(cmd, "COMPUTE", "mb") * instr_field(cmd, "COMPUTE", "nb") * beats_per_tile
 
-        # Stage 0: addresses of the current beat.
-        xd, wd = f["x_digits"], f["w_digits"]
-        xsel = Mux(xd, part[0], 0)
-        wsel = Mux(xd, part[1], part[0]) & wd
-        last_part = part == Mux(xd & wd, 3, xd | wd)  # passes - 1: 0, 1 or 3
-        last_elem = kk == f["k"] - 1
-        last_beat = last_part & last_elem
-        last_row = ib == f["mb"] - 1
-        last_col = jb == f["nb"] - 1
-        m.d.comb += [self.x_addr.eq(xp + xsel), self.w_addr.eq(wp + wsel), self.p_addr.eq(f["p_base"] + jb)]
+        # Stage 0: addresses of the current beat. ``early``: the unit is idle and takes a COMPUTE, whose first
+        # beat reads its SRAM words in this very cycle (the taken instruction's fields instead of the registers).
+        advance = Signal()
+        early = Signal()
+        fields = {name: instr_field(cmd, "COMPUTE", name) for name in f}
+
+        def now(reg, value):
+            return Mux(early, value, reg)
+
+        e = {name: now(sig, fields[name]) for name, sig in f.items()}
+        e_part, e_kk, e_ib, e_jb = now(part, 0), now(kk, 0), now(ib, 0), now(jb, 0)
+        e_xp, e_wp = now(xp, fields["x_base"]), now(wp, fields["w_base"])
+        e_wblock, e_rel = now(wblock, fields["w_base"]), now(rel, release_of(cmd))
+
+        def flags(part, kk, ib, jb, f):
+            """Digit selects and last-beat / row / column flags of a beat."""
+            xd, wd = f["x_digits"], f["w_digits"]
+            last_part = part == Mux(xd & wd, 3, xd | wd)  # passes - 1: 0, 1 or 3
+            last_elem = kk == f["k"] - 1
+            return (Mux(xd, part[0], 0), Mux(xd, part[1], part[0]) & wd, last_part, last_elem,
+                    last_part & last_elem, ib == f["mb"] - 1, jb == f["nb"] - 1)
+
+        xd, wd = e["x_digits"], e["w_digits"]
+        xsel, wsel, last_part, last_elem, last_beat, last_row, last_col = flags(e_part, e_kk, e_ib, e_jb, e)
+        m.d.comb += [self.x_addr.eq(e_xp + xsel), self.w_addr.eq(e_wp + wsel), self.p_addr.eq(e["p_base"] + e_jb)]
 
         # Stage 1: the read words and the beat's flags.
         v1 = Signal()
@@ -109,39 +127,45 @@ class ComputeUnit(wiring.Component):
         keep1 = {name: Signal.like(f[name], name=f"s1_{name}") for name in
                  ("x_signed", "x_zp", "out_zp", "act_min", "act_max")}
         rel1 = Signal(SEMAPHORES)
-        advance = ~v1 | array.i.ready
-        m.d.comb += self.rd_en.eq(advance)
+        m.d.comb += [advance.eq(~v1 | array.i.ready), self.rd_en.eq(advance)]
+
+        # A new COMPUTE starts when the unit is idle or issues its last beat in this cycle (the registers' flags).
+        *_, r_last_beat, r_last_row, r_last_col = flags(part, kk, ib, jb, f)
+        finishing = advance & active & r_last_beat & r_last_row & r_last_col
+        take = self.cmd.valid & (~active | finishing) & drains.w_rdy
+        m.d.comb += early.eq(take & ~active & advance)
+        start = [active.eq(1), rel.eq(release_of(cmd)), ib.eq(0), jb.eq(0), kk.eq(0), part.eq(0),
+                 xp.eq(fields["x_base"]), wp.eq(fields["w_base"]), wblock.eq(fields["w_base"])]
+        start += [sig.eq(fields[name]) for name, sig in f.items()]
+        with m.If(early):  # before stage 0's updates of its first beat, which win
+            m.d.sync += start
+
         with m.If(advance):
-            m.d.sync += [v1.eq(active), last1.eq(last_beat), end1.eq(last_beat & last_row & last_col), rel1.eq(rel),
-                         xpart1.eq(Mux(xd, Mux(xsel, LO, HI), NATIVE)), wpart1.eq(Mux(wd, Mux(wsel, LO, HI), NATIVE))]
-            m.d.sync += [keep1[name].eq(f[name]) for name in keep1]
-            with m.If(active):
+            m.d.sync += [v1.eq(active | early), last1.eq(last_beat), end1.eq(last_beat & last_row & last_col),
+                         rel1.eq(e_rel), xpart1.eq(Mux(xd, Mux(xsel, LO, HI), NATIVE)),
+                         wpart1.eq(Mux(wd, Mux(wsel, LO, HI), NATIVE))]
+            m.d.sync += [keep1[name].eq(e[name]) for name in keep1]
+            with m.If(active | early):
                 with m.If(~last_part):
-                    m.d.sync += part.eq(part + 1)
+                    m.d.sync += part.eq(e_part + 1)
                 with m.Else():
-                    m.d.sync += [part.eq(0), kk.eq(Mux(last_elem, 0, kk + 1)), xp.eq(xp + 1 + xd),
-                                 wp.eq(wp + 1 + wd)]
+                    m.d.sync += [part.eq(0), kk.eq(Mux(last_elem, 0, e_kk + 1)), xp.eq(e_xp + 1 + xd),
+                                 wp.eq(e_wp + 1 + wd)]
                     with m.If(last_elem):
-                        m.d.sync += ib.eq(Mux(last_row, 0, ib + 1))
+                        m.d.sync += ib.eq(Mux(last_row, 0, e_ib + 1))
                         with m.If(~last_row):
-                            m.d.sync += wp.eq(wblock)  # the next row block reuses the column block's weights
+                            m.d.sync += wp.eq(e_wblock)  # the next row block reuses the column block's weights
                         with m.Else():
-                            m.d.sync += [jb.eq(jb + 1), xp.eq(f["x_base"]), wblock.eq(wp + 1 + wd)]
+                            m.d.sync += [jb.eq(e_jb + 1), xp.eq(e["x_base"]), wblock.eq(e_wp + 1 + wd)]
                             with m.If(last_col):
                                 m.d.sync += active.eq(0)
 
-        # A new COMPUTE starts when the unit is idle or issues its last beat in this cycle.
-        finishing = advance & active & last_beat & last_row & last_col
-        take = self.cmd.valid & (~active | finishing) & drains.w_rdy
         m.d.comb += [self.cmd.ready.eq((~active | finishing) & drains.w_rdy), drains.w_en.eq(take),
                      drains.w_data.eq(Cat(instr_field(cmd, "COMPUTE", "o_base"), count[:ADDR_BITS],
                                           instr_field(cmd, "COMPUTE", "drain_release"),
                                           instr_field(cmd, "COMPUTE", "o_half")))]
-        with m.If(take):  # after the stage-0 updates: it wins
-            m.d.sync += [active.eq(1), rel.eq(release_of(cmd)), ib.eq(0), jb.eq(0), kk.eq(0), part.eq(0),
-                         xp.eq(instr_field(cmd, "COMPUTE", "x_base")), wp.eq(instr_field(cmd, "COMPUTE", "w_base")),
-                         wblock.eq(instr_field(cmd, "COMPUTE", "w_base"))]
-            m.d.sync += [sig.eq(instr_field(cmd, "COMPUTE", name)) for name, sig in f.items()]
+        with m.If(take & ~early):  # after the previous COMPUTE's stage-0 updates: it wins; first beat next cycle
+            m.d.sync += start
 
         # The beat into the array.
         beat = array.i.payload

@@ -82,7 +82,7 @@ class Accelerator(wiring.Component):
                 m.d.comb += wr.en.eq((Const(1, ratio) << dma.wr_lane)[:ratio] & hit.replicate(ratio))
             else:
                 m.d.comb += wr.en.eq(hit)
-            rd = mem.read_port()
+            rd = mem.read_port(transparent_for=(wr,))  # a COMPUTE may read a word in the cycle it lands
             m.d.comb += [rd.addr.eq(getattr(comp, f"{buf}_addr")), rd.en.eq(comp.rd_en),
                          getattr(comp, f"{buf}_data").eq(rd.data)]
         out = memory("output", "o", 2 * arch.half("o"))
