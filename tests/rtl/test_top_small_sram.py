@@ -23,10 +23,11 @@ from sw.graph.ir import Layer, Op
 
 CONFIG = Path(__file__).resolve().parents[2] / "examples" / "top4_small_sram.toml"
 #: Cycles a program adds to the simulator's timeline once (docs/rtl.md "Residual"): from ``start`` to the first
-#: DRAM request 6 (program fetch, the two SYNCs, the first LOAD through its queue, the DMA's command accept) and
-#: from the last request to ``done`` 2.
-PROGRAM_CONTROL_CYCLES = 8
-#: Cycles a tile may add on top of them: its COMPUTE's SRAM read stage before the first beat.
+#: DRAM request 6 (the program memory's read, the two SYNCs, the first LOAD's queue write and read, the DMA's
+#: command accept) and from the last request to ``done`` 1 (END waits for the idle units, ``done`` registered).
+PROGRAM_CONTROL_CYCLES = 7
+#: Cycles a tile may add on top of them: the DMA requests from the cycle after it accepts a LOAD, so a load
+#: waiting for a half released in cycle t starts at t + 1 (the simulator's at t).
 CONTROL_CYCLES_PER_TILE = 1
 
 
