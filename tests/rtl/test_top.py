@@ -11,8 +11,8 @@ from rtl.backends import AmaranthModel
 from rtl.top.cosim import bench_words, run_layer
 from rtl.top.dram import DramModel, TopBench
 from rtl.top.layer import conv_operands, fc_operands
-from rtl.top.program import (INSTR_BITS, GemmLayer, TopArch, decode, encode, layer_program, make, program_from_json,
-                             program_json)
+from rtl.top.program import (INSTR_BITS, SEM, GemmLayer, TopArch, decode, encode, layer_program, make,
+                             program_from_json, program_json)
 from sw.golden.requant import OutputStage
 
 LATENCY = 5
@@ -48,6 +48,7 @@ def _run(arch: TopArch, ops, tm: int, tn: int, order: str):
 
 def test_program_encoding_round_trip():
     program = [make("SYNC", release=0b10101), make("LOAD", acquire=1, release=2, buf=2, sram=513, dram=70000, words=9),
+               make("LOAD", acquire=5, buf=1, sram=3, dram=4, words=5, chain=1),
                make("COMPUTE", acquire=0b11, release=0b100, x_base=3, w_base=4, p_base=5, o_base=6, mb=7, nb=8, k=300,
                     x_digits=1, w_digits=1, x_signed=1, x_zp=-128, out_zp=127, act_min=-128, act_max=-3,
                     drain_release=0b100000),
@@ -66,6 +67,24 @@ def test_program_rejects_bad_fields():
         make("LOAD", k=1)
     with pytest.raises(ValueError, match=r"unknown opcode 0"):
         decode(0)
+
+
+def test_a_tiles_loads_are_one_chain():
+    """``io`` order, 2 runs x 2 channel blocks: every tile loads weights and parameters, every other tile its
+    input first; all of a tile's LOADs but the last carry ``chain``, the first acquires every free half."""
+    layer = GemmLayer("c", m=16, n=8, k=4, w_bits=4, a_bits=4, x_zp=0, out_zp=0, act_min=-8, act_max=7)
+    program = layer_program(DIGITS, layer, 8, 4, "io")
+    x_free, w_free = 1 << SEM["x_free"], 1 << SEM["w_free"]
+    tiles, loads = [], []
+    for instr in program.instructions:
+        if instr.op == "LOAD":
+            loads.append((instr.get("buf"), instr.get("chain"), instr.acquire))
+        elif instr.op == "COMPUTE":
+            tiles.append(loads)
+            loads = []
+    both = [(0, 1, x_free | w_free), (1, 1, 0), (2, 0, 0)]
+    weights = [(1, 1, w_free), (2, 0, 0)]
+    assert tiles == [both, weights, both, weights]
 
 
 def test_layer_program_refuses_what_the_top_cannot_run():
