@@ -17,6 +17,11 @@ tile ``t = col_block * mb + row_block``, beat ``t * rows * cols / lanes + g * ro
 with ``o_half``, word ``o_base + n // 2``, half ``n % 2``). A new COMPUTE is taken in the
 cycle its predecessor issues its last beat.
 
+K chunks (``acc_keep``): the COMPUTE's beats are not marked ``last``, so the PEs keep their
+sums in ``acc`` and the next COMPUTE (the reduction's next chunk, same single array tile)
+goes on adding; it queues no drain. The array samples the tile's parameters on the first
+beat of the first chunk.
+
 Semaphores: ``release`` when the last beat entered the array, ``drain_release`` when the
 last output beat is in the output SRAM (a queue of up to ``DRAIN_QUEUE`` COMPUTEs).
 """
@@ -80,7 +85,7 @@ class ComputeUnit(wiring.Component):
         active = Signal()
         f = {name: Signal(instr_field(cmd, "COMPUTE", name).shape(), name=f"c_{name}")
              for name in ("x_base", "w_base", "p_base", "mb", "nb", "k", "x_digits", "w_digits", "x_signed",
-                          "x_zp", "out_zp", "act_min", "act_max")}
+                          "x_zp", "out_zp", "act_min", "act_max", "acc_keep")}
         rel = Signal(SEMAPHORES)
         ib, jb = Signal(12), Signal(12)
         kk = Signal(16)
@@ -112,7 +117,8 @@ class ComputeUnit(wiring.Component):
         advance = ~v1 | array.i.ready
         m.d.comb += self.rd_en.eq(advance)
         with m.If(advance):
-            m.d.sync += [v1.eq(active), last1.eq(last_beat), end1.eq(last_beat & last_row & last_col), rel1.eq(rel),
+            m.d.sync += [v1.eq(active), last1.eq(last_beat & ~f["acc_keep"]), end1.eq(last_beat & last_row & last_col),
+                         rel1.eq(rel),
                          xpart1.eq(Mux(xd, Mux(xsel, LO, HI), NATIVE)), wpart1.eq(Mux(wd, Mux(wsel, LO, HI), NATIVE))]
             m.d.sync += [keep1[name].eq(f[name]) for name in keep1]
             with m.If(active):
@@ -132,8 +138,9 @@ class ComputeUnit(wiring.Component):
 
         # A new COMPUTE starts when the unit is idle or issues its last beat in this cycle.
         finishing = advance & active & last_beat & last_row & last_col
-        take = self.cmd.valid & (~active | finishing) & drains.w_rdy
-        m.d.comb += [self.cmd.ready.eq((~active | finishing) & drains.w_rdy), drains.w_en.eq(take),
+        keep = instr_field(cmd, "COMPUTE", "acc_keep")  # no drain: the next COMPUTE continues the sums
+        take = self.cmd.valid & (~active | finishing) & (drains.w_rdy | keep)
+        m.d.comb += [self.cmd.ready.eq((~active | finishing) & (drains.w_rdy | keep)), drains.w_en.eq(take & ~keep),
                      drains.w_data.eq(Cat(instr_field(cmd, "COMPUTE", "o_base"), count[:ADDR_BITS],
                                           instr_field(cmd, "COMPUTE", "drain_release"),
                                           instr_field(cmd, "COMPUTE", "o_half")))]

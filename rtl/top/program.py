@@ -16,7 +16,9 @@ the semaphores in ``release``:
   from SRAM words ``x_base`` / ``w_base`` / parameter entry ``p_base``; drained outputs to
   output SRAM word ``o_base`` on (``o_half``: 4-bit output codes of an 8-bit array, two
   drain beats per output word, low half first). ``release`` when the last operand beat has entered the
-  array, ``drain_release`` when the last result is in the output SRAM.
+  array, ``drain_release`` when the last result is in the output SRAM. ``acc_keep``: the
+  reduction goes on in the next COMPUTE (a K chunk of one array tile): no beat ends it, the
+  PE accumulators keep their sums and nothing drains (no ``drain_release``).
 * ``STORE sram dram words``: DMA-out; ``release`` once the last word was accepted.
 * ``SYNC``: acquire, then release (in the dispatcher; a program starts with SYNCs that
   put the free double-buffer halves into the semaphores).
@@ -27,9 +29,14 @@ The JSON form of a program is a list of ``{"op": ..., field: value}`` objects.
 Layer programs
 --------------
 :func:`layer_program` turns the compiler's tiling of a layer (run length ``tm``, channel
-block ``tn``, loop order; one K chunk) into a program and the DRAM layout it reads and
-writes. The input is im2col'd on the host: each run of ``tm`` output pixels is stored
-as whole row blocks of ``rows`` pixels x ``K`` elements (padding to whole array tiles).
+block ``tn``, K chunk of ``tc`` input channels, loop order) into a program and the DRAM
+layout it reads and writes. The input is im2col'd on the host: each run of ``tm`` output
+pixels is stored per K chunk as whole row blocks of ``rows`` pixels x the chunk's
+``taps * tc`` elements (padding to whole array tiles); weights per channel block and chunk.
+K chunks are innermost; every chunk loads its input and weights, the first one also the
+block's requantization parameters. Several chunks need tiles of one array tile
+(``tm <= rows``, ``tn <= cols``): the sums stay in the PE accumulators (``acc_keep``) and only
+the last chunk drains; larger tiles would spill partial sums, which the top does not do.
 Pure Python (no Amaranth import): the simulator side may import it.
 """
 
@@ -60,7 +67,7 @@ FIELDS = {
                 ("o_base", ADDR_BITS, False), ("mb", 12, False), ("nb", 12, False), ("k", 16, False),
                 ("x_digits", 1, False), ("w_digits", 1, False), ("x_signed", 1, False), ("x_zp", 9, True),
                 ("out_zp", 9, True), ("act_min", 9, True), ("act_max", 9, True),
-                ("o_half", 1, False), ("drain_release", SEMAPHORES, False)),
+                ("o_half", 1, False), ("drain_release", SEMAPHORES, False), ("acc_keep", 1, False)),
     "SYNC": (),
     "END": (),
 }
@@ -273,6 +280,8 @@ class GemmLayer:
         Weight and activation code widths, bits (signed codes).
     x_zp, out_zp, act_min, act_max : int
         Input zero point, output zero point and clamps (codes).
+    taps : int
+        Kernel positions ``kh * kw``: K is ``taps`` x input channels, im2col order (tap, channel).
     """
 
     name: str
@@ -285,6 +294,20 @@ class GemmLayer:
     out_zp: int
     act_min: int
     act_max: int
+    taps: int = 1
+
+    def __post_init__(self) -> None:
+        if self.taps < 1 or self.k % self.taps:
+            raise ValueError(f"layer '{self.name}': K = {self.k} is not a multiple of the {self.taps} kernel taps")
+
+    @property
+    def channels(self) -> int:
+        """Input channels (``k // taps``)."""
+        return self.k // self.taps
+
+    def chunk_k(self, c0: int, c1: int) -> list[int]:
+        """The im2col K indices of input channels ``[c0, c1)``, tap by tap."""
+        return [t * self.channels + c for t in range(self.taps) for c in range(c0, c1)]
 
 
 @dataclass(frozen=True)
@@ -293,21 +316,24 @@ class Layout:
 
     Attributes
     ----------
-    runs, blocks : tuple[tuple[int, int], ...]
-        Output-pixel runs ``[p0, p1)`` and output-channel blocks ``[c0, c1)`` of the tiling.
+    runs, blocks, chunks : tuple[tuple[int, int], ...]
+        Output-pixel runs ``[p0, p1)``, output-channel blocks ``[c0, c1)`` and input-channel
+        K chunks ``[c0, c1)`` of the tiling.
     x_digits, w_digits : int
         Digit words per input / weight element (2 for int8 operands on int4 PEs, else 1).
     o_half : int
         1 when two drain beats of 4-bit codes share an output word (4-bit layers on 8-bit arrays).
     x_base, w_base, p_base, o_base : tuple[int, ...]
-        DRAM word address of each run's input, each block's weights and parameters, and each
-        tile's output (index ``run * len(blocks) + block``).
+        DRAM word address of each run's input (index ``run * len(chunks) + chunk``), each block's
+        weights (``block * len(chunks) + chunk``) and parameters, and each tile's output (index
+        ``run * len(blocks) + block``).
     words : int
         DRAM words of the whole image.
     """
 
     runs: tuple[tuple[int, int], ...]
     blocks: tuple[tuple[int, int], ...]
+    chunks: tuple[tuple[int, int], ...]
     x_digits: int
     w_digits: int
     o_half: int
@@ -336,32 +362,41 @@ def _blocks(total: int, size: int) -> tuple[tuple[int, int], ...]:
     return tuple((lo, min(lo + size, total)) for lo in range(0, total, size))
 
 
-def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str) -> TopProgram:
-    """The program of ``layer`` tiled in runs of ``tm`` pixels by blocks of ``tn`` channels.
+def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str, tc: int | None = None
+                  ) -> TopProgram:
+    """The program of ``layer`` tiled in runs of ``tm`` pixels by blocks of ``tn`` channels by K chunks
+    of ``tc`` input channels (default: all of them).
 
     ``order`` is the compiler's loop order: ``wo`` (channel blocks outer) or ``io`` (runs
-    outer); an operand is loaded again only when the previous tile used another one.
-    ValueError (one line, naming the layer) when a tile does not fit its SRAM half.
+    outer), K chunks innermost; an operand is loaded again only when the previous COMPUTE used
+    another one. ValueError (one line, naming the layer) when a tile does not fit its SRAM half
+    or the split needs partial sums the top cannot spill.
     """
     a = arch.array
     where = f"layer '{layer.name}'"
     if order not in ("wo", "io"):
         raise ValueError(f"{where}: loop order: expected 'wo' or 'io', got {order!r}")
-    if tm < 1 or tn < 1:
-        raise ValueError(f"{where}: tile sizes must be >= 1, got tm={tm}, tn={tn}")
+    tc = layer.channels if tc is None else tc
+    if tm < 1 or tn < 1 or tc < 1:
+        raise ValueError(f"{where}: tile sizes must be >= 1, got tm={tm}, tn={tn}, tc={tc}")
     a.beat_parts(layer.w_bits, layer.a_bits)  # ValueError if the mode is unsupported
     if layer.k > a.max_depth:
         raise ValueError(f"{where}: K = {layer.k} exceeds the accumulator depth {a.max_depth}; "
-                         "the RTL top has no K split yet")
+                         "the RTL top has no partial-sum spill yet")
+    runs, blocks, chunks = _blocks(layer.m, tm), _blocks(layer.n, tn), _blocks(layer.channels, tc)
+    if len(chunks) > 1 and (min(tm, layer.m) > a.rows or min(tn, layer.n) > a.cols):
+        raise ValueError(f"{where}: K split into {len(chunks)} chunks over tiles of {min(tm, layer.m)} pixels x "
+                         f"{min(tn, layer.n)} channels (more than one {a.rows}x{a.cols} array tile) needs a "
+                         "partial-sum spill; the RTL top has none yet")
     xd = 2 if layer.a_bits > a.pe_bits else 1
     wd = 2 if layer.w_bits > a.pe_bits else 1
     groups = a.cols // a.requant_lanes
-    runs, blocks = _blocks(layer.m, tm), _blocks(layer.n, tn)
     mbs = [_cdiv(p1 - p0, a.rows) for p0, p1 in runs]
     nbs = [_cdiv(c1 - c0, a.cols) for c0, c1 in blocks]
-    # SRAM words per run / block / tile, and the fit checks.
-    x_words = [mb * layer.k * xd for mb in mbs]
-    w_words = [nb * layer.k * wd for nb in nbs]
+    tks = [layer.taps * (c1 - c0) for c0, c1 in chunks]
+    # SRAM words per run / block (and chunk) / tile, and the fit checks.
+    x_words = [mb * tk * xd for mb in mbs for tk in tks]
+    w_words = [nb * tk * wd for nb in nbs for tk in tks]
     o_half = int(a.code_bits == 8 and layer.a_bits == 4 and -8 <= layer.act_min and layer.act_max <= 7)
     o_words = {(i, j): _cdiv(mbs[i] * nbs[j] * a.rows * groups, 1 + o_half)
                for i in range(len(runs)) for j in range(len(blocks))}
@@ -387,53 +422,53 @@ def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str)
     tiles = [(i, j) for j in range(len(blocks)) for i in range(len(runs))] if order == "wo" else \
         [(i, j) for i in range(len(runs)) for j in range(len(blocks))]
     o_base = region([o_words[(i, j)] for i in range(len(runs)) for j in range(len(blocks))], "o")
-    layout = Layout(runs, blocks, xd, wd, o_half, x_base, w_base, p_base, o_base, address)
+    layout = Layout(runs, blocks, chunks, xd, wd, o_half, x_base, w_base, p_base, o_base, address)
 
     s = {name: 1 << bit for name, bit in SEM.items()}
     free = s["x_free"] | s["w_free"] | s["o_free"]
     prog = [make("SYNC", release=free), make("SYNC", release=free)]
+    nch = len(chunks)
+    steps = [(i, j, c) for i, j in tiles for c in range(nch)]  # COMPUTEs in order: K chunks innermost
+    x_keys = [(i, c) for i, _, c in steps]
+    w_keys = [(j, c) for _, j, c in steps]
+    releases_x, releases_w = _last_uses(x_keys), _last_uses(w_keys)
     hx = hw = ho = 1
-    prev_i = prev_j = None
-    # The last tile using each input / weight load releases its half.
-    last_x = {}
-    last_w = {}
-    for n, (i, j) in enumerate(tiles):
-        if i != prev_i:
-            last_x_owner = n
-        if j != prev_j:
-            last_w_owner = n
-        last_x[last_x_owner] = n
-        last_w[last_w_owner] = n
-        prev_i, prev_j = i, j
-    releases_x = set(last_x.values())
-    releases_w = set(last_w.values())
-    prev_i = prev_j = None
-    for n, (i, j) in enumerate(tiles):
-        acquire = s["o_free"]
-        if i != prev_i:
+    for n, (i, j, c) in enumerate(steps):
+        acquire = s["o_free"] if c == 0 else 0
+        if n == 0 or x_keys[n] != x_keys[n - 1]:
             hx ^= 1
             prog.append(make("LOAD", acquire=s["x_free"], release=s["x_full"], buf=0, sram=hx * arch.half("x"),
-                             dram=x_base[i], words=x_words[i] * arch.ratio("x")))
+                             dram=x_base[i * nch + c], words=x_words[i * nch + c] * arch.ratio("x")))
             acquire |= s["x_full"]
-        if j != prev_j:
+        if n == 0 or w_keys[n] != w_keys[n - 1]:
             hw ^= 1
-            prog.append(make("LOAD", acquire=s["w_free"], buf=1, sram=hw * arch.half("w"), dram=w_base[j],
-                             words=w_words[j] * arch.ratio("w")))
-            prog.append(make("LOAD", release=s["w_full"], buf=2, sram=hw * arch.half("p"), dram=p_base[j],
-                             words=nbs[j] * arch.ratio("p")))
+            params = c == 0  # the block's requantization parameters come with its first chunk
+            prog.append(make("LOAD", acquire=s["w_free"], release=0 if params else s["w_full"], buf=1,
+                             sram=hw * arch.half("w"), dram=w_base[j * nch + c],
+                             words=w_words[j * nch + c] * arch.ratio("w")))
+            if params:
+                prog.append(make("LOAD", release=s["w_full"], buf=2, sram=hw * arch.half("p"), dram=p_base[j],
+                                 words=nbs[j] * arch.ratio("p")))
             acquire |= s["w_full"]
-        ho ^= 1
+        last = c == nch - 1
+        if c == 0:
+            ho ^= 1
         release = (s["x_free"] if n in releases_x else 0) | (s["w_free"] if n in releases_w else 0)
         prog.append(make("COMPUTE", acquire=acquire, release=release, x_base=hx * arch.half("x"),
                          w_base=hw * arch.half("w"), p_base=hw * arch.half("p"), o_base=ho * arch.half("o"),
-                         mb=mbs[i], nb=nbs[j], k=layer.k, x_digits=xd - 1, w_digits=wd - 1, x_signed=1,
+                         mb=mbs[i], nb=nbs[j], k=tks[c], x_digits=xd - 1, w_digits=wd - 1, x_signed=1,
                          x_zp=layer.x_zp, out_zp=layer.out_zp, act_min=layer.act_min, act_max=layer.act_max,
-                         o_half=o_half, drain_release=s["o_full"]))
-        prog.append(make("STORE", acquire=s["o_full"], release=s["o_free"], sram=ho * arch.half("o"),
-                         dram=o_base[i * len(blocks) + j], words=o_words[(i, j)] * arch.ratio("o")))
-        prev_i, prev_j = i, j
+                         o_half=o_half, drain_release=s["o_full"] if last else 0, acc_keep=int(not last)))
+        if last:
+            prog.append(make("STORE", acquire=s["o_full"], release=s["o_free"], sram=ho * arch.half("o"),
+                             dram=o_base[i * len(blocks) + j], words=o_words[(i, j)] * arch.ratio("o")))
     prog.append(make("END"))
     if len(prog) > arch.program_words:
         raise ValueError(f"{where}: the program has {len(prog)} instructions; the instruction memory holds "
                          f"{arch.program_words}")
     return TopProgram(layer, layout, tuple(prog), tuple(tiles))
+
+
+def _last_uses(keys: list) -> set[int]:
+    """Indices of the last COMPUTE of each run of equal consecutive operand ``keys`` (it frees the half)."""
+    return {n for n in range(len(keys)) if n == len(keys) - 1 or keys[n + 1] != keys[n]}
