@@ -41,8 +41,8 @@ def _conv(seed: int, bits: int, cin: int, cout: int, hw: int, k: int, stride: in
                          x_zp=-1, w_bits=bits, a_bits=bits, stride=(stride, stride), padding=((pad, pad), (pad, pad)))
 
 
-def _run(arch: TopArch, ops, tm: int, tn: int, order: str):
-    program = layer_program(arch, ops.layer, tm, tn, order)
+def _run(arch: TopArch, ops, tm: int, tn: int, order: str, tc: int | None = None):
+    program = layer_program(arch, ops.layer, tm, tn, order, tc)
     return run_layer(AmaranthModel(TopBench(arch, bench_words(arch, program), LATENCY)), arch, program, ops, LATENCY)
 
 
@@ -75,6 +75,12 @@ def test_layer_program_refuses_what_the_top_cannot_run():
     wide = GemmLayer("wide", m=64, n=4, k=200, w_bits=8, a_bits=8, x_zp=0, out_zp=0, act_min=-8, act_max=7)
     with pytest.raises(ValueError, match=r"layer 'wide': a tile needs 6400 input SRAM words .* holds 256"):
         layer_program(DIGITS, wide, 64, 4, "wo")
+    split = GemmLayer("split", m=8, n=4, k=27, w_bits=4, a_bits=4, x_zp=0, out_zp=0, act_min=-8, act_max=7, taps=9)
+    with pytest.raises(ValueError, match=r"layer 'split': K split into 2 chunks over tiles of 8 pixels x 4 "
+                                         r"channels .* needs a partial-sum spill"):
+        layer_program(DIGITS, split, 8, 4, "wo", 2)
+    with pytest.raises(ValueError, match=r"layer 'odd': K = 10 is not a multiple of the 9 kernel taps"):
+        GemmLayer("odd", m=1, n=1, k=10, w_bits=4, a_bits=4, x_zp=0, out_zp=0, act_min=-8, act_max=7, taps=9)
     with pytest.raises(ValueError, match=r"dram_bytes_per_cycle: the RTL top needs a power of two"):
         TopArch(DIGITS.array, 1024, 1024, 512, bus_bytes=3)
     with pytest.raises(ValueError, match=r"memory.dram_latency_cycles: the RTL DRAM model needs an integer >= 1"):
@@ -93,6 +99,16 @@ def test_conv_layers_bit_exact_amaranth(arch, bits, k, stride, tile, order):
     assert run.outputs.shape == ops.golden.shape
     assert run.first_mismatch() is None
     assert run.cycles > 0
+
+
+@pytest.mark.parametrize("arch, bits, order", [(DIGITS, 8, "io"), (INT8, 8, "wo")], ids=["int8digits", "int8pe"])
+def test_k_chunks_of_a_3x3_conv_bit_exact_amaranth(arch, bits, order):
+    """A 3x3 conv whose reduction (9 taps x 5 channels) runs in three K chunks of 2, 2 and 1 input channels
+    (chunk K indices gathered tap by tap from the im2col), one array tile per tile: sums stay in the PEs."""
+    ops = _conv(seed=11, bits=bits, cin=5, cout=6, hw=3, k=3, stride=1)
+    run = _run(arch, ops, 4, 4, order, tc=2)
+    assert run.first_mismatch() is None
+    assert run.beats == 3 * 2 * ops.layer.k * (4 if arch is DIGITS else 1)  # 3 runs x 2 blocks, every element once
 
 
 def test_fc_layer_bit_exact_amaranth():

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,47 @@ def test_small_sram_layer_matches_the_simulator():
     assert run.reads * bus == tot["load_ifmap_bytes"] + tot["load_weight_bytes"]
     assert run.writes * bus == tot["store_bytes"]
     # the event engine and the fast path agree; the RTL is within the controller's per-instruction bound
+    bw = cfg.memory.dram_bytes_per_cycle
+    event, _ = trace_layer(list(sched.tiles()), bw, lat)
+    assert simulate_tree(sched.root, bw, lat) == event
+    assert abs(run.cycles - event) <= CONTROL_CYCLES_PER_INSTRUCTION * len(program.instructions)
+
+
+def test_k_chunks_accumulate_in_the_pe_accumulators():
+    """A reduction split over SRAM refills (the compiler's K chunks) on tiles of one array tile: the sums stay
+    in the PE accumulators, only the last chunk drains; bit-exact, the simulator's DMA words, cycles near."""
+    base = load_config(str(CONFIG))
+    # a 64-byte output SRAM leaves no room for int32 partial sums (a 4x4 tile's are 64 bytes, a half 32),
+    # so the compiler splits K only over tiles of one array tile
+    cfg = replace(base, memory=replace(base.memory, ofmap_sram_bytes=64))
+    top = top_arch(cfg)
+    h, w, cin, cout = 3, 3, 80, 6
+    rng = np.random.default_rng(4)
+    x = rng.integers(-8, 8, (1, h, w, cin))
+    weights = rng.integers(-7, 8, (cout, 1, 1, cin))
+    stage = OutputStage(rng.integers(1 << 30, (1 << 31) - 1, cout), rng.integers(-9, -5, cout), 1, -8, 7)
+    ops = conv_operands("c", x, weights, rng.integers(-100, 100, cout), stage, x_zp=-1, w_bits=4, a_bits=4)
+    layer = Layer(name="c", op=Op.CONV, inputs=("x",), in_shapes=((h, w, cin),), out_shape=(h, w, cout),
+                  w_bits=4, a_bits=4, bias=True)
+    sched = compile_layer(layer, cfg)
+    t = sched.tiling
+    tm, tn, tc, order = t["tile_out_pixels"], t["tile_out_channels"], t["tile_in_channels"], t["loop_order"]
+    assert t["k_chunks"] >= 2 and tm <= 4 and tn <= 4  # K split over SRAM refills, one array tile per tile
+    program = layer_program(top, ops.layer, tm, tn, order, tc)
+    lat = cfg.memory.dram_latency_cycles
+    run = run_layer(AmaranthModel(TopBench(top, bench_words(top, program), lat)), top, program, ops, lat)
+    assert run.first_mismatch() is None
+    # every chunk reloads its input and weights, so each tile loads its run's whole input (one row block of
+    # 4 pixels x cin int4 codes) and its block's whole weights (4 channels x cin codes) plus, with the first
+    # chunk, the block's 4 x 9 parameter bytes; each tile stores one 4x4 block of int4 codes
+    tiles = _cdiv(h * w, tm) * _cdiv(cout, tn)
+    tot = tree_totals(sched.root)
+    assert tot["load_ifmap_bytes"] == tiles * 4 * cin // 2
+    assert tot["load_weight_bytes"] == tiles * (4 * cin // 2 + 4 * PARAM_BYTES)
+    assert tot["store_bytes"] == tiles * 4 * 4 // 2
+    assert run.reads * top.bus_bytes == tot["load_ifmap_bytes"] + tot["load_weight_bytes"]
+    assert run.writes * top.bus_bytes == tot["store_bytes"]
+    assert run.beats == tiles * cin  # the chunks' beats, one per reduction element, no re-paid interval
     bw = cfg.memory.dram_bytes_per_cycle
     event, _ = trace_layer(list(sched.tiles()), bw, lat)
     assert simulate_tree(sched.root, bw, lat) == event
