@@ -18,7 +18,9 @@ the semaphores in ``release``:
   drain beats per output word, low half first). ``release`` when the last operand beat has entered the
   array, ``drain_release`` when the last result is in the output SRAM. ``acc_keep``: the
   reduction goes on in the next COMPUTE (a K chunk of one array tile): no beat ends it, the
-  PE accumulators keep their sums and nothing drains (no ``drain_release``).
+  PE accumulators keep their sums and nothing drains (no ``drain_release``). ``psum_raw``:
+  the drain writes the int32 sums to partial-sum word ``o_base / (32 // code_bits) + n``
+  instead of requantizing; ``psum_add``: the drain adds the partial sums stored there first.
 * ``STORE sram dram words``: DMA-out; ``release`` once the last word was accepted.
 * ``SYNC``: acquire, then release (in the dispatcher; a program starts with SYNCs that
   put the free double-buffer halves into the semaphores).
@@ -34,9 +36,10 @@ layout it reads and writes. The input is im2col'd on the host: each run of ``tm`
 pixels is stored per K chunk as whole row blocks of ``rows`` pixels x the chunk's
 ``taps * tc`` elements (padding to whole array tiles); weights per channel block and chunk.
 K chunks are innermost; every chunk loads its input and weights, the first one also the
-block's requantization parameters. Several chunks need tiles of one array tile
-(``tm <= rows``, ``tn <= cols``): the sums stay in the PE accumulators (``acc_keep``) and only
-the last chunk drains; larger tiles would spill partial sums, which the top does not do.
+block's requantization parameters. Over a tile of one array tile the sums stay in the PE
+accumulators (``acc_keep``) and only the last chunk drains; over a larger tile every chunk
+but the last drains its int32 sums into the tile's output half (``psum_raw``) and every
+chunk but the first adds them back at its drain (``psum_add``), the last one requantizing.
 Pure Python (no Amaranth import): the simulator side may import it.
 """
 
@@ -67,7 +70,8 @@ FIELDS = {
                 ("o_base", ADDR_BITS, False), ("mb", 12, False), ("nb", 12, False), ("k", 16, False),
                 ("x_digits", 1, False), ("w_digits", 1, False), ("x_signed", 1, False), ("x_zp", 9, True),
                 ("out_zp", 9, True), ("act_min", 9, True), ("act_max", 9, True),
-                ("o_half", 1, False), ("drain_release", SEMAPHORES, False), ("acc_keep", 1, False)),
+                ("o_half", 1, False), ("drain_release", SEMAPHORES, False), ("acc_keep", 1, False),
+                ("psum_add", 1, False), ("psum_raw", 1, False)),
     "SYNC": (),
     "END": (),
 }
@@ -116,7 +120,8 @@ class TopArch:
         for name in ("ifmap_sram_bytes", "weight_sram_bytes", "ofmap_sram_bytes", "param_entries", "program_words"):
             if self.depth(name) < 2 or self.depth(name) >= 1 << ADDR_BITS:
                 raise ValueError(f"{name}: {getattr(self, name)} gives {self.depth(name)} words; the RTL top needs "
-                                 f"2 .. {(1 << ADDR_BITS) - 1}")
+                                 f"2 .. {(1 << ADDR_BITS) - 1} (the output SRAM: whole {self.q_bits}-bit "
+                                 "partial-sum words per half)")
 
     @property
     def bus_bits(self) -> int:
@@ -139,6 +144,19 @@ class TopArch:
         return self.array.requant_lanes * self.array.code_bits
 
     @property
+    def psum_ratio(self) -> int:
+        """Output words per partial-sum word (``32 // code_bits``: 8 or 4, a power of two)."""
+        return 32 // self.array.code_bits
+
+    @property
+    def q_bits(self) -> int:
+        """Partial-sum word: one drain beat of ``requant_lanes`` int32 sums, ``psum_ratio`` output words, bits.
+
+        The output SRAM is built of these words; an output word is one of their ``psum_ratio`` slots.
+        """
+        return self.array.requant_lanes * 32
+
+    @property
     def p_bits(self) -> int:
         """Parameter entry: bias, multiplier and shift of ``cols`` columns, bits."""
         return self.array.cols * sum(PARAM_FIELD_BITS)
@@ -157,7 +175,8 @@ class TopArch:
                 "ofmap_sram_bytes": self.o_bits}.get(name)
         if bits is None:
             return getattr(self, name)
-        return (getattr(self, name) * 8 // bits) // 2 * 2
+        unit = 2 * (self.psum_ratio if name == "ofmap_sram_bytes" else 1)  # two halves of whole psum words
+        return (getattr(self, name) * 8 // bits) // unit * unit
 
     def half(self, buf: str) -> int:
         """Words of one half of buffer ``x``, ``w``, ``p`` or ``o``."""
@@ -380,30 +399,32 @@ def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str,
     if tm < 1 or tn < 1 or tc < 1:
         raise ValueError(f"{where}: tile sizes must be >= 1, got tm={tm}, tn={tn}, tc={tc}")
     a.beat_parts(layer.w_bits, layer.a_bits)  # ValueError if the mode is unsupported
-    if layer.k > a.max_depth:
-        raise ValueError(f"{where}: K = {layer.k} exceeds the accumulator depth {a.max_depth}; "
-                         "the RTL top has no partial-sum spill yet")
     runs, blocks, chunks = _blocks(layer.m, tm), _blocks(layer.n, tn), _blocks(layer.channels, tc)
-    if len(chunks) > 1 and (min(tm, layer.m) > a.rows or min(tn, layer.n) > a.cols):
-        raise ValueError(f"{where}: K split into {len(chunks)} chunks over tiles of {min(tm, layer.m)} pixels x "
-                         f"{min(tn, layer.n)} channels (more than one {a.rows}x{a.cols} array tile) needs a "
-                         "partial-sum spill; the RTL top has none yet")
     xd = 2 if layer.a_bits > a.pe_bits else 1
     wd = 2 if layer.w_bits > a.pe_bits else 1
     groups = a.cols // a.requant_lanes
     mbs = [_cdiv(p1 - p0, a.rows) for p0, p1 in runs]
     nbs = [_cdiv(c1 - c0, a.cols) for c0, c1 in blocks]
     tks = [layer.taps * (c1 - c0) for c0, c1 in chunks]
+    spill = len(chunks) > 1 and max(mbs) * max(nbs) > 1  # some tile spills partial sums
+    depth = max(tks) if spill else layer.k  # the longest reduction an accumulator holds
+    if depth > a.max_depth:
+        what = f"a K chunk of {depth} (K = {layer.k})" if spill else f"K = {layer.k}"
+        raise ValueError(f"{where}: {what} exceeds the accumulator depth {a.max_depth}; the RTL top has no "
+                         "split at the accumulator depth")
     # SRAM words per run / block (and chunk) / tile, and the fit checks.
     x_words = [mb * tk * xd for mb in mbs for tk in tks]
     w_words = [nb * tk * wd for nb in nbs for tk in tks]
     o_half = int(a.code_bits == 8 and layer.a_bits == 4 and -8 <= layer.act_min and layer.act_max <= 7)
     o_words = {(i, j): _cdiv(mbs[i] * nbs[j] * a.rows * groups, 1 + o_half)
                for i in range(len(runs)) for j in range(len(blocks))}
-    for buf, need in (("x", max(x_words)), ("w", max(w_words)), ("p", max(nbs)), ("o", max(o_words.values()))):
+    q_words = max(mbs) * max(nbs) * a.rows * groups * arch.psum_ratio if spill else 0  # int32 partial sums
+    for buf, need in (("x", max(x_words)), ("w", max(w_words)), ("p", max(nbs)),
+                      ("o", max(max(o_words.values()), q_words))):
         if need > arch.half(buf):
             label = {"x": "input", "w": "weight", "p": "parameter", "o": "output"}[buf]
-            raise ValueError(f"{where}: a tile needs {need} {label} SRAM words (whole array tiles, host im2col); "
+            raise ValueError(f"{where}: a tile needs {need} {label} SRAM words (whole array tiles, host im2col"
+                             f"{', int32 partial sums' if buf == 'o' and spill else ''}); "
                              f"half the {label} buffer holds {arch.half(buf)}")
     # DRAM layout (bus words).
     address = 0
@@ -451,6 +472,7 @@ def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str,
                                  words=nbs[j] * arch.ratio("p")))
             acquire |= s["w_full"]
         last = c == nch - 1
+        sums = mbs[i] * nbs[j] > 1  # several array tiles: partial sums spill to the output half
         if c == 0:
             ho ^= 1
         release = (s["x_free"] if n in releases_x else 0) | (s["w_free"] if n in releases_w else 0)
@@ -458,7 +480,9 @@ def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str,
                          w_base=hw * arch.half("w"), p_base=hw * arch.half("p"), o_base=ho * arch.half("o"),
                          mb=mbs[i], nb=nbs[j], k=tks[c], x_digits=xd - 1, w_digits=wd - 1, x_signed=1,
                          x_zp=layer.x_zp, out_zp=layer.out_zp, act_min=layer.act_min, act_max=layer.act_max,
-                         o_half=o_half, drain_release=s["o_full"] if last else 0, acc_keep=int(not last)))
+                         o_half=o_half, drain_release=s["o_full"] if last else 0,
+                         acc_keep=int(not last and not sums), psum_raw=int(not last and sums),
+                         psum_add=int(c > 0 and sums)))
         if last:
             prog.append(make("STORE", acquire=s["o_full"], release=s["o_free"], sram=ho * arch.half("o"),
                              dram=o_base[i * len(blocks) + j], words=o_words[(i, j)] * arch.ratio("o")))
