@@ -20,7 +20,10 @@ its sums stay in the PE accumulators across chunks (chunk tiles cost ``tk * pass
 beats; the last chunk carries the rest of the array tile's whole cost, the store and
 the drain tail). Otherwise each chunk pays its own array-tile intervals and the
 partial sums spill to the output SRAM as int32 (written by every chunk but the last,
-read back by every chunk but the first).
+read back by every chunk but the first; whole array tiles under the RTL's DMA rules).
+Both are what the RTL top runs ([rtl]: :func:`rtl.top.program.layer_program`, COMPUTE
+``acc_keep`` / ``psum_raw`` / ``psum_add``); a reduction split at the accumulator depth
+(``max_depth``) is modelled here but refused by the top.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from functools import lru_cache
 import numpy as np
 
 from hwsim import costs
-from hwsim.compiler.dma import DmaRules, dma_rules
+from hwsim.compiler.dma import DmaRules, dma_rules, padded
 from hwsim.compiler.geometry import ConvGeometry, blocks, nbytes
 from hwsim.compiler.schedule import Loop, Tile, compress
 from hwsim.config import HwConfig
@@ -255,7 +258,7 @@ def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win
     out_bytes = nbytes(pm * pn, g.out_bits) if last else 0
     store = rules.output_bytes(g, pm, pn) if last else 0
     a_stream, w_stream = nbytes(pm * tk, g.a_bits), nbytes(pn * tk, g.w_bits)
-    chunk_psum = PSUM_BYTES * pm * pn  # one int32 partial sum per output
+    chunk_psum = PSUM_BYTES * padded(pm, rules.row_block) * padded(pn, rules.col_block)  # int32 per output [rtl]
     psum_w = psum_r = 0
     if passes == 0:
         unit, array_tiles, requant = "float", 0, 0
