@@ -35,8 +35,9 @@ block ``tn``, K chunk of ``tc`` input channels, loop order) into a program and t
 layout it reads and writes. The input is im2col'd on the host: each run of ``tm`` output
 pixels is stored per K chunk as whole row blocks of ``rows`` pixels x the chunk's
 ``taps * tc`` elements (padding to whole array tiles); weights per channel block and chunk.
-K chunks are innermost; every chunk loads its input and weights, the first one also the
-block's requantization parameters. Over a tile of one array tile the sums stay in the PE
+K chunks are innermost; every chunk loads its input and weights, the one that requantizes
+also the block's requantization parameters (the first when the sums stay in the PEs, else
+the last). Over a tile of one array tile the sums stay in the PE
 accumulators (``acc_keep``) and only the last chunk drains; over a larger tile every chunk
 but the last drains its int32 sums into the tile's output half (``psum_raw``) and every
 chunk but the first adds them back at its drain (``psum_add``), the last one requantizing.
@@ -461,9 +462,12 @@ def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str,
             prog.append(make("LOAD", acquire=s["x_free"], release=s["x_full"], buf=0, sram=hx * arch.half("x"),
                              dram=x_base[i * nch + c], words=x_words[i * nch + c] * arch.ratio("x")))
             acquire |= s["x_full"]
+        sums = mbs[i] * nbs[j] > 1  # several array tiles: partial sums spill to the output half
         if n == 0 or w_keys[n] != w_keys[n - 1]:
             hw ^= 1
-            params = c == 0  # the block's requantization parameters come with its first chunk
+            # the block's requantization parameters come with the chunk whose array tiles sample them on their
+            # first beats: the first (the only one, or the PE accumulators carry the sums) or the last (spill)
+            params = c == (nch - 1 if sums else 0)
             prog.append(make("LOAD", acquire=s["w_free"], release=0 if params else s["w_full"], buf=1,
                              sram=hw * arch.half("w"), dram=w_base[j * nch + c],
                              words=w_words[j * nch + c] * arch.ratio("w")))
@@ -472,7 +476,6 @@ def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str,
                                  words=nbs[j] * arch.ratio("p")))
             acquire |= s["w_full"]
         last = c == nch - 1
-        sums = mbs[i] * nbs[j] > 1  # several array tiles: partial sums spill to the output half
         if c == 0:
             ho ^= 1
         release = (s["x_free"] if n in releases_x else 0) | (s["w_free"] if n in releases_w else 0)

@@ -121,7 +121,7 @@ def test_partial_sums_spill_bit_exact_amaranth(arch, bits, order):
     """K chunks over tiles of 2 x 2 array tiles (a partial column block; the last run's tile of 1 x 2): every
     chunk but the last drains int32 sums into the output half, every chunk but the first adds them back."""
     ops = _conv(seed=13, bits=bits, cin=5, cout=6, hw=3, k=3, stride=1)
-    run = _run(arch, ops, 8, 8, order, tc=2)
+    run = _run(arch, ops, 8, 8, order, tc=3)  # two chunks: the last one's parameters are not the first one's
     assert run.first_mismatch() is None
     # runs of 8 and 1 pixels x one block of 6 channels: 2 x 2 + 1 x 2 array tiles, every element once per tile
     assert run.beats == 6 * ops.layer.k * (4 if (arch, bits) == (DIGITS, 8) else 1)

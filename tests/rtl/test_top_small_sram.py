@@ -82,8 +82,8 @@ def test_small_sram_layer_matches_the_simulator():
     # a 64-byte output SRAM leaves no room for int32 partial sums (a 4x4 tile's are 64 bytes, a half 32), so
     # the compiler splits K only over tiles of one array tile: the sums stay in the PE accumulators
     (64, 3, 3, 80, 6, False),
-    # the example's 256-byte output SRAM: K chunks over tiles of two row blocks spill int32 partial sums
-    (256, 4, 4, 48, 8, True),
+    # the example's 256-byte output SRAM: K chunks (six) over tiles of two row blocks spill int32 partial sums
+    (256, 4, 4, 96, 6, True),
 ], ids=["accumulate", "spill"])
 def test_k_split_matches_the_simulator(ofmap_bytes, h, w, cin, cout, spill):
     """A reduction split over SRAM refills (the compiler's K chunks, every chunk reloading its input and
