@@ -21,8 +21,9 @@ Dataflow (cycle numbers are array cycles relative to a beat's acceptance; see
   (:func:`rtl.timing.min_tile_interval`), so a shadow register is never overwritten
   before it is read: steady-state interval ``max(K, Dmin)``.
 * One enable moves the whole array (skew, PEs, drain); it drops only while the drain
-  waits for the requantization units (output back-pressure), which keeps every
-  timing relation above exact under any stall pattern. Input gaps are bubbles.
+  waits for the requantization units (output back-pressure) or, with ``psum=True``, for a
+  stored partial sum, which keeps every timing relation above exact under any stall
+  pattern. Input gaps are bubbles.
 
 The requantization parameters of up to ``ArrayArch.param_slots`` tiles (computing,
 waiting for the drain, draining) sit in a register queue.

@@ -22,6 +22,14 @@ sums in ``acc`` and the next COMPUTE (the reduction's next chunk, same single ar
 goes on adding; it queues no drain. The array samples the tile's parameters on the first
 beat of the first chunk.
 
+Partial sums (K chunks over several array tiles): a ``psum_raw`` COMPUTE's drain writes
+each beat's ``requant_lanes`` int32 sums (no requantization) to partial-sum word
+``o_base / (32 // code_bits) + n`` of the output SRAM, in the cycle the beat leaves the
+shadow registers; a ``psum_add`` COMPUTE's drain adds the sums stored there (read ahead
+through a ``PSUM_QUEUE``-deep queue, each word only once the previous COMPUTE, the previous
+chunk, has written it; the array waits when none is ready) before requantizing or writing
+them again.
+
 Semaphores: ``release`` when the last beat entered the array, ``drain_release`` when the
 last output beat is in the output SRAM (a queue of up to ``DRAIN_QUEUE`` COMPUTEs).
 """
@@ -59,6 +67,10 @@ class ComputeUnit(wiring.Component):
         Synchronous read ports of the input, weight and parameter SRAMs.
     o_we, o_addr, o_data : Out
         Output SRAM write port (``o_we``: one enable per half word).
+    q_we, q_addr, q_data : Out
+        Output SRAM partial-sum write port (whole ``q_bits`` words).
+    q_raddr, q_ren : Out; q_rdata : In
+        Output SRAM partial-sum read port (synchronous).
     release : Out(SEMAPHORES)
         Semaphores to increment this cycle.
     busy : Out(1)
