@@ -151,10 +151,8 @@ class TopArch:
 
     @property
     def q_bits(self) -> int:
-        """Partial-sum word: one drain beat of ``requant_lanes`` int32 sums, ``psum_ratio`` output words, bits.
-
-        The output SRAM is built of these words; an output word is one of their ``psum_ratio`` slots.
-        """
+        """Partial-sum word (the output SRAM's word; an output word is one of its ``psum_ratio`` slots): one
+        drain beat of ``requant_lanes`` int32 sums, bits."""
         return self.array.requant_lanes * 32
 
     @property
@@ -410,9 +408,8 @@ def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str,
     spill = len(chunks) > 1 and max(mbs) * max(nbs) > 1  # some tile spills partial sums
     depth = max(tks) if spill else layer.k  # the longest reduction an accumulator holds
     if depth > a.max_depth:
-        what = f"a K chunk of {depth} (K = {layer.k})" if spill else f"K = {layer.k}"
-        raise ValueError(f"{where}: {what} exceeds the accumulator depth {a.max_depth}; the RTL top has no "
-                         "split at the accumulator depth")
+        raise ValueError(f"{where}: {f'a K chunk of {depth} (K = {layer.k})' if spill else f'K = {layer.k}'} "
+                         f"exceeds the accumulator depth {a.max_depth}; the RTL top has no split at that depth")
     # SRAM words per run / block (and chunk) / tile, and the fit checks.
     x_words = [mb * tk * xd for mb in mbs for tk in tks]
     w_words = [nb * tk * wd for nb in nbs for tk in tks]
