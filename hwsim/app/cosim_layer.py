@@ -5,8 +5,8 @@ the model's integer golden model (:func:`rtl.top.layer.model_layer`: FQN calibra
 ``blazeface`` / ``yolox_tiny`` use the studies' real calibration images and first
 held-out input, a model file a seeded random input and its noisy copies); the
 compiler's schedule of the (cropped) layer (:func:`hwsim.compiler.compile_layer`), its
-program (:func:`rtl.top.program.layer_program`, host im2col, the schedule's K chunks: several
-only over tiles of one array tile, whose sums stay in the PE accumulators); the run on
+program (:func:`rtl.top.program.layer_program`, host im2col, the schedule's K chunks: sums kept
+in the PE accumulators over tiles of one array tile, else int32 partial sums spilled); the run on
 the Amaranth simulator or Verilator; the outputs compared bit for bit with the golden
 model; the RTL cycles beside the simulator's event-mode and fast-path cycles of the
 same schedule.
