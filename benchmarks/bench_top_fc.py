@@ -50,7 +50,8 @@ def main() -> None:
     ops = fc_operands("fc", rng.integers(lo, hi + 1, cin), rng.integers(lo + 1, hi + 1, (cout, cin)),
                       rng.integers(-500, 500, cout), stage, x_zp=0, w_bits=bits, a_bits=bits)
     t = sched.tiling
-    program = layer_program(top, ops.layer, t["tile_out_pixels"], t["tile_out_channels"], t["loop_order"])
+    program = layer_program(top, ops.layer, t["tile_out_pixels"], t["tile_out_channels"], t["loop_order"],
+                            t["tile_in_channels"])
     latency = cfg.memory.dram_latency_cycles
     bench = TopBench(top, bench_words(top, program, 1 << 16), latency)
     key = f"TopBench({top!r}, dram_words={bench.dram_words}, latency={latency})"

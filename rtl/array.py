@@ -21,8 +21,9 @@ Dataflow (cycle numbers are array cycles relative to a beat's acceptance; see
   (:func:`rtl.timing.min_tile_interval`), so a shadow register is never overwritten
   before it is read: steady-state interval ``max(K, Dmin)``.
 * One enable moves the whole array (skew, PEs, drain); it drops only while the drain
-  waits for the requantization units (output back-pressure), which keeps every
-  timing relation above exact under any stall pattern. Input gaps are bubbles.
+  waits for the requantization units (output back-pressure) or, with ``psum=True``, for a
+  stored partial sum, which keeps every timing relation above exact under any stall
+  pattern. Input gaps are bubbles.
 
 The requantization parameters of up to ``ArrayArch.param_slots`` tiles (computing,
 waiting for the drain, draining) sit in a register queue.
@@ -30,7 +31,7 @@ waiting for the drain, draining) sit in a register queue.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -80,14 +81,33 @@ class SystolicArray(wiring.Component):
         Operand beats; ``last`` marks a tile's final beat; ``tile`` is read on a tile's first beat.
     o : Out(stream.Signature(ArrayLayout(signed(out_width), requant_lanes)))
         Requantized results, ``rows * cols // requant_lanes`` beats per tile.
+
+    With ``psum=True`` (partial sums of a K split, the accelerator top), also:
+
+    psum_add, psum_raw : In(1)
+        Per tile, sampled with its parameters on its first beat: add a stored partial sum to
+        each sum at the drain (``psum_add``); drain the int32 sums to ``raw`` instead of
+        requantizing them (``psum_raw``).
+    p : In(stream.Signature(ArrayLayout(signed(32), requant_lanes)))
+        The stored partial sums of a ``psum_add`` tile, one drain beat per transfer, in drain
+        order; the drain waits (the array's enable drops) while none is offered.
+    raw_valid : Out(1); raw : Out(ArrayLayout(signed(32), requant_lanes))
+        A ``psum_raw`` tile's drain beat (its sums plus any added partial sums, int32), in the
+        cycle it is read from the shadow registers (no requantization, no back-pressure).
     """
 
-    def __init__(self, arch: ArrayArch):
+    def __init__(self, arch: ArrayArch, psum: bool = False):
         self.arch = arch
-        super().__init__({
+        self.psum = psum
+        lanes32 = data.ArrayLayout(signed(32), arch.requant_lanes)
+        members = {
             "i": In(stream.Signature(operand_layout(arch))),
             "o": Out(stream.Signature(data.ArrayLayout(signed(arch.out_width), arch.requant_lanes))),
-        })
+        }
+        if psum:
+            members.update({"psum_add": In(1), "psum_raw": In(1), "p": In(stream.Signature(lanes32)),
+                            "raw_valid": Out(1), "raw": Out(lanes32)})
+        super().__init__(members)
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -166,6 +186,18 @@ class SystolicArray(wiring.Component):
             for n, slot in enumerate(slots):
                 with m.Case(n):
                     m.d.comb += params.as_value().eq(slot)
+        add, raw = Signal(), Signal()  # the draining tile's partial-sum flags
+        if self.psum:
+            flags = [Signal(2, name=f"psum_flags{n}") for n in range(arch.param_slots)]
+            with m.If(first):
+                with m.Switch(write):
+                    for n, slot in enumerate(flags):
+                        with m.Case(n):
+                            m.d.sync += slot.eq(Cat(self.psum_add, self.psum_raw))
+            with m.Switch(read):
+                for n, slot in enumerate(flags):
+                    with m.Case(n):
+                        m.d.comb += Cat(add, raw).eq(slot)
 
         # Drain: starts S0 cycles after a last beat, one row of one column group per cycle.
         start = delay(m, en, accept & beat.last, arch.drain_start, "drain_start", reset_less=False)
@@ -183,14 +215,20 @@ class SystolicArray(wiring.Component):
                 m.d.sync += read.eq(Mux(read == arch.param_slots - 1, 0, read + 1))
 
         units = [RequantUnit(arch.out_width) for _ in range(lanes)]
+        # A psum_add tile's drain beat waits for its stored partial sums; a psum_raw beat skips requantization.
+        psum_ok = ~add | self.p.valid if self.psum else Const(1)
         for lane, unit in enumerate(units):
             m.submodules[f"requant_{lane}"] = unit
             column = [g * lanes + lane for g in range(groups)]
             results = Array(Array(pes[r][c].result for r in range(rows)) for c in column)
             payload = unit.i.payload
+            total = sign_extend(results[group][row], 32)
+            if self.psum:
+                total = (total + Mux(add, self.p.payload[lane], 0))[:32].as_signed()
+                m.d.comb += self.raw[lane].eq(total)
             m.d.comb += [
-                unit.i.valid.eq(active),
-                payload.acc.eq(sign_extend(results[group][row], 32)),
+                unit.i.valid.eq(active & ~raw & psum_ok),
+                payload.acc.eq(total),
                 payload.bias.eq(Array(params.bias[c] for c in column)[group]),
                 payload.multiplier.eq(Array(params.multiplier[c] for c in column)[group]),
                 payload.shift.eq(Array(params.shift[c] for c in column)[group]),
@@ -201,5 +239,8 @@ class SystolicArray(wiring.Component):
                 self.o.payload[lane].eq(unit.o.payload),
             ]
         # All lanes move in lockstep: lane 0 speaks for them.
-        m.d.comb += [self.o.valid.eq(units[0].o.valid), en.eq(~active | units[0].i.ready)]
+        m.d.comb += [self.o.valid.eq(units[0].o.valid), en.eq(~active | (psum_ok & (raw | units[0].i.ready)))]
+        if self.psum:
+            m.d.comb += [self.p.ready.eq(active & add & (raw | units[0].i.ready)),
+                         self.raw_valid.eq(active & raw & psum_ok)]
         return m

@@ -6,7 +6,8 @@ the model's integer golden model (:func:`rtl.top.layer.model_layer`: FQN calibra
 held-out input, a model file a seeded random input and its noisy copies); the
 compiler's schedule of the (cropped) layer (:func:`hwsim.compiler.compile_layer`), its
 program (:func:`rtl.top.grouped.grouped_program`: one :func:`rtl.top.program.layer_program`
-per channel group, host im2col, one K chunk); the run on
+per channel group, host im2col, the schedule's K chunks: sums kept in the PE accumulators over
+tiles of one array tile, else int32 partial sums spilled); the run on
 the Amaranth simulator or Verilator; the outputs compared bit for bit with the golden
 model; the RTL cycles beside the simulator's event-mode and fast-path cycles of the
 same schedule.
@@ -124,11 +125,8 @@ def _model_inputs(name: str, seed: int):
 def _program(cfg, layer, ops) -> tuple[TopProgram, object]:
     sched = compile_layer(layer, cfg)
     tiling = sched.tiling
-    if tiling.get("k_chunks", 1) != 1:
-        raise ValueError(f"layer '{layer.name}': the schedule splits K into {tiling.get('k_chunks')} chunks; "
-                         "the RTL top has no K split yet")
     program = grouped_program(top_arch(cfg), ops.layer, ops.groups, tiling["tile_out_pixels"],
-                              tiling["tile_out_channels"], tiling["loop_order"])
+                              tiling["tile_out_channels"], tiling["loop_order"], tiling["tile_in_channels"])
     return program, sched
 
 
@@ -202,7 +200,8 @@ def cosim_layer(model: str, layer: str, config: str | None, bits: int | None, si
     return LayerReport(model=model, layer=layer, config=cfg.name, bits=bits, backend=backend,
                        gemm={"m": g.m, "n": g.n, "k": g.k, "groups": ops.groups, "in_shape": list(run.in_shapes[0]),
                              "out_shape": list(run.out_shape)},
-                       tiling={k: sched.tiling[k] for k in ("tile_out_pixels", "tile_out_channels", "loop_order")},
+                       tiling={k: sched.tiling[k] for k in ("tile_out_pixels", "tile_out_channels", "tile_in_channels",
+                                                            "k_chunks", "loop_order")},
                        instructions=len(program.instructions), outputs=int(result.outputs.size),
                        mismatches=result.mismatches, first_mismatch=result.first_mismatch(),
                        rtl_cycles=result.cycles, event_cycles=int(event), fast_cycles=int(fast),

@@ -20,7 +20,12 @@ its sums stay in the PE accumulators across chunks (chunk tiles cost ``tk * pass
 beats; the last chunk carries the rest of the array tile's whole cost, the store and
 the drain tail). Otherwise each chunk pays its own array-tile intervals and the
 partial sums spill to the output SRAM as int32 (written by every chunk but the last,
-read back by every chunk but the first).
+read back by every chunk but the first; whole array tiles under the RTL's DMA rules) and
+the requantization parameters come with the last chunk's weights (with the first one's
+when the sums stay in the PE accumulators).
+Both are what the RTL top runs ([rtl]: :func:`rtl.top.program.layer_program`, COMPUTE
+``acc_keep`` / ``psum_raw`` / ``psum_add``); a reduction split at the accumulator depth
+(``max_depth``) is modelled here but refused by the top.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from functools import lru_cache
 import numpy as np
 
 from hwsim import costs
-from hwsim.compiler.dma import DmaRules, dma_rules
+from hwsim.compiler.dma import DmaRules, dma_rules, padded
 from hwsim.compiler.geometry import ConvGeometry, blocks, nbytes
 from hwsim.compiler.schedule import Loop, Tile, compress
 from hwsim.config import HwConfig
@@ -255,8 +260,9 @@ def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win
     out_bytes = nbytes(pm * pn, g.out_bits) if last else 0
     store = rules.output_bytes(g, pm, pn) if last else 0
     a_stream, w_stream = nbytes(pm * tk, g.a_bits), nbytes(pn * tk, g.w_bits)
-    chunk_psum = PSUM_BYTES * pm * pn  # one int32 partial sum per output
+    chunk_psum = PSUM_BYTES * padded(pm, rules.row_block) * padded(pn, rules.col_block)  # int32 per output [rtl]
     psum_w = psum_r = 0
+    with_params = first  # the requantization parameters come with the chunk that samples them
     if passes == 0:
         unit, array_tiles, requant = "float", 0, 0
         ifmap_read, weight_read = a_stream * pn, w_stream * pm
@@ -267,6 +273,7 @@ def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win
         if not (array_tiles == 1 and nchunks > 1):  # else sums stay in the PE accumulators across K chunks
             psum_w = 0 if last else chunk_psum
             psum_r = 0 if first else chunk_psum
+            with_params = last  # the requantizing chunk's array tiles sample them on their first beats [rtl]
         spills = ndepth - 1  # accumulator-depth spill + reload rounds
         psum_w += chunk_psum * spills
         psum_r += chunk_psum * spills
@@ -278,7 +285,7 @@ def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win
         psum_w = chunk_psum * spills
         psum_r = chunk_psum * (-(-tk // a.rows) - 1 + (0 if first else 1))
     vector_ops = pm * pn if g.col2im_ops and last else 0
-    params = rules.param_bytes(pn) if first else 0
+    params = rules.param_bytes(pn) if with_params else 0
     return Tile(unit=unit, pixels=pm, channels=pn, k=tk, array_tiles=array_tiles, macs=pm * pn * tk,
                 load_ifmap_bytes=rules.input_bytes(g, pm, win, tc) if load_in else 0,
                 load_weight_bytes=(rules.weight_bytes(g, pn, tk) + params) if load_w else 0,

@@ -155,7 +155,8 @@ def _shapes(g: ConvGeometry, cfg: HwConfig, every_chunk: bool = False) -> list[t
                 # largest chunk whose run input and weights fit (bytes grow with tc)
                 cap_w = (half[1] - params) * 8 // wide if half[1] > params else 0
                 cap = min(cap_in, cap_w)
-                psum_fits = tm * tn * PSUM_BYTES <= half[2]
+                # int32 partial sums of the whole array tiles (the RTL top's drain beats [rtl])
+                psum_fits = padded(tm, rules.row_block) * padded(tn, rules.col_block) * PSUM_BYTES <= half[2]
                 for tc in tcs:  # largest first
                     if tc > cap:
                         continue

@@ -20,6 +20,19 @@ granted, its first beat's stage 0 in that same cycle (the input, weight and para
 read ports are transparent for the DMA's writes: a COMPUTE granted in the cycle its last
 operand word lands reads that word).
 
+K chunks (``acc_keep``): the COMPUTE's beats are not marked ``last``, so the PEs keep their
+sums in ``acc`` and the next COMPUTE (the reduction's next chunk, same single array tile)
+goes on adding; it queues no drain. The array samples the tile's parameters on the first
+beat of the first chunk.
+
+Partial sums (K chunks over several array tiles): a ``psum_raw`` COMPUTE's drain writes
+each beat's ``requant_lanes`` int32 sums (no requantization) to partial-sum word
+``o_base / (32 // code_bits) + n`` of the output SRAM, in the cycle the beat leaves the
+shadow registers; a ``psum_add`` COMPUTE's drain adds the sums stored there (read ahead
+through a ``PSUM_QUEUE``-deep queue, each word only once the previous COMPUTE, the previous
+chunk, has written it; the array waits when none is ready) before requantizing or writing
+them again.
+
 Semaphores: ``release`` when the last beat entered the array, ``drain_release`` when the
 last output beat is in the output SRAM (a queue of up to ``DRAIN_QUEUE`` COMPUTEs).
 """
@@ -40,6 +53,10 @@ __all__ = ["ComputeUnit", "DRAIN_QUEUE"]
 
 #: COMPUTE instructions whose outputs may be draining at once.
 DRAIN_QUEUE = 4
+#: Partial-sum beats read ahead of the drain.
+PSUM_QUEUE = 4
+#: Width of the raw-beat counters (wrapping; far more than the beats in flight).
+COUNT_BITS = ADDR_BITS + 2
 
 
 class ComputeUnit(wiring.Component):
@@ -53,6 +70,10 @@ class ComputeUnit(wiring.Component):
         Synchronous read ports of the input, weight and parameter SRAMs.
     o_we, o_addr, o_data : Out
         Output SRAM write port (``o_we``: one enable per half word).
+    q_we, q_addr, q_data : Out
+        Output SRAM partial-sum write port (whole ``q_bits`` words).
+    q_raddr, q_ren : Out; q_rdata : In
+        Output SRAM partial-sum read port (synchronous).
     release : Out(SEMAPHORES)
         Semaphores to increment this cycle.
     busy : Out(1)
@@ -68,6 +89,8 @@ class ComputeUnit(wiring.Component):
             "x_addr": Out(ADDR_BITS), "w_addr": Out(ADDR_BITS), "p_addr": Out(ADDR_BITS), "rd_en": Out(1),
             "x_data": In(arch.x_bits), "w_data": In(arch.w_bits), "p_data": In(arch.p_bits),
             "o_we": Out(2), "o_addr": Out(ADDR_BITS), "o_data": Out(arch.o_bits),
+            "q_we": Out(1), "q_addr": Out(ADDR_BITS), "q_data": Out(arch.q_bits),
+            "q_raddr": Out(ADDR_BITS), "q_ren": Out(1), "q_rdata": In(arch.q_bits),
             "release": Out(SEMAPHORES), "busy": Out(1), "beat": Out(1),
         })
 
@@ -75,7 +98,7 @@ class ComputeUnit(wiring.Component):
         m = Module()
         top = self.arch
         a = top.array
-        m.submodules.array = array = SystolicArray(a)
+        m.submodules.array = array = SystolicArray(a, psum=True)
         beats_per_tile = a.rows * (a.cols // a.requant_lanes)
 
         # Instruction registers.
@@ -83,7 +106,7 @@ class ComputeUnit(wiring.Component):
         active = Signal()
         f = {name: Signal(instr_field(cmd, "COMPUTE", name).shape(), name=f"c_{name}")
              for name in ("x_base", "w_base", "p_base", "mb", "nb", "k", "x_digits", "w_digits", "x_signed",
-                          "x_zp", "out_zp", "act_min", "act_max")}
+                          "x_zp", "out_zp", "act_min", "act_max", "acc_keep", "psum_add", "psum_raw")}
         rel = Signal(SEMAPHORES)
         ib, jb = Signal(12), Signal(12)
         kk = Signal(16)
@@ -92,6 +115,11 @@ class ComputeUnit(wiring.Component):
 
         # Drain descriptors: output base, beats, release mask.
         m.submodules.drains = drains = SyncFIFO(width=2 * ADDR_BITS + SEMAPHORES + 1, depth=DRAIN_QUEUE)
+        # Partial-sum descriptors: raw drains (psum word base, beats), psum_add drains (base, beats, the
+        # raw-beat count at which the previous chunk's first beat is written); prefetched partial sums.
+        m.submodules.raws = raws = SyncFIFO(width=2 * ADDR_BITS, depth=DRAIN_QUEUE)
+        m.submodules.adds = adds = SyncFIFO(width=2 * ADDR_BITS + COUNT_BITS, depth=DRAIN_QUEUE)
+        m.submodules.sums = sums = SyncFIFO(width=top.q_bits, depth=PSUM_QUEUE)
         count = instr_field(cmd, "COMPUTE", "mb") * instr_field(cmd, "COMPUTE", "nb") * beats_per_tile
 
         # Stage 0: addresses of the current beat. ``early``: the unit is idle and takes a COMPUTE, whose first
@@ -125,14 +153,19 @@ class ComputeUnit(wiring.Component):
         last1, end1 = Signal(), Signal()
         xpart1, wpart1 = Signal(2), Signal(2)
         keep1 = {name: Signal.like(f[name], name=f"s1_{name}") for name in
-                 ("x_signed", "x_zp", "out_zp", "act_min", "act_max")}
+                 ("x_signed", "x_zp", "out_zp", "act_min", "act_max", "psum_add", "psum_raw")}
         rel1 = Signal(SEMAPHORES)
         m.d.comb += [advance.eq(~v1 | array.i.ready), self.rd_en.eq(advance)]
 
         # A new COMPUTE starts when the unit is idle or issues its last beat in this cycle (the registers' flags).
         *_, r_last_beat, r_last_row, r_last_col = flags(part, kk, ib, jb, f)
         finishing = advance & active & r_last_beat & r_last_row & r_last_col
-        take = self.cmd.valid & (~active | finishing) & drains.w_rdy
+        keep = instr_field(cmd, "COMPUTE", "acc_keep")  # no drain: the next COMPUTE continues the sums
+        raw = instr_field(cmd, "COMPUTE", "psum_raw")  # drains int32 partial sums, not codes
+        add = instr_field(cmd, "COMPUTE", "psum_add")  # adds the stored partial sums at its drain
+        codes = ~keep & ~raw
+        room = (drains.w_rdy | ~codes) & (raws.w_rdy | ~raw) & (adds.w_rdy | ~add)
+        take = self.cmd.valid & (~active | finishing) & room
         m.d.comb += early.eq(take & ~active & advance)
         start = [active.eq(1), rel.eq(release_of(cmd)), ib.eq(0), jb.eq(0), kk.eq(0), part.eq(0),
                  xp.eq(fields["x_base"]), wp.eq(fields["w_base"]), wblock.eq(fields["w_base"])]
@@ -141,9 +174,9 @@ class ComputeUnit(wiring.Component):
             m.d.sync += start
 
         with m.If(advance):
-            m.d.sync += [v1.eq(active | early), last1.eq(last_beat), end1.eq(last_beat & last_row & last_col),
-                         rel1.eq(e_rel), xpart1.eq(Mux(xd, Mux(xsel, LO, HI), NATIVE)),
-                         wpart1.eq(Mux(wd, Mux(wsel, LO, HI), NATIVE))]
+            m.d.sync += [v1.eq(active | early), last1.eq(last_beat & ~e["acc_keep"]),
+                         end1.eq(last_beat & last_row & last_col), rel1.eq(e_rel),
+                         xpart1.eq(Mux(xd, Mux(xsel, LO, HI), NATIVE)), wpart1.eq(Mux(wd, Mux(wsel, LO, HI), NATIVE))]
             m.d.sync += [keep1[name].eq(e[name]) for name in keep1]
             with m.If(active | early):
                 with m.If(~last_part):
@@ -160,7 +193,7 @@ class ComputeUnit(wiring.Component):
                             with m.If(last_col):
                                 m.d.sync += active.eq(0)
 
-        m.d.comb += [self.cmd.ready.eq((~active | finishing) & drains.w_rdy), drains.w_en.eq(take),
+        m.d.comb += [self.cmd.ready.eq((~active | finishing) & room), drains.w_en.eq(take & codes),
                      drains.w_data.eq(Cat(instr_field(cmd, "COMPUTE", "o_base"), count[:ADDR_BITS],
                                           instr_field(cmd, "COMPUTE", "drain_release"),
                                           instr_field(cmd, "COMPUTE", "o_half")))]
@@ -175,6 +208,7 @@ class ComputeUnit(wiring.Component):
                      beat.tile.act_max.eq(keep1["act_max"])]
         if a.splits:
             m.d.comb += [beat.x_part.eq(xpart1), beat.w_part.eq(wpart1)]
+        m.d.comb += [array.psum_add.eq(keep1["psum_add"]), array.psum_raw.eq(keep1["psum_raw"])]
         bias_bits, mult_bits, shift_bits = PARAM_FIELD_BITS
         for c in range(a.cols):
             base = c * sum(PARAM_FIELD_BITS)
@@ -199,6 +233,34 @@ class ComputeUnit(wiring.Component):
                      self.o_data.eq(Mux(o_half, Cat(half, half), full)), drains.r_en.eq(done)]
         with m.If(out.valid):
             m.d.sync += n.eq(Mux(done, 0, n + 1))
-        m.d.comb += [self.beat.eq(array.i.valid & array.i.ready), self.release.eq(issue_release | Mux(done, o_rel, 0)),
-                     self.busy.eq(active | v1 | drains.r_rdy)]
+        m.d.comb += [self.beat.eq(array.i.valid & array.i.ready), self.release.eq(issue_release | Mux(done, o_rel, 0))]
+
+        # Partial sums (K chunks over several array tiles): raw drains write int32 sums, psum_add drains
+        # read them back (prefetched in drain order, each beat only after the previous chunk wrote it).
+        q_base = instr_field(cmd, "COMPUTE", "o_base") >> (top.psum_ratio.bit_length() - 1)
+        raw_issued, raw_written = Signal(COUNT_BITS), Signal(COUNT_BITS)
+        m.d.comb += [raws.w_en.eq(take & raw), raws.w_data.eq(Cat(q_base, count[:ADDR_BITS])),
+                     adds.w_en.eq(take & add),
+                     adds.w_data.eq(Cat(q_base, count[:ADDR_BITS], (raw_issued - count)[:COUNT_BITS]))]
+        with m.If(take & raw):
+            m.d.sync += raw_issued.eq(raw_issued + count)
+        rn = Signal(ADDR_BITS)
+        r_done = array.raw_valid & (rn == raws.r_data[ADDR_BITS:] - 1)
+        m.d.comb += [self.q_we.eq(array.raw_valid), self.q_addr.eq(raws.r_data[:ADDR_BITS] + rn),
+                     self.q_data.eq(array.raw.as_value()), raws.r_en.eq(r_done)]
+        with m.If(array.raw_valid):
+            m.d.sync += [rn.eq(Mux(r_done, 0, rn + 1)), raw_written.eq(raw_written + 1)]
+        pn = Signal(ADDR_BITS)
+        inflight = Signal()
+        a_base, a_count = adds.r_data[:ADDR_BITS], adds.r_data[ADDR_BITS:2 * ADDR_BITS]
+        a_need = adds.r_data[2 * ADDR_BITS:]
+        written = (raw_written - a_need - pn - 1)[:COUNT_BITS].as_signed() >= 0  # the previous chunk wrote it
+        read = adds.r_rdy & written & (sums.level + inflight < PSUM_QUEUE)
+        m.d.comb += [self.q_raddr.eq(a_base + pn), self.q_ren.eq(read), adds.r_en.eq(read & (pn == a_count - 1)),
+                     sums.w_en.eq(inflight), sums.w_data.eq(self.q_rdata), array.p.valid.eq(sums.r_rdy),
+                     array.p.payload.as_value().eq(sums.r_data), sums.r_en.eq(array.p.ready)]
+        m.d.sync += inflight.eq(read)
+        with m.If(read):
+            m.d.sync += pn.eq(Mux(pn == a_count - 1, 0, pn + 1))
+        m.d.comb += self.busy.eq(active | v1 | drains.r_rdy | raws.r_rdy | adds.r_rdy | sums.r_rdy)
         return m

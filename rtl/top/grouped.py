@@ -33,11 +33,11 @@ _LOAD_BUFFERS = ("x", "w", "p")
 
 
 def _half_switches(body: tuple[Instr, ...]) -> dict[str, int]:
-    """How often one group's stream switches each buffer's half: its input (``x``), weight (``w``) and
-    parameter (``p``) loads, its tiles (``o``)."""
+    """How often one group's stream switches each buffer's half: its input (``x``) and weight (``w``)
+    loads (the parameter half ``p`` follows the weight half), its tiles (``o``: one STORE each)."""
     loads = [_LOAD_BUFFERS[i.get("buf")] for i in body if i.op == "LOAD"]
-    tiles = sum(i.op == "COMPUTE" for i in body)
-    return {"x": loads.count("x"), "w": loads.count("w"), "p": loads.count("p"), "o": tiles}
+    tiles = sum(i.op == "STORE" for i in body)
+    return {"x": loads.count("x"), "w": loads.count("w"), "p": loads.count("w"), "o": tiles}
 
 
 def _shifted(instr: Instr, arch: TopArch, dram: int, flip: dict[str, bool]) -> Instr:
@@ -54,17 +54,19 @@ def _shifted(instr: Instr, arch: TopArch, dram: int, flip: dict[str, bool]) -> I
     return make(instr.op, instr.acquire, instr.release, **args)
 
 
-def grouped_program(arch: TopArch, layer: GemmLayer, groups: int, tm: int, tn: int, order: str) -> TopProgram:
+def grouped_program(arch: TopArch, layer: GemmLayer, groups: int, tm: int, tn: int, order: str,
+                    tc: int | None = None) -> TopProgram:
     """The program of ``groups`` GEMMs ``layer`` (one group's shape) tiled as :func:`layer_program`.
 
     Tiles in the compiler's order: group outermost, then runs of ``tm`` pixels and blocks of
-    ``tn`` of the group's channels in loop order ``order``. ``groups == 1`` is
+    ``tn`` of the group's channels in loop order ``order``, K chunks of ``tc`` of the group's
+    input channels innermost (default: one chunk). ``groups == 1`` is
     :func:`layer_program` itself. ValueError (one line, naming the layer) as
     :func:`layer_program`, or when the program exceeds the instruction memory.
     """
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise ValueError(f"layer '{layer.name}': groups: expected a positive int, got {groups!r}")
-    one = layer_program(arch, layer, tm, tn, order)
+    one = layer_program(arch, layer, tm, tn, order, tc)
     if groups == 1:
         return one
     head, body, end = one.instructions[:2], one.instructions[2:-1], one.instructions[-1]

@@ -16,7 +16,8 @@ im2col's its own ``Cin / groups`` input channels and multiplies them by its ``Co
 output channels' weights; the golden output is :func:`sw.golden.conv.conv2d` with ``groups``
 (all output channels), independent of the split.
 
-DRAM words: an input SRAM word is one operand beat (``rows`` digits of ``pe_bits``, row
+DRAM words (per run and K chunk, per channel block and K chunk: the chunk's im2col K
+indices, :meth:`rtl.top.program.GemmLayer.chunk_k`): an input SRAM word is one operand beat (``rows`` digits of ``pe_bits``, row
 0 lowest); int8 codes on int4 PEs are two words per element, high digit (``code >> 4``,
 4 bits) then low digit (``code & 15``). Weight words likewise with ``cols`` digits.
 A parameter entry holds per column bias (32), multiplier (32), shift (8). An output
@@ -122,7 +123,7 @@ def conv_operands(name: str, x: np.ndarray, weights: np.ndarray, bias: np.ndarra
     shift = np.broadcast_to(np.asarray(stage.shift, dtype=np.int64), (cout,))
     gemm = GemmLayer(name=name, m=cols.shape[0], n=cout // groups, k=kh * kw * cg, w_bits=w_bits, a_bits=a_bits,
                      x_zp=x_zp, out_zp=int(stage.zero_point), act_min=int(stage.act_min),
-                     act_max=int(stage.act_max))
+                     act_max=int(stage.act_max), taps=kh * kw)
     return LayerOperands(gemm, cols.astype(np.int64), weights.reshape(cout, -1).T.astype(np.int64),
                          np.asarray(bias, dtype=np.int64), mult.copy(), shift.copy(),
                          golden.reshape(-1, cout).astype(np.int64), groups)
@@ -267,20 +268,24 @@ def dram_image(arch: TopArch, program: TopProgram, ops: LayerOperands) -> np.nda
 def _operand_bytes(arch: TopArch, program: TopProgram, ops: LayerOperands) -> np.ndarray:
     """One group's input, weight and parameter regions as bytes (group 0's layout)."""
     a, lay = arch.array, program.layout
-    k = ops.layer.k
+    ks = [ops.layer.chunk_k(*chunk) for chunk in lay.chunks]  # im2col K indices of each chunk
     parts = []
     for p0, p1 in lay.runs:
         mb = -(-(p1 - p0) // a.rows)
-        x = np.full((mb * a.rows, k), ops.layer.x_zp, dtype=np.int64)
-        x[:p1 - p0] = ops.x[p0:p1]
-        d = _digits(x.reshape(mb, a.rows, k).transpose(0, 2, 1), lay.x_digits, a.pe_bits)  # (mb, k, rows, digits)
-        parts.append(_pack(d.transpose(0, 1, 3, 2), a.pe_bits).reshape(-1))
+        for kc in ks:
+            k = len(kc)
+            x = np.full((mb * a.rows, k), ops.layer.x_zp, dtype=np.int64)
+            x[:p1 - p0] = ops.x[p0:p1, kc]
+            d = _digits(x.reshape(mb, a.rows, k).transpose(0, 2, 1), lay.x_digits, a.pe_bits)  # (mb, k, rows, dig.)
+            parts.append(_pack(d.transpose(0, 1, 3, 2), a.pe_bits).reshape(-1))
     for c0, c1 in lay.blocks:
         nb = -(-(c1 - c0) // a.cols)
-        w = np.zeros((k, nb * a.cols), dtype=np.int64)
-        w[:, :c1 - c0] = ops.w[:, c0:c1]
-        d = _digits(w.reshape(k, nb, a.cols).transpose(1, 0, 2), lay.w_digits, a.pe_bits)  # (nb, k, cols, digits)
-        parts.append(_pack(d.transpose(0, 1, 3, 2), a.pe_bits).reshape(-1))
+        for kc in ks:
+            k = len(kc)
+            w = np.zeros((k, nb * a.cols), dtype=np.int64)
+            w[:, :c1 - c0] = ops.w[kc, c0:c1]
+            d = _digits(w.reshape(k, nb, a.cols).transpose(1, 0, 2), lay.w_digits, a.pe_bits)  # (nb, k, cols, dig.)
+            parts.append(_pack(d.transpose(0, 1, 3, 2), a.pe_bits).reshape(-1))
     for c0, c1 in lay.blocks:
         nb = -(-(c1 - c0) // a.cols)
         fields = []

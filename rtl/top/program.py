@@ -1,37 +1,20 @@
 """The accelerator top's description (:class:`TopArch`), its instruction set and layer programs.
 
-Instruction set
----------------
-Every instruction is ``INSTR_BITS`` bits: ``op`` (3 bits), ``acquire`` and ``release``
-(one bit per semaphore, ``SEMAPHORES`` of them), then the op's fields (:data:`FIELDS`,
-LSB first). A unit executing an instruction first waits until every semaphore in
-``acquire`` is non-zero and decrements them (atomically), executes, then increments
-the semaphores in ``release``:
-
-* ``LOAD buf sram dram words chain``: DMA-in of ``words`` bus words from DRAM word ``dram``
-  into buffer ``buf`` (0 input, 1 weight, 2 requantization parameters) from SRAM word
-  ``sram``; ``release`` when the last word has landed. ``chain``: the next LOAD continues
-  this transfer on the DRAM port (no waiting STORE goes between them); a tile's loads are
-  one chain, the first acquiring every semaphore of the chain (:func:`tile_loads`).
-* ``COMPUTE``: ``mb`` x ``nb`` array tiles (row blocks inner) of ``k`` reduction elements
-  (``x_digits`` / ``w_digits``: int8 operands as two digit words per element); operands
-  from SRAM words ``x_base`` / ``w_base`` / parameter entry ``p_base``; drained outputs to
-  output SRAM word ``o_base`` on (``o_half``: 4-bit output codes of an 8-bit array, two
-  drain beats per output word, low half first). ``release`` when the last operand beat has entered the
-  array, ``drain_release`` when the last result is in the output SRAM.
-* ``STORE sram dram words``: DMA-out; ``release`` once the last word was accepted.
-* ``SYNC``: acquire, then release (in the dispatcher; a program starts with SYNCs that
-  put the free double-buffer halves into the semaphores).
-* ``END``: done once every unit is idle and every result is written.
-
-The JSON form of a program is a list of ``{"op": ..., field: value}`` objects.
+The instruction set is :mod:`rtl.top.isa` (re-exported here).
 
 Layer programs
 --------------
 :func:`layer_program` turns the compiler's tiling of a layer (run length ``tm``, channel
-block ``tn``, loop order; one K chunk) into a program and the DRAM layout it reads and
-writes. The input is im2col'd on the host: each run of ``tm`` output pixels is stored
-as whole row blocks of ``rows`` pixels x ``K`` elements (padding to whole array tiles).
+block ``tn``, K chunk of ``tc`` input channels, loop order) into a program and the DRAM
+layout it reads and writes. The input is im2col'd on the host: each run of ``tm`` output
+pixels is stored per K chunk as whole row blocks of ``rows`` pixels x the chunk's
+``taps * tc`` elements (padding to whole array tiles); weights per channel block and chunk.
+K chunks are innermost; every chunk loads its input and weights, the one that requantizes
+also the block's requantization parameters (the first when the sums stay in the PEs, else
+the last); a COMPUTE's LOADs form one DRAM transfer (:func:`tile_loads`). Over a tile of one
+array tile the sums stay in the PE accumulators (``acc_keep``) and only the last chunk drains; over a larger tile every chunk
+but the last drains its int32 sums into the tile's output half (``psum_raw``) and every
+chunk but the first adds them back at its drain (``psum_add``), the last one requantizing.
 Grouped and depthwise convolutions run one such program per group
 (:func:`rtl.top.grouped.grouped_program`).
 Pure Python (no Amaranth import): the simulator side may import it.
@@ -39,39 +22,15 @@ Pure Python (no Amaranth import): the simulator side may import it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from rtl.arch import PARAM_FIELD_BITS, ArrayArch
+from rtl.top.isa import (ADDR_BITS, FIELDS, HEADER_BITS, INSTR_BITS, OP_BITS, OPS, SEM, SEMAPHORES, Instr, decode,
+                         encode, field_offset, make, program_from_json, program_json)
 
-__all__ = ["TopArch", "Instr", "FIELDS", "OPS", "INSTR_BITS", "SEMAPHORES", "SEM", "GemmLayer", "Layout",
-           "TopProgram", "layer_program", "tile_loads", "encode", "decode", "program_json", "program_from_json",
-           "PARAM_FIELD_BITS"]
-
-#: Counting semaphores of the controller.
-SEMAPHORES = 8
-#: Semaphore ids used by layer programs: input / weight / output halves free and full.
-SEM = {"x_free": 0, "x_full": 1, "w_free": 2, "w_full": 3, "o_free": 4, "o_full": 5}
-#: Opcodes.
-OPS = {"LOAD": 1, "COMPUTE": 2, "STORE": 3, "SYNC": 4, "END": 5}
-OP_BITS = 3
-ADDR_BITS = 20
-#: Per-op fields after the header: (name, bits, signed).
-FIELDS = {
-    "LOAD": (("buf", 2, False), ("sram", ADDR_BITS, False), ("dram", 32, False), ("words", ADDR_BITS, False),
-             ("chain", 1, False)),
-    "STORE": (("sram", ADDR_BITS, False), ("dram", 32, False), ("words", ADDR_BITS, False)),
-    "COMPUTE": (("x_base", ADDR_BITS, False), ("w_base", ADDR_BITS, False), ("p_base", 16, False),
-                ("o_base", ADDR_BITS, False), ("mb", 12, False), ("nb", 12, False), ("k", 16, False),
-                ("x_digits", 1, False), ("w_digits", 1, False), ("x_signed", 1, False), ("x_zp", 9, True),
-                ("out_zp", 9, True), ("act_min", 9, True), ("act_max", 9, True),
-                ("o_half", 1, False), ("drain_release", SEMAPHORES, False)),
-    "SYNC": (),
-    "END": (),
-}
-HEADER_BITS = OP_BITS + 2 * SEMAPHORES
-INSTR_BITS = HEADER_BITS + max(sum(w for _, w, _ in f) for f in FIELDS.values())
-BUFFERS = ("x", "w", "p")
+__all__ = ["TopArch", "Instr", "FIELDS", "OPS", "OP_BITS", "ADDR_BITS", "HEADER_BITS", "INSTR_BITS", "SEMAPHORES",
+           "SEM", "GemmLayer", "Layout", "TopProgram", "layer_program", "tile_loads", "make", "encode", "decode",
+           "field_offset", "program_json", "program_from_json", "PARAM_FIELD_BITS"]
 
 
 @dataclass(frozen=True)
@@ -114,7 +73,8 @@ class TopArch:
         for name in ("ifmap_sram_bytes", "weight_sram_bytes", "ofmap_sram_bytes", "param_entries", "program_words"):
             if self.depth(name) < 2 or self.depth(name) >= 1 << ADDR_BITS:
                 raise ValueError(f"{name}: {getattr(self, name)} gives {self.depth(name)} words; the RTL top needs "
-                                 f"2 .. {(1 << ADDR_BITS) - 1}")
+                                 f"2 .. {(1 << ADDR_BITS) - 1} (the output SRAM: whole {self.q_bits}-bit "
+                                 "partial-sum words per half)")
 
     @property
     def bus_bits(self) -> int:
@@ -137,6 +97,17 @@ class TopArch:
         return self.array.requant_lanes * self.array.code_bits
 
     @property
+    def psum_ratio(self) -> int:
+        """Output words per partial-sum word (``32 // code_bits``: 8 or 4, a power of two)."""
+        return 32 // self.array.code_bits
+
+    @property
+    def q_bits(self) -> int:
+        """Partial-sum word (the output SRAM's word; an output word is one of its ``psum_ratio`` slots): one
+        drain beat of ``requant_lanes`` int32 sums, bits."""
+        return self.array.requant_lanes * 32
+
+    @property
     def p_bits(self) -> int:
         """Parameter entry: bias, multiplier and shift of ``cols`` columns, bits."""
         return self.array.cols * sum(PARAM_FIELD_BITS)
@@ -155,7 +126,8 @@ class TopArch:
                 "ofmap_sram_bytes": self.o_bits}.get(name)
         if bits is None:
             return getattr(self, name)
-        return (getattr(self, name) * 8 // bits) // 2 * 2
+        unit = 2 * (self.psum_ratio if name == "ofmap_sram_bytes" else 1)  # two halves of whole psum words
+        return (getattr(self, name) * 8 // bits) // unit * unit
 
     def half(self, buf: str) -> int:
         """Words of one half of buffer ``x``, ``w``, ``p`` or ``o``."""
@@ -172,93 +144,6 @@ class TopArch:
                 "half_words": {b: self.half(b) for b in ("x", "w", "p", "o")}}
 
 
-@dataclass(frozen=True)
-class Instr:
-    """One instruction; only the fields of its ``op`` (:data:`FIELDS`) are encoded."""
-
-    op: str
-    acquire: int = 0
-    release: int = 0
-    args: tuple[tuple[str, int], ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.op not in OPS:
-            raise ValueError(f"instruction op: expected one of {', '.join(OPS)}, got {self.op!r}")
-        known = {name: (bits, signed) for name, bits, signed in FIELDS[self.op]}
-        for name, value in self.args:
-            if name not in known:
-                raise ValueError(f"{self.op}: unknown field {name!r} (fields: {', '.join(known) or 'none'})")
-            bits, signed = known[name]
-            lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
-            if not lo <= value <= hi:
-                raise ValueError(f"{self.op}.{name}: {value} does not fit {bits} {'signed ' if signed else ''}bits")
-        for name in ("acquire", "release"):
-            if not 0 <= getattr(self, name) < 1 << SEMAPHORES:
-                raise ValueError(f"{self.op}.{name}: expected a {SEMAPHORES}-bit semaphore mask")
-
-    def get(self, name: str) -> int:
-        """Value of field ``name`` (0 when not given)."""
-        return dict(self.args).get(name, 0)
-
-
-def make(op: str, acquire: int = 0, release: int = 0, **args: int) -> Instr:
-    """An :class:`Instr` from keyword fields."""
-    return Instr(op, acquire, release, tuple(sorted(args.items())))
-
-
-def encode(instr: Instr) -> int:
-    """The instruction's ``INSTR_BITS``-bit encoding as an integer."""
-    word = OPS[instr.op] | instr.acquire << OP_BITS | instr.release << (OP_BITS + SEMAPHORES)
-    offset = HEADER_BITS
-    for name, bits, _ in FIELDS[instr.op]:
-        word |= (instr.get(name) & ((1 << bits) - 1)) << offset
-        offset += bits
-    return word
-
-
-def decode(word: int) -> Instr:
-    """Inverse of :func:`encode` (ValueError on an unknown opcode)."""
-    code = word & ((1 << OP_BITS) - 1)
-    ops = {v: k for k, v in OPS.items()}
-    if code not in ops:
-        raise ValueError(f"instruction word: unknown opcode {code}")
-    op = ops[code]
-    acquire = (word >> OP_BITS) & ((1 << SEMAPHORES) - 1)
-    release = (word >> (OP_BITS + SEMAPHORES)) & ((1 << SEMAPHORES) - 1)
-    offset, args = HEADER_BITS, []
-    for name, bits, signed in FIELDS[op]:
-        value = (word >> offset) & ((1 << bits) - 1)
-        if signed and value >> (bits - 1):
-            value -= 1 << bits
-        args.append((name, value))
-        offset += bits
-    return Instr(op, acquire, release, tuple(sorted((n, v) for n, v in args if v)))
-
-
-def field_offset(op: str, name: str) -> tuple[int, int, bool]:
-    """``(bit offset, bits, signed)`` of field ``name`` of ``op`` in the encoding."""
-    offset = HEADER_BITS
-    for fname, bits, signed in FIELDS[op]:
-        if fname == name:
-            return offset, bits, signed
-        offset += bits
-    raise KeyError(f"{op} has no field {name!r}")
-
-
-def program_json(program: list[Instr]) -> str:
-    """The JSON form: a list of ``{"op": ..., "acquire": ..., "release": ..., field: value}``."""
-    return json.dumps([{"op": i.op, "acquire": i.acquire, "release": i.release, **dict(i.args)} for i in program])
-
-
-def program_from_json(text: str) -> list[Instr]:
-    """Inverse of :func:`program_json` (ValueError on a bad instruction)."""
-    out = []
-    for n, item in enumerate(json.loads(text)):
-        if not isinstance(item, dict) or "op" not in item:
-            raise ValueError(f"program instruction {n}: expected an object with an 'op'")
-        rest = {k: int(v) for k, v in item.items() if k not in ("op", "acquire", "release")}
-        out.append(make(item["op"], int(item.get("acquire", 0)), int(item.get("release", 0)), **rest))
-    return out
 
 
 # -- layer programs ------------------------------------------------------------------------
@@ -278,6 +163,8 @@ class GemmLayer:
         Weight and activation code widths, bits (signed codes).
     x_zp, out_zp, act_min, act_max : int
         Input zero point, output zero point and clamps (codes).
+    taps : int
+        Kernel positions ``kh * kw``: K is ``taps`` x input channels, im2col order (tap, channel).
     """
 
     name: str
@@ -290,6 +177,20 @@ class GemmLayer:
     out_zp: int
     act_min: int
     act_max: int
+    taps: int = 1
+
+    def __post_init__(self) -> None:
+        if self.taps < 1 or self.k % self.taps:
+            raise ValueError(f"layer '{self.name}': K = {self.k} is not a multiple of the {self.taps} kernel taps")
+
+    @property
+    def channels(self) -> int:
+        """Input channels (``k // taps``)."""
+        return self.k // self.taps
+
+    def chunk_k(self, c0: int, c1: int) -> list[int]:
+        """The im2col K indices of input channels ``[c0, c1)``, tap by tap."""
+        return [t * self.channels + c for t in range(self.taps) for c in range(c0, c1)]
 
 
 @dataclass(frozen=True)
@@ -298,15 +199,17 @@ class Layout:
 
     Attributes
     ----------
-    runs, blocks : tuple[tuple[int, int], ...]
-        Output-pixel runs ``[p0, p1)`` and output-channel blocks ``[c0, c1)`` of the tiling.
+    runs, blocks, chunks : tuple[tuple[int, int], ...]
+        Output-pixel runs ``[p0, p1)``, output-channel blocks ``[c0, c1)`` and input-channel
+        K chunks ``[c0, c1)`` of the tiling.
     x_digits, w_digits : int
         Digit words per input / weight element (2 for int8 operands on int4 PEs, else 1).
     o_half : int
         1 when two drain beats of 4-bit codes share an output word (4-bit layers on 8-bit arrays).
     x_base, w_base, p_base, o_base : tuple[int, ...]
-        DRAM word address of each run's input, each block's weights and parameters, and each
-        tile's output (index ``run * len(blocks) + block``).
+        DRAM word address of each run's input (index ``run * len(chunks) + chunk``), each block's
+        weights (``block * len(chunks) + chunk``) and parameters, and each tile's output (index
+        ``run * len(blocks) + block``).
     words : int
         DRAM words of the whole image.
     groups : int
@@ -316,6 +219,7 @@ class Layout:
 
     runs: tuple[tuple[int, int], ...]
     blocks: tuple[tuple[int, int], ...]
+    chunks: tuple[tuple[int, int], ...]
     x_digits: int
     w_digits: int
     o_half: int
@@ -351,7 +255,8 @@ def _blocks(total: int, size: int) -> tuple[tuple[int, int], ...]:
 
 
 def tile_loads(loads: list[Instr]) -> list[Instr]:
-    """One tile's LOADs as one DRAM transfer, as the simulator moves a tile's load (``hwsim.engine``).
+    """One COMPUTE's LOADs (a tile's, or a K chunk's: input, weights, parameters) as one DRAM transfer,
+    as the simulator moves a tile's load (``hwsim.engine``; a K chunk is one tile there).
 
     Every LOAD but the last gets ``chain`` (the DMA keeps the port for the next LOAD: no waiting
     STORE goes between them); the first acquires the semaphores of all of them (the tile waits for
@@ -372,39 +277,49 @@ def tile_loads(loads: list[Instr]) -> list[Instr]:
     return out
 
 
-def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str) -> TopProgram:
-    """The program of ``layer`` tiled in runs of ``tm`` pixels by blocks of ``tn`` channels.
+def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str, tc: int | None = None
+                  ) -> TopProgram:
+    """The program of ``layer`` tiled in runs of ``tm`` pixels by blocks of ``tn`` channels by K chunks
+    of ``tc`` input channels (default: all of them).
 
     ``order`` is the compiler's loop order: ``wo`` (channel blocks outer) or ``io`` (runs
-    outer); an operand is loaded again only when the previous tile used another one.
-    ValueError (one line, naming the layer) when a tile does not fit its SRAM half.
+    outer), K chunks innermost; an operand is loaded again only when the previous COMPUTE used
+    another one. ValueError (one line, naming the layer) when a tile does not fit its SRAM half
+    or the split needs partial sums the top cannot spill.
     """
     a = arch.array
     where = f"layer '{layer.name}'"
     if order not in ("wo", "io"):
         raise ValueError(f"{where}: loop order: expected 'wo' or 'io', got {order!r}")
-    if tm < 1 or tn < 1:
-        raise ValueError(f"{where}: tile sizes must be >= 1, got tm={tm}, tn={tn}")
+    tc = layer.channels if tc is None else tc
+    if tm < 1 or tn < 1 or tc < 1:
+        raise ValueError(f"{where}: tile sizes must be >= 1, got tm={tm}, tn={tn}, tc={tc}")
     a.beat_parts(layer.w_bits, layer.a_bits)  # ValueError if the mode is unsupported
-    if layer.k > a.max_depth:
-        raise ValueError(f"{where}: K = {layer.k} exceeds the accumulator depth {a.max_depth}; "
-                         "the RTL top has no K split yet")
+    runs, blocks, chunks = _blocks(layer.m, tm), _blocks(layer.n, tn), _blocks(layer.channels, tc)
     xd = 2 if layer.a_bits > a.pe_bits else 1
     wd = 2 if layer.w_bits > a.pe_bits else 1
     groups = a.cols // a.requant_lanes
-    runs, blocks = _blocks(layer.m, tm), _blocks(layer.n, tn)
     mbs = [_cdiv(p1 - p0, a.rows) for p0, p1 in runs]
     nbs = [_cdiv(c1 - c0, a.cols) for c0, c1 in blocks]
-    # SRAM words per run / block / tile, and the fit checks.
-    x_words = [mb * layer.k * xd for mb in mbs]
-    w_words = [nb * layer.k * wd for nb in nbs]
+    tks = [layer.taps * (c1 - c0) for c0, c1 in chunks]
+    spill = len(chunks) > 1 and max(mbs) * max(nbs) > 1  # some tile spills partial sums
+    depth = max(tks) if spill else layer.k  # the longest reduction an accumulator holds
+    if depth > a.max_depth:
+        raise ValueError(f"{where}: {f'a K chunk of {depth} (K = {layer.k})' if spill else f'K = {layer.k}'} "
+                         f"exceeds the accumulator depth {a.max_depth}; the RTL top has no split at that depth")
+    # SRAM words per run / block (and chunk) / tile, and the fit checks.
+    x_words = [mb * tk * xd for mb in mbs for tk in tks]
+    w_words = [nb * tk * wd for nb in nbs for tk in tks]
     o_half = int(a.code_bits == 8 and layer.a_bits == 4 and -8 <= layer.act_min and layer.act_max <= 7)
     o_words = {(i, j): _cdiv(mbs[i] * nbs[j] * a.rows * groups, 1 + o_half)
                for i in range(len(runs)) for j in range(len(blocks))}
-    for buf, need in (("x", max(x_words)), ("w", max(w_words)), ("p", max(nbs)), ("o", max(o_words.values()))):
+    q_words = max(mbs) * max(nbs) * a.rows * groups * arch.psum_ratio if spill else 0  # int32 partial sums
+    for buf, need in (("x", max(x_words)), ("w", max(w_words)), ("p", max(nbs)),
+                      ("o", max(max(o_words.values()), q_words))):
         if need > arch.half(buf):
             label = {"x": "input", "w": "weight", "p": "parameter", "o": "output"}[buf]
-            raise ValueError(f"{where}: a tile needs {need} {label} SRAM words (whole array tiles, host im2col); "
+            raise ValueError(f"{where}: a tile needs {need} {label} SRAM words (whole array tiles, host im2col"
+                             f"{', int32 partial sums' if buf == 'o' and spill else ''}); "
                              f"half the {label} buffer holds {arch.half(buf)}")
     # DRAM layout (bus words).
     address = 0
@@ -423,55 +338,60 @@ def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str)
     tiles = [(i, j) for j in range(len(blocks)) for i in range(len(runs))] if order == "wo" else \
         [(i, j) for i in range(len(runs)) for j in range(len(blocks))]
     o_base = region([o_words[(i, j)] for i in range(len(runs)) for j in range(len(blocks))], "o")
-    layout = Layout(runs, blocks, xd, wd, o_half, x_base, w_base, p_base, o_base, address)
+    layout = Layout(runs, blocks, chunks, xd, wd, o_half, x_base, w_base, p_base, o_base, address)
 
     s = {name: 1 << bit for name, bit in SEM.items()}
     free = s["x_free"] | s["w_free"] | s["o_free"]
     prog = [make("SYNC", release=free), make("SYNC", release=free)]
+    nch = len(chunks)
+    steps = [(i, j, c) for i, j in tiles for c in range(nch)]  # COMPUTEs in order: K chunks innermost
+    x_keys = [(i, c) for i, _, c in steps]
+    w_keys = [(j, c) for _, j, c in steps]
+    releases_x, releases_w = _last_uses(x_keys), _last_uses(w_keys)
     hx = hw = ho = 1
-    prev_i = prev_j = None
-    # The last tile using each input / weight load releases its half.
-    last_x = {}
-    last_w = {}
-    for n, (i, j) in enumerate(tiles):
-        if i != prev_i:
-            last_x_owner = n
-        if j != prev_j:
-            last_w_owner = n
-        last_x[last_x_owner] = n
-        last_w[last_w_owner] = n
-        prev_i, prev_j = i, j
-    releases_x = set(last_x.values())
-    releases_w = set(last_w.values())
-    prev_i = prev_j = None
-    for n, (i, j) in enumerate(tiles):
-        acquire = s["o_free"]
-        loads = []
-        if i != prev_i:
+    for n, (i, j, c) in enumerate(steps):
+        acquire = s["o_free"] if c == 0 else 0
+        loads = []  # one chain: the DRAM transfer of this COMPUTE's operands (tile_loads)
+        if n == 0 or x_keys[n] != x_keys[n - 1]:
             hx ^= 1
             loads.append(make("LOAD", acquire=s["x_free"], release=s["x_full"], buf=0, sram=hx * arch.half("x"),
-                              dram=x_base[i], words=x_words[i] * arch.ratio("x")))
+                              dram=x_base[i * nch + c], words=x_words[i * nch + c] * arch.ratio("x")))
             acquire |= s["x_full"]
-        if j != prev_j:
+        sums = mbs[i] * nbs[j] > 1  # several array tiles: partial sums spill to the output half
+        if n == 0 or w_keys[n] != w_keys[n - 1]:
             hw ^= 1
-            loads.append(make("LOAD", acquire=s["w_free"], buf=1, sram=hw * arch.half("w"), dram=w_base[j],
-                              words=w_words[j] * arch.ratio("w")))
-            loads.append(make("LOAD", release=s["w_full"], buf=2, sram=hw * arch.half("p"), dram=p_base[j],
-                              words=nbs[j] * arch.ratio("p")))
+            # the block's requantization parameters come with the chunk whose array tiles sample them on their
+            # first beats: the first (the only one, or the PE accumulators carry the sums) or the last (spill)
+            params = c == (nch - 1 if sums else 0)
+            loads.append(make("LOAD", acquire=s["w_free"], release=0 if params else s["w_full"], buf=1,
+                              sram=hw * arch.half("w"), dram=w_base[j * nch + c],
+                              words=w_words[j * nch + c] * arch.ratio("w")))
+            if params:
+                loads.append(make("LOAD", release=s["w_full"], buf=2, sram=hw * arch.half("p"), dram=p_base[j],
+                                  words=nbs[j] * arch.ratio("p")))
             acquire |= s["w_full"]
         prog.extend(tile_loads(loads))
-        ho ^= 1
+        last = c == nch - 1
+        if c == 0:
+            ho ^= 1
         release = (s["x_free"] if n in releases_x else 0) | (s["w_free"] if n in releases_w else 0)
         prog.append(make("COMPUTE", acquire=acquire, release=release, x_base=hx * arch.half("x"),
                          w_base=hw * arch.half("w"), p_base=hw * arch.half("p"), o_base=ho * arch.half("o"),
-                         mb=mbs[i], nb=nbs[j], k=layer.k, x_digits=xd - 1, w_digits=wd - 1, x_signed=1,
+                         mb=mbs[i], nb=nbs[j], k=tks[c], x_digits=xd - 1, w_digits=wd - 1, x_signed=1,
                          x_zp=layer.x_zp, out_zp=layer.out_zp, act_min=layer.act_min, act_max=layer.act_max,
-                         o_half=o_half, drain_release=s["o_full"]))
-        prog.append(make("STORE", acquire=s["o_full"], release=s["o_free"], sram=ho * arch.half("o"),
-                         dram=o_base[i * len(blocks) + j], words=o_words[(i, j)] * arch.ratio("o")))
-        prev_i, prev_j = i, j
+                         o_half=o_half, drain_release=s["o_full"] if last else 0,
+                         acc_keep=int(not last and not sums), psum_raw=int(not last and sums),
+                         psum_add=int(c > 0 and sums)))
+        if last:
+            prog.append(make("STORE", acquire=s["o_full"], release=s["o_free"], sram=ho * arch.half("o"),
+                             dram=o_base[i * len(blocks) + j], words=o_words[(i, j)] * arch.ratio("o")))
     prog.append(make("END"))
     if len(prog) > arch.program_words:
         raise ValueError(f"{where}: the program has {len(prog)} instructions; the instruction memory holds "
                          f"{arch.program_words}")
     return TopProgram(layer, layout, tuple(prog), tuple(tiles))
+
+
+def _last_uses(keys: list) -> set[int]:
+    """Indices of the last COMPUTE of each run of equal consecutive operand ``keys`` (it frees the half)."""
+    return {n for n in range(len(keys)) if n == len(keys) - 1 or keys[n + 1] != keys[n]}

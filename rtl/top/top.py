@@ -11,14 +11,16 @@ Block diagram (text)::
 
 Buffers (``amaranth.lib.memory.Memory``, synchronous read ports, write ports with the
 bus word as write granularity): input ``rows * pe_bits`` bits wide, weight ``cols *
-pe_bits``, parameter ``cols * 72``, output ``requant_lanes * code_bits``; depths from
+pe_bits``, parameter ``cols * 72``, output ``requant_lanes * 32`` (a partial-sum word: one drain
+beat of int32 sums; an output word of ``requant_lanes * code_bits`` is one of its
+``32 // code_bits`` slots, written with the drain's half-word enables); depths from
 the configuration's byte capacities (:class:`rtl.top.program.TopArch`), each split into
 two halves by the programs (double buffering).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module
+from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -85,11 +87,23 @@ class Accelerator(wiring.Component):
             rd = mem.read_port(transparent_for=(wr,))  # a COMPUTE may read a word in the cycle it lands
             m.d.comb += [rd.addr.eq(getattr(comp, f"{buf}_addr")), rd.en.eq(comp.rd_en),
                          getattr(comp, f"{buf}_data").eq(rd.data)]
-        out = memory("output", "o", 2 * arch.half("o"))
+        # The output SRAM: partial-sum words of psum_ratio output words (slots); codes by slot, sums whole.
+        ratio, shift = arch.psum_ratio, arch.psum_ratio.bit_length() - 1
+        out = Memory(shape=arch.q_bits, depth=2 * arch.half("o") // ratio, init=[])
+        m.submodules.output_sram = out
         owr = out.write_port(granularity=arch.o_bits // 2)
+        qwr = out.write_port()
         ord_ = out.read_port(transparent_for=(owr,))  # a STORE may read a word in the cycle it is drained
-        m.d.comb += [owr.en.eq(comp.o_we), owr.addr.eq(comp.o_addr), owr.data.eq(comp.o_data),
-                     ord_.addr.eq(dma.o_addr), ord_.en.eq(dma.o_en), dma.o_data.eq(ord_.data)]
+        qrd = out.read_port()
+        slot = Signal(range(ratio))
+        with m.If(dma.o_en):
+            m.d.sync += slot.eq(dma.o_addr[:shift])
+        m.d.comb += [owr.en.eq(comp.o_we << Cat(Const(0, 1), comp.o_addr[:shift])), owr.addr.eq(comp.o_addr >> shift),
+                     owr.data.eq(comp.o_data.replicate(ratio)),
+                     qwr.en.eq(comp.q_we), qwr.addr.eq(comp.q_addr), qwr.data.eq(comp.q_data),
+                     qrd.addr.eq(comp.q_raddr), qrd.en.eq(comp.q_ren), comp.q_rdata.eq(qrd.data),
+                     ord_.addr.eq(dma.o_addr >> shift), ord_.en.eq(dma.o_en),
+                     dma.o_data.eq(ord_.data.word_select(slot, arch.o_bits))]
 
         wiring.connect(m, ctrl.load_cmd, dma.load_cmd)
         wiring.connect(m, ctrl.store_cmd, dma.store_cmd)

@@ -35,12 +35,12 @@ tests/train/test_fakeexec.py). Depthwise convolutions use the shift-and-add form
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from sw.golden.activation import ACTIVATIONS
 from sw.golden.elementwise import LEFT_SHIFT
 from sw.golden.requant import activation_range
 from sw.graph.ir import Activation, Layer, Op
@@ -202,7 +202,7 @@ class FakeQuantGraph:
             y = 0.5 * (1.0 + jnp.tanh(0.5 * real))
         elif layer.activation is Activation.SILU:
             y = real * 0.5 * (1.0 + jnp.tanh(0.5 * real))
-        elif layer.activation.value in ACTIVATIONS:
+        elif layer.activation.value in _JNP_ACTIVATIONS:
             y = _JNP_ACTIVATIONS[layer.activation.value](real)
         else:
             raise ValueError(f"layer '{layer.name}': activation {layer.activation.value} has no fake-quant form")
@@ -314,9 +314,17 @@ def _same(a: QuantParams, b: QuantParams) -> bool:
     return a.bits == b.bits and float(a.scale) == float(b.scale) and int(a.zero_point) == int(b.zero_point)
 
 
+def _erf(x):
+    from jax.scipy.special import erf  # a submodule ``import jax`` does not load
+
+    return erf(x)
+
+
 _JNP_ACTIVATIONS = {
     "relu": lambda x: jnp.maximum(x, 0.0),
     "relu6": lambda x: jnp.clip(x, 0.0, 6.0),
     "hardswish": lambda x: exact_div(x * jnp.clip(x + 3.0, 0.0, 6.0), 6.0),
+    "hardsigmoid": lambda x: exact_div(jnp.clip(x + 3.0, 0.0, 6.0), 6.0),
+    "gelu": lambda x: 0.5 * x * (1.0 + _erf(x * math.sqrt(0.5))),
     "tanh": jnp.tanh,
 }

@@ -41,8 +41,8 @@ def _conv(seed: int, bits: int, cin: int, cout: int, hw: int, k: int, stride: in
                          x_zp=-1, w_bits=bits, a_bits=bits, stride=(stride, stride), padding=((pad, pad), (pad, pad)))
 
 
-def _run(arch: TopArch, ops, tm: int, tn: int, order: str):
-    program = layer_program(arch, ops.layer, tm, tn, order)
+def _run(arch: TopArch, ops, tm: int, tn: int, order: str, tc: int | None = None):
+    program = layer_program(arch, ops.layer, tm, tn, order, tc)
     return run_layer(AmaranthModel(TopBench(arch, bench_words(arch, program), LATENCY)), arch, program, ops, LATENCY)
 
 
@@ -94,6 +94,16 @@ def test_layer_program_refuses_what_the_top_cannot_run():
     wide = GemmLayer("wide", m=64, n=4, k=200, w_bits=8, a_bits=8, x_zp=0, out_zp=0, act_min=-8, act_max=7)
     with pytest.raises(ValueError, match=r"layer 'wide': a tile needs 6400 input SRAM words .* holds 256"):
         layer_program(DIGITS, wide, 64, 4, "wo")
+    split = GemmLayer("split", m=64, n=8, k=27, w_bits=4, a_bits=4, x_zp=0, out_zp=0, act_min=-8, act_max=7,
+                      taps=9)
+    # 8 x 2 array tiles x 4 drain beats x 4 output words (8-bit codes) per beat of 32-bit sums; a half: 64 words
+    with pytest.raises(ValueError, match=r"layer 'split': a tile needs 256 output SRAM words .*int32 partial sums"):
+        layer_program(DIGITS, split, 32, 8, "wo", 2)
+    with pytest.raises(ValueError, match=r"layer 'split': a K chunk of 18 \(K = 27\) exceeds the accumulator depth 16"):
+        layer_program(TopArch(ArrayArch(rows=4, cols=4, pe_bits=4, mac_modes=(4,), max_depth=16, requant_lanes=4),
+                              1024, 1024, 512, bus_bytes=2), split, 8, 4, "wo", 2)
+    with pytest.raises(ValueError, match=r"layer 'odd': K = 10 is not a multiple of the 9 kernel taps"):
+        GemmLayer("odd", m=1, n=1, k=10, w_bits=4, a_bits=4, x_zp=0, out_zp=0, act_min=-8, act_max=7, taps=9)
     with pytest.raises(ValueError, match=r"dram_bytes_per_cycle: the RTL top needs a power of two"):
         TopArch(DIGITS.array, 1024, 1024, 512, bus_bytes=3)
     with pytest.raises(ValueError, match=r"memory.dram_latency_cycles: the RTL DRAM model needs an integer >= 1"):
@@ -112,6 +122,28 @@ def test_conv_layers_bit_exact_amaranth(arch, bits, k, stride, tile, order):
     assert run.outputs.shape == ops.golden.shape
     assert run.first_mismatch() is None
     assert run.cycles > 0
+
+
+@pytest.mark.parametrize("arch, bits, order", [(DIGITS, 8, "io"), (INT8, 8, "wo")], ids=["int8digits", "int8pe"])
+def test_k_chunks_of_a_3x3_conv_bit_exact_amaranth(arch, bits, order):
+    """A 3x3 conv whose reduction (9 taps x 5 channels) runs in three K chunks of 2, 2 and 1 input channels
+    (chunk K indices gathered tap by tap from the im2col), one array tile per tile: sums stay in the PEs."""
+    ops = _conv(seed=11, bits=bits, cin=5, cout=6, hw=3, k=3, stride=1)
+    run = _run(arch, ops, 4, 4, order, tc=2)
+    assert run.first_mismatch() is None
+    assert run.beats == 3 * 2 * ops.layer.k * (4 if arch is DIGITS else 1)  # 3 runs x 2 blocks, every element once
+
+
+@pytest.mark.parametrize("arch, bits, order", [(DIGITS, 8, "wo"), (DIGITS, 4, "io"), (INT8, 8, "io")],
+                         ids=["int8digits", "int4-half-words", "int8pe-2lanes"])
+def test_partial_sums_spill_bit_exact_amaranth(arch, bits, order):
+    """K chunks over tiles of 2 x 2 array tiles (a partial column block; the last run's tile of 1 x 2): every
+    chunk but the last drains int32 sums into the output half, every chunk but the first adds them back."""
+    ops = _conv(seed=13, bits=bits, cin=5, cout=6, hw=3, k=3, stride=1)
+    run = _run(arch, ops, 8, 8, order, tc=3)  # two chunks: the last one's parameters are not the first one's
+    assert run.first_mismatch() is None
+    # runs of 8 and 1 pixels x one block of 6 channels: 2 x 2 + 1 x 2 array tiles, every element once per tile
+    assert run.beats == 6 * ops.layer.k * (4 if (arch, bits) == (DIGITS, 8) else 1)
 
 
 def test_fc_layer_bit_exact_amaranth():

@@ -36,9 +36,9 @@ def _cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def _run(seed: int, hw: int, cin: int, cout: int, groups: int, k: int, stride: int, **memory: int):
-    """A random int4 layer of ``groups`` groups through the compiler's schedule and the top (``memory``:
-    SRAM capacities replacing the config's)."""
+def _run(seed: int, hw: int, cin: int, cout: int, groups: int, k: int, stride: int, chunks: int = 1, **memory: int):
+    """A random int4 layer of ``groups`` groups through the compiler's schedule (``chunks`` K chunks per
+    group) and the top (``memory``: SRAM capacities replacing the config's)."""
     cfg = load_config(str(CONFIG))
     cfg = replace(cfg, memory=replace(cfg.memory, **memory))
     top = top_arch(cfg)
@@ -56,8 +56,9 @@ def _run(seed: int, hw: int, cin: int, cout: int, groups: int, k: int, stride: i
                   w_bits=4, a_bits=4, bias=True)
     sched = compile_layer(layer, cfg)
     t = sched.tiling
-    assert t["groups"] == groups and t["k_chunks"] == 1
-    program = grouped_program(top, ops.layer, groups, t["tile_out_pixels"], t["tile_out_channels"], t["loop_order"])
+    assert t["groups"] == groups and t["k_chunks"] == chunks
+    program = grouped_program(top, ops.layer, groups, t["tile_out_pixels"], t["tile_out_channels"], t["loop_order"],
+                              t["tile_in_channels"])
     lat = cfg.memory.dram_latency_cycles
     run = run_layer(AmaranthModel(TopBench(top, bench_words(top, program), lat)), top, program, ops, lat)
     bw = cfg.memory.dram_bytes_per_cycle
@@ -194,3 +195,18 @@ def test_real_depthwise_layer_amaranth():
     assert report.first_mismatch is None and report.outputs == 4 * 28
     bus = load_config(str(CONFIG)).memory.dram_bytes_per_cycle
     assert report.rtl_split["dram_writes"] * bus == 28 * ROWS * COLS * 4 // 8 == report.sim_split["dram_stores"] * bus
+
+
+@pytest.mark.parametrize("hw, cin, chunks, memory, flag", [
+    (3, 160, 3, {"ofmap_sram_bytes": 64}, "acc_keep"),  # no room for partial sums: sums stay in the PEs
+    (4, 192, 6, {}, "psum_raw"),  # tiles of 2 array tiles: int32 partial sums spill to the output half
+])
+def test_grouped_layer_with_k_chunks_bit_exact(hw, cin, chunks, memory, flag):
+    """2 groups of 1x1 convs whose reductions the compiler splits into K chunks: bit-exact, the halves of
+    chunked groups alternate, |RTL - event| within the hand-off bound."""
+    top, ops, sched, program, run, event, ho = _run(seed=7, hw=hw, cin=cin, cout=12, groups=2, k=1, stride=1,
+                                                    chunks=chunks, **memory)
+    assert run.mismatches == 0
+    assert sum(i.op == "COMPUTE" and i.get(flag) for i in program.instructions) > 0
+    assert loads_unsplit(run.read_runs, tile_load_words(program))  # a chunk's loads: one transfer
+    assert abs(run.cycles - event) <= control_bound(program)

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from hwsim.app.cosim_layer import top_arch
 from hwsim.compiler import compile_layer, tree_totals
@@ -99,6 +101,54 @@ def test_small_sram_layer_matches_the_simulator():
     # a tile's loads are one transfer on the port, as the simulator moves them: no store between them
     assert loads_unsplit(run.read_runs, tile_load_words(program))
     # the event engine and the fast path agree; the RTL is within the controller's start / end and per-tile bound
+    bw = cfg.memory.dram_bytes_per_cycle
+    event, _ = trace_layer(list(sched.tiles()), bw, lat)
+    assert simulate_tree(sched.root, bw, lat) == event
+    assert abs(run.cycles - event) <= control_bound(program)
+
+
+@pytest.mark.parametrize("ofmap_bytes, h, w, cin, cout, spill", [
+    # a 64-byte output SRAM leaves no room for int32 partial sums (a 4x4 tile's are 64 bytes, a half 32), so
+    # the compiler splits K only over tiles of one array tile: the sums stay in the PE accumulators
+    (64, 3, 3, 80, 6, False),
+    # the example's 256-byte output SRAM: K chunks (six) over tiles of two row blocks spill int32 partial sums
+    (256, 4, 4, 96, 6, True),
+], ids=["accumulate", "spill"])
+def test_k_split_matches_the_simulator(ofmap_bytes, h, w, cin, cout, spill):
+    """A reduction split over SRAM refills (the compiler's K chunks, every chunk reloading its input and
+    weights): bit-exact, the simulator's DMA words, every element's beat once, cycles within the bound."""
+    base = load_config(str(CONFIG))
+    cfg = replace(base, memory=replace(base.memory, ofmap_sram_bytes=ofmap_bytes))
+    top = top_arch(cfg)
+    rng = np.random.default_rng(4)
+    x = rng.integers(-8, 8, (1, h, w, cin))
+    weights = rng.integers(-7, 8, (cout, 1, 1, cin))
+    stage = OutputStage(rng.integers(1 << 30, (1 << 31) - 1, cout), rng.integers(-9, -5, cout), 1, -8, 7)
+    ops = conv_operands("c", x, weights, rng.integers(-100, 100, cout), stage, x_zp=-1, w_bits=4, a_bits=4)
+    layer = Layer(name="c", op=Op.CONV, inputs=("x",), in_shapes=((h, w, cin),), out_shape=(h, w, cout),
+                  w_bits=4, a_bits=4, bias=True)
+    sched = compile_layer(layer, cfg)
+    t = sched.tiling
+    tm, tn, tc, order = t["tile_out_pixels"], t["tile_out_channels"], t["tile_in_channels"], t["loop_order"]
+    assert t["k_chunks"] >= 2 and (tm > 4 or tn > 4) == spill
+    program = layer_program(top, ops.layer, tm, tn, order, tc)
+    assert any(i.get("psum_raw") for i in program.instructions) == spill
+    lat = cfg.memory.dram_latency_cycles
+    run = run_layer(AmaranthModel(TopBench(top, bench_words(top, program), lat)), top, program, ops, lat)
+    assert run.first_mismatch() is None
+    assert loads_unsplit(run.read_runs, tile_load_words(program))
+    # every chunk reloads its operands, so each tile loads its run's whole input (whole row blocks of 4 pixels
+    # x cin int4 codes) and its block's whole weights (whole column blocks of 4 channels x cin codes) plus,
+    # with the first chunk, 9 parameter bytes per column; each tile stores its whole array tiles of codes
+    runs = [_cdiv(min(p + tm, h * w) - p, 4) for p in range(0, h * w, tm)]  # row blocks per run
+    blocks = [_cdiv(min(c + tn, cout) - c, 4) for c in range(0, cout, tn)]  # column blocks per block
+    tot = tree_totals(sched.root)
+    assert tot["load_ifmap_bytes"] == sum(runs) * len(blocks) * 4 * cin // 2
+    assert tot["load_weight_bytes"] == sum(blocks) * len(runs) * 4 * (cin // 2 + PARAM_BYTES)
+    assert tot["store_bytes"] == sum(runs) * sum(blocks) * 4 * 4 // 2
+    assert run.reads * top.bus_bytes == tot["load_ifmap_bytes"] + tot["load_weight_bytes"]
+    assert run.writes * top.bus_bytes == tot["store_bytes"]
+    assert run.beats == sum(runs) * sum(blocks) * cin  # one beat per element and array tile, chunks included
     bw = cfg.memory.dram_bytes_per_cycle
     event, _ = trace_layer(list(sched.tiles()), bw, lat)
     assert simulate_tree(sched.root, bw, lat) == event

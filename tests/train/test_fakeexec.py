@@ -67,3 +67,28 @@ def test_gradients_flow_to_every_weight():
 
     grads = jax.jit(jax.grad(loss))(weights)
     assert all(float(np.abs(np.asarray(g["w"])).sum()) > 0 for g in grads.values())
+
+
+@pytest.mark.parametrize("key", ["hardsigmoid_gap_gemm", "decomposed_activations", "depthwise_relu6",
+                                 "silu_resize_concat"])
+def test_every_table_activation_has_a_fake_quant_form(key, tmp_path):
+    """Small ONNX models with HardSigmoid, HardSwish, erf GELU, SiLU, ReLU6 (PicoDet's and YOLOX's
+    activations): the float64 fake-quant forward gives the golden model's codes at 4 bits."""
+    import onnx
+
+    from tests.importers.onnx_models import MODELS as ONNX_MODELS
+
+    proto, _ = ONNX_MODELS[key]()
+    onnx.save(proto, tmp_path / "m.onnx")
+    model = load_imported_model(tmp_path / "m.onnx").with_bits(parse_bits("4"))
+    name = model.input_names[0]
+    x = np.random.default_rng(0).normal(size=model.native_shapes[name])
+    with jax.enable_x64(True):
+        params = calibrate(model, [{name: x}])
+        fq = FakeQuantGraph.from_calibration(model, params)
+        weights = fq.initial_weights(np.float64)
+        golden: dict[str, np.ndarray] = {}
+        run_integer(model, fq.to_plan(weights), {name: params[name].quantize(x)},
+                    observe=lambda k, v: golden.__setitem__(k, v.astype(np.float64)))
+        fake = jax.jit(fq.forward)(weights, fq.input_codes({name: x}, np.float64))
+        assert _agreement(model, golden, fake) == (1.0, 0.0)
