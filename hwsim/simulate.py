@@ -12,6 +12,7 @@ from hwsim.engine import LayerEngine
 from hwsim.fastpath import simulate_tree_drain
 from hwsim.stats import LayerResult, SimResult
 from hwsim.compiler.compiler import compile_layer
+from hwsim.compiler.dma import program_cycles
 from hwsim.compiler.schedule import LayerSchedule
 from sw.graph.ir import Graph, Layer
 
@@ -120,6 +121,7 @@ def simulate_graph(graph: Graph, cfg: HwConfig, *, mode: str = "fast", bits: str
             last = next(iter(reversed(eng.tiles)), None)
             drain = cycles - eng.last_compute_end if last else 0
             last_store = costs.dram_cycles(last.store_bytes, bw) if last else 0
+        cycles += program_cycles(cfg, layer.op, sched.unit)
         hidden = 0
         if cfg.memory.prefetch_next_layer and prev is not None:
             hidden = prefetch_hidden(layer, sched, cfg, cycles, prev)

@@ -68,6 +68,15 @@ REQUANT_PIPELINE_CYCLES = sum(cycles for _, cycles in REQUANT_STAGES)
 #: its accumulator (and forwarded to its neighbours) from cycle t + 1.
 MAC_CYCLES = 1
 
+#: Cycles of the accelerator top's controller around one layer program [rtl] (``rtl/top``):
+#: 6 from ``start`` to the first DRAM request (the program memory's synchronous read, the
+#: program's two SYNCs, the first LOAD's queue write and read, the DMA's command accept) and
+#: 1 from the last transfer to ``done`` (END waits for idle units; ``done`` is registered).
+#: Measured on every 1x1 / FC / K-split layer (tests/rtl/test_top_small_sram.py).
+PROGRAM_START_CYCLES = 6
+PROGRAM_END_CYCLES = 1
+PROGRAM_CYCLES = PROGRAM_START_CYCLES + PROGRAM_END_CYCLES
+
 
 def check_array_shape(rows: int, cols: int, requant_lanes: int | None = None) -> int:
     """Validate an array shape; return the number of requantization lanes (default ``cols``).

@@ -25,10 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwsim.compiler import compile_layer
+from hwsim.compiler.dma import program_cycles
 from hwsim.config import HwConfig
 from hwsim.configfile import load_config
 from hwsim.engine import trace_layer
 from hwsim.fastpath import simulate_tree
+from rtl.timing import PROGRAM_START_CYCLES
 from rtl.top.cosim import bench_words, run_layer
 from rtl.top.grouped import grouped_program
 from rtl.top.layer import model_layer, planned_layer
@@ -187,15 +189,20 @@ def cosim_layer(model: str, layer: str, config: str | None, bits: int | None, si
     build = time.perf_counter() - t0
     result = run_layer(sim, top, program, ops, latency)
     bw = cfg.memory.dram_bytes_per_cycle
+    # the tiles' cycles plus the controller's program start and end (rtl.timing.PROGRAM_CYCLES), as simulate does
+    overhead = program_cycles(cfg, run.op, sched.unit)
+    start = PROGRAM_START_CYCLES if overhead else 0
     event, spans = trace_layer(list(sched.tiles()), bw, latency)
-    fast = simulate_tree(sched.root, bw, latency)
+    event += overhead
+    fast = simulate_tree(sched.root, bw, latency) + overhead
     total = {kind: sum(end - begin for _, unit, ev, begin, end in spans if (unit, ev) == kind)
              for kind in (("array", "compute"), ("dma_in", "load"), ("write_back", "store"))}
-    compute = [(begin, end) for _, unit, ev, begin, end in spans if unit == "array"]
+    compute = [(begin + start, end + start) for _, unit, ev, begin, end in spans if unit == "array"]
     sim_split = {"total": int(event), "array_compute": total[("array", "compute")],
                  "dram_loads": total[("dma_in", "load")], "dram_stores": total[("write_back", "store")],
                  "before_first_compute": min(b for b, _ in compute) if compute else 0,
-                 "after_last_compute": int(event) - max(e for _, e in compute) if compute else 0}
+                 "after_last_compute": int(event) - max(e for _, e in compute) if compute else 0,
+                 "program": overhead}
     g = ops.layer
     return LayerReport(model=model, layer=layer, config=cfg.name, bits=bits, backend=backend,
                        gemm={"m": g.m, "n": g.n, "k": g.k, "groups": ops.groups, "in_shape": list(run.in_shapes[0]),

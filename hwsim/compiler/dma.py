@@ -32,8 +32,10 @@ from functools import lru_cache
 from hwsim.compiler.geometry import BIAS_BYTES, ConvGeometry, nbytes
 from hwsim.config import HwConfig
 from rtl.arch import PARAM_BYTES
+from rtl.timing import PROGRAM_CYCLES
+from sw.graph.ir import Op
 
-__all__ = ["DmaRules", "dma_rules", "padded"]
+__all__ = ["DmaRules", "dma_rules", "padded", "program_cycles"]
 
 
 def padded(n: int, unit: int) -> int:
@@ -94,3 +96,15 @@ def dma_rules(cfg: HwConfig, g: ConvGeometry, passes: int) -> DmaRules:
                         w_bits=arch.stored_bits(g.w_bits), column_bytes=PARAM_BYTES, dense_weights=g.sparsity == 0)
     return DmaRules(row_block=1, col_block=1, a_bits=g.a_bits, w_bits=g.w_bits,
                     column_bytes=BIAS_BYTES if g.bias else 0, dense_weights=g.sparsity == 0)
+
+
+def program_cycles(cfg: HwConfig, op: Op, unit: str) -> int:
+    """Controller cycles around a layer's program on the RTL top [rtl], 0 where the top does not run it.
+
+    A conv, depthwise or FC layer on the array (``unit == "array"``) of an output-stationary array
+    with the RTL timing runs as one program of the top: :data:`rtl.timing.PROGRAM_CYCLES` (start to
+    the first DRAM request, last transfer to ``done``) on top of its tiles' cycles.
+    """
+    a = cfg.array
+    on_top = unit == "array" and a.dataflow == "os" and a.timing == "rtl" and op in (Op.CONV, Op.DEPTHWISE, Op.FC)
+    return PROGRAM_CYCLES if on_top else 0
