@@ -18,6 +18,7 @@ import numpy as np
 from hwsim.app.commands.cosim import verilator_cache
 from hwsim.app.cosim_layer import VERILATOR_CFLAGS, top_arch
 from hwsim.compiler import compile_layer, tree_totals
+from hwsim.compiler.dma import program_cycles
 from hwsim.configfile import load_config
 from hwsim.engine import simulate_tiles_event
 from hwsim.fastpath import simulate_tree
@@ -27,7 +28,7 @@ from rtl.top.dram import TopBench
 from rtl.top.layer import fc_operands
 from rtl.top.program import layer_program
 from sw.golden.requant import OutputStage
-from sw.graph.ir import Layer
+from sw.graph.ir import Layer, Op
 
 
 def main() -> None:
@@ -58,8 +59,9 @@ def main() -> None:
     sim = VerilatorModel(bench, verilator_cache(), uninitialized_memories=True, cflags=VERILATOR_CFLAGS, key=key)
     run = run_layer(sim, top, program, ops, latency)
     bw = cfg.memory.dram_bytes_per_cycle
-    event = simulate_tiles_event(list(sched.tiles()), bw, latency)
-    fast = simulate_tree(sched.root, bw, latency)
+    overhead = program_cycles(cfg, Op.FC, sched.unit)  # the controller's program start and end, as simulate adds
+    event = simulate_tiles_event(list(sched.tiles()), bw, latency) + overhead
+    fast = simulate_tree(sched.root, bw, latency) + overhead
     tot = tree_totals(sched.root)
     dma = (run.reads * top.bus_bytes == tot["load_ifmap_bytes"] + tot["load_weight_bytes"]
            and run.writes * top.bus_bytes == tot["store_bytes"])
