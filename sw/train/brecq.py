@@ -187,7 +187,12 @@ def _fit(fq: FakeQuantGraph, block: Block, floats: Mapping[str, np.ndarray], qua
         losses.append(float(rec))
     up = np.asarray(rectified_sigmoid(train["v"])) >= 0.5
     codes = np.clip(floor + up + zp, wp.qmin, wp.qmax).astype(np.int64)
-    return codes, {r: float(np.exp(np.float64(train["log_s"][r]))) for r in block.learned}
+    learned = {r: float(np.exp(np.float64(train["log_s"][r]))) for r in block.learned}
+    bad = [r for r, v in learned.items() if not np.isfinite(v) or v <= 0.0]
+    if bad or (losses and not np.isfinite(losses[-1])):
+        raise ValueError(f"brecq: block '{name}': the reconstruction diverged (loss {losses[-1] if losses else '-'}, "
+                         f"non-finite step size of {', '.join(bad) or 'none'})")
+    return codes, learned
 
 
 def _propagate(fq: FakeQuantGraph, block: Block, codes: np.ndarray | None,

@@ -48,10 +48,20 @@ def _stack(samples: Sequence[Mapping[str, np.ndarray]], fn: Callable[[Mapping], 
     return {k: np.concatenate([p[k] for p in per], axis=0) for k in per[0]}
 
 
+#: Channels whose variance is below this fraction of the largest channel's count as constant.
+CONSTANT_CHANNEL = 1e-12
+
+
 def channel_variance(v: np.ndarray) -> np.ndarray:
-    """Variance of each channel (last axis) over all other axes, float32; 1 where a channel is constant."""
+    """Variance of each channel (last axis) over all other axes, float32; 1 where a channel is constant.
+
+    A channel counts as constant when its variance is at most :data:`CONSTANT_CHANNEL` times the
+    largest channel's (or zero): dividing by such a variance (which float32 may round to zero)
+    would make the normalised loss infinite.
+    """
     var = np.var(np.asarray(v, dtype=np.float64).reshape(-1, v.shape[-1]), axis=0)
-    return np.where(var > 0.0, var, 1.0).astype(np.float32)
+    floor = CONSTANT_CHANNEL * float(var.max(initial=0.0))
+    return np.where((var > floor) & (var > 0.0), var, 1.0).astype(np.float32)
 
 
 def _batches(n: int, batch: int, steps: int, rng: np.random.Generator) -> list[np.ndarray]:

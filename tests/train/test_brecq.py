@@ -135,3 +135,16 @@ def test_bad_steps_are_one_line_errors(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert message in err and "\n" not in err
     assert not (tmp_path / "q.npz").exists()
+
+
+def test_channel_variance_treats_near_constant_channels_as_constant():
+    """A channel whose variance float32 cannot hold (1e-50) or that is 1e-14 of the widest normalises by 1, not 0."""
+    from sw.train.qat import channel_variance
+
+    rng = np.random.default_rng(0)
+    v = np.stack([rng.normal(0, 2.0, 1000), 3.0 + 1e-25 * rng.normal(size=1000), 1e-7 * rng.normal(size=1000),
+                  np.full(1000, 5.0), rng.normal(0, 0.5, 1000)], axis=-1)
+    var = channel_variance(v)
+    assert var.dtype == np.float32 and np.all(np.isfinite(1.0 / var))
+    assert var[1] == var[2] == var[3] == 1.0  # 1e-50 and 1e-14 of the widest channel's count as constant
+    np.testing.assert_allclose(var[[0, 4]], np.var(v[:, [0, 4]], axis=0), rtol=1e-6)
