@@ -216,17 +216,34 @@ def test_top_arch_from_the_simulator_config():
         top_arch(odd)
 
 
-def _quantized_file(tmp_path, symmetric: bool):
-    """A float ONNX conv (3x3, 3 -> 8 channels, 16x16) and its int8 PTQ quantized-model file."""
+def _onnx_conv(tmp_path, samples: int, seed: int):
+    """A float ONNX conv (3x3, 3 -> 8 channels, 16x16) saved as ``m.onnx`` and ``samples`` seeded calibration
+    inputs as ``cal.npy``; returns the model's path."""
     import onnx
 
-    from hwsim.app.cli import main
     from tests.importers.onnx_models import MODELS
 
     model, _ = MODELS["conv_bn_relu"]()
     path = tmp_path / "m.onnx"
     onnx.save(model, path)
-    np.save(tmp_path / "cal.npy", np.random.default_rng(0).normal(size=(3, 3, 16, 16)))
+    np.save(tmp_path / "cal.npy", np.random.default_rng(seed).normal(size=(samples, 3, 16, 16)))
+    return path
+
+
+def _top4_config(tmp_path, modes: str):
+    """A 4x4 top (edge16_int4's PEs, MAC ``modes``, 4 lanes, 4 / 4 / 2 KiB SRAMs, 2 bytes/cycle) as a TOML file."""
+    config = tmp_path / "top4.toml"
+    config.write_text('preset = "edge16_int4"\nname = "top4"\nrequant_lanes = 4\n\n[array]\nrows = 4\ncols = 4\n'
+                      f'mac_modes = {modes}\n\n[memory]\nifmap_sram_bytes = 4096\nweight_sram_bytes = 4096\n'
+                      'ofmap_sram_bytes = 2048\ndram_bytes_per_cycle = 2.0\n')
+    return config
+
+
+def _quantized_file(tmp_path, symmetric: bool):
+    """A float ONNX conv (3x3, 3 -> 8 channels, 16x16) and its int8 PTQ quantized-model file."""
+    from hwsim.app.cli import main
+
+    path = _onnx_conv(tmp_path, 3, 0)
     q = tmp_path / ("sym.npz" if symmetric else "asym.npz")
     extra = ["--symmetric-weights"] if symmetric else []
     assert main(["quantize", str(path), "--bits", "8", "--calibration", str(tmp_path / "cal.npy"),
@@ -242,10 +259,7 @@ def test_quantized_file_layer_bit_exact_amaranth(tmp_path, capsys):
     from sw.runtime.qmodel import load_quantized
 
     path, q = _quantized_file(tmp_path, symmetric=True)
-    config = tmp_path / "top4.toml"
-    config.write_text('preset = "edge16_int4"\nname = "top4"\nrequant_lanes = 4\n\n[array]\nrows = 4\ncols = 4\n'
-                      'mac_modes = [4, 8]\n\n[memory]\nifmap_sram_bytes = 4096\nweight_sram_bytes = 4096\n'
-                      'ofmap_sram_bytes = 2048\ndram_bytes_per_cycle = 2.0\n')
+    config = _top4_config(tmp_path, "[4, 8]")
     report = cosim_layer(str(path), "Conv_2", str(config), None, (4, 4), "amaranth", quantized=str(q))
     assert report.bits == 8 and report.first_mismatch is None and report.outputs == 4 * 4 * 8
     # The weights the top ran are the file's: symmetric per-channel codes, zero point 0.
@@ -268,18 +282,12 @@ def test_brecq_file_layer_bit_exact_amaranth(tmp_path):
     """A block-reconstruction (brecq) w4a4 file with symmetric weights: its learned rounding and scales run
     on the top bit-exactly (4x4 int4 PEs)."""
     pytest.importorskip("jax")
-    import onnx
-
     from hwsim.app.cli import main
     from hwsim.app.cosim_layer import cosim_layer
     from sw.graph import load_imported_model
     from sw.runtime.qmodel import load_quantized
-    from tests.importers.onnx_models import MODELS
 
-    model, _ = MODELS["conv_bn_relu"]()
-    path = tmp_path / "m.onnx"
-    onnx.save(model, path)
-    np.save(tmp_path / "cal.npy", np.random.default_rng(1).normal(size=(4, 3, 16, 16)))
+    path = _onnx_conv(tmp_path, 4, 1)
     q = tmp_path / "brecq.npz"
     assert main(["quantize", str(path), "--method", "brecq", "--bits", "4", "--symmetric-weights", "--steps", "4",
                  "--calibration", str(tmp_path / "cal.npy"), "--out", str(q)]) == 0
@@ -287,9 +295,6 @@ def test_brecq_file_layer_bit_exact_amaranth(tmp_path):
     assert qm.provenance["method"] == "brecq" and qm.bits["Conv_2"] == (4, 4)
     lp = qm.plan.layers["Conv_2"]
     assert np.all(np.asarray(lp.weight_zero_point) == 0) and np.abs(lp.weights).max() <= 7
-    config = tmp_path / "top4.toml"
-    config.write_text('preset = "edge16_int4"\nname = "top4"\nrequant_lanes = 4\n\n[array]\nrows = 4\ncols = 4\n'
-                      'mac_modes = [4]\n\n[memory]\nifmap_sram_bytes = 4096\nweight_sram_bytes = 4096\n'
-                      'ofmap_sram_bytes = 2048\ndram_bytes_per_cycle = 2.0\n')
+    config = _top4_config(tmp_path, "[4]")
     report = cosim_layer(str(path), "Conv_2", str(config), None, (5, 5), "amaranth", quantized=str(q))
     assert report.bits == 4 and report.first_mismatch is None and report.outputs == 5 * 5 * 8

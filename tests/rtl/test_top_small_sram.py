@@ -57,18 +57,25 @@ def loads_unsplit(read_runs: tuple[int, ...], tile_words: list[int]) -> bool:
     return set(np.cumsum(read_runs).tolist()) <= tile_ends
 
 
+def _random_1x1(seed: int, h: int, w: int, cin: int, cout: int, shifts: tuple[int, int]):
+    """A random int4 1x1 conv: its operands for the top and the IR layer the compiler schedules
+    (requantization shifts drawn from ``shifts``)."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-8, 8, (1, h, w, cin))
+    weights = rng.integers(-7, 8, (cout, 1, 1, cin))
+    stage = OutputStage(rng.integers(1 << 30, (1 << 31) - 1, cout), rng.integers(*shifts, cout), 1, -8, 7)
+    ops = conv_operands("c", x, weights, rng.integers(-100, 100, cout), stage, x_zp=-1, w_bits=4, a_bits=4)
+    layer = Layer(name="c", op=Op.CONV, inputs=("x",), in_shapes=((h, w, cin),), out_shape=(h, w, cout),
+                  w_bits=4, a_bits=4, bias=True)
+    return ops, layer
+
+
 def test_small_sram_layer_matches_the_simulator():
     cfg = load_config(str(CONFIG))
     top = top_arch(cfg)
     h = w = 7
     cin, cout = 8, 10  # 49 pixels and 10 channels: partial row and column blocks of the 4x4 array
-    rng = np.random.default_rng(3)
-    x = rng.integers(-8, 8, (1, h, w, cin))
-    weights = rng.integers(-7, 8, (cout, 1, 1, cin))
-    stage = OutputStage(rng.integers(1 << 30, (1 << 31) - 1, cout), rng.integers(-7, -3, cout), 1, -8, 7)
-    ops = conv_operands("c", x, weights, rng.integers(-100, 100, cout), stage, x_zp=-1, w_bits=4, a_bits=4)
-    layer = Layer(name="c", op=Op.CONV, inputs=("x",), in_shapes=((h, w, cin),), out_shape=(h, w, cout),
-                  w_bits=4, a_bits=4, bias=True)
+    ops, layer = _random_1x1(3, h, w, cin, cout, (-7, -3))
     sched = compile_layer(layer, cfg)
     t = sched.tiling
     program = layer_program(top, ops.layer, t["tile_out_pixels"], t["tile_out_channels"], t["loop_order"])
@@ -118,13 +125,7 @@ def test_k_split_matches_the_simulator(ofmap_bytes, h, w, cin, cout, spill):
     base = load_config(str(CONFIG))
     cfg = replace(base, memory=replace(base.memory, ofmap_sram_bytes=ofmap_bytes))
     top = top_arch(cfg)
-    rng = np.random.default_rng(4)
-    x = rng.integers(-8, 8, (1, h, w, cin))
-    weights = rng.integers(-7, 8, (cout, 1, 1, cin))
-    stage = OutputStage(rng.integers(1 << 30, (1 << 31) - 1, cout), rng.integers(-9, -5, cout), 1, -8, 7)
-    ops = conv_operands("c", x, weights, rng.integers(-100, 100, cout), stage, x_zp=-1, w_bits=4, a_bits=4)
-    layer = Layer(name="c", op=Op.CONV, inputs=("x",), in_shapes=((h, w, cin),), out_shape=(h, w, cout),
-                  w_bits=4, a_bits=4, bias=True)
+    ops, layer = _random_1x1(4, h, w, cin, cout, (-9, -5))
     sched = compile_layer(layer, cfg)
     t = sched.tiling
     tm, tn, tc, order = t["tile_out_pixels"], t["tile_out_channels"], t["tile_in_channels"], t["loop_order"]
