@@ -112,8 +112,7 @@ def parse_methods(methods: str, bits: Sequence[str], steps: int | None,
         raise ValueError(f"--methods: expected comma-separated names from {', '.join(METHODS)}, got {methods!r}")
     if len(set(names)) != len(names):
         raise ValueError(f"--methods: each method once, got {methods!r}")
-    for b in bits:
-        parse_bits(b, "--method-bits")
+    policies = [(b, parse_bits(b, "--method-bits")) for b in bits]
     if steps is not None and steps < 0:
         raise ValueError(f"--steps: expected >= 0, got {steps}")
     for k in keeps:
@@ -122,8 +121,7 @@ def parse_methods(methods: str, bits: Sequence[str], steps: int | None,
     if len(set(keeps)) != len(keeps):
         raise ValueError("--method-keep8: each policy once")
     rows = []
-    for b in bits:
-        policy = parse_bits(b, "--method-bits")
+    for b, policy in policies:
         all8 = policy.default == (8, 8) and all(v == (8, 8) for v in (policy.parts or {}).values())
         # keeping layers at 8 bits changes nothing in an all-8-bit policy: one row per method
         rows += [MethodRow(m, b, steps if m in STEPPED else None, k) for k in keeps for m in names
