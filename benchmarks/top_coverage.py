@@ -7,7 +7,7 @@ For every conv / depthwise / fc layer: the compiler's schedule for the config
 (:func:`hwsim.compiler.compile_layer`) turned into the top's program
 (:func:`rtl.top.grouped.grouped_program`, as ``hwsim cosim layer`` does), without running it.
 Prints per model and width the layers with a program (and how many split K, how many are grouped)
-and every refusal reason with its count. No data and no simulation: shapes only.
+and every refusal reason with its count and the refused layers' messages. No data and no simulation: shapes only.
 """
 
 from __future__ import annotations
@@ -42,13 +42,13 @@ def gemm_of(layer) -> tuple[GemmLayer, int]:
                      a_bits=layer.a_bits, x_zp=0, out_zp=0, act_min=-8, act_max=7, taps=kh * kw), g
 
 
-def coverage(model_ref: str, config: str, bits: int) -> tuple[Counter, Counter]:
-    """``(counts of runnable layers by kind, counts of refusal reasons)``."""
+def coverage(model_ref: str, config: str, bits: int) -> tuple[Counter, dict[str, list[str]]]:
+    """``(counts of runnable layers by kind, refusal reason -> the refused layers' own messages)``."""
     path = MODELS[model_ref]() if model_ref in MODELS else model_ref
     model = load_imported_model(path).with_bits(BitPolicy(default=(bits, bits)))
     cfg = load_config(config)
     top = top_arch(cfg)
-    ok, refused = Counter(), Counter()
+    ok, refused = Counter(), {}
     for layer in model.graph:
         if layer.op not in (Op.CONV, Op.DEPTHWISE, Op.FC):
             continue
@@ -59,7 +59,8 @@ def coverage(model_ref: str, config: str, bits: int) -> tuple[Counter, Counter]:
                             t.get("tile_in_channels"))
         except ValueError as exc:
             reason = str(exc).split(": ", 1)[-1]
-            refused[" ".join(w if not w[:1].isdigit() else "N" for w in reason.split())] += 1
+            key = " ".join(w if not w[:1].isdigit() else "N" for w in reason.split())
+            refused.setdefault(key, []).append(f"{layer.name}: {reason}")
             continue
         ok["layers"] += 1
         ok["grouped"] += groups > 1
@@ -76,11 +77,13 @@ def main() -> None:
     for m in args.models:
         for b in args.bits:
             ok, refused = coverage(m, args.config, b)
-            total = ok["layers"] + sum(refused.values())
+            total = ok["layers"] + sum(len(v) for v in refused.values())
             print(f"{m} int{b} on {args.config}: {ok['layers']}/{total} layers have a program "
                   f"({ok['grouped']} grouped, {ok['K split']} with a K split)")
-            for reason, n in refused.most_common():
-                print(f"  refused x{n}: {reason}")
+            for reason, layers in sorted(refused.items(), key=lambda kv: -len(kv[1])):
+                print(f"  refused x{len(layers)}: {reason}")
+                for line in layers:
+                    print(f"    {line}")
 
 
 if __name__ == "__main__":

@@ -120,14 +120,16 @@ def run_codes(g: ConvGeometry, tm: int) -> tuple[tuple[tuple[int, int], ...], li
     return tuple((int(v) // base, int(v) % base) for v in uniq), inverse.tolist()
 
 
-def run_summaries(g: ConvGeometry, tms: tuple[int, ...], row_block: int = 1, bits: int | None = None
-                  ) -> dict[int, tuple[tuple[tuple[int, int], ...], int, int]]:
+def run_summaries(g: ConvGeometry, tms: tuple[int, ...], row_block: int = 1, bits: int | None = None,
+                  im2col: bool = False) -> dict[int, tuple[tuple[tuple[int, int], ...], int, int]]:
     """Per run length ``tm``: ``((run pixels, count), ...)``, input bytes of all runs (all channels of one
     group) and the largest run input (elements per channel), for several run lengths in one numpy pass.
 
     A run's input is its window (:func:`run_windows`) plus, when runs are padded to whole blocks of
     ``row_block`` pixels (:class:`hwsim.compiler.dma.DmaRules`), ``kh * kw`` elements per channel for
-    each padding pixel; codes of ``bits`` (default the layer's activation width).
+    each padding pixel; with ``im2col``, ``kh * kw`` elements per channel for every pixel of the padded
+    run (:meth:`hwsim.compiler.dma.DmaRules.run_elements`); codes of ``bits`` (default the layer's
+    activation width).
     """
     m = g.ho * g.wo
     bits = g.a_bits if bits is None else bits
@@ -137,7 +139,11 @@ def run_summaries(g: ConvGeometry, tms: tuple[int, ...], row_block: int = 1, bit
     tm_of = np.repeat(np.asarray(tms, dtype=np.int64), counts)
     p0 = (np.arange(sum(counts), dtype=np.int64) - np.repeat(starts, counts)) * tm_of
     p1 = np.minimum(p0 + tm_of, m)
-    win = _window_pixels(g, p0, p1) + (-(-(p1 - p0) // row_block) * row_block - (p1 - p0)) * (g.kh * g.kw)
+    run_pad = -(-(p1 - p0) // row_block) * row_block
+    if im2col:
+        win = run_pad * (g.kh * g.kw)
+    else:
+        win = _window_pixels(g, p0, p1) + (run_pad - (p1 - p0)) * (g.kh * g.kw)
     in_bytes = np.add.reduceat(-(-(win * (g.cin_g * bits)) // 8), starts).tolist()
     largest = np.maximum.reduceat(win, starts).tolist()
     out = {}

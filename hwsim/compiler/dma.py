@@ -8,9 +8,11 @@ as its own GEMM (:func:`rtl.top.grouped.grouped_program`), so the rules below ap
 group's tiles (a depthwise group's one output channel moves a whole column block of weights,
 parameters and outputs):
 
-* **input**: a run of ``pm`` output pixels is padded up to whole row blocks
-  (``ceil(pm / rows) * rows`` pixels); each padding pixel is one im2col row of ``tk``
-  elements (zero-point codes), the real pixels load their input window;
+* **input**: the run's im2col (host im2col: the top has no window unit): a run of ``pm``
+  output pixels is padded up to whole row blocks (``ceil(pm / rows) * rows`` pixels) and every
+  pixel, real or padding, loads one im2col row of ``kh * kw * tc`` codes (taps outside the map
+  and padding pixels hold the zero point), so a ``kh x kw`` layer loads up to ``kh * kw`` times
+  its input window;
 * **weights**: dense weights are padded up to whole column blocks (``ceil(pn / cols) * cols``
   output channels; sparse weights carry their non-zeros only [assumed]);
 * **requantization parameters**: :data:`rtl.arch.PARAM_BYTES` (bias, multiplier, shift: 9) per
@@ -19,9 +21,11 @@ parameters and outputs):
 * **codes** occupy whole PE digits in SRAM and DRAM (:meth:`rtl.arch.ArrayArch.stored_bits`).
 
 Elsewhere (float layers on the vector unit, weight stationary, SCALE-Sim timing, transposed
-convolutions) the DMA moves exactly the tile's elements and the 4-byte int32 bias [assumed].
-The RTL top loads the *im2col* of every run (host im2col), the simulator its input window:
-the two move the same bytes for 1x1 convolutions and FC layers only.
+convolutions) the DMA moves exactly the tile's elements and the 4-byte int32 bias, and a run
+loads its input window (the input rows its output rows need, halo included, clipped to the
+map), as a window (im2col) unit next to the SRAM would [assumed].
+The host's expansion of a layer's input into im2col order in DRAM is not charged (it is
+outside the accelerator).
 """
 
 from __future__ import annotations
@@ -57,6 +61,9 @@ class DmaRules:
         Parameter bytes per output column (requantization parameters, bias, or 0).
     dense_weights : bool
         Weights are stored dense (padding applies); else only the non-zeros move.
+    im2col : bool
+        A run loads its im2col rows (``kh * kw`` elements per pixel and channel, padding pixels
+        included); else its input window plus ``kh * kw`` elements per padding pixel.
     """
 
     row_block: int
@@ -65,11 +72,18 @@ class DmaRules:
     w_bits: int
     column_bytes: int
     dense_weights: bool
+    im2col: bool = False
+
+    def run_elements(self, g: ConvGeometry, pm: int, win: int) -> int:
+        """Input elements per input channel of a run of ``pm`` pixels whose window has ``win`` pixels."""
+        pad = padded(pm, self.row_block)
+        if self.im2col:
+            return pad * g.kh * g.kw
+        return win + (pad - pm) * g.kh * g.kw
 
     def input_bytes(self, g: ConvGeometry, pm: int, win: int, tc: int) -> int:
         """Bytes of the input of a run of ``pm`` pixels (``win`` window pixels) and ``tc`` channels."""
-        pad = padded(pm, self.row_block) - pm
-        return nbytes(win * tc + pad * g.kh * g.kw * tc, self.a_bits)
+        return nbytes(self.run_elements(g, pm, win) * tc, self.a_bits)
 
     def weight_bytes(self, g: ConvGeometry, pn: int, tk: int) -> int:
         """Bytes of the weights of ``pn`` output channels and ``tk`` reduction elements (no parameters)."""
@@ -93,7 +107,8 @@ def dma_rules(cfg: HwConfig, g: ConvGeometry, passes: int) -> DmaRules:
     if passes and a.dataflow == "os" and a.timing == "rtl" and not g.col2im_ops:
         arch = cfg.arch
         return DmaRules(row_block=a.rows, col_block=a.cols, a_bits=arch.stored_bits(g.a_bits),
-                        w_bits=arch.stored_bits(g.w_bits), column_bytes=PARAM_BYTES, dense_weights=g.sparsity == 0)
+                        w_bits=arch.stored_bits(g.w_bits), column_bytes=PARAM_BYTES,
+                        dense_weights=g.sparsity == 0, im2col=True)
     return DmaRules(row_block=1, col_block=1, a_bits=g.a_bits, w_bits=g.w_bits,
                     column_bytes=BIAS_BYTES if g.bias else 0, dense_weights=g.sparsity == 0)
 

@@ -72,7 +72,7 @@ Summary = tuple[tuple[tuple[int, int], ...], int, int]
 def _run_summary(g: ConvGeometry, tm: int, rules: DmaRules) -> Summary:
     """``((run pixels, count), ...)``, input bytes of all runs (all channels, one group), largest run input
     (elements per channel; :func:`hwsim.compiler.conv.run_summaries` with the layer's DMA ``rules``)."""
-    return run_summaries(g, (tm,), rules.row_block, rules.a_bits)[tm]
+    return run_summaries(g, (tm,), rules.row_block, rules.a_bits, rules.im2col)[tm]
 
 
 def _m_unit(cfg: HwConfig, passes: int) -> int:
@@ -85,7 +85,7 @@ def _run_table(g: ConvGeometry, m_unit: int, rules: DmaRules) -> dict[int, Summa
     """:func:`_run_summary` of every run length the search tries first (one numpy pass)."""
     m = g.ho * g.wo
     tms = tuple(_divided(m, m_unit) | {min(m, r * g.wo) for r in (1, 2, 4)})  # whole rows
-    return run_summaries(g, tms, rules.row_block, rules.a_bits)
+    return run_summaries(g, tms, rules.row_block, rules.a_bits, rules.im2col)
 
 
 def _summary(g: ConvGeometry, tm: int, table: dict[int, Summary] | None, rules: DmaRules) -> Summary:

@@ -57,16 +57,20 @@ def loads_unsplit(read_runs: tuple[int, ...], tile_words: list[int]) -> bool:
     return set(np.cumsum(read_runs).tolist()) <= tile_ends
 
 
-def _random_1x1(seed: int, h: int, w: int, cin: int, cout: int, shifts: tuple[int, int]):
-    """A random int4 1x1 conv: its operands for the top and the IR layer the compiler schedules
-    (requantization shifts drawn from ``shifts``)."""
+def _random_conv(seed: int, h: int, w: int, cin: int, cout: int, shifts: tuple[int, int], k: int = 1,
+                 stride: int = 1):
+    """A random int4 ``k x k`` conv (zero padding ``k // 2``): its operands for the top and the IR layer the
+    compiler schedules (requantization shifts drawn from ``shifts``)."""
     rng = np.random.default_rng(seed)
     x = rng.integers(-8, 8, (1, h, w, cin))
-    weights = rng.integers(-7, 8, (cout, 1, 1, cin))
+    weights = rng.integers(-7, 8, (cout, k, k, cin))
     stage = OutputStage(rng.integers(1 << 30, (1 << 31) - 1, cout), rng.integers(*shifts, cout), 1, -8, 7)
-    ops = conv_operands("c", x, weights, rng.integers(-100, 100, cout), stage, x_zp=-1, w_bits=4, a_bits=4)
-    layer = Layer(name="c", op=Op.CONV, inputs=("x",), in_shapes=((h, w, cin),), out_shape=(h, w, cout),
-                  w_bits=4, a_bits=4, bias=True)
+    pads = ((k // 2, k // 2),) * 2
+    ops = conv_operands("c", x, weights, rng.integers(-100, 100, cout), stage, x_zp=-1, w_bits=4, a_bits=4,
+                        stride=(stride, stride), padding=pads)
+    ho, wo = (h + 2 * (k // 2) - k) // stride + 1, (w + 2 * (k // 2) - k) // stride + 1
+    layer = Layer(name="c", op=Op.CONV, inputs=("x",), in_shapes=((h, w, cin),), out_shape=(ho, wo, cout),
+                  kernel=(k, k), stride=(stride, stride), padding=pads, w_bits=4, a_bits=4, bias=True)
     return ops, layer
 
 
@@ -75,7 +79,7 @@ def test_small_sram_layer_matches_the_simulator():
     top = top_arch(cfg)
     h = w = 7
     cin, cout = 8, 10  # 49 pixels and 10 channels: partial row and column blocks of the 4x4 array
-    ops, layer = _random_1x1(3, h, w, cin, cout, (-7, -3))
+    ops, layer = _random_conv(3, h, w, cin, cout, (-7, -3))
     sched = compile_layer(layer, cfg)
     t = sched.tiling
     program = layer_program(top, ops.layer, t["tile_out_pixels"], t["tile_out_channels"], t["loop_order"])
@@ -112,6 +116,41 @@ def test_small_sram_layer_matches_the_simulator():
     assert run.cycles == event + PROGRAM_CYCLES
 
 
+@pytest.mark.parametrize("stride", [1, 2], ids=["3x3s1", "3x3s2"])
+def test_3x3_layer_moves_its_im2col_and_matches_the_simulator(stride):
+    """A 3x3 conv: the top loads every run's host im2col (9 taps x cin codes per pixel, padding pixels and
+    taps outside the map included), the simulator charges exactly that, and the cycles agree."""
+    cfg = load_config(str(CONFIG))
+    top = top_arch(cfg)
+    h = w = 5
+    cin, cout = 2, 6
+    ops, layer = _random_conv(6 + stride, h, w, cin, cout, (-7, -3), k=3, stride=stride)
+    sched = compile_layer(layer, cfg)
+    t = sched.tiling
+    tm, tn, order = t["tile_out_pixels"], t["tile_out_channels"], t["loop_order"]
+    assert t["k_chunks"] == 1
+    program = layer_program(top, ops.layer, tm, tn, order)
+    lat = cfg.memory.dram_latency_cycles
+    run = run_layer(AmaranthModel(TopBench(top, bench_words(top, program), lat)), top, program, ops, lat)
+    assert run.first_mismatch() is None
+    m = ops.golden.shape[0]
+    runs, blocks = _cdiv(m, tm), _cdiv(cout, tn)
+    row_blocks = sum(_cdiv(min(p + tm, m) - p, 4) for p in range(0, m, tm))
+    col_blocks = sum(_cdiv(min(c + tn, cout) - c, 4) for c in range(0, cout, tn))
+    x_times = blocks if order == "wo" and runs > 1 else 1
+    w_times = runs if order == "io" and blocks > 1 else 1
+    tot = tree_totals(sched.root)
+    # a row block: 4 pixels x 9 * 2 int4 codes = 36 bytes; a column block: 4 x (18 codes + 9 parameter bytes)
+    assert tot["load_ifmap_bytes"] == row_blocks * 36 * x_times
+    assert tot["load_weight_bytes"] == col_blocks * 4 * (18 // 2 + PARAM_BYTES) * w_times
+    assert run.reads * top.bus_bytes == tot["load_ifmap_bytes"] + tot["load_weight_bytes"]
+    assert run.writes * top.bus_bytes == tot["store_bytes"]
+    bw = cfg.memory.dram_bytes_per_cycle
+    event, _ = trace_layer(list(sched.tiles()), bw, lat)
+    assert simulate_tree(sched.root, bw, lat) == event
+    assert run.cycles == event + PROGRAM_CYCLES
+
+
 @pytest.mark.parametrize("ofmap_bytes, h, w, cin, cout, spill", [
     # a 64-byte output SRAM leaves no room for int32 partial sums (a 4x4 tile's are 64 bytes, a half 32), so
     # the compiler splits K only over tiles of one array tile: the sums stay in the PE accumulators
@@ -125,7 +164,7 @@ def test_k_split_matches_the_simulator(ofmap_bytes, h, w, cin, cout, spill):
     base = load_config(str(CONFIG))
     cfg = replace(base, memory=replace(base.memory, ofmap_sram_bytes=ofmap_bytes))
     top = top_arch(cfg)
-    ops, layer = _random_1x1(4, h, w, cin, cout, (-9, -5))
+    ops, layer = _random_conv(4, h, w, cin, cout, (-9, -5))
     sched = compile_layer(layer, cfg)
     t = sched.tiling
     tm, tn, tc, order = t["tile_out_pixels"], t["tile_out_channels"], t["tile_in_channels"], t["loop_order"]

@@ -20,8 +20,8 @@ def test_integer_tile_moves_whole_array_tiles():
     cfg = load_preset("edge16_int4")  # 16x16 int4 PEs
     g = conv_geometry(_layer(4))
     t = conv_tile(cfg, g, 1, 20, 20, 30, 6, load_in=True, load_w=True, first=True, last=True, nchunks=1)
-    # input: 30 window pixels x 6 channels + 12 padding pixels (20 -> 32) x 3*3*6 im2col elements, 4 bits
-    assert t.load_ifmap_bytes == (30 * 6 + 12 * 54) * 4 // 8
+    # input: host im2col, 20 pixels padded to 32, each one row of 3*3*6 elements, 4 bits
+    assert t.load_ifmap_bytes == 32 * 54 * 4 // 8
     # weights: 20 channels padded to 32 x 54 elements x 4 bits, plus 9 parameter bytes per padded column
     assert t.load_weight_bytes == 32 * 54 * 4 // 8 + 32 * 9
     # outputs: 32 x 32 codes of 4 bits
@@ -56,8 +56,8 @@ def test_depthwise_tiles_move_whole_array_tiles():
     rules = dma_rules(cfg, g, 1)
     assert (rules.row_block, rules.col_block, rules.column_bytes) == (16, 16, 9)
     t = conv_tile(cfg, g, 1, 20, 1, 30, 1, load_in=True, load_w=True, first=True, last=True, nchunks=1)
-    # one group: 30 window pixels x 1 channel + 12 padding pixels (20 -> 32) x 3*3 im2col elements, 4 bits
-    assert t.load_ifmap_bytes == (30 + 12 * 9) * 4 // 8
+    # one group: host im2col, 20 pixels padded to 32, each 3*3 elements, 4 bits
+    assert t.load_ifmap_bytes == 32 * 9 * 4 // 8
     # 1 channel padded to 16 x 9 weights x 4 bits, plus 9 parameter bytes per padded column
     assert t.load_weight_bytes == 16 * 9 * 4 // 8 + 16 * 9
     # outputs: 32 x 16 codes of 4 bits
