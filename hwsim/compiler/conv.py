@@ -4,10 +4,11 @@ The GEMM per group is ``M = Ho*Wo`` output pixels (row-major), ``N = Cout/groups
 output channels, ``K = kh*kw*Cin/groups``. An SRAM tile is a *run* of ``tm``
 consecutive output pixels (flattened raster order, as im2col hardware folds them; the
 last run is shorter) by ``tn`` output channels by a K chunk of ``tc`` input channels
-(``kh*kw*tc`` reduction elements). Its input window is the input rows the run's output
-rows need (halo included, clipped to the map: padding is never loaded, the array feeds
-the zero point) by the full width when the run spans several output rows, else by the
-x-window of its columns, by the ``tc`` channels. Double buffering: input, weight and
+(``kh*kw*tc`` reduction elements). Its input is its input window: the input rows the run's
+output rows need (halo included, clipped to the map: padding is never loaded, the array
+feeds the zero point) by the full width when the run spans several output rows, else by
+the x-window of its columns, by the ``tc`` channels; on the RTL's array the run's im2col
+instead (:class:`hwsim.compiler.dma.DmaRules`, [rtl]). Double buffering: input, weight and
 output tiles must each fit half of their SRAM.
 
 Loop orders (K chunks always innermost): ``wo`` (weights outer: group, channel block,
