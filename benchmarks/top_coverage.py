@@ -13,33 +13,19 @@ and every refusal reason with its count and the refused layers' messages. No dat
 from __future__ import annotations
 
 import argparse
-import math
 from collections import Counter
 
 from hwsim.app.cosim_layer import top_arch
 from hwsim.compiler import compile_layer
 from hwsim.configfile import load_config
 from rtl.top.grouped import grouped_program
-from rtl.top.program import GemmLayer
+from rtl.top.layer import layer_gemm
 from sw.data.models import blazeface_path, yolox_tiny_path
 from sw.graph import load_imported_model
 from sw.graph.bits import BitPolicy
 from sw.graph.ir import Op
 
 MODELS = {"blazeface": lambda: blazeface_path("short_range"), "yolox_tiny": yolox_tiny_path}
-
-
-def gemm_of(layer) -> tuple[GemmLayer, int]:
-    """The layer's per-group GEMM shape (as :mod:`rtl.top.layer` builds it) and its groups."""
-    if layer.op is Op.FC:
-        return GemmLayer(name=layer.name, m=1, n=layer.out_shape[-1], k=math.prod(layer.in_shapes[0]),
-                         w_bits=layer.w_bits, a_bits=layer.a_bits, x_zp=0, out_zp=0, act_min=-8, act_max=7), 1
-    ho, wo, cout = layer.out_shape
-    cin = layer.in_shapes[0][-1]
-    kh, kw = layer.kernel
-    g = layer.groups
-    return GemmLayer(name=layer.name, m=ho * wo, n=cout // g, k=kh * kw * cin // g, w_bits=layer.w_bits,
-                     a_bits=layer.a_bits, x_zp=0, out_zp=0, act_min=-8, act_max=7, taps=kh * kw), g
 
 
 def coverage(model_ref: str, config: str, bits: int) -> tuple[Counter, dict[str, list[str]]]:
@@ -53,7 +39,7 @@ def coverage(model_ref: str, config: str, bits: int) -> tuple[Counter, dict[str,
         if layer.op not in (Op.CONV, Op.DEPTHWISE, Op.FC):
             continue
         try:
-            gemm, groups = gemm_of(layer)
+            gemm, groups = layer_gemm(layer)
             t = compile_layer(layer, cfg).tiling
             grouped_program(top, gemm, groups, t["tile_out_pixels"], t["tile_out_channels"], t["loop_order"],
                             t.get("tile_in_channels"))

@@ -41,7 +41,7 @@ from sw.graph.ir import Layer, Op
 from sw.graph.model import ImportedModel
 from sw.runtime.integer import IntegerPlan
 
-__all__ = ["LayerOperands", "im2col", "conv_operands", "fc_operands", "model_layer", "planned_layer", "crop_layer", "dram_image",
+__all__ = ["LayerOperands", "im2col", "conv_operands", "fc_operands", "layer_gemm", "model_layer", "planned_layer", "crop_layer", "dram_image",
            "read_outputs"]
 
 
@@ -169,6 +169,20 @@ def _layer_of(model: ImportedModel, name: str) -> Layer:
         raise ValueError(f"layer '{name}': the RTL top runs conv, depthwise and fc layers only, got "
                          f"{layer.op.value}")
     return layer
+
+
+def layer_gemm(layer: Layer) -> tuple[GemmLayer, int]:
+    """``(per-group GEMM, groups)`` of an IR conv / depthwise / FC ``layer`` from its shapes alone (no data):
+    the shape :func:`conv_operands` / :func:`fc_operands` give its operands (zero points 0, the signed
+    ``a_bits`` code range as clamps)."""
+    lo, hi = -(1 << (layer.a_bits - 1)), (1 << (layer.a_bits - 1)) - 1
+    common = dict(name=layer.name, w_bits=layer.w_bits, a_bits=layer.a_bits, x_zp=0, out_zp=0, act_min=lo, act_max=hi)
+    if layer.op is Op.FC:
+        return GemmLayer(m=1, n=layer.out_shape[-1], k=int(np.prod(layer.in_shapes[0])), **common), 1
+    ho, wo, cout = layer.out_shape
+    kh, kw = layer.kernel
+    g = layer.groups
+    return GemmLayer(m=ho * wo, n=cout // g, k=kh * kw * layer.in_shapes[0][-1] // g, taps=kh * kw, **common), g
 
 
 def model_layer(model: ImportedModel, name: str, calibration: Sequence[Mapping[str, np.ndarray]],

@@ -22,7 +22,7 @@ from rtl.backends import AmaranthModel
 from rtl.top.cosim import bench_words, run_layer
 from rtl.top.dram import TopBench
 from rtl.top.grouped import grouped_program
-from rtl.top.layer import conv_operands
+from rtl.top.layer import conv_operands, fc_operands, layer_gemm
 from rtl.top.program import GemmLayer, layer_program
 from sw.golden.requant import OutputStage
 from sw.graph.ir import Layer, Op
@@ -189,3 +189,25 @@ def test_grouped_layer_with_k_chunks_bit_exact(hw, cin, chunks, memory, flag):
     assert sum(i.op == "COMPUTE" and i.get(flag) for i in program.instructions) > 0
     assert loads_unsplit(run.read_runs, tile_load_words(program))  # a chunk's loads: one transfer
     assert abs(run.cycles - event) <= control_bound(program)
+
+
+@pytest.mark.parametrize("k, stride, groups, cin, cout", [(3, 2, 2, 6, 4), (3, 1, 5, 5, 5), (1, 1, 1, 7, 3)])
+def test_layer_gemm_is_the_shape_of_the_operands(k, stride, groups, cin, cout):
+    """The shapes-only GEMM of an IR layer equals the one conv_operands derives from the arrays."""
+    rng = np.random.default_rng(k + stride + groups)
+    hw, pad = 7, k // 2
+    x = rng.integers(-8, 8, (1, hw, hw, cin))
+    weights = rng.integers(-7, 8, (cout, k, k, cin // groups))
+    stage = OutputStage(np.full(cout, 1 << 30), np.full(cout, -4), 0, -8, 7)
+    ops = conv_operands("c", x, weights, np.zeros(cout, np.int64), stage, x_zp=0, w_bits=4, a_bits=4,
+                        stride=(stride, stride), padding=((pad, pad),) * 2, groups=groups)
+    ho = (hw + 2 * pad - k) // stride + 1
+    layer = Layer(name="c", op=Op.CONV, inputs=("x",), in_shapes=((hw, hw, cin),), out_shape=(ho, ho, cout),
+                  kernel=(k, k), stride=(stride, stride), padding=((pad, pad),) * 2, groups=groups, w_bits=4,
+                  a_bits=4, bias=True)
+    assert layer_gemm(layer) == (ops.layer, groups)
+    fc = Layer(name="f", op=Op.FC, inputs=("x",), in_shapes=((1, 1, cin * 3),), out_shape=(1, 1, cout), w_bits=4,
+               a_bits=4, bias=True)
+    ops_fc = fc_operands("f", rng.integers(-8, 8, cin * 3), rng.integers(-7, 8, (cout, cin * 3)),
+                         np.zeros(cout, np.int64), stage, x_zp=0, w_bits=4, a_bits=4)
+    assert layer_gemm(fc) == (ops_fc.layer, 1)
