@@ -32,14 +32,6 @@ _HALF_FIELDS = {"COMPUTE": (("x_base", "x"), ("w_base", "w"), ("p_base", "p"), (
 _LOAD_BUFFERS = ("x", "w", "p")
 
 
-def _half_switches(body: tuple[Instr, ...]) -> dict[str, int]:
-    """How often one group's stream switches each buffer's half: its input (``x``) and weight (``w``)
-    loads (the parameter half ``p`` follows the weight half), its tiles (``o``: one STORE each)."""
-    loads = [_LOAD_BUFFERS[i.get("buf")] for i in body if i.op == "LOAD"]
-    tiles = sum(i.op == "STORE" for i in body)
-    return {"x": loads.count("x"), "w": loads.count("w"), "p": loads.count("w"), "o": tiles}
-
-
 def _shifted(instr: Instr, arch: TopArch, dram: int, flip: dict[str, bool]) -> Instr:
     """``instr`` with its DRAM address moved by ``dram`` words and the SRAM halves of ``flip`` swapped."""
     args = dict(instr.args)
@@ -70,7 +62,7 @@ def grouped_program(arch: TopArch, layer: GemmLayer, groups: int, tm: int, tn: i
     if groups == 1:
         return one
     head, body, end = one.instructions[:2], one.instructions[2:-1], one.instructions[-1]
-    switches = _half_switches(body)
+    switches = dict(one.half_switches)
     prog = list(head)
     for g in range(groups):
         flip = {buf: bool(g * n % 2) for buf, n in switches.items()}
@@ -80,4 +72,5 @@ def grouped_program(arch: TopArch, layer: GemmLayer, groups: int, tm: int, tn: i
         raise ValueError(f"layer '{layer.name}': the program of {groups} groups has {len(prog)} instructions; "
                          f"the instruction memory holds {arch.program_words}")
     layout = replace(one.layout, words=groups * one.layout.words, groups=groups)
-    return TopProgram(layer, layout, tuple(prog), one.tiles * groups)
+    return TopProgram(layer, layout, tuple(prog), one.tiles * groups,
+                      tuple((buf, groups * n) for buf, n in one.half_switches))

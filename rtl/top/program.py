@@ -238,12 +238,19 @@ class Layout:
 
 @dataclass(frozen=True)
 class TopProgram:
-    """A layer's program, its DRAM layout and the tile order it executes."""
+    """A layer's program, its DRAM layout and the tile order it executes.
+
+    ``half_switches``: how often the program switches each double buffer's half, ``(buffer, count)``
+    for the input (``x``), weight (``w``) and parameter (``p``) loads and the output tiles (``o``);
+    a program that follows this one starts in the other half of every buffer switched an odd number
+    of times (:func:`rtl.top.grouped.grouped_program`).
+    """
 
     layer: GemmLayer
     layout: Layout
     instructions: tuple[Instr, ...]
     tiles: tuple[tuple[int, int], ...] = field(default=())
+    half_switches: tuple[tuple[str, int], ...] = field(default=())
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -349,17 +356,20 @@ def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str,
     w_keys = [(j, c) for _, j, c in steps]
     releases_x, releases_w = _last_uses(x_keys), _last_uses(w_keys)
     hx = hw = ho = 1
+    switches = dict.fromkeys("xwo", 0)
     for n, (i, j, c) in enumerate(steps):
         acquire = s["o_free"] if c == 0 else 0
         loads = []  # one chain: the DRAM transfer of this COMPUTE's operands (tile_loads)
         if n == 0 or x_keys[n] != x_keys[n - 1]:
             hx ^= 1
+            switches["x"] += 1
             loads.append(make("LOAD", acquire=s["x_free"], release=s["x_full"], buf=0, sram=hx * arch.half("x"),
                               dram=x_base[i * nch + c], words=x_words[i * nch + c] * arch.ratio("x")))
             acquire |= s["x_full"]
         sums = mbs[i] * nbs[j] > 1  # several array tiles: partial sums spill to the output half
         if n == 0 or w_keys[n] != w_keys[n - 1]:
             hw ^= 1
+            switches["w"] += 1
             # the block's requantization parameters come with the chunk whose array tiles sample them on their
             # first beats: the first (the only one, or the PE accumulators carry the sums) or the last (spill)
             params = c == (nch - 1 if sums else 0)
@@ -374,6 +384,7 @@ def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str,
         last = c == nch - 1
         if c == 0:
             ho ^= 1
+            switches["o"] += 1
         release = (s["x_free"] if n in releases_x else 0) | (s["w_free"] if n in releases_w else 0)
         prog.append(make("COMPUTE", acquire=acquire, release=release, x_base=hx * arch.half("x"),
                          w_base=hw * arch.half("w"), p_base=hw * arch.half("p"), o_base=ho * arch.half("o"),
@@ -389,7 +400,8 @@ def layer_program(arch: TopArch, layer: GemmLayer, tm: int, tn: int, order: str,
     if len(prog) > arch.program_words:
         raise ValueError(f"{where}: the program has {len(prog)} instructions; the instruction memory holds "
                          f"{arch.program_words}")
-    return TopProgram(layer, layout, tuple(prog), tuple(tiles))
+    half_switches = (("x", switches["x"]), ("w", switches["w"]), ("p", switches["w"]), ("o", switches["o"]))
+    return TopProgram(layer, layout, tuple(prog), tuple(tiles), half_switches)
 
 
 def _last_uses(keys: list) -> set[int]:

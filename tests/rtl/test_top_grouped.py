@@ -153,6 +153,12 @@ def test_grouped_program_is_layer_program_per_group():
     assert three.layout.words == 3 * one.layout.words and three.layout.group_words == one.layout.words
     stores = [i.get("dram") for i in three.instructions if i.op == "STORE"]
     assert stores == [d + g * one.layout.words for g in range(3) for d in one.layout.o_base]
+    # 2 runs of 8 pixels, one channel block, io order: 2 input loads, 1 weight (and parameter) load, 2 tiles
+    assert dict(one.half_switches) == {"x": 2, "w": 1, "p": 1, "o": 2}
+    assert dict(three.half_switches) == {"x": 6, "w": 3, "p": 3, "o": 6}
+    # group 1 starts in the halves group 0 did not end in: its weights (1 switch) flip, its input (2) does not
+    w_loads = [i.get("sram") for i in three.instructions if i.op == "LOAD" and i.get("buf") == 1]
+    assert w_loads[0] != w_loads[1] and w_loads[0] == w_loads[2]
     with pytest.raises(ValueError, match=r"layer 'dw': the program of 1000 groups has \d+ instructions"):
         grouped_program(DIGITS, layer, 1000, 8, 1, "io")
 
