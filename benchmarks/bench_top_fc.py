@@ -18,17 +18,15 @@ import numpy as np
 from hwsim.app.commands.cosim import verilator_cache
 from hwsim.app.cosim_layer import VERILATOR_CFLAGS, top_arch
 from hwsim.compiler import compile_layer, tree_totals
-from hwsim.compiler.dma import program_cycles
 from hwsim.configfile import load_config
-from hwsim.engine import simulate_tiles_event
-from hwsim.fastpath import simulate_tree
+from hwsim.simulate import layer_cycles
 from rtl.backends import VerilatorModel
 from rtl.top.cosim import bench_words, run_layer
 from rtl.top.dram import TopBench
 from rtl.top.layer import fc_operands
 from rtl.top.program import layer_program
 from sw.golden.requant import OutputStage
-from sw.graph.ir import Layer, Op
+from sw.graph.ir import Layer
 
 
 def main() -> None:
@@ -58,10 +56,7 @@ def main() -> None:
     key = f"TopBench({top!r}, dram_words={bench.dram_words}, latency={latency})"
     sim = VerilatorModel(bench, verilator_cache(), uninitialized_memories=True, cflags=VERILATOR_CFLAGS, key=key)
     run = run_layer(sim, top, program, ops, latency)
-    bw = cfg.memory.dram_bytes_per_cycle
-    overhead = program_cycles(cfg, Op.FC, sched.unit)  # the controller's program start and end, as simulate adds
-    event = simulate_tiles_event(list(sched.tiles()), bw, latency) + overhead
-    fast = simulate_tree(sched.root, bw, latency) + overhead
+    event, fast = layer_cycles(sched, cfg, "event"), layer_cycles(sched, cfg, "fast")  # program cycles included
     tot = tree_totals(sched.root)
     dma = (run.reads * top.bus_bytes == tot["load_ifmap_bytes"] + tot["load_weight_bytes"]
            and run.writes * top.bus_bytes == tot["store_bytes"])

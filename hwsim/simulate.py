@@ -14,9 +14,9 @@ from hwsim.stats import LayerResult, SimResult
 from hwsim.compiler.compiler import compile_layer
 from hwsim.compiler.dma import program_cycles
 from hwsim.compiler.schedule import LayerSchedule
-from sw.graph.ir import Graph, Layer
+from sw.graph.ir import Graph, Layer, Op
 
-__all__ = ["simulate_graph", "layer_result", "prefetch_hidden", "MODES"]
+__all__ = ["simulate_graph", "layer_timing", "layer_cycles", "layer_result", "prefetch_hidden", "MODES"]
 
 MODES = ("fast", "event")
 
@@ -82,6 +82,39 @@ def layer_result(layer: Layer, sched: LayerSchedule, cfg: HwConfig, cycles: int,
     )
 
 
+def layer_timing(sched: LayerSchedule, cfg: HwConfig, mode: str = "fast", memo: dict | None = None
+                 ) -> tuple[int, int, int]:
+    """``(cycles, drain, last store)`` of one layer's schedule on ``cfg``.
+
+    ``cycles``: its tiles' cycles (``mode`` ``fast``: :func:`hwsim.fastpath.simulate_tree_drain`, ``event``:
+    :class:`hwsim.engine.LayerEngine`) plus the controller's program cycles where the RTL top runs the
+    layer (:func:`hwsim.compiler.dma.program_cycles`); ``drain``: cycles from the tiles' last compute end
+    to their end; ``last store``: DRAM port cycles of the last tile's store. ``memo`` (fast mode): results
+    by loop tree, for layers that share one.
+    """
+    bw, lat = cfg.memory.dram_bytes_per_cycle, cfg.memory.dram_latency_cycles
+    if mode == "fast":
+        memo = {} if memo is None else memo
+        hit = memo.get(id(sched.root))
+        if hit is None:
+            hit = memo[id(sched.root)] = (sched.root, simulate_tree_drain(sched.root, bw, lat))
+        cycles, drain, last_store = hit[1]
+    elif mode == "event":
+        eng = LayerEngine(sched.tiles(), bw, lat)
+        cycles = eng.run()
+        last = next(iter(reversed(eng.tiles)), None)
+        drain = cycles - eng.last_compute_end if last else 0
+        last_store = costs.dram_cycles(last.store_bytes, bw) if last else 0
+    else:
+        raise ValueError(f"mode: expected one of {', '.join(MODES)}, got {mode!r}")
+    return cycles + program_cycles(cfg, Op(sched.op), sched.unit), drain, last_store
+
+
+def layer_cycles(sched: LayerSchedule, cfg: HwConfig, mode: str = "fast") -> int:
+    """Cycles of one layer's schedule, program cycles included (:func:`layer_timing`)."""
+    return layer_timing(sched, cfg, mode)[0]
+
+
 def simulate_graph(graph: Graph, cfg: HwConfig, *, mode: str = "fast", bits: str = "",
                    progress: Callable | None = None) -> SimResult:
     """Simulate every layer of ``graph`` on ``cfg``.
@@ -101,27 +134,15 @@ def simulate_graph(graph: Graph, cfg: HwConfig, *, mode: str = "fast", bits: str
     """
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {', '.join(MODES)}, got {mode!r}")
-    bw, lat = cfg.memory.dram_bytes_per_cycle, cfg.memory.dram_latency_cycles
     layers = graph.layers if progress is None else progress(graph.layers)
     results = []
     prev: tuple[str, int, int] | None = None  # (name, drain cycles, port-free cycles of the drain)
-    timed: dict[int, tuple] = {}  # id(loop tree) -> (tree, fast-path result): repeated layer shapes share a tree
+    timed: dict[int, tuple] = {}  # fast-path results of the loop trees (layer_timing)
     for layer in layers:
         if layer.macs:
             cfg.mac_passes(layer.w_bits, layer.a_bits, f"layer '{layer.name}': ")
         sched = compile_layer(layer, cfg)
-        if mode == "fast":
-            hit = timed.get(id(sched.root))
-            if hit is None:
-                hit = timed[id(sched.root)] = (sched.root, simulate_tree_drain(sched.root, bw, lat))
-            cycles, drain, last_store = hit[1]
-        else:
-            eng = LayerEngine(sched.tiles(), bw, lat)
-            cycles = eng.run()
-            last = next(iter(reversed(eng.tiles)), None)
-            drain = cycles - eng.last_compute_end if last else 0
-            last_store = costs.dram_cycles(last.store_bytes, bw) if last else 0
-        cycles += program_cycles(cfg, layer.op, sched.unit)
+        cycles, drain, last_store = layer_timing(sched, cfg, mode, timed)
         hidden = 0
         if cfg.memory.prefetch_next_layer and prev is not None:
             hidden = prefetch_hidden(layer, sched, cfg, cycles, prev)

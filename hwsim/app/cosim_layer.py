@@ -29,7 +29,7 @@ from hwsim.compiler.dma import program_cycles
 from hwsim.config import HwConfig
 from hwsim.configfile import load_config
 from hwsim.engine import trace_layer
-from hwsim.fastpath import simulate_tree
+from hwsim.simulate import layer_cycles
 from rtl.timing import PROGRAM_START_CYCLES
 from rtl.top.cosim import bench_words, run_layer
 from rtl.top.grouped import grouped_program
@@ -190,11 +190,10 @@ def cosim_layer(model: str, layer: str, config: str | None, bits: int | None, si
     result = run_layer(sim, top, program, ops, latency)
     bw = cfg.memory.dram_bytes_per_cycle
     # the tiles' cycles plus the controller's program start and end (rtl.timing.PROGRAM_CYCLES), as simulate does
-    overhead = program_cycles(cfg, run.op, sched.unit)
+    event, fast = layer_cycles(sched, cfg, "event"), layer_cycles(sched, cfg, "fast")
+    overhead = program_cycles(cfg, run.op, sched.unit)  # its share in the split
     start = PROGRAM_START_CYCLES if overhead else 0
-    event, spans = trace_layer(list(sched.tiles()), bw, latency)
-    event += overhead
-    fast = simulate_tree(sched.root, bw, latency) + overhead
+    spans = trace_layer(list(sched.tiles()), bw, latency)[1]
     total = {kind: sum(end - begin for _, unit, ev, begin, end in spans if (unit, ev) == kind)
              for kind in (("array", "compute"), ("dma_in", "load"), ("write_back", "store"))}
     compute = [(begin + start, end + start) for _, unit, ev, begin, end in spans if unit == "array"]
