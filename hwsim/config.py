@@ -78,9 +78,10 @@ class MemoryConfig:
                                      "[assumed]", hi=MAX_BYTES_PER_CYCLE)
     dram_latency_cycles: int = _f("cycles", "DRAM read latency (first byte after the request); "
                                   "writes are posted", "[assumed]", hi=MAX_CYCLES, zero_ok=True)
-    prefetch_next_layer: bool = field(default=True, metadata={
+    prefetch_next_layer: bool = field(default=False, metadata={
         "unit": "-", "doc": "the next layer's first weight loads (and inputs produced before the current layer) "
-        "start while the current layer drains; false = layers run in isolation", "prov": "[assumed]",
+        "start while the current layer drains; false = layers run in isolation, as the RTL top runs them (one "
+        "program per layer), so true is refused on the RTL-timed output-stationary array", "prov": "[assumed]",
         "hi": None, "zero_ok": False})
 
 
@@ -241,6 +242,10 @@ def _validate(c: HwConfig) -> None:
                          f"got {c.memory.prefetch_next_layer!r}")
     if a.timing not in TIMINGS:
         raise ValueError(f"{where}array.timing: expected one of {', '.join(TIMINGS)}, got {a.timing!r}")
+    if c.memory.prefetch_next_layer and a.dataflow == "os" and a.timing == "rtl":
+        raise ValueError(f"{where}memory.prefetch_next_layer: the RTL top (array.dataflow = 'os', array.timing = "
+                         "'rtl') runs one program per layer and cannot start a layer's loads during the previous "
+                         "layer's drain; set it to false")
     for section, cls in CONFIG_SECTIONS.items():
         obj = getattr(c, section)
         for f in fields(cls):

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from hwsim.configfile import load_config
 from hwsim.costs import dram_cycles
 from hwsim.simulate import simulate_graph
 from sw.graph import load_model
 
 
-def test_prefetch_hides_first_loads_under_the_previous_drain():
+def test_prefetch_is_refused_where_the_rtl_top_times_the_array():
     cfg = load_config()
-    assert cfg.memory.prefetch_next_layer
+    assert not cfg.memory.prefetch_next_layer  # the RTL top runs one program per layer
+    with pytest.raises(ValueError, match=r"memory.prefetch_next_layer: the RTL top .* one program per layer"):
+        replace(cfg, memory=replace(cfg.memory, prefetch_next_layer=True))
+
+
+def test_prefetch_hides_first_loads_under_the_previous_drain():
+    base = load_config()  # a timing the RTL top does not define: SCALE-Sim's fold
+    cfg = replace(base, array=replace(base.array, timing="scalesim"),
+                  memory=replace(base.memory, prefetch_next_layer=True))
     graph = load_model("yolov3_tiny_416")
     on = simulate_graph(graph, cfg)
     off = simulate_graph(graph, replace(cfg, memory=replace(cfg.memory, prefetch_next_layer=False)))
