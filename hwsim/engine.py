@@ -121,11 +121,13 @@ class LayerEngine:
             out_slot = yield self.out_free.get()
             self._mark("array", "start", i)
             t0 = self.env.now
-            yield self.env.timeout(tile.compute_cycles)
+            yield self.env.timeout(tile.compute_cycles - tile.release_cycles)
+            self.in_free.put(in_slot)  # the last operand beat entered the array
+            if tile.release_cycles:
+                yield self.env.timeout(tile.release_cycles)
             self._span(i, "array", "compute", t0)
             self.last_compute_end = int(self.env.now)
             self._mark("array", "end", i)
-            self.in_free.put(in_slot)
             self.env.process(self.requant(i, out_slot, tile.tail_cycles))
 
     def requant(self, i: int, out_slot: int, tail: int):

@@ -29,14 +29,14 @@ def pipeline_times(tiles: list[Tile], bw: float, latency: int) -> tuple[int, lis
     n = len(tiles)
     if n == 0:
         return 0, []
-    occ_in, occ_out, comp, tail = [0] * n, [0] * n, [0] * n, [0] * n
-    per_tile: dict[int, tuple[int, int, int, int]] = {}  # identical tile objects repeat
+    occ_in, occ_out, comp, tail, early = [0] * n, [0] * n, [0] * n, [0] * n, [0] * n
+    per_tile: dict[int, tuple[int, int, int, int, int]] = {}  # identical tile objects repeat
     for k, t in enumerate(tiles):
         v = per_tile.get(id(t))
         if v is None:
             v = per_tile[id(t)] = (costs.dram_cycles(t.load_bytes, bw), costs.dram_cycles(t.store_bytes, bw),
-                                   t.compute_cycles, t.tail_cycles)
-        occ_in[k], occ_out[k], comp[k], tail[k] = v
+                                   t.compute_cycles, t.tail_cycles, t.release_cycles)
+        occ_in[k], occ_out[k], comp[k], tail[k], early[k] = v
     le = [0] * n
     lr = [0] * n
     ce = [0] * n
@@ -56,7 +56,8 @@ def pipeline_times(tiles: list[Tile], bw: float, latency: int) -> tuple[int, lis
                     start = se[c - 2]
                 ce[c] = start + comp[c]
                 c += 1
-            r_l = dma_free if i < 2 or dma_free >= ce[i - 2] else ce[i - 2]
+            free_at = ce[i - 2] - early[i - 2] if i >= 2 else 0  # tile i - 2 freed its input slot
+            r_l = dma_free if i < 2 or dma_free >= free_at else free_at
             do_load = True
             if j < i:  # so may a store
                 while c <= j:
