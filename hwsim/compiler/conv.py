@@ -306,8 +306,14 @@ def _release_cycles(cfg: HwConfig, passes: int, k: int) -> int:
     a = cfg.array
     if passes == 0 or a.dataflow != "os" or a.timing != "rtl":
         return 0
-    beats = costs.k_chunks(k, a.max_depth)[-1] * passes
-    return costs.os_tile_interval(a.rows, a.cols, beats, cfg.requant_lanes, a.timing) - beats
+    return _rtl_release(a.rows, a.cols, cfg.requant_lanes, k, a.max_depth, passes)
+
+
+@lru_cache(maxsize=4096)
+def _rtl_release(rows: int, cols: int, lanes: int, k: int, max_depth: int, passes: int) -> int:
+    """:func:`_release_cycles` on the RTL's timing (cycles)."""
+    beats = costs.k_chunks(k, max_depth)[-1] * passes
+    return costs.os_tile_interval(rows, cols, beats, lanes, "rtl") - beats
 
 
 @lru_cache(maxsize=4096)
