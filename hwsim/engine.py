@@ -1,7 +1,7 @@
 """Tile-by-tile discrete-event engine (simpy): DMA-in, PE array, requantization, write-back.
 
 Timing semantics (the fast path in :mod:`hwsim.fastpath` implements the same rules
-analytically; a test checks that they agree within 1% on every layer):
+analytically; tests check that they agree exactly on every layer of the model zoo):
 
 * **DMA-in** (mimics the load DMA): for tile ``i`` it takes a free input slot (two
   slots: input and weight buffers are double buffered), holds the shared DRAM port for
@@ -12,8 +12,10 @@ analytically; a test checks that they agree within 1% on every layer):
   its first LOAD acquires both halves, ``rtl.top.program.tile_loads``]. Tiles that load
   nothing (operands resident) skip the port; data is handed to the array in tile order.
 * **PE array** (rtl/array.py via :mod:`rtl.timing`): takes the loaded tile and a free
-  output slot, computes for ``compute_cycles`` (back-to-back array-tile intervals),
-  frees the input slot.
+  output slot, computes for ``compute_cycles`` (back-to-back array-tile intervals), and
+  frees the input slot ``release_cycles`` before the end, when the last operand beat
+  entered the array [rtl: rtl/top/compute.py releases the tile's input and weight halves
+  then; ``max(K, Dmin) - K`` of the last array tile on the RTL's timing].
 * **requantization** (rtl/requant.py): the tile's last result leaves the pipeline
   ``tail_cycles`` (``REQUANT_PIPELINE_CYCLES``) after the array finishes; it overlaps
   the next tile.
@@ -121,11 +123,13 @@ class LayerEngine:
             out_slot = yield self.out_free.get()
             self._mark("array", "start", i)
             t0 = self.env.now
-            yield self.env.timeout(tile.compute_cycles)
+            yield self.env.timeout(tile.compute_cycles - tile.release_cycles)
+            self.in_free.put(in_slot)  # the last operand beat entered the array
+            if tile.release_cycles:
+                yield self.env.timeout(tile.release_cycles)
             self._span(i, "array", "compute", t0)
             self.last_compute_end = int(self.env.now)
             self._mark("array", "end", i)
-            self.in_free.put(in_slot)
             self.env.process(self.requant(i, out_slot, tile.tail_cycles))
 
     def requant(self, i: int, out_slot: int, tail: int):

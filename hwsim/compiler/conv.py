@@ -293,13 +293,34 @@ def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win
         psum_r = chunk_psum * (-(-tk // a.rows) - 1 + (0 if first else 1))
     vector_ops = pm * pn if g.col2im_ops and last else 0
     params = rules.param_bytes(pn) if with_params else 0
+    accumulating = a.dataflow == "os" and array_tiles == 1 and nchunks > 1
+    release = 0 if g.col2im_ops or (accumulating and not last) else \
+        _release_cycles(cfg, passes, g.k if accumulating else tk)
     return Tile(unit=unit, pixels=pm, channels=pn, k=tk, array_tiles=array_tiles, macs=pm * pn * tk,
                 load_ifmap_bytes=rules.input_bytes(g, pm, win, tc) if load_in else 0,
                 load_weight_bytes=(rules.weight_bytes(g, pn, tk) + params) if load_w else 0,
                 store_bytes=store, compute_cycles=compute, tail_cycles=tail,
                 ifmap_read_bytes=ifmap_read, weight_read_bytes=weight_read,
                 ofmap_read_bytes=out_bytes + psum_r, ofmap_write_bytes=out_bytes + psum_w,
-                requant_ops=requant, vector_ops=vector_ops)
+                requant_ops=requant, vector_ops=vector_ops, release_cycles=release)
+
+
+def _release_cycles(cfg: HwConfig, passes: int, k: int) -> int:
+    """Cycles from an OS tile's last operand beat to the end of its compute, ``k`` reduction elements
+    (:attr:`hwsim.compiler.schedule.Tile.release_cycles`): the last accumulator-depth chunk's interval
+    ``max(beats, Dmin)`` minus its beats on the RTL's timing [rtl: rtl/top/compute.py releases a tile's
+    input and weight halves when its last beat entered the array], else 0."""
+    a = cfg.array
+    if passes == 0 or a.dataflow != "os" or a.timing != "rtl":
+        return 0
+    return _rtl_release(a.rows, a.cols, cfg.requant_lanes, k, a.max_depth, passes)
+
+
+@lru_cache(maxsize=4096)
+def _rtl_release(rows: int, cols: int, lanes: int, k: int, max_depth: int, passes: int) -> int:
+    """:func:`_release_cycles` on the RTL's timing (cycles)."""
+    beats = costs.k_chunks(k, max_depth)[-1] * passes
+    return costs.os_tile_interval(rows, cols, beats, lanes, "rtl") - beats
 
 
 @lru_cache(maxsize=4096)

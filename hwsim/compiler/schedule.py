@@ -28,6 +28,10 @@ class Tile:
 
     ``unit`` is ``array`` (PE array + requantization), ``float`` (vector unit's fp32
     MACs), ``vector`` (element-wise / pooling / LUT) or ``dma`` (pure data movement).
+    ``release_cycles``: cycles before the end of ``compute_cycles`` at which the tile's operands
+    are no longer needed and its input slot is freed (the last operand beat entered the array:
+    ``max(K, Dmin) - K`` of the last array tile on the RTL's timing [rtl: rtl/top/compute.py],
+    else 0).
     """
 
     unit: str
@@ -47,6 +51,7 @@ class Tile:
     ofmap_write_bytes: int
     requant_ops: int
     vector_ops: int
+    release_cycles: int = 0
 
     @property
     def load_bytes(self) -> int:

@@ -271,11 +271,13 @@ def _block_compute(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int
 
 
 def _cycles(t: ConvTiling, cfg: HwConfig) -> int:
-    """Cycles of tiling ``t`` by the engine's own timing (fast path, :data:`SCORE_WINDOW` iterations)."""
+    """Cycles of tiling ``t`` by the engine's own timing (fast path, :data:`SCORE_WINDOW` iterations, one
+    pass: no re-simulation of loops whose steady state is not yet periodic)."""
     from hwsim.fastpath import simulate_tree
 
     mem = cfg.memory
-    return simulate_tree(conv_tree(cfg, t), mem.dram_bytes_per_cycle, mem.dram_latency_cycles, window=SCORE_WINDOW)
+    return simulate_tree(conv_tree(cfg, t), mem.dram_bytes_per_cycle, mem.dram_latency_cycles, window=SCORE_WINDOW,
+                         rounds=0)
 
 
 def score_tiling(t: ConvTiling, cfg: HwConfig, macs: int, w_bits: int, a_bits: int,

@@ -25,16 +25,6 @@ from sw.golden.requant import OutputStage
 from sw.graph.ir import Layer, Op
 
 CONFIG = Path(__file__).resolve().parents[2] / "examples" / "top4_small_sram.toml"
-#: Cycles a tile may add on top of them: the DMA requests from the cycle after it accepts a LOAD, so a load
-#: waiting for a half released in cycle t starts at t + 1 (the simulator's at t).
-CONTROL_CYCLES_PER_TILE = 1
-
-
-def control_bound(program: TopProgram) -> int:
-    """|RTL - event| allowed for ``program`` when both move the same DMA words, cycles."""
-    return PROGRAM_CYCLES + CONTROL_CYCLES_PER_TILE * len(program.tiles)
-
-
 def _cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
