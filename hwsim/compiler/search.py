@@ -352,8 +352,11 @@ def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
     computes, bounds, rows = {}, {}, []
     comp = ev["compute"].tolist()
     per_order = {o: (ev["bound_" + o].tolist(), ev["dram_" + o].tolist()) for o in ORDERS}
+    m = g.ho * g.wo
     for i, (tm, tn, tc) in enumerate(shapes):
-        for order in ORDERS:
+        # with one run or one channel block both loop orders run the same tiles in the same order: keep one
+        orders = ORDERS if -(-m // tm) > 1 and -(-g.n_g // tn) > 1 else ORDERS[:1]
+        for order in orders:
             key = (tm, tn, tc, order)
             bound, dram = per_order[order][0][i], per_order[order][1][i]
             computes[key], bounds[key] = comp[i], bound
