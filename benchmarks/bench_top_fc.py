@@ -16,7 +16,8 @@ import argparse
 import numpy as np
 
 from hwsim.app.commands.cosim import verilator_cache
-from hwsim.app.cosim_layer import VERILATOR_CFLAGS, top_arch
+from hwsim.app.cosim_layer import VERILATOR_CFLAGS
+from hwsim.rtltop import top_arch
 from hwsim.compiler import compile_layer, tree_totals
 from hwsim.configfile import load_config
 from hwsim.simulate import layer_cycles

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from hwsim.app.cosim_layer import top_arch
+from hwsim.rtltop import top_arch
 from hwsim.compiler import compile_layer
 from hwsim.configfile import load_config
 from rtl.top.grouped import grouped_program

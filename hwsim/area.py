@@ -3,8 +3,15 @@
 Model (units: generic Yosys cells and SRAM bits; docs/sweep.md)::
 
     logic_cells = rows * cols * mac_cells[pe_bits] + requant_lanes * requant_cells[max(mac_modes) + 1]
-    sram_bits   = 8 * (ifmap_sram_bytes + weight_sram_bytes + ofmap_sram_bytes)
+    sram_bits   = bits of the RAMs (below)
     area_cells  = logic_cells + SRAM_BIT_CELLS * sram_bits
+
+RAMs: where the configuration describes the RTL accelerator top (output stationary, RTL timing,
+:func:`hwsim.rtltop.describes_top`) and the top can be built from it, the top's own RAMs
+(:meth:`rtl.top.program.TopArch.memories`: input, weight, parameter, output and program memories,
+the sizes its generated Verilog declares); else the three SRAMs, ``8 * (ifmap_sram_bytes +
+weight_sram_bytes + ofmap_sram_bytes)``. The top's controller, DMA engine and compute unit are not in
+``logic_cells`` (docs/rtl.md lists the whole top's synthesised cells).
 
 ``mac_cells`` and ``requant_cells`` are measured by generic gate synthesis (``synth -flatten``,
 :func:`rtl.export.yosys_cell_counts`) of ``rtl/mac.py`` ``MacPE`` (with its shadow register; the
@@ -23,8 +30,9 @@ from types import MappingProxyType
 from typing import Mapping
 
 from hwsim.config import HwConfig
+from hwsim.rtltop import describes_top, top_arch
 
-__all__ = ["AreaTable", "AreaEstimate", "SRAM_BIT_CELLS", "load_area_table", "estimate_area"]
+__all__ = ["AreaTable", "AreaEstimate", "SRAM_BIT_CELLS", "load_area_table", "estimate_area", "memory_bits"]
 
 #: Area of one SRAM bit in generic-cell equivalents [assumed]: a 45 nm 6T bit cell of 0.346 um^2
 #: (Intel 45 nm, Mistry et al., IEDM 2007) at ~70 % array efficiency (decoders, sense amplifiers)
@@ -83,7 +91,9 @@ class AreaEstimate:
     logic_cells : int
         PE array plus requantization units, generic Yosys cells.
     sram_bits : int
-        Capacity of the three SRAMs, bits.
+        Capacity of the RAMs (module docstring), bits.
+    memories : tuple[tuple[str, int], ...]
+        ``(name, bits)`` of each RAM counted in ``sram_bits``.
     area_cells : float
         ``logic_cells + SRAM_BIT_CELLS * sram_bits``, generic-cell equivalents.
     """
@@ -91,6 +101,7 @@ class AreaEstimate:
     logic_cells: int
     sram_bits: int
     area_cells: float
+    memories: tuple[tuple[str, int], ...] = ()
 
 
 def load_area_table() -> AreaTable:
@@ -112,6 +123,17 @@ def estimate_area(cfg: HwConfig, table: AreaTable) -> AreaEstimate | None:
             or tuple(a.mac_modes) != MEASURED_MAC_MODES.get(a.pe_bits):
         return None
     logic = a.rows * a.cols * table.mac_cells[a.pe_bits] + cfg.requant_lanes * table.requant_cells[out_width]
+    rams = memory_bits(cfg)
+    bits = sum(b for _, b in rams)
+    return AreaEstimate(logic_cells=logic, sram_bits=bits, area_cells=logic + SRAM_BIT_CELLS * bits, memories=rams)
+
+
+def memory_bits(cfg: HwConfig) -> tuple[tuple[str, int], ...]:
+    """``(name, bits)`` of ``cfg``'s RAMs (module docstring)."""
+    if describes_top(cfg):
+        try:
+            return tuple((name, words * width) for name, words, width in top_arch(cfg).memories())
+        except ValueError:
+            pass  # the top cannot be built from cfg (e.g. a bandwidth that is no bus width): its SRAMs only
     m = cfg.memory
-    bits = 8 * (m.ifmap_sram_bytes + m.weight_sram_bytes + m.ofmap_sram_bytes)
-    return AreaEstimate(logic_cells=logic, sram_bits=bits, area_cells=logic + SRAM_BIT_CELLS * bits)
+    return (("ifmap", 8 * m.ifmap_sram_bytes), ("weight", 8 * m.weight_sram_bytes), ("ofmap", 8 * m.ofmap_sram_bytes))

@@ -1,6 +1,6 @@
 """``hwsim cosim layer``: one real model layer through the RTL accelerator top, next to the simulator.
 
-Steps: the configuration's accelerator top (:func:`top_arch`); the layer's operands from
+Steps: the configuration's accelerator top (:func:`hwsim.rtltop.top_arch`); the layer's operands from
 the model's integer golden model (:func:`rtl.top.layer.model_layer`: FQN calibration;
 ``blazeface`` / ``yolox_tiny`` use the studies' real calibration images and first
 held-out input, a model file a seeded random input and its noisy copies); the
@@ -26,18 +26,18 @@ import numpy as np
 
 from hwsim.compiler import compile_layer
 from hwsim.compiler.dma import program_cycles
-from hwsim.config import HwConfig
 from hwsim.configfile import load_config
 from hwsim.engine import trace_layer
+from hwsim.rtltop import top_arch
 from hwsim.simulate import layer_cycles
 from rtl.timing import PROGRAM_START_CYCLES
 from rtl.top.cosim import bench_words, run_layer
 from rtl.top.grouped import grouped_program
 from rtl.top.layer import model_layer, planned_layer
-from rtl.top.program import TopArch, TopProgram
+from rtl.top.program import TopProgram
 from sw.fileio import OutputPlan
 
-__all__ = ["register", "run", "LayerReport", "cosim_layer", "parse_size", "top_arch"]
+__all__ = ["register", "run", "LayerReport", "cosim_layer", "parse_size"]
 
 
 @dataclass(frozen=True)
@@ -88,24 +88,6 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     if h < 1 or w < 1:
         raise ValueError(f"--size: expected positive H and W, got {text!r}")
     return h, w
-
-
-def top_arch(cfg: HwConfig) -> TopArch:
-    """The accelerator top of configuration ``cfg`` (array, buffer capacities, DRAM bus width).
-
-    ValueError (naming the config) when the RTL cannot build it: the DRAM bandwidth must be a
-    power of two bytes/cycle (the bus width) dividing every SRAM word.
-    """
-    bw = cfg.memory.dram_bytes_per_cycle
-    try:
-        if bw != int(bw):
-            raise ValueError(f"memory.dram_bytes_per_cycle: the RTL top needs a power of two >= 1 "
-                             f"bytes/cycle (its bus width), got {bw!r}")
-        m = cfg.memory
-        return TopArch(cfg.arch, ifmap_sram_bytes=m.ifmap_sram_bytes, weight_sram_bytes=m.weight_sram_bytes,
-                       ofmap_sram_bytes=m.ofmap_sram_bytes, bus_bytes=int(bw))
-    except ValueError as exc:
-        raise ValueError(f"config '{cfg.name}': {exc}") from None
 
 
 def _model_inputs(name: str, seed: int):

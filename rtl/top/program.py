@@ -134,6 +134,14 @@ class TopArch:
         name = {"x": "ifmap_sram_bytes", "w": "weight_sram_bytes", "p": "param_entries", "o": "ofmap_sram_bytes"}
         return self.depth(name[buf]) // 2
 
+    def memories(self) -> tuple[tuple[str, int, int], ...]:
+        """The top's RAMs as ``(name, words, width in bits)``: the input, weight and parameter buffers, the output
+        buffer (whole partial-sum words) and the program memory; the units' 4-entry queues are not listed."""
+        return (("input", 2 * self.half("x"), self.x_bits), ("weight", 2 * self.half("w"), self.w_bits),
+                ("param", 2 * self.half("p"), self.p_bits),
+                ("output", 2 * self.half("o") // self.psum_ratio, self.q_bits),
+                ("program", self.program_words, INSTR_BITS))
+
     def describe(self) -> dict:
         """JSON-ready parameters with the derived word widths and depths."""
         return {"array": self.array.describe(), "ifmap_sram_bytes": self.ifmap_sram_bytes,

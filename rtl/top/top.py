@@ -68,13 +68,15 @@ class Accelerator(wiring.Component):
         m.submodules.compute = comp = ComputeUnit(arch)
         bus = arch.bus_bits
 
-        def memory(name: str, buf: str, depth: int) -> Memory:
-            mem = Memory(shape=arch.word_bits(buf), depth=depth, init=[])
+        rams = {name: (words, width) for name, words, width in arch.memories()}
+
+        def memory(name: str) -> Memory:
+            words, width = rams[name]
+            mem = Memory(shape=width, depth=words, init=[])
             m.submodules[f"{name}_sram"] = mem
             return mem
 
-        mems = {"x": memory("input", "x", 2 * arch.half("x")), "w": memory("weight", "w", 2 * arch.half("w")),
-                "p": memory("param", "p", 2 * arch.half("p"))}
+        mems = {"x": memory("input"), "w": memory("weight"), "p": memory("param")}
         for index, (buf, mem) in enumerate(mems.items()):
             ratio = arch.ratio(buf)
             wr = mem.write_port(granularity=bus) if ratio > 1 else mem.write_port()
@@ -89,8 +91,7 @@ class Accelerator(wiring.Component):
                          getattr(comp, f"{buf}_data").eq(rd.data)]
         # The output SRAM: partial-sum words of psum_ratio output words (slots); codes by slot, sums whole.
         ratio, shift = arch.psum_ratio, arch.psum_ratio.bit_length() - 1
-        out = Memory(shape=arch.q_bits, depth=2 * arch.half("o") // ratio, init=[])
-        m.submodules.output_sram = out
+        out = memory("output")
         owr = out.write_port(granularity=arch.o_bits // 2)
         qwr = out.write_port()
         ord_ = out.read_port(transparent_for=(owr,))  # a STORE may read a word in the cycle it is drained

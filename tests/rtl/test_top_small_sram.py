@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hwsim.app.cosim_layer import top_arch
+from hwsim.rtltop import top_arch
 from hwsim.compiler import compile_layer, tree_totals
 from hwsim.configfile import load_config
 from hwsim.engine import trace_layer

@@ -10,7 +10,7 @@ from hwsim.config import HwConfig
 
 from hwsim.configfile import load_config
 from hwsim.simulate import simulate_graph
-from hwsim.area import AreaTable, estimate_area, load_area_table
+from hwsim.area import AreaTable, estimate_area, load_area_table, memory_bits
 from hwsim.app.sweep.spec import Design, build_config, config_values
 from sw.graph.bits import parse_bits
 from sw.graph import load_model, parse_input_shape
@@ -33,7 +33,7 @@ METRICS: dict[str, str] = {
     "sram_bytes": "SRAM capacity, bytes (ifmap + weight + ofmap)",
     "pe_count": "PEs (rows x cols)",
     "logic_cells": "generic Yosys cells (PEs + requantization units), measured per unit",
-    "sram_bits": "SRAM capacity, bits",
+    "sram_bits": "RAM capacity, bits (on the RTL top: its buffers, parameter and program memories)",
     "area_cells": "logic_cells + SRAM_BIT_CELLS x sram_bits, generic-cell equivalents",
 }
 
@@ -112,6 +112,6 @@ def run_task(task: Task) -> dict[str, Any]:
         "sram_read_bytes": total["sram_read_bytes"], "sram_write_bytes": total["sram_write_bytes"],
         "sram_bytes": sram, "pe_count": cfg.peak_macs_per_cycle,
         "logic_cells": area.logic_cells if area else None,
-        "sram_bits": 8 * sram,
+        "sram_bits": sum(bits for _, bits in memory_bits(cfg)),
         "area_cells": area.area_cells if area else None,
     }
