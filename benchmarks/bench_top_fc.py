@@ -22,11 +22,11 @@ from hwsim.compiler.dma import program_cycles
 from hwsim.configfile import load_config
 from hwsim.engine import simulate_tiles_event
 from hwsim.fastpath import simulate_tree
-from rtl.backends import VerilatorModel
 from rtl.top.cosim import bench_words, run_layer
 from rtl.top.dram import TopBench
 from rtl.top.layer import fc_operands
 from rtl.top.program import layer_program
+from rtl.top.verilator import TopVerilatorModel
 from sw.golden.requant import OutputStage
 from sw.graph.ir import Layer, Op
 
@@ -56,7 +56,7 @@ def main() -> None:
     latency = cfg.memory.dram_latency_cycles
     bench = TopBench(top, bench_words(top, program, 1 << 16), latency)
     key = f"TopBench({top!r}, dram_words={bench.dram_words}, latency={latency})"
-    sim = VerilatorModel(bench, verilator_cache(), uninitialized_memories=True, cflags=VERILATOR_CFLAGS, key=key)
+    sim = TopVerilatorModel(bench, verilator_cache(), cflags=VERILATOR_CFLAGS, key=key)
     run = run_layer(sim, top, program, ops, latency)
     bw = cfg.memory.dram_bytes_per_cycle
     overhead = program_cycles(cfg, Op.FC, sched.unit)  # the controller's program start and end, as simulate adds
