@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--config", default="edge16_int4")
     parser.add_argument("--layers", nargs="+", default=DEFAULT_LAYERS, metavar="MODEL:LAYER:BITS:HxW")
     parser.add_argument("--cflags", default=VERILATOR_CFLAGS,
-                        help=f"C++ flags of the Verilated model (default {VERILATOR_CFLAGS}: fast build, slower run)")
+                        help=f"C++ flags of the Verilated model (default {VERILATOR_CFLAGS}, hwsim cosim layer's)")
     args = parser.parse_args()
     cfg = load_config(args.config)
     print("| config | layer | bits | GEMM M x N x K | bit-exact | RTL cycles | event | fast | RTL - event | "

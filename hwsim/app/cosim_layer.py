@@ -136,9 +136,9 @@ def _program(cfg, layer, ops) -> tuple[TopProgram, object]:
     return program, sched
 
 
-#: C++ flags of the Verilated top: -O0 builds the 16x16 top ~4x faster than -O2 (a minute instead of
-#: four on a loaded 2-core machine); layer runs are short, so the slower model costs little.
-VERILATOR_CFLAGS = "-O0"
+#: C++ flags of the Verilated top: -O2 runs the 16x16 top ~4x faster than -O0 (~250 k against ~70 k
+#: cycles/s) for a build of ~55 s instead of ~30 s on 2 cores (split C++, rtl.backends; benchmarks/RESULTS.md).
+VERILATOR_CFLAGS = "-O2"
 
 
 def cosim_layer(model: str, layer: str, config: str | None, bits: int | None, size: tuple[int, int] | None,
