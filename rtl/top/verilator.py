@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from rtl.backends import VerilatorModel, get_lines, set_lines
+from rtl.backends import VerilatorBuild, get_lines, set_lines
 from rtl.ports import Port, words_for
 from rtl.top.cosim import BenchTrace
 from rtl.top.dram import TopBench
@@ -134,17 +134,16 @@ int main(int argc, char** argv) {{
 """
 
 
-class TopVerilatorModel(VerilatorModel):
+class TopVerilatorModel(VerilatorBuild):
     """A :class:`TopBench` compiled with Verilator into the closed-loop harness (module docstring).
 
-    Parameters are those of :class:`rtl.backends.VerilatorModel`; memories are exported without
+    Parameters are those of :class:`rtl.backends.VerilatorBuild`; memories are exported without
     initialisers (the bench preloads what it reads).
     """
 
     def __init__(self, bench: TopBench, workdir: str | os.PathLike[str],
                  log: Callable[[str], None] | None = None, *, cflags: str = "-O2", key: str | None = None):
-        super().__init__(bench, workdir, log, uninitialized_memories=True, cflags=cflags, key=key,
-                         harness=top_harness)
+        super().__init__(bench, workdir, top_harness, log, uninitialized_memories=True, cflags=cflags, key=key)
         widths = {port.name: port.width for port in self.ports}
         self.bus_bytes = widths["host_data"] // 8
 
