@@ -46,7 +46,7 @@ class BenchTrace:
         Cycles the model simulated (preload, ``start`` and what followed it).
     seconds : float
         Wall time of the whole backend run (process start, preload, the run), seconds.
-    run_seconds, preload_seconds : float | None
+    layer_seconds, preload_seconds : float | None
         Wall time of the cycles ``0 .. done`` / of the preload, measured inside the model (closed-loop
         harness only), seconds.
     """
@@ -61,7 +61,7 @@ class BenchTrace:
     read_runs: tuple[int, ...]
     simulated_cycles: int
     seconds: float
-    run_seconds: float | None = None
+    layer_seconds: float | None = None
     preload_seconds: float | None = None
 
 
@@ -212,7 +212,7 @@ def run_layer(model, arch: TopArch, program: TopProgram, ops: LayerOperands, lat
     return LayerRun(read_outputs(arch, program, final), ops.golden, trace.done, trace.seconds, beats=trace.beats,
                     reads=trace.reads, writes=len(trace.write_addrs), first_beat=trace.first_beat,
                     last_beat=trace.last_beat, stimulus_cycles=trace.simulated_cycles, read_runs=trace.read_runs,
-                    layer_seconds=trace.run_seconds, preload_seconds=trace.preload_seconds)
+                    layer_seconds=trace.layer_seconds, preload_seconds=trace.preload_seconds)
 
 
 def _per_cycle(model, arch: TopArch, program: TopProgram, image: np.ndarray, budget: int) -> BenchTrace:

@@ -168,5 +168,5 @@ class TopVerilatorModel(VerilatorBuild):
             write_data=events[:, 2:].copy().view(np.uint8)[:, :self.bus_bytes],
             beats=head["beats"], reads=head["reads"], first_beat=head["first_beat"], last_beat=head["last_beat"],
             read_runs=tuple(int(n) for n in runs), simulated_cycles=head["preload_cycles"] + 1 + (
-                budget if done is None else done), seconds=seconds, run_seconds=head["run_ns"] * 1e-9,
+                budget if done is None else done), seconds=seconds, layer_seconds=head["run_ns"] * 1e-9,
             preload_seconds=head["preload_ns"] * 1e-9)
