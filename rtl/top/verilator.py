@@ -11,7 +11,7 @@ runs in C++ what :func:`rtl.top.cosim.run_layer` needs:
   the same order and inputs as the per-cycle harness, so every cycle is the same;
 * stop in the first cycle after ``start`` that samples ``done`` (that cycle included), or after
   the budget;
-* output: the done cycle, the DRAM writes (cycle, address, data), counts of beats, reads and writes,
+* output: the done cycle, the DRAM writes (address, data), counts of beats, reads and writes,
   the first and last beat cycles, the read-run lengths between writes, and the wall time of the
   preload and of the run measured around the model's ``eval`` loop.
 
@@ -44,7 +44,7 @@ def top_harness(top: str, ports: list[Port]) -> str:
 
     stdin: uint32 ``n_prog, n_image, budget``, then the program (``n_prog`` instruction words) and
     the DRAM image (``n_image`` bus words), each word as its uint32 words, LSB first. stdout: the
-    uint64 header ``_HEADER``, then per DRAM write uint32 ``cycle, addr`` and the data words, then
+    uint64 header ``_HEADER``, then per DRAM write uint32 ``addr`` and the data words, then
     the read-run lengths as uint32.
     """
     by_name = {port.name: port for port in ports}
@@ -111,9 +111,9 @@ int main(int argc, char** argv) {{
             ++writes;
             if (run) {{ runs.push_back(run); run = 0; }}
             size_t at = events.size();
-            events.resize(at + 2 + {hw});
-            uint32_t* ev = &events[at + 2];
-            events[at] = c; events[at + 1] = top->wr_addr;
+            events.resize(at + 1 + {hw});
+            uint32_t* ev = &events[at + 1];
+            events[at] = top->wr_addr;
             {" ".join(data_get)}
         }}
         const bool finished = c > 0 && top->done;
@@ -160,12 +160,12 @@ class TopVerilatorModel(VerilatorBuild):
         seconds = time.perf_counter() - t0
         head = dict(zip(_HEADER, np.frombuffer(out, dtype=np.uint64, count=len(_HEADER)).tolist()))
         body = np.frombuffer(out, dtype=np.uint32, offset=8 * len(_HEADER))
-        events = body[:head["writes"] * (2 + nbus)].reshape(head["writes"], 2 + nbus)
+        events = body[:head["writes"] * (1 + nbus)].reshape(head["writes"], 1 + nbus)
         runs = body[len(events.ravel()):]
         done = head["done"] if head["done"] <= budget else None  # the harness writes -1 without done
         return BenchTrace(
-            done=done, write_addrs=events[:, 1].astype(np.int64),
-            write_data=events[:, 2:].copy().view(np.uint8)[:, :self.bus_bytes],
+            done=done, write_addrs=events[:, 0].astype(np.int64),
+            write_data=events[:, 1:].copy().view(np.uint8)[:, :self.bus_bytes],
             beats=head["beats"], reads=head["reads"], first_beat=head["first_beat"], last_beat=head["last_beat"],
             read_runs=tuple(int(n) for n in runs), simulated_cycles=head["preload_cycles"] + 1 + (
                 budget if done is None else done), seconds=seconds, layer_seconds=head["run_ns"] * 1e-9,
