@@ -21,11 +21,11 @@ from hwsim.rtltop import top_arch
 from hwsim.compiler import compile_layer, tree_totals
 from hwsim.configfile import load_config
 from hwsim.simulate import layer_cycles
-from rtl.backends import VerilatorModel
 from rtl.top.cosim import bench_words, run_layer
 from rtl.top.dram import TopBench
 from rtl.top.layer import fc_operands
 from rtl.top.program import layer_program
+from rtl.top.verilator import TopVerilatorModel
 from sw.golden.requant import OutputStage
 from sw.graph.ir import Layer
 
@@ -55,7 +55,7 @@ def main() -> None:
     latency = cfg.memory.dram_latency_cycles
     bench = TopBench(top, bench_words(top, program, 1 << 16), latency)
     key = f"TopBench({top!r}, dram_words={bench.dram_words}, latency={latency})"
-    sim = VerilatorModel(bench, verilator_cache(), uninitialized_memories=True, cflags=VERILATOR_CFLAGS, key=key)
+    sim = TopVerilatorModel(bench, verilator_cache(), cflags=VERILATOR_CFLAGS, key=key)
     run = run_layer(sim, top, program, ops, latency)
     event, fast = layer_cycles(sched, cfg, "event"), layer_cycles(sched, cfg, "fast")  # program cycles included
     tot = tree_totals(sched.root)

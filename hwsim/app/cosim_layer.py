@@ -46,7 +46,9 @@ class LayerReport:
 
     ``rtl_split`` / ``sim_split``: where the cycles went (:meth:`rtl.top.cosim.LayerRun.split`;
     the simulator's from its event-mode trace: array compute cycles, DRAM-port cycles of loads and
-    stores, cycles before the first and after the last compute).
+    stores, cycles before the first and after the last compute). ``run_seconds``: the whole backend
+    run; ``layer_seconds`` / ``preload_seconds``: the layer's cycles / the preload inside the
+    Verilator model (None on the Amaranth simulator).
     """
 
     model: str
@@ -68,6 +70,8 @@ class LayerReport:
     stimulus_cycles: int
     rtl_split: dict
     sim_split: dict
+    layer_seconds: float | None = None
+    preload_seconds: float | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready fields plus the RTL / event-mode ratio."""
@@ -114,9 +118,9 @@ def _program(cfg, layer, ops) -> tuple[TopProgram, object]:
     return program, sched
 
 
-#: C++ flags of the Verilated top: -O0 builds the 16x16 top ~4x faster than -O2 (a minute instead of
-#: four on a loaded 2-core machine); layer runs are short, so the slower model costs little.
-VERILATOR_CFLAGS = "-O0"
+#: C++ flags of the Verilated top: -O2 runs the 16x16 top ~4x faster than -O0 (~250 k against ~70 k
+#: cycles/s) for a build of ~55 s instead of ~30 s on 2 cores (split C++, rtl.backends; benchmarks/RESULTS.md).
+VERILATOR_CFLAGS = "-O2"
 
 
 def cosim_layer(model: str, layer: str, config: str | None, bits: int | None, size: tuple[int, int] | None,
@@ -129,7 +133,7 @@ def cosim_layer(model: str, layer: str, config: str | None, bits: int | None, si
     --symmetric-weights``; its plan and widths replace the calibration and ``bits``. ``cflags``: the
     Verilated model's C++ optimisation flags (a separate cached build per value).
     """
-    from rtl.backends import AmaranthModel, VerilatorModel, find_verilator
+    from rtl.backends import AmaranthModel, find_verilator
     from rtl.top.dram import TopBench
 
     if quantized is not None and not model.lower().endswith((".onnx", ".tflite")):
@@ -164,10 +168,10 @@ def cosim_layer(model: str, layer: str, config: str | None, bits: int | None, si
         sim = AmaranthModel(bench, vcd=vcd)
     else:
         from hwsim.app.commands.cosim import verilator_cache
+        from rtl.top.verilator import TopVerilatorModel
 
         key = f"TopBench({top!r}, dram_words={bench.dram_words}, latency={latency})"
-        sim = VerilatorModel(bench, workdir or verilator_cache(), log=log, uninitialized_memories=True,
-                             cflags=cflags, key=key)
+        sim = TopVerilatorModel(bench, workdir or verilator_cache(), log=log, cflags=cflags, key=key)
     build = time.perf_counter() - t0
     result = run_layer(sim, top, program, ops, latency)
     bw = cfg.memory.dram_bytes_per_cycle
@@ -195,7 +199,9 @@ def cosim_layer(model: str, layer: str, config: str | None, bits: int | None, si
                        rtl_cycles=result.cycles, event_cycles=int(event), fast_cycles=int(fast),
                        build_seconds=round(build, 3), run_seconds=round(result.run_seconds, 3),
                        stimulus_cycles=result.stimulus_cycles,
-                       rtl_split=result.split(), sim_split=sim_split)
+                       rtl_split=result.split(), sim_split=sim_split,
+                       layer_seconds=None if result.layer_seconds is None else round(result.layer_seconds, 4),
+                       preload_seconds=None if result.preload_seconds is None else round(result.preload_seconds, 4))
 
 
 def register(designs: argparse._SubParsersAction) -> None:
@@ -247,8 +253,12 @@ def run(args: argparse.Namespace) -> int:
           f"DRAM reads {r['dram_reads']} / loads {m['dram_loads']}, writes {r['dram_writes']} / stores "
           f"{m['dram_stores']} cycles, before the first beat {r['before_first_beat']} / {m['before_first_compute']}, "
           f"after the last {r['after_last_beat']} / {m['after_last_compute']}")
+    model = "" if report.layer_seconds is None else (
+        f"; in the model: preload {report.preload_seconds:.3f} s, the layer {report.layer_seconds:.3f} s = "
+        f"{report.rtl_cycles / max(report.layer_seconds, 1e-9):,.0f} cycles/s")
     print(f"time: build {report.build_seconds:.1f} s, run {report.run_seconds:.2f} s "
-          f"({report.rtl_cycles / max(report.run_seconds, 1e-9):,.0f} simulated cycles/s incl. preload)")
+          f"({report.rtl_cycles / max(report.run_seconds, 1e-9):,.0f} simulated cycles/s incl. process start and "
+          f"preload{model})")
     if out is not None:
         plan.stage(out, (json.dumps(report.to_dict(), indent=1) + "\n").encode())
         plan.commit()

@@ -1,10 +1,15 @@
 """Run a layer program on the accelerator top (Amaranth simulator or Verilator) and check it.
 
-The stimulus (:mod:`rtl.backends`, open loop, one record per cycle) first writes the
-program into the instruction memory and the DRAM image into the testbench DRAM (in
-parallel, one word per cycle), then pulses ``start`` and idles for a cycle budget. The
-write monitor gives the stored words; the first cycle with ``done`` high gives the
-layer's cycles (``start`` to ``done``: the last store accepted and every unit idle).
+A run first writes the program into the instruction memory and the DRAM image into the
+testbench DRAM (in parallel, one word per cycle), then pulses ``start``. The write monitor
+gives the stored words; the first cycle with ``done`` high gives the layer's cycles (``start``
+to ``done``: the last store accepted and every unit idle). Two kinds of model:
+
+* a per-cycle backend (:mod:`rtl.backends`: the Amaranth simulator, the generic Verilator
+  harness) runs an open-loop stimulus (preload, ``start``, a cycle budget) and returns every
+  output port in every cycle, scanned here;
+* a closed-loop model (:class:`rtl.top.verilator.TopVerilatorModel`, a ``run_program`` method)
+  does the same in C++, stops at ``done`` and returns only the :class:`BenchTrace`.
 """
 
 from __future__ import annotations
@@ -18,7 +23,46 @@ from rtl.ports import unpack_field
 from rtl.top.layer import LayerOperands, dram_image, read_outputs
 from rtl.top.program import INSTR_BITS, TopArch, TopProgram, encode
 
-__all__ = ["LayerRun", "cycle_budget", "bench_words", "stimulus", "run_layer"]
+__all__ = ["BenchTrace", "LayerRun", "cycle_budget", "bench_words", "program_words", "stimulus", "run_layer"]
+
+
+@dataclass(frozen=True)
+class BenchTrace:
+    """What a run of the bench shows :func:`run_layer` (cycles counted from the ``start`` cycle, 0).
+
+    Attributes
+    ----------
+    done : int | None
+        First cycle after ``start`` with ``done`` high (the layer's cycles); None if not within the budget.
+    write_addrs, write_data : np.ndarray
+        The DRAM writes in order: word addresses ``(n,)`` and data ``(n, bus bytes)`` uint8.
+    beats, reads : int
+        Cycles ``0 .. done`` with an operand beat / a DRAM read request.
+    first_beat, last_beat : int
+        Cycles of the first and last operand beat (0 without beats).
+    read_runs : tuple[int, ...]
+        Read requests between two write requests, in order.
+    simulated_cycles : int
+        Cycles the model simulated (preload, ``start`` and what followed it).
+    seconds : float
+        Wall time of the whole backend run (process start, preload, the run), seconds.
+    layer_seconds, preload_seconds : float | None
+        Wall time of the cycles ``0 .. done`` / of the preload, measured inside the model (closed-loop
+        harness only), seconds.
+    """
+
+    done: int | None
+    write_addrs: np.ndarray
+    write_data: np.ndarray
+    beats: int
+    reads: int
+    first_beat: int
+    last_beat: int
+    read_runs: tuple[int, ...]
+    simulated_cycles: int
+    seconds: float
+    layer_seconds: float | None = None
+    preload_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -38,10 +82,14 @@ class LayerRun:
     first_beat, last_beat : int
         Cycles (after ``start``) of the first and last operand beat.
     stimulus_cycles : int
-        Cycles the backend simulated: preload, ``start`` and the whole cycle budget.
+        Cycles the backend simulated: preload, ``start`` and the whole cycle budget (per-cycle
+        backends) or up to ``done`` (closed loop).
     read_runs : tuple[int, ...]
         Read requests between two write requests on the DRAM port, in order (a tile's loads are one
         transfer: no write comes between them).
+    layer_seconds, preload_seconds : float | None
+        Wall time of the layer's cycles (``start`` to ``done``) / of the preload inside the model,
+        without process start and I/O (closed-loop Verilator harness; None for per-cycle backends).
     """
 
     outputs: np.ndarray
@@ -55,6 +103,8 @@ class LayerRun:
     last_beat: int = 0
     stimulus_cycles: int = 0
     read_runs: tuple[int, ...] = ()
+    layer_seconds: float | None = None
+    preload_seconds: float | None = None
 
     def split(self) -> dict[str, int]:
         """Where the cycles went: ``total``, ``array_beats``, ``dram_reads``, ``dram_writes``,
@@ -110,9 +160,14 @@ def _words32(values: list[int] | np.ndarray, width: int) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint32).reshape(len(values), nwords)
 
 
+def program_words(program: TopProgram) -> np.ndarray:
+    """The program's encoded instructions as ``(n, ceil(INSTR_BITS / 32))`` uint32 rows (LSB word first)."""
+    return _words32([encode(i) for i in program.instructions], INSTR_BITS)
+
+
 def stimulus(arch: TopArch, program: TopProgram, image: np.ndarray, budget: int) -> tuple[dict, int]:
     """``(stimulus, start cycle)``: preload the program and DRAM, pulse ``start``, idle ``budget`` cycles."""
-    words = [encode(i) for i in program.instructions]
+    words = program_words(program)
     preload = max(len(words), len(image))
     start = preload
     n = preload + 1 + budget
@@ -125,7 +180,7 @@ def stimulus(arch: TopArch, program: TopProgram, image: np.ndarray, budget: int)
     stim = {
         "prog_we": column(np.ones((len(words), 1), np.uint32), 1, len(words)),
         "prog_addr": column(np.arange(len(words), dtype=np.uint32)[:, None], 32, len(words)),
-        "prog_data": column(_words32(words, INSTR_BITS), INSTR_BITS, len(words)),
+        "prog_data": column(words, INSTR_BITS, len(words)),
         "host_we": column(np.ones((len(image), 1), np.uint32), 1, len(image)),
         "host_addr": column(np.arange(len(image), dtype=np.uint32)[:, None], 32, len(image)),
         "host_data": column(_words32(image, arch.bus_bits), arch.bus_bits, len(image)),
@@ -135,8 +190,9 @@ def stimulus(arch: TopArch, program: TopProgram, image: np.ndarray, budget: int)
 
 
 def run_layer(model, arch: TopArch, program: TopProgram, ops: LayerOperands, latency: int) -> LayerRun:
-    """Run ``program`` on ``model`` (a :class:`rtl.backends.AmaranthModel` / ``VerilatorModel`` of a
-    :class:`rtl.top.dram.TopBench` with this ``latency``) and read the outputs back.
+    """Run ``program`` on ``model`` (a :class:`rtl.backends.AmaranthModel` / ``VerilatorModel`` or a
+    :class:`rtl.top.verilator.TopVerilatorModel` of a :class:`rtl.top.dram.TopBench` with this
+    ``latency``) and read the outputs back.
 
     Raises
     ------
@@ -145,27 +201,38 @@ def run_layer(model, arch: TopArch, program: TopProgram, ops: LayerOperands, lat
     """
     image = dram_image(arch, program, ops)
     budget = cycle_budget(arch, program, latency)
+    if hasattr(model, "run_program"):
+        trace = model.run_program(program_words(program), image, budget)
+    else:
+        trace = _per_cycle(model, arch, program, image, budget)
+    if trace.done is None:
+        raise RuntimeError(f"layer '{program.layer.name}': the top did not finish within {budget} cycles")
+    final = image.copy()
+    final[trace.write_addrs] = trace.write_data
+    return LayerRun(read_outputs(arch, program, final), ops.golden, trace.done, trace.seconds, beats=trace.beats,
+                    reads=trace.reads, writes=len(trace.write_addrs), first_beat=trace.first_beat,
+                    last_beat=trace.last_beat, stimulus_cycles=trace.simulated_cycles, read_runs=trace.read_runs,
+                    layer_seconds=trace.layer_seconds, preload_seconds=trace.preload_seconds)
+
+
+def _per_cycle(model, arch: TopArch, program: TopProgram, image: np.ndarray, budget: int) -> BenchTrace:
+    """Run the open-loop :func:`stimulus` on a per-cycle backend and scan its outputs."""
     stim, start = stimulus(arch, program, image, budget)
     t0 = time.perf_counter()
     out = model.run(stim)
     seconds = time.perf_counter() - t0
     done = np.flatnonzero(unpack_field(out["done"], 0, 1, False)[start + 1:])
-    if not len(done):
-        raise RuntimeError(f"layer '{program.layer.name}': the top did not finish within {budget} cycles")
-    cycles = int(done[0]) + 1  # start pulse in cycle `start`; done seen in cycle start + cycles
+    cycles = int(done[0]) + 1 if len(done) else None  # start pulse in cycle `start`; done in start + cycles
     valid = np.flatnonzero(unpack_field(out["wr_valid"], 0, 1, False))
-    final = image.copy()
     addrs = unpack_field(out["wr_addr"], 0, 32, False)[valid]
     data = out["wr_data"][valid].view(np.uint8).reshape(len(valid), -1)[:, :arch.bus_bytes]
-    final[addrs] = data
-    window = slice(start, start + cycles + 1)
+    window = slice(start, start + (budget if cycles is None else cycles) + 1)
     beats = np.flatnonzero(unpack_field(out["beat"], 0, 1, False)[window])
     read = unpack_field(out["rd_valid"], 0, 1, False)[window]
     written = unpack_field(out["wr_valid"], 0, 1, False)[window]
-    return LayerRun(read_outputs(arch, program, final), ops.golden, cycles, seconds, beats=len(beats),
-                    reads=int(read.sum()), writes=len(valid), first_beat=int(beats[0]) if len(beats) else 0,
-                    last_beat=int(beats[-1]) if len(beats) else 0, stimulus_cycles=len(stim["start"]),
-                    read_runs=_read_runs(read, written))
+    return BenchTrace(cycles, addrs, data, beats=len(beats), reads=int(read.sum()),
+                      first_beat=int(beats[0]) if len(beats) else 0, last_beat=int(beats[-1]) if len(beats) else 0,
+                      read_runs=_read_runs(read, written), simulated_cycles=len(stim["start"]), seconds=seconds)
 
 
 def _read_runs(read: np.ndarray, written: np.ndarray) -> tuple[int, ...]:
