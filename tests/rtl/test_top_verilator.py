@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from hwsim.app.cosim_layer import top_arch
 from hwsim.compiler import compile_layer
 from hwsim.configfile import load_config
+from hwsim.rtltop import top_arch
 from rtl.backends import AmaranthModel
 from rtl.top.cosim import bench_words, cycle_budget, program_words, run_layer
 from rtl.top.dram import TopBench
 from rtl.top.layer import dram_image
 from rtl.top.program import layer_program
-from tests.rtl.test_top_small_sram import _random_1x1
+from tests.rtl.test_top_small_sram import _random_conv
 
 CONFIG = Path(__file__).resolve().parents[2] / "examples" / "top4_small_sram.toml"
 
@@ -35,7 +35,7 @@ def test_closed_loop_equals_the_per_cycle_run(tmp_path):
         pytest.skip(str(exc))
     cfg = load_config(str(CONFIG))
     top = top_arch(cfg)
-    ops, layer = _random_1x1(3, 7, 7, 8, 10, (-7, -3))
+    ops, layer = _random_conv(3, 7, 7, 8, 10, (-7, -3))
     t = compile_layer(layer, cfg).tiling
     program = layer_program(top, ops.layer, t["tile_out_pixels"], t["tile_out_channels"], t["loop_order"])
     lat = cfg.memory.dram_latency_cycles
