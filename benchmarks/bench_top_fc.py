@@ -17,9 +17,9 @@ import numpy as np
 
 from hwsim.app.commands.cosim import verilator_cache
 from hwsim.app.cosim_layer import VERILATOR_CFLAGS
+from hwsim.app.rtltop import top_arch
 from hwsim.compiler import compile_layer, tree_totals
 from hwsim.configfile import load_config
-from hwsim.rtltop import top_arch
 from hwsim.simulate import layer_cycles
 from rtl.top.cosim import bench_words, run_layer
 from rtl.top.dram import TopBench

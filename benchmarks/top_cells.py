@@ -9,8 +9,8 @@ memory (words x width = bits, ports), plus the export and synthesis times.
 import sys
 import time
 
+from hwsim.app.rtltop import top_arch
 from hwsim.configfile import load_config
-from hwsim.rtltop import top_arch
 from rtl.export import to_verilog, yosys_cells_with_memories
 from rtl.top.top import Accelerator
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
+from hwsim.app.rtltop import top_arch
 from hwsim.compiler import compile_layer
 from hwsim.configfile import load_config
-from hwsim.rtltop import top_arch
 from rtl.top.grouped import grouped_program
 from rtl.top.layer import layer_gemm
 from sw.data.models import blazeface_path, yolox_tiny_path

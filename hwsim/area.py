@@ -6,11 +6,11 @@ Model (units: generic Yosys cells and SRAM bits; docs/sweep.md)::
     sram_bits   = bits of the RAMs (below)
     area_cells  = logic_cells + SRAM_BIT_CELLS * sram_bits
 
-RAMs: where the configuration describes the RTL accelerator top (output stationary, RTL timing,
-:func:`hwsim.rtltop.describes_top`) and the top can be built from it, the top's own RAMs
-(:meth:`rtl.top.program.TopArch.memories`: input, weight, parameter, output and program memories,
-the sizes its generated Verilog declares); else the three SRAMs, ``8 * (ifmap_sram_bytes +
-weight_sram_bytes + ofmap_sram_bytes)``. The top's controller, DMA engine and compute unit are not in
+RAMs: ``rams`` as the caller gives them, by default the three SRAMs, ``8 * (ifmap_sram_bytes +
+weight_sram_bytes + ofmap_sram_bytes)``; the sweep passes the RTL top's own RAMs where the
+configuration describes a top that can be built (:func:`hwsim.app.rtltop.ram_bits`: input, weight,
+parameter, output and program memories, the sizes its generated Verilog declares). The top's
+controller, DMA engine and compute unit are not in
 ``logic_cells`` (docs/rtl.md lists the whole top's synthesised cells).
 
 ``mac_cells`` and ``requant_cells`` are measured by generic gate synthesis (``synth -flatten``,
@@ -30,9 +30,8 @@ from types import MappingProxyType
 from typing import Mapping
 
 from hwsim.config import HwConfig
-from hwsim.rtltop import describes_top, top_arch
 
-__all__ = ["AreaTable", "AreaEstimate", "SRAM_BIT_CELLS", "load_area_table", "estimate_area", "memory_bits"]
+__all__ = ["AreaTable", "AreaEstimate", "SRAM_BIT_CELLS", "load_area_table", "estimate_area", "sram_bits"]
 
 #: Area of one SRAM bit in generic-cell equivalents [assumed]: a 45 nm 6T bit cell of 0.346 um^2
 #: (Intel 45 nm, Mistry et al., IEDM 2007) at ~70 % array efficiency (decoders, sense amplifiers)
@@ -110,8 +109,10 @@ def load_area_table() -> AreaTable:
     return AreaTable.from_dict(json.loads(text))
 
 
-def estimate_area(cfg: HwConfig, table: AreaTable) -> AreaEstimate | None:
-    """Area of ``cfg`` by the model in the module docstring; ``None`` if a count is not measured.
+def estimate_area(cfg: HwConfig, table: AreaTable, rams: tuple[tuple[str, int], ...] | None = None
+                  ) -> AreaEstimate | None:
+    """Area of ``cfg`` by the model in the module docstring (``rams``: ``(name, bits)`` of its RAMs, default
+    :func:`sram_bits`); ``None`` if a count is not measured.
 
     ``None`` when ``cfg.array.max_depth`` differs from ``table.max_depth`` (another accumulator
     width), its PE has other MAC modes than the measured one (:data:`MEASURED_MAC_MODES`) or a
@@ -123,17 +124,12 @@ def estimate_area(cfg: HwConfig, table: AreaTable) -> AreaEstimate | None:
             or tuple(a.mac_modes) != MEASURED_MAC_MODES.get(a.pe_bits):
         return None
     logic = a.rows * a.cols * table.mac_cells[a.pe_bits] + cfg.requant_lanes * table.requant_cells[out_width]
-    rams = memory_bits(cfg)
+    rams = sram_bits(cfg) if rams is None else rams
     bits = sum(b for _, b in rams)
     return AreaEstimate(logic_cells=logic, sram_bits=bits, area_cells=logic + SRAM_BIT_CELLS * bits, memories=rams)
 
 
-def memory_bits(cfg: HwConfig) -> tuple[tuple[str, int], ...]:
-    """``(name, bits)`` of ``cfg``'s RAMs (module docstring)."""
-    if describes_top(cfg):
-        try:
-            return tuple((name, words * width) for name, words, width in top_arch(cfg).memories())
-        except ValueError:
-            pass  # the top cannot be built from cfg (e.g. a bandwidth that is no bus width): its SRAMs only
+def sram_bits(cfg: HwConfig) -> tuple[tuple[str, int], ...]:
+    """``(name, bits)`` of ``cfg``'s three SRAMs."""
     m = cfg.memory
     return (("ifmap", 8 * m.ifmap_sram_bytes), ("weight", 8 * m.weight_sram_bytes), ("ofmap", 8 * m.ofmap_sram_bytes))

@@ -170,6 +170,12 @@ class HwConfig:
         """Native-precision MACs per cycle (``rows * cols``)."""
         return self.array.rows * self.array.cols
 
+    @property
+    def on_rtl_top(self) -> bool:
+        """The array is the one the RTL accelerator top (``rtl/top``) builds and times: output stationary with
+        the RTL timing."""
+        return self.array.dataflow == "os" and self.array.timing == "rtl"
+
     @cached_property
     def arch(self) -> ArrayArch:
         """The PE array as the RTL describes it (:class:`rtl.arch.ArrayArch`; built once per configuration)."""
@@ -242,7 +248,7 @@ def _validate(c: HwConfig) -> None:
                          f"got {c.memory.prefetch_next_layer!r}")
     if a.timing not in TIMINGS:
         raise ValueError(f"{where}array.timing: expected one of {', '.join(TIMINGS)}, got {a.timing!r}")
-    if c.memory.prefetch_next_layer and a.dataflow == "os" and a.timing == "rtl":
+    if c.memory.prefetch_next_layer and c.on_rtl_top:
         raise ValueError(f"{where}memory.prefetch_next_layer: the RTL top (array.dataflow = 'os', array.timing = "
                          "'rtl') runs one program per layer and cannot start a layer's loads during the previous "
                          "layer's drain; set it to false")

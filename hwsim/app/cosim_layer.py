@@ -1,6 +1,6 @@
 """``hwsim cosim layer``: one real model layer through the RTL accelerator top, next to the simulator.
 
-Steps: the configuration's accelerator top (:func:`hwsim.rtltop.top_arch`); the layer's operands from
+Steps: the configuration's accelerator top (:func:`hwsim.app.rtltop.top_arch`); the layer's operands from
 the model's integer golden model (:func:`rtl.top.layer.model_layer`: FQN calibration;
 ``blazeface`` / ``yolox_tiny`` use the studies' real calibration images and first
 held-out input, a model file a seeded random input and its noisy copies); the
@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hwsim.app.rtltop import top_arch
 from hwsim.compiler import compile_layer
 from hwsim.compiler.dma import program_cycles
 from hwsim.configfile import load_config
 from hwsim.engine import trace_layer
-from hwsim.rtltop import top_arch
 from hwsim.simulate import layer_cycles
 from rtl.timing import PROGRAM_START_CYCLES
 from rtl.top.cosim import bench_words, run_layer

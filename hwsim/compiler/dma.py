@@ -35,7 +35,6 @@ from functools import lru_cache
 
 from hwsim.compiler.geometry import BIAS_BYTES, ConvGeometry, nbytes
 from hwsim.config import HwConfig
-from hwsim.rtltop import describes_top
 from rtl.arch import PARAM_BYTES
 from rtl.timing import PROGRAM_CYCLES
 from sw.graph.ir import Op
@@ -105,7 +104,7 @@ class DmaRules:
 def dma_rules(cfg: HwConfig, g: ConvGeometry, passes: int) -> DmaRules:
     """The rules of layer ``g`` on ``cfg`` (``passes``: operand beats per MAC, 0 for a float layer)."""
     a = cfg.array
-    if passes and describes_top(cfg) and not g.col2im_ops:
+    if passes and cfg.on_rtl_top and not g.col2im_ops:
         arch = cfg.arch
         return DmaRules(row_block=a.rows, col_block=a.cols, a_bits=arch.stored_bits(g.a_bits),
                         w_bits=arch.stored_bits(g.w_bits), column_bytes=PARAM_BYTES,
@@ -121,5 +120,5 @@ def program_cycles(cfg: HwConfig, op: Op, unit: str) -> int:
     with the RTL timing runs as one program of the top: :data:`rtl.timing.PROGRAM_CYCLES` (start to
     the first DRAM request, last transfer to ``done``) on top of its tiles' cycles.
     """
-    on_top = unit == "array" and describes_top(cfg) and op in (Op.CONV, Op.DEPTHWISE, Op.FC)
+    on_top = unit == "array" and cfg.on_rtl_top and op in (Op.CONV, Op.DEPTHWISE, Op.FC)
     return PROGRAM_CYCLES if on_top else 0

@@ -204,7 +204,7 @@ def test_real_layer_16x16_int4_verilator(tmp_path):
 def test_top_arch_from_the_simulator_config():
     from dataclasses import replace
 
-    from hwsim.rtltop import top_arch
+    from hwsim.app.rtltop import top_arch
     from hwsim.configfile import load_config
 
     cfg = load_config("edge16_int4")

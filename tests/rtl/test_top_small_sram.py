@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hwsim.app.rtltop import top_arch
 from hwsim.compiler import compile_layer, tree_totals
 from hwsim.configfile import load_config
 from hwsim.engine import trace_layer
 from hwsim.fastpath import simulate_tree
-from hwsim.rtltop import top_arch
 from rtl.arch import PARAM_BYTES
 from rtl.timing import PROGRAM_CYCLES
 from rtl.backends import AmaranthModel

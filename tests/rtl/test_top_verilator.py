@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from hwsim.app.rtltop import top_arch
 from hwsim.compiler import compile_layer
 from hwsim.configfile import load_config
-from hwsim.rtltop import top_arch
 from rtl.backends import AmaranthModel
 from rtl.top.cosim import bench_words, cycle_budget, program_words, run_layer
 from rtl.top.dram import TopBench

@@ -8,10 +8,11 @@ from typing import Any
 
 from hwsim.config import HwConfig
 
+from hwsim.app.rtltop import ram_bits
+from hwsim.app.sweep.spec import Design, build_config, config_values
+from hwsim.area import AreaTable, estimate_area, load_area_table
 from hwsim.configfile import load_config
 from hwsim.simulate import simulate_graph
-from hwsim.area import AreaTable, estimate_area, load_area_table, memory_bits
-from hwsim.app.sweep.spec import Design, build_config, config_values
 from sw.graph.bits import parse_bits
 from sw.graph import load_model, parse_input_shape
 from sw.graph.ir import Graph
@@ -101,7 +102,8 @@ def run_task(task: Task) -> dict[str, Any]:
         total = simulate_graph(_graph(task.model, task.bits, task.input_shapes), cfg, bits=task.bits).total
     except ValueError as exc:
         return {**head, "design": task.design.label(), "error": str(exc)}
-    area = estimate_area(cfg, _area_table())
+    rams = ram_bits(cfg)
+    area = estimate_area(cfg, _area_table(), rams)
     m = cfg.memory
     sram = m.ifmap_sram_bytes + m.weight_sram_bytes + m.ofmap_sram_bytes
     return {
@@ -112,6 +114,6 @@ def run_task(task: Task) -> dict[str, Any]:
         "sram_read_bytes": total["sram_read_bytes"], "sram_write_bytes": total["sram_write_bytes"],
         "sram_bytes": sram, "pe_count": cfg.peak_macs_per_cycle,
         "logic_cells": area.logic_cells if area else None,
-        "sram_bits": sum(bits for _, bits in memory_bits(cfg)),
+        "sram_bits": sum(bits for _, bits in rams),
         "area_cells": area.area_cells if area else None,
     }

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from hwsim.configfile import load_config, load_preset
 from hwsim.app.area_measure import measure_area_table
-from hwsim.area import SRAM_BIT_CELLS, estimate_area, load_area_table, memory_bits
-from hwsim.rtltop import top_arch
+from hwsim.app.rtltop import ram_bits, top_arch
+from hwsim.area import SRAM_BIT_CELLS, estimate_area, load_area_table
+from hwsim.configfile import load_config, load_preset
 from rtl.top.program import INSTR_BITS
 
 
 def test_edge16_int4_area_from_the_measured_counts():
     table = load_area_table()
     cfg = load_preset("edge16_int4")
-    area = estimate_area(cfg, table)
+    area = estimate_area(cfg, table, ram_bits(cfg))
     logic = 16 * 16 * table.mac_cells[4] + 16 * table.requant_cells[9]  # int8 mode: 9-bit output codes
     # the RTL top's RAMs: the three buffers (64 + 128 + 32 KiB), 128 parameter entries of 16 columns x 72 bits,
     # 4096 program words of INSTR_BITS
@@ -25,7 +25,8 @@ def test_edge16_int4_area_from_the_measured_counts():
     assert area.logic_cells == logic and area.sram_bits == bits
     assert area.area_cells == logic + SRAM_BIT_CELLS * bits
     # a timing the top does not build: the three SRAMs only
-    other = estimate_area(replace(cfg, array=replace(cfg.array, timing="scalesim")), table)
+    scalesim = replace(cfg, array=replace(cfg.array, timing="scalesim"))
+    other = estimate_area(scalesim, table, ram_bits(scalesim))
     assert other.sram_bits == 8 * (65536 + 131072 + 32768)
 
 
@@ -42,7 +43,7 @@ def test_the_top_declares_the_memories_the_area_model_counts():
     listed = {(words, width) for _, words, width in top_arch(cfg).memories()}
     assert listed <= declared  # and the rest are the units' 4-entry queues
     assert all(words == 4 for words, _ in declared - listed)
-    assert sum(b for _, b in memory_bits(cfg)) == sum(words * width for words, width in listed)
+    assert sum(b for _, b in ram_bits(cfg)) == sum(words * width for words, width in listed)
 
 
 def test_int8_pes_cost_more_and_other_depths_have_no_estimate():

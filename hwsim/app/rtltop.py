@@ -1,16 +1,13 @@
-"""The RTL accelerator top (``rtl/top``) a configuration describes: its :class:`rtl.top.program.TopArch`."""
+"""The RTL accelerator top (``rtl/top``) a configuration describes: its :class:`rtl.top.program.TopArch` and
+RAMs (application layer: the simulator's floors import only ``rtl.timing`` and ``rtl.arch``)."""
 
 from __future__ import annotations
 
+from hwsim.area import sram_bits
 from hwsim.config import HwConfig
 from rtl.top.program import TopArch
 
-__all__ = ["describes_top", "top_arch"]
-
-
-def describes_top(cfg: HwConfig) -> bool:
-    """True when ``cfg``'s array is the one the RTL top builds and times: output stationary, RTL timing."""
-    return cfg.array.dataflow == "os" and cfg.array.timing == "rtl"
+__all__ = ["top_arch", "ram_bits"]
 
 
 def top_arch(cfg: HwConfig) -> TopArch:
@@ -29,3 +26,15 @@ def top_arch(cfg: HwConfig) -> TopArch:
                        ofmap_sram_bytes=m.ofmap_sram_bytes, bus_bytes=int(bw))
     except ValueError as exc:
         raise ValueError(f"config '{cfg.name}': {exc}") from None
+
+
+def ram_bits(cfg: HwConfig) -> tuple[tuple[str, int], ...]:
+    """``(name, bits)`` of ``cfg``'s RAMs for the area model (:func:`hwsim.area.estimate_area`): the RTL top's
+    own (:meth:`rtl.top.program.TopArch.memories`: input, weight, parameter, output and program memories)
+    where ``cfg`` describes a top that can be built, else the three SRAMs."""
+    if cfg.on_rtl_top:
+        try:
+            return tuple((name, words * width) for name, words, width in top_arch(cfg).memories())
+        except ValueError:
+            pass  # e.g. a bandwidth that is no bus width: no top, its SRAMs only
+    return sram_bits(cfg)
