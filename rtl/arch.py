@@ -61,6 +61,11 @@ DIGIT_BITS = 4
 PARAM_FIELD_BITS = (32, 32, 8)
 #: Bytes of one output column's requantization parameters (9).
 PARAM_BYTES = sum(PARAM_FIELD_BITS) // 8
+#: Instruction memory depth of the accelerator top (``rtl/top``), instructions: a layer's program must fit
+#: (the simulator's mapping search keeps to it on the top's array).
+PROGRAM_WORDS = 4096
+#: Instructions of a layer program around its tiles' own: two SYNCs and END (``rtl.top.program``).
+PROGRAM_FRAME_INSTRUCTIONS = 3
 
 
 def split_digit(code: int, part: int, signed: bool) -> int:

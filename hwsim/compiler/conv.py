@@ -296,13 +296,17 @@ def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win
     accumulating = a.dataflow == "os" and array_tiles == 1 and nchunks > 1
     release = 0 if g.col2im_ops or (accumulating and not last) else \
         _release_cycles(cfg, passes, g.k if accumulating else tk)
+    # the top's instructions [rtl: rtl/top/program.py]: its input LOAD, its weight LOAD (and the parameters'), the
+    # COMPUTE and, for the last chunk, the STORE
+    on_top = bool(passes) and cfg.on_rtl_top and not g.col2im_ops
+    instructions = (1 + load_in + load_w * (1 + (params > 0)) + last) if on_top else 0
     return Tile(unit=unit, pixels=pm, channels=pn, k=tk, array_tiles=array_tiles, macs=pm * pn * tk,
                 load_ifmap_bytes=rules.input_bytes(g, pm, win, tc) if load_in else 0,
                 load_weight_bytes=(rules.weight_bytes(g, pn, tk) + params) if load_w else 0,
                 store_bytes=store, compute_cycles=compute, tail_cycles=tail,
                 ifmap_read_bytes=ifmap_read, weight_read_bytes=weight_read,
                 ofmap_read_bytes=out_bytes + psum_r, ofmap_write_bytes=out_bytes + psum_w,
-                requant_ops=requant, vector_ops=vector_ops, release_cycles=release)
+                requant_ops=requant, vector_ops=vector_ops, release_cycles=release, instructions=instructions)
 
 
 def _release_cycles(cfg: HwConfig, passes: int, k: int) -> int:

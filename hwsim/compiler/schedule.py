@@ -31,7 +31,8 @@ class Tile:
     ``release_cycles``: cycles before the end of ``compute_cycles`` at which the tile's operands
     are no longer needed and its input slot is freed (the last operand beat entered the array:
     ``max(K, Dmin) - K`` of the last array tile on the RTL's timing [rtl: rtl/top/compute.py],
-    else 0).
+    else 0). ``instructions``: the tile's instructions in the RTL top's program (its LOADs, the
+    COMPUTE, the STORE when it stores; [rtl: rtl/top/program.py layer_program]), 0 off the top.
     """
 
     unit: str
@@ -52,6 +53,7 @@ class Tile:
     requant_ops: int
     vector_ops: int
     release_cycles: int = 0
+    instructions: int = 0
 
     @property
     def load_bytes(self) -> int:
@@ -98,7 +100,7 @@ def expand(node: Node) -> Iterator[Tile]:
 
 _SUM_FIELDS = ("macs", "array_tiles", "load_ifmap_bytes", "load_weight_bytes", "store_bytes", "compute_cycles",
                "ifmap_read_bytes", "weight_read_bytes", "ofmap_read_bytes", "ofmap_write_bytes",
-               "requant_ops", "vector_ops")
+               "requant_ops", "vector_ops", "instructions")
 _TOTAL_FIELDS = (*_SUM_FIELDS, "tiles")
 _tile_sums = attrgetter(*_SUM_FIELDS)
 

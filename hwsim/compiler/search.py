@@ -35,6 +35,7 @@ from hwsim.compiler.conv import (ORDERS, ConvTiling, conv_tile, conv_tree, run_s
 from hwsim.compiler.dma import DmaRules, dma_rules, padded
 from hwsim.compiler.geometry import ConvGeometry, conv_geometry, nbytes
 from hwsim.config import HwConfig
+from rtl.arch import PROGRAM_FRAME_INSTRUCTIONS, PROGRAM_WORDS
 from sw.graph.ir import Layer
 from sw.quant.ints import PSUM_BYTES
 
@@ -391,10 +392,62 @@ def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
         key = min(near, key=lambda k: score_tiling(pool[k], cfg, macs, g.w_bits, g.a_bits, scored[k])[1:]) \
             if len(near) > 1 else near[0]
         t = pool[key]
+    fits, words = "", _program_words(cfg, g, passes, t)
+    if words > PROGRAM_WORDS:
+        found = _fitting(g, cfg, passes, [r[3] for r in sorted(rows, key=lambda r: (r[0], r[2]))], macs)
+        if found is None:
+            fits = (f"; its program ({words} instructions) exceeds the RTL top's {PROGRAM_WORDS}-instruction memory "
+                    "and no legal mapping's fits: the top cannot run this layer in one program")
+        else:
+            t, cycles, fits = found
+            scored = scored or {(t.tm, t.tn, t.tc, t.order): cycles}
     reason = {"array_tiles_per_tile": -(-min(t.tm, g.ho * g.wo) // cfg.array.rows) * -(-t.tn // cfg.array.cols),
               "candidates": len(rows), "scored": len(pool) if scored else 0,
               "why": (f"least energy, then fewest DRAM bytes, among the mappings within {CYCLE_SLACK - 1:.0%} of the "
                       f"fewest cycles ({cycles}) of the {len(pool)} scored by the engine's timing (best cheap "
                       f"estimates of {len(rows)} legal ones)" if scored
-                      else f"best by both cheap estimates of {len(rows)} legal mappings")}
+                      else f"best by both cheap estimates of {len(rows)} legal mappings") + fits}
     return ConvTiling(g, t.tm, t.tn, t.tc, t.order, reason)
+
+
+def _program_words(cfg: HwConfig, g: ConvGeometry, passes: int, t: ConvTiling) -> int:
+    """Instructions of ``t``'s program on the RTL top, 0 off the top: the sum of its tiles'
+    (:attr:`hwsim.compiler.schedule.Tile.instructions`) plus the program frame, counted from the loop nest.
+
+    Per group: a COMPUTE per tile and K chunk, a STORE per tile, a LOAD whenever the input (run, chunk) or
+    the weights (channel block, chunk) differ from the previous COMPUTE's, and a parameter LOAD with the
+    weight LOAD of the chunk that samples them (every K-chunked tile reloads its weights)."""
+    if not (passes and cfg.on_rtl_top and not g.col2im_ops):
+        return 0
+    nm, nn, nc = -(-g.ho * g.wo // t.tm), -(-g.n_g // t.tn), -(-g.cin_g // t.tc)
+    steps = nm * nn * nc
+    if nc > 1:
+        x_loads = w_loads = steps
+        params = nm * nn
+    elif t.order == "io":  # runs outer: the input once per run, the weights again whenever the block changes
+        x_loads, w_loads = nm, (nm * nn if nn > 1 else 1)
+        params = w_loads
+    else:  # weights outer
+        x_loads, w_loads = (nm * nn if nm > 1 else 1), nn
+        params = w_loads
+    return PROGRAM_FRAME_INSTRUCTIONS + g.groups * (steps + nm * nn + x_loads + w_loads + params)
+
+
+def _fitting(g: ConvGeometry, cfg: HwConfig, passes: int, keys: list, macs: int
+             ) -> tuple[ConvTiling, int, str] | None:
+    """The fastest of the first :data:`KEEP` mappings of ``keys`` (best cheap bound first) whose program fits the
+    RTL top's instruction memory, its cycles and a note for the reason; None when none fits."""
+    fitting = []
+    for key in keys:
+        t = ConvTiling(g, *key)
+        if _program_words(cfg, g, passes, t) <= PROGRAM_WORDS:
+            fitting.append(t)
+            if len(fitting) == KEEP:
+                break
+    if not fitting:
+        return None
+    timed = sorted((_cycles(t, cfg), score_tiling(t, cfg, macs, g.w_bits, g.a_bits)[1], i)
+                   for i, t in enumerate(fitting))
+    cycles, _, i = timed[0]
+    return fitting[i], cycles, (f"; the fastest mapping's program exceeds the RTL top's {PROGRAM_WORDS}-instruction "
+                                f"memory: the best of the first {len(fitting)} that fit")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rtl.arch import PARAM_FIELD_BITS, ArrayArch
+from rtl.arch import PARAM_FIELD_BITS, PROGRAM_FRAME_INSTRUCTIONS, PROGRAM_WORDS, ArrayArch
 from rtl.top.isa import (ADDR_BITS, FIELDS, HEADER_BITS, INSTR_BITS, OP_BITS, OPS, SEM, SEMAPHORES, Instr, decode,
                          encode, field_offset, make, program_from_json, program_json)
 
@@ -57,7 +57,7 @@ class TopArch:
     ofmap_sram_bytes: int
     bus_bytes: int
     param_entries: int = 128
-    program_words: int = 4096
+    program_words: int = PROGRAM_WORDS
 
     def __post_init__(self) -> None:
         b = self.bus_bytes

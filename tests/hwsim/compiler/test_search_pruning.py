@@ -118,3 +118,25 @@ def test_equivalent_loop_orders_take_one_scoring_slot():
     assert all(exact[(tm, tn, tc, "wo")] == exact[(tm, tn, tc, "io")] for tm, tn, tc, _ in exact)
     chosen = search.choose_conv_tiling(layer, cfg)
     assert exact[(chosen.tm, chosen.tn, chosen.tc, chosen.order)] <= search.CYCLE_SLACK * min(exact.values())
+
+
+def test_the_search_keeps_to_the_rtl_tops_instruction_memory(monkeypatch):
+    """On the RTL top's array the chosen mapping's program fits the instruction memory when a legal one does;
+    when none does, the reason says the top cannot run the layer in one program."""
+    cfg = small(EDGE, 4, 8.0)
+    layer = conv("deep_3x3", 9, 9, 160, 40, 3, 1)
+    g = conv_geometry(layer)
+    passes = cfg.mac_passes(4, 4)
+    words = {t: search._program_words(cfg, g, passes, t) for t in search.legal_tilings(layer, cfg)}
+    free = search._choose.__wrapped__(g, cfg)
+    longest_needed = search._program_words(cfg, g, passes, free)
+    limit = min(words.values()) + 1
+    assert limit < longest_needed  # the unconstrained choice would not fit
+    monkeypatch.setattr(search, "PROGRAM_WORDS", limit)
+    chosen = search._choose.__wrapped__(g, cfg)
+    assert search._program_words(cfg, g, passes, chosen) <= limit
+    assert "exceeds the RTL top's" in chosen.reason["why"]
+    monkeypatch.setattr(search, "PROGRAM_WORDS", min(words.values()) - 1)
+    assert "cannot run this layer in one program" in search._choose.__wrapped__(g, cfg).reason["why"]
+    # off the top's array no limit applies
+    assert search._program_words(cfg.with_dataflow("ws"), g, passes, free) == 0
