@@ -401,12 +401,15 @@ def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
         else:
             t, cycles, fits = found
             scored = scored or {(t.tm, t.tn, t.tc, t.order): cycles}
+            words = _program_words(cfg, g, passes, t)
     reason = {"array_tiles_per_tile": -(-min(t.tm, g.ho * g.wo) // cfg.array.rows) * -(-t.tn // cfg.array.cols),
               "candidates": len(rows), "scored": len(pool) if scored else 0,
               "why": (f"least energy, then fewest DRAM bytes, among the mappings within {CYCLE_SLACK - 1:.0%} of the "
                       f"fewest cycles ({cycles}) of the {len(pool)} scored by the engine's timing (best cheap "
                       f"estimates of {len(rows)} legal ones)" if scored
                       else f"best by both cheap estimates of {len(rows)} legal mappings") + fits}
+    if words:
+        reason["program_instructions"] = words  # the RTL top's program (rtl.arch.PROGRAM_WORDS holds)
     return ConvTiling(g, t.tm, t.tn, t.tc, t.order, reason)
 
 

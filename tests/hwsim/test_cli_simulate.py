@@ -144,3 +144,14 @@ def test_existing_output_survives_a_failed_run(run_cli, tmp_path):
     out.write_text("old")
     assert run_cli(["simulate", "--config", "nope", "--json", str(out)]) == 2
     assert out.read_text() == "old"
+
+
+def test_layers_no_program_fits_are_named(run_cli, capsys):
+    """MobileNetV2's 7x7 depthwise layers of 960 groups take at least 5 instructions per group on the RTL top,
+    more than its 4,096-word instruction memory in every mapping: the run names them in one note."""
+    assert run_cli(["simulate", "--model", "mobilenet_v2", "--no-layers"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert ("note: 3 layers need more instructions than the RTL top's 4096-word instruction memory in every legal "
+            "mapping (backbone.block14.dw, backbone.block15.dw, backbone.block16.dw)") in text
+    assert run_cli(["simulate", "--model", "resnet18", "--no-layers"]) == 0
+    assert "note:" not in capsys.readouterr().out
