@@ -43,10 +43,12 @@ class DramModel(wiring.Component):
     """
 
     def __init__(self, arch: TopArch, depth: int, latency: int):
+        self._MustUse__silence = True  # refused below: never elaborated, on purpose
         if depth < 1 or depth & (depth - 1):
             raise ValueError(f"depth: expected a power of two >= 1 words, got {depth}")
         if isinstance(latency, bool) or not isinstance(latency, int) or latency < 1:
             raise ValueError(f"memory.dram_latency_cycles: the RTL DRAM model needs an integer >= 1, got {latency!r}")
+        self._MustUse__silence = False
         self.arch, self.depth, self.latency = arch, depth, latency
         super().__init__({
             "req": In(stream.Signature(request_layout(arch))),
