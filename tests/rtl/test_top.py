@@ -176,8 +176,9 @@ def test_cli_layer_refuses_bad_input(capsys):
 
 @pytest.mark.slow
 def test_real_layer_16x16_int4_verilator(tmp_path):
-    """A real BlazeFace 1x1 layer (8x8 crop of its input, int4) on a 16x16 int4 top in Verilator:
-    bit-exact with the golden model; its cycles equal the simulator's event mode and fast path (docs/rtl.md)."""
+    """Real BlazeFace layers (a 1x1 conv, the 5x5 stride-2 stem and a stride-2 depthwise conv, cropped, int4) on
+    a 16x16 int4 top in Verilator: bit-exact with the golden model; their cycles equal the simulator's event
+    mode and fast path, their DMA reads its loads (docs/rtl.md)."""
     from hwsim.app.cosim_layer import cosim_layer
     from rtl.backends import find_verilator
     from sw.data.models import blazeface_path
@@ -199,6 +200,13 @@ def test_real_layer_16x16_int4_verilator(tmp_path):
     assert report.first_mismatch is None
     # the top frees a tile's input halves at its last beat (K 24 < Dmin 64), as the simulator's release rule
     assert report.rtl_cycles == report.event_cycles == report.fast_cycles
+    # the same Verilated top on the 5x5 stride-2 stem (host im2col, charged by the simulator) and a stride-2
+    # depthwise layer (28 groups)
+    for layer, size, groups in (("conv2d", (16, 16), 1), ("depthwise_conv2d_2", (8, 8), 28)):
+        report = cosim_layer("blazeface", layer, str(config), 4, size, "verilator", workdir=tmp_path)
+        assert report.gemm["groups"] == groups and report.first_mismatch is None, layer
+        assert report.rtl_cycles == report.event_cycles == report.fast_cycles, layer
+        assert report.rtl_split["dram_reads"] == report.sim_split["dram_loads"], layer
 
 
 def test_top_arch_from_the_simulator_config():
