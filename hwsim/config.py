@@ -22,7 +22,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from rtl.arch import FLOAT_BITS, ArrayArch
+from rtl.arch import FLOAT_BITS, PROGRAM_WORDS, ArrayArch
 from rtl.timing import REQUANT_PIPELINE_CYCLES
 
 __all__ = ["ArrayConfig", "MemoryConfig", "VectorConfig", "EnergyConfig", "HwConfig", "CONFIG_SECTIONS",
@@ -83,6 +83,10 @@ class MemoryConfig:
         "start while the current layer drains; false = layers run in isolation, as the RTL top runs them (one "
         "program per layer), so true is refused on the RTL-timed output-stationary array", "prov": "[assumed]",
         "hi": None, "zero_ok": False})
+    program_words: int = field(default=PROGRAM_WORDS, metadata={
+        "unit": "instructions", "doc": "instruction memory of the RTL top (a layer's program must fit: the mapping "
+        "search keeps to it on the RTL-timed output-stationary array; counted in the sweep's area)",
+        "prov": "[rtl: rtl/arch.py PROGRAM_WORDS]", "hi": MAX_CYCLES, "zero_ok": False})
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ def top_arch(cfg: HwConfig) -> TopArch:
                              f"bytes/cycle (its bus width), got {bw!r}")
         m = cfg.memory
         return TopArch(cfg.arch, ifmap_sram_bytes=m.ifmap_sram_bytes, weight_sram_bytes=m.weight_sram_bytes,
-                       ofmap_sram_bytes=m.ofmap_sram_bytes, bus_bytes=int(bw))
+                       ofmap_sram_bytes=m.ofmap_sram_bytes, bus_bytes=int(bw), program_words=m.program_words)
     except ValueError as exc:
         raise ValueError(f"config '{cfg.name}': {exc}") from None
 

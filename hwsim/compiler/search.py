@@ -35,7 +35,7 @@ from hwsim.compiler.conv import (ORDERS, ConvTiling, conv_tile, conv_tree, run_s
 from hwsim.compiler.dma import DmaRules, dma_rules, padded
 from hwsim.compiler.geometry import ConvGeometry, conv_geometry, nbytes
 from hwsim.config import HwConfig
-from rtl.arch import PROGRAM_FRAME_INSTRUCTIONS, PROGRAM_WORDS
+from rtl.arch import PROGRAM_FRAME_INSTRUCTIONS
 from sw.graph.ir import Layer
 from sw.quant.ints import PSUM_BYTES
 
@@ -393,10 +393,11 @@ def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
             if len(near) > 1 else near[0]
         t = pool[key]
     fits, words = "", _program_words(cfg, g, passes, t)
-    if words > PROGRAM_WORDS:
+    limit = cfg.memory.program_words
+    if words > limit:
         found = _fitting(g, cfg, passes, [r[3] for r in sorted(rows, key=lambda r: (r[0], r[2]))], macs)
         if found is None:
-            fits = (f"; its program ({words} instructions) exceeds the RTL top's {PROGRAM_WORDS}-instruction memory "
+            fits = (f"; its program ({words} instructions) exceeds the RTL top's {limit}-instruction memory "
                     "and no legal mapping's fits: the top cannot run this layer in one program")
         else:
             t, cycles, fits = found
@@ -409,7 +410,7 @@ def _choose(g: ConvGeometry, cfg: HwConfig) -> ConvTiling:
                       f"estimates of {len(rows)} legal ones)" if scored
                       else f"best by both cheap estimates of {len(rows)} legal mappings") + fits}
     if words:
-        reason["program_instructions"] = words  # the RTL top's program (rtl.arch.PROGRAM_WORDS holds)
+        reason["program_instructions"] = words  # the RTL top's program (memory.program_words holds)
     return ConvTiling(g, t.tm, t.tn, t.tc, t.order, reason)
 
 
@@ -443,7 +444,7 @@ def _fitting(g: ConvGeometry, cfg: HwConfig, passes: int, keys: list, macs: int
     fitting = []
     for key in keys:
         t = ConvTiling(g, *key)
-        if _program_words(cfg, g, passes, t) <= PROGRAM_WORDS:
+        if _program_words(cfg, g, passes, t) <= cfg.memory.program_words:
             fitting.append(t)
             if len(fitting) == KEEP:
                 break
@@ -452,5 +453,6 @@ def _fitting(g: ConvGeometry, cfg: HwConfig, passes: int, keys: list, macs: int
     timed = sorted((_cycles(t, cfg), score_tiling(t, cfg, macs, g.w_bits, g.a_bits)[1], i)
                    for i, t in enumerate(fitting))
     cycles, _, i = timed[0]
-    return fitting[i], cycles, (f"; the fastest mapping's program exceeds the RTL top's {PROGRAM_WORDS}-instruction "
-                                f"memory: the best of the first {len(fitting)} that fit")
+    return fitting[i], cycles, (f"; the fastest mapping's program exceeds the RTL top's "
+                                f"{cfg.memory.program_words}-instruction memory: the best of the first "
+                                f"{len(fitting)} that fit")

@@ -21,7 +21,6 @@ from hwsim.app.output import (compare_table, config_summary, config_table, layer
                               to_json, totals_table)
 from hwsim.simulate import MODES, simulate_graph
 from hwsim.app.options import add_input_shape_argument, input_shapes
-from rtl.arch import PROGRAM_WORDS
 from sw.fileio import OutputPlan
 from sw.graph import load_model
 from sw.graph.bits import parse_bits, parse_width_list
@@ -109,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             console.print(escape(layer_table(results[0], width)), highlight=False, soft_wrap=True)
         console.print(totals_table(results[0]))
         console.print(parts_table(results[0]))
-        _program_note(console, results[0])
+        _program_note(console, results[0], cfg.memory.program_words)
     else:
         console.print(compare_table(results))
     if args.show_config:
@@ -168,12 +167,12 @@ def _trace_csv(graph, cfg, name: str) -> str:
     return buf.getvalue()
 
 
-def _program_note(console: Console, result) -> None:
+def _program_note(console: Console, result, limit: int) -> None:
     """One line naming the layers whose program exceeds the RTL top's instruction memory (no mapping fits)."""
-    long = [layer.name for layer in result.layers if layer.tiling.get("program_instructions", 0) > PROGRAM_WORDS]
+    long = [layer.name for layer in result.layers if layer.tiling.get("program_instructions", 0) > limit]
     if long:
         shown = ", ".join(long[:4]) + (", ..." if len(long) > 4 else "")
-        console.print(escape(f"note: {len(long)} layers need more instructions than the RTL top's {PROGRAM_WORDS}-word "
+        console.print(escape(f"note: {len(long)} layers need more instructions than the RTL top's {limit}-word "
                              f"instruction memory in every legal mapping ({shown}): the top cannot run them in one "
                              "program; their cycles are the simulator's"), highlight=False)
 

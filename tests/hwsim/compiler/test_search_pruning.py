@@ -120,7 +120,7 @@ def test_equivalent_loop_orders_take_one_scoring_slot():
     assert exact[(chosen.tm, chosen.tn, chosen.tc, chosen.order)] <= search.CYCLE_SLACK * min(exact.values())
 
 
-def test_the_search_keeps_to_the_rtl_tops_instruction_memory(monkeypatch):
+def test_the_search_keeps_to_the_rtl_tops_instruction_memory():
     """On the RTL top's array the chosen mapping's program fits the instruction memory when a legal one does;
     when none does, the reason says the top cannot run the layer in one program."""
     cfg = small(EDGE, 4, 8.0)
@@ -132,11 +132,10 @@ def test_the_search_keeps_to_the_rtl_tops_instruction_memory(monkeypatch):
     longest_needed = search._program_words(cfg, g, passes, free)
     limit = min(words.values()) + 1
     assert limit < longest_needed  # the unconstrained choice would not fit
-    monkeypatch.setattr(search, "PROGRAM_WORDS", limit)
-    chosen = search._choose.__wrapped__(g, cfg)
+    chosen = search._choose.__wrapped__(g, replace(cfg, memory=replace(cfg.memory, program_words=limit)))
     assert search._program_words(cfg, g, passes, chosen) <= limit
     assert "exceeds the RTL top's" in chosen.reason["why"]
-    monkeypatch.setattr(search, "PROGRAM_WORDS", min(words.values()) - 1)
-    assert "cannot run this layer in one program" in search._choose.__wrapped__(g, cfg).reason["why"]
+    tight = replace(cfg, memory=replace(cfg.memory, program_words=min(words.values()) - 1))
+    assert "cannot run this layer in one program" in search._choose.__wrapped__(g, tight).reason["why"]
     # off the top's array no limit applies
     assert search._program_words(cfg.with_dataflow("ws"), g, passes, free) == 0
