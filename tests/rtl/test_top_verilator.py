@@ -26,19 +26,25 @@ from tests.rtl.test_top_small_sram import _random_conv
 CONFIG = Path(__file__).resolve().parents[2] / "examples" / "top4_small_sram.toml"
 
 
-@pytest.mark.slow
-def test_closed_loop_equals_the_per_cycle_run(tmp_path):
-    """A random 1x1 int4 conv (7x7x8 -> 10, 49 instructions) on the small 4x4 top: the C++ closed loop
-    (Verilator, stops at ``done``) gives the per-cycle Amaranth run's outputs, cycles, beats, DRAM
-    reads / writes, read runs; it simulates the preload, ``start`` and the layer's cycles, no budget."""
+def _require_verilator() -> None:
+    """Skip the calling test when the Verilator extra is not installed."""
     from rtl.backends import find_verilator
-    from rtl.top.verilator import TopVerilatorModel
     from sw.extras import MissingExtra
 
     try:
         find_verilator()
     except MissingExtra as exc:
         pytest.skip(str(exc))
+
+
+@pytest.mark.slow
+def test_closed_loop_equals_the_per_cycle_run(tmp_path):
+    """A random 1x1 int4 conv (7x7x8 -> 10, 49 instructions) on the small 4x4 top: the C++ closed loop
+    (Verilator, stops at ``done``) gives the per-cycle Amaranth run's outputs, cycles, beats, DRAM
+    reads / writes, read runs; it simulates the preload, ``start`` and the layer's cycles, no budget."""
+    from rtl.top.verilator import TopVerilatorModel
+
+    _require_verilator()
     cfg = load_config(str(CONFIG))
     top = top_arch(cfg)
     ops, layer = _random_conv(3, 7, 7, 8, 10, (-7, -3))
@@ -95,14 +101,9 @@ def test_every_layer_kind_on_verilator_matches_golden_and_simulator(tmp_path):
     padding, a 1x1 conv, a reduction split over SRAM refills with spilled partial sums, a depthwise conv and an
     FC layer on the compiler's schedules: every output bit-exact with the golden model, the DMA words those
     the simulator charges, and the RTL cycles the simulator's event mode and fast path exactly."""
-    from rtl.backends import find_verilator
     from rtl.top.verilator import TopVerilatorModel
-    from sw.extras import MissingExtra
 
-    try:
-        find_verilator()
-    except MissingExtra as exc:
-        pytest.skip(str(exc))
+    _require_verilator()
     cfg = load_config(str(CONFIG))
     top = top_arch(cfg)
     lat = cfg.memory.dram_latency_cycles
