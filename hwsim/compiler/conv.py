@@ -40,7 +40,7 @@ from functools import lru_cache
 import numpy as np
 
 from hwsim import costs
-from hwsim.compiler.dma import DmaRules, dma_rules, padded
+from hwsim.compiler.dma import DmaRules, dma_rules, on_top, padded
 from hwsim.compiler.geometry import ConvGeometry, blocks, nbytes
 from hwsim.compiler.schedule import Loop, Tile, compress
 from hwsim.config import HwConfig
@@ -298,8 +298,7 @@ def conv_tile(cfg: HwConfig, g: ConvGeometry, passes: int, pm: int, pn: int, win
         _release_cycles(cfg, passes, g.k if accumulating else tk)
     # the top's instructions [rtl: rtl/top/program.py]: its input LOAD, its weight LOAD (and the parameters'), the
     # COMPUTE and, for the last chunk, the STORE
-    on_top = bool(passes) and cfg.on_rtl_top and not g.col2im_ops
-    instructions = (1 + load_in + load_w * (1 + (params > 0)) + last) if on_top else 0
+    instructions = (1 + load_in + load_w * (1 + (params > 0)) + last) if on_top(cfg, g, passes) else 0
     return Tile(unit=unit, pixels=pm, channels=pn, k=tk, array_tiles=array_tiles, macs=pm * pn * tk,
                 load_ifmap_bytes=rules.input_bytes(g, pm, win, tc) if load_in else 0,
                 load_weight_bytes=(rules.weight_bytes(g, pn, tk) + params) if load_w else 0,
@@ -314,9 +313,9 @@ def _release_cycles(cfg: HwConfig, passes: int, k: int) -> int:
     (:attr:`hwsim.compiler.schedule.Tile.release_cycles`): the last accumulator-depth chunk's interval
     ``max(beats, Dmin)`` minus its beats on the RTL's timing [rtl: rtl/top/compute.py releases a tile's
     input and weight halves when its last beat entered the array], else 0."""
-    a = cfg.array
-    if passes == 0 or a.dataflow != "os" or a.timing != "rtl":
+    if not (passes and cfg.on_rtl_top):
         return 0
+    a = cfg.array
     return _rtl_release(a.rows, a.cols, cfg.requant_lanes, k, a.max_depth, passes)
 
 

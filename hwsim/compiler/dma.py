@@ -39,7 +39,7 @@ from rtl.arch import PARAM_BYTES
 from rtl.timing import PROGRAM_CYCLES
 from sw.graph.ir import Op
 
-__all__ = ["DmaRules", "dma_rules", "padded", "program_cycles"]
+__all__ = ["DmaRules", "dma_rules", "on_top", "padded", "program_cycles"]
 
 
 def padded(n: int, unit: int) -> int:
@@ -100,11 +100,17 @@ class DmaRules:
         return nbytes(padded(pm, self.row_block) * padded(pn, self.col_block), g.out_bits)
 
 
+def on_top(cfg: HwConfig, g: ConvGeometry, passes: int) -> bool:
+    """Layer ``g``'s tiles run as the RTL top's program (``passes``: operand beats per MAC, 0 for a float layer):
+    an integer layer on the RTL-timed output-stationary array, not a transposed convolution."""
+    return bool(passes) and cfg.on_rtl_top and not g.col2im_ops
+
+
 @lru_cache(maxsize=1024)
 def dma_rules(cfg: HwConfig, g: ConvGeometry, passes: int) -> DmaRules:
     """The rules of layer ``g`` on ``cfg`` (``passes``: operand beats per MAC, 0 for a float layer)."""
     a = cfg.array
-    if passes and cfg.on_rtl_top and not g.col2im_ops:
+    if on_top(cfg, g, passes):
         arch = cfg.arch
         return DmaRules(row_block=a.rows, col_block=a.cols, a_bits=arch.stored_bits(g.a_bits),
                         w_bits=arch.stored_bits(g.w_bits), column_bytes=PARAM_BYTES,
@@ -120,5 +126,5 @@ def program_cycles(cfg: HwConfig, op: Op, unit: str) -> int:
     with the RTL timing runs as one program of the top: :data:`rtl.timing.PROGRAM_CYCLES` (start to
     the first DRAM request, last transfer to ``done``) on top of its tiles' cycles.
     """
-    on_top = unit == "array" and cfg.on_rtl_top and op in (Op.CONV, Op.DEPTHWISE, Op.FC)
-    return PROGRAM_CYCLES if on_top else 0
+    runs = unit == "array" and cfg.on_rtl_top and op in (Op.CONV, Op.DEPTHWISE, Op.FC)
+    return PROGRAM_CYCLES if runs else 0

@@ -32,7 +32,7 @@ import numpy as np
 from hwsim import costs
 from hwsim.compiler.conv import (ORDERS, ConvTiling, conv_tile, conv_tree, run_summaries, run_window_arrays,
                                  tile_compute)
-from hwsim.compiler.dma import DmaRules, dma_rules, padded
+from hwsim.compiler.dma import DmaRules, dma_rules, on_top, padded
 from hwsim.compiler.geometry import ConvGeometry, conv_geometry, nbytes
 from hwsim.config import HwConfig
 from rtl.arch import PROGRAM_FRAME_INSTRUCTIONS
@@ -421,7 +421,7 @@ def _program_words(cfg: HwConfig, g: ConvGeometry, passes: int, t: ConvTiling) -
     Per group: a COMPUTE per tile and K chunk, a STORE per tile, a LOAD whenever the input (run, chunk) or
     the weights (channel block, chunk) differ from the previous COMPUTE's, and a parameter LOAD with the
     weight LOAD of the chunk that samples them (every K-chunked tile reloads its weights)."""
-    if not (passes and cfg.on_rtl_top and not g.col2im_ops):
+    if not on_top(cfg, g, passes):
         return 0
     nm, nn, nc = -(-g.ho * g.wo // t.tm), -(-g.n_g // t.tn), -(-g.cin_g // t.tc)
     steps = nm * nn * nc
@@ -450,8 +450,7 @@ def _fitting(g: ConvGeometry, cfg: HwConfig, passes: int, keys: list, macs: int
                 break
     if not fitting:
         return None
-    timed = sorted((_cycles(t, cfg), score_tiling(t, cfg, macs, g.w_bits, g.a_bits)[1], i)
-                   for i, t in enumerate(fitting))
+    timed = sorted(score_tiling(t, cfg, macs, g.w_bits, g.a_bits)[:2] + (i,) for i, t in enumerate(fitting))
     cycles, _, i = timed[0]
     return fitting[i], cycles, (f"; the fastest mapping's program exceeds the RTL top's "
                                 f"{cfg.memory.program_words}-instruction memory: the best of the first "
