@@ -35,7 +35,7 @@ from sw.extras import MissingExtra
 
 
 __all__ = ["DESIGNS", "WAIVER_FILE", "build_design", "to_verilog", "describe", "render_designs", "yosys_available", "yosys_cell_counts",
-           "yosys_cells_with_memories",
+           "yosys_cells_with_memories", "yosys_cells_outside",
            "run_yosys"]
 
 DesignName = Literal["mac", "requant", "array"]
@@ -238,6 +238,27 @@ def yosys_cell_counts(verilog_text: str, top: str) -> dict[str, int]:
     counts = dict(module["num_cells_by_type"])
     counts["total"] = module["num_cells"]
     return counts
+
+
+def yosys_cells_outside(verilog_text: str, top: str, blackboxes: tuple[str, ...]) -> int:
+    """Generic gate cells of ``top`` outside its memories and the modules matching ``blackboxes``.
+
+    ``verilog_text`` must be hierarchical (:func:`to_verilog` with ``hierarchical=True``); ``blackboxes``
+    are Yosys module patterns (e.g. ``*.pe_*``; none: the whole design). Script: ``blackbox`` them, then the steps of
+    ``synth -flatten`` (the flow of :func:`yosys_cell_counts`) except ``memory_map``, so every memory
+    stays one cell; the black-box and memory cells are not counted.
+    """
+    exe = yosys_available()
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "design.v").write_text(verilog_text)
+        subprocess.run(
+            [str(exe), "-q", "-p", f"read_verilog design.v; hierarchy -top {top}; " + (f"blackbox {' '.join(blackboxes)}; " if blackboxes else "") +
+             f"synth -flatten -top {top} -run :fine; opt -fast -full; opt -full; techmap; opt -fast; abc; opt -fast; "
+             "tee -q -o stat.json stat -json"],
+            cwd=tmp, capture_output=True, text=True, check=True)
+        stats = json.loads((Path(tmp) / "stat.json").read_text())
+    cells = next(iter(stats["modules"].values()))["num_cells_by_type"]
+    return sum(n for kind, n in cells.items() if kind.startswith("$") and kind != "$mem_v2")
 
 
 def yosys_cells_with_memories(verilog_text: str, top: str) -> tuple[dict[str, int], list[dict[str, int]]]:

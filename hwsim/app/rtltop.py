@@ -7,7 +7,7 @@ from hwsim.area import sram_bits
 from hwsim.config import HwConfig
 from rtl.top.program import TopArch
 
-__all__ = ["top_arch", "ram_bits"]
+__all__ = ["top_arch", "builds_top", "ram_bits"]
 
 
 def top_arch(cfg: HwConfig) -> TopArch:
@@ -28,13 +28,22 @@ def top_arch(cfg: HwConfig) -> TopArch:
         raise ValueError(f"config '{cfg.name}': {exc}") from None
 
 
+def builds_top(cfg: HwConfig) -> bool:
+    """``cfg`` describes an RTL top that can be built (:attr:`hwsim.config.HwConfig.on_rtl_top` and a bus width
+    that :func:`top_arch` accepts)."""
+    if not cfg.on_rtl_top:
+        return False
+    try:
+        top_arch(cfg)
+    except ValueError:
+        return False  # e.g. a bandwidth that is no bus width
+    return True
+
+
 def ram_bits(cfg: HwConfig) -> tuple[tuple[str, int], ...]:
     """``(name, bits)`` of ``cfg``'s RAMs for the area model (:func:`hwsim.area.estimate_area`): the RTL top's
     own (:meth:`rtl.top.program.TopArch.memories`: input, weight, parameter, output and program memories)
     where ``cfg`` describes a top that can be built, else the three SRAMs."""
-    if cfg.on_rtl_top:
-        try:
-            return tuple((name, words * width) for name, words, width in top_arch(cfg).memories())
-        except ValueError:
-            pass  # e.g. a bandwidth that is no bus width: no top, its SRAMs only
+    if builds_top(cfg):
+        return tuple((name, words * width) for name, words, width in top_arch(cfg).memories())
     return sram_bits(cfg)

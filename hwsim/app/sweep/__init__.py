@@ -2,5 +2,5 @@
 
 Data flow: sweep file (:mod:`.spec`) -> tasks -> :func:`.row.run_task` on local processes or Dask
 (:mod:`.executors`) -> ``results.jsonl`` (:mod:`.store`) -> ``results.csv`` and Pareto fronts
-(:mod:`.pareto`); :mod:`.runner` ties them together. Area model: :mod:`.area`.
+(:mod:`.pareto`); :mod:`.runner` ties them together. Area model: :mod:`hwsim.area`.
 """

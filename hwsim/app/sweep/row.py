@@ -8,7 +8,7 @@ from typing import Any
 
 from hwsim.config import HwConfig
 
-from hwsim.app.rtltop import ram_bits
+from hwsim.app.rtltop import builds_top, ram_bits
 from hwsim.app.sweep.spec import Design, build_config, config_values
 from hwsim.area import AreaTable, estimate_area, load_area_table
 from hwsim.configfile import load_config
@@ -33,7 +33,8 @@ METRICS: dict[str, str] = {
     "sram_write_bytes": "SRAM bytes written per frame",
     "sram_bytes": "SRAM capacity, bytes (ifmap + weight + ofmap)",
     "pe_count": "PEs (rows x cols)",
-    "logic_cells": "generic Yosys cells (PEs + requantization units), measured per unit",
+    "logic_cells": "generic Yosys cells (PEs + requantization units, measured per unit; + control_cells)",
+    "control_cells": "the RTL top's control logic, generic Yosys cells (a fit to syntheses; 0 where no top is built)",
     "sram_bits": "RAM capacity, bits (on the RTL top: its buffers, parameter and program memories)",
     "area_cells": "logic_cells + SRAM_BIT_CELLS x sram_bits, generic-cell equivalents",
 }
@@ -103,7 +104,7 @@ def run_task(task: Task) -> dict[str, Any]:
     except ValueError as exc:
         return {**head, "design": task.design.label(), "error": str(exc)}
     rams = ram_bits(cfg)
-    area = estimate_area(cfg, _area_table(), rams)
+    area = estimate_area(cfg, _area_table(), rams, top=builds_top(cfg))
     m = cfg.memory
     sram = m.ifmap_sram_bytes + m.weight_sram_bytes + m.ofmap_sram_bytes
     return {
@@ -114,6 +115,7 @@ def run_task(task: Task) -> dict[str, Any]:
         "sram_read_bytes": total["sram_read_bytes"], "sram_write_bytes": total["sram_write_bytes"],
         "sram_bytes": sram, "pe_count": cfg.peak_macs_per_cycle,
         "logic_cells": area.logic_cells if area else None,
+        "control_cells": area.control_cells if area else None,
         "sram_bits": sum(bits for _, bits in rams),
         "area_cells": area.area_cells if area else None,
     }
