@@ -39,13 +39,13 @@ from sw.quant.folding import quantize_bias
 from sw.quant.params import QuantParams
 from sw.runtime.executor import calibrate
 from sw.runtime.floatexec import run_float
-from sw.runtime.integer import PASS_THROUGH, IntegerPlan, is_float_layer, plan_calibrated, tail_params
+from sw.runtime.integer import PASS_THROUGH, IntegerPlan, is_float_layer, plan_calibrated
 from sw.train.adaround import REG_WEIGHT, initial_logits, rectified_sigmoid, rounding_regularizer
-from sw.train.fakeexec import WEIGHTED_OPS, FakeQuantGraph
+from sw.train.fakeexec import WEIGHTED_OPS, FakeQuantGraph, with_scales
 from sw.train.jaxdeps import jax_modules
 from sw.train.qat import channel_variance
 
-__all__ = ["Block", "partition", "qdrop_mix", "with_scales", "reconstruct", "DEFAULT_STEPS", "BATCH", "DROP_PROB",
+__all__ = ["Block", "partition", "qdrop_mix", "reconstruct", "DEFAULT_STEPS", "BATCH", "DROP_PROB",
            "WEIGHT_LR", "SCALE_LR"]
 
 jax, jnp, _ = jax_modules("hwsim quantize --method brecq")
@@ -104,21 +104,6 @@ def partition(model: ImportedModel) -> list[Block]:
 def qdrop_mix(quantized: np.ndarray, real_codes: np.ndarray, rng: np.random.Generator, drop_prob: float) -> np.ndarray:
     """QDrop's input: each element of ``quantized`` replaced by ``real_codes`` with probability ``drop_prob``."""
     return np.where(rng.random(quantized.shape) < drop_prob, real_codes, quantized).astype(np.float32)
-
-
-def with_scales(model: ImportedModel, params: Mapping[str, QuantParams],
-                scales: Mapping[str, float]) -> dict[str, QuantParams]:
-    """``params`` with new scales of the named tensors (zero points kept); pass-through layers and
-    reshape / transpose tails take their input's parameters again."""
-    out = dict(params)
-    for name, scale in scales.items():
-        p = out[name]
-        out[name] = QuantParams(bits=p.bits, signed=p.signed, scale=np.float64(scale), zero_point=p.zero_point)
-    for layer in model.graph:
-        if layer.op in PASS_THROUGH and layer.inputs[0] in out:
-            out[layer.name] = out[layer.inputs[0]]
-    tail_params(model, out)
-    return out
 
 
 def _float_env(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], keep: set[str]) -> dict:

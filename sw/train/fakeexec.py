@@ -47,13 +47,14 @@ from sw.graph.ir import Activation, Layer, Op
 from sw.graph.model import ImportedModel
 from sw.quant.params import QuantParams
 from sw.runtime.floatexec import LUT_ACTIVATIONS
-from sw.runtime.integer import PASS_THROUGH, IntegerPlan, is_float_layer, layer_weight_params, plan_calibrated
+from sw.runtime.integer import (PASS_THROUGH, IntegerPlan, is_float_layer, layer_weight_params, plan_calibrated,
+                                tail_params)
 from sw.quant.folding import quantize_bias
 from sw.train.depthwise import depthwise_grouped, depthwise_shift_add
 from sw.train.fakequant import clamp_ste, exact_div, mbqm_learned_ste, mbqm_ste, quantize_ste, round_ste, weight_codes_ste
 from sw.train.jaxdeps import jax_modules
 
-__all__ = ["FakeQuantGraph", "WEIGHTED_OPS"]
+__all__ = ["FakeQuantGraph", "WEIGHTED_OPS", "with_scales", "learnable_tensors", "alias_scales"]
 
 jax, jnp, lax = jax_modules("the fake-quant executor (sw.train)")
 
@@ -290,6 +291,45 @@ class FakeQuantGraph:
             extra = layer.out_shape[2] - x.shape[3]
             return jnp.pad(x, ((0, 0), (t, b), (l, r), (0, extra)), constant_values=float(inp.zero_point))
         raise ValueError(f"layer '{layer.name}': op {op.value} has no fake-quant form")
+
+
+def with_scales(model: ImportedModel, params: Mapping[str, QuantParams],
+                scales: Mapping[str, float]) -> dict[str, QuantParams]:
+    """``params`` with new scales of the named tensors (zero points kept); pass-through layers and
+    reshape / transpose tails take their input's parameters again."""
+    out = dict(params)
+    for name, scale in scales.items():
+        p = out[name]
+        out[name] = QuantParams(bits=p.bits, signed=p.signed, scale=np.float64(scale), zero_point=p.zero_point)
+    for layer in model.graph:
+        if layer.op in PASS_THROUGH and layer.inputs[0] in out:
+            out[layer.name] = out[layer.inputs[0]]
+    tail_params(model, out)
+    return out
+
+
+def learnable_tensors(model: ImportedModel) -> tuple[str, ...]:
+    """Tensors with a quantizer of their own, in graph order: every layer output except pass-through
+    layers' (they share their input's), and the pre-activation stage ``NAME:pre`` of a layer followed
+    by a table activation (:data:`sw.runtime.floatexec.LUT_ACTIVATIONS`). Graph inputs are not included."""
+    out: list[str] = []
+    for layer in model.graph:
+        if layer.op in PASS_THROUGH:
+            continue
+        if layer.activation in LUT_ACTIVATIONS and layer.op is not Op.ACTIVATION:
+            out.append(f"{layer.name}:pre")
+        out.append(layer.name)
+    return tuple(out)
+
+
+def alias_scales(model: ImportedModel, scales: dict) -> dict:
+    """``scales`` with an entry for every pass-through layer whose input has one (the same value), as
+    :meth:`FakeQuantGraph.forward` needs."""
+    out = dict(scales)
+    for layer in model.graph:
+        if layer.op in PASS_THROUGH and layer.inputs[0] in out:
+            out[layer.name] = out[layer.inputs[0]]
+    return out
 
 
 def _max(values):

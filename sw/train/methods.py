@@ -131,7 +131,8 @@ def _gptq_layer(layer: Layer, w: np.ndarray, wp: QuantParams, hessian: np.ndarra
 def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], method: str, seed: int = 0,
                   progress: Progress = _identity, steps: int | None = None,
                   losses: list[float] | None = None, ranges: str = "fqn",
-                  symmetric_weights: bool = False, floors: Mapping[str, float] | None = None) -> IntegerPlan:
+                  symmetric_weights: bool = False, floors: Mapping[str, float] | None = None,
+                  learn_scales: bool = False) -> IntegerPlan:
     """Integer plan of ``model`` (at its widths) by ``method`` (one of :data:`METHODS`).
 
     ``steps`` (``fqn``: training steps; ``brecq``: steps per block) overrides the
@@ -139,18 +140,21 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
     ``symmetric_weights``: per-channel weight grids with zero point 0 (what the RTL
     array multiplies; min/max ranges only). ``floors``: real lower bounds of model
     outputs' activation ranges (score logits, :func:`sw.runtime.executor.floor_ranges`).
+    ``learn_scales`` (``fqn`` only): also learn the activation step sizes (LSQ).
     """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
     if ranges not in RANGE_RULES:
         raise ValueError(f"ranges: expected one of {', '.join(RANGE_RULES)}, got {ranges!r}")
+    if learn_scales and method != "fqn":
+        raise ValueError(f"learn_scales: applies to method 'fqn' only, got {method!r}")
     act_ranges, weight_ranges = RANGE_RULES[ranges]
     if method == "fqn":
         from sw.train.qat import DEFAULT_STEPS, finetune  # JAX only when training (extra "train")
         plan, curve = finetune(model, samples, steps=DEFAULT_STEPS if steps is None else steps, seed=seed,
                                progress=progress,
                                act_ranges=act_ranges, weight_ranges=weight_ranges,
-                               symmetric_weights=symmetric_weights, floors=floors)
+                               symmetric_weights=symmetric_weights, floors=floors, learn_scales=learn_scales)
         if losses is not None:
             losses.extend(curve)
         return plan

@@ -14,7 +14,13 @@
   being traded for the dense ones: with one variance per tensor, 30 steps on
   YOLOX-tiny drove the objectness channel to a constant 0 (mAP 0).
 
-Not yet: learned ranges (LSQ), the detection loss from labels.
+* Learned step sizes (``learn_scales``, LSQ as in Esser et al. 2020, an addition to FQN): the scale of
+  every tensor with its own quantizer (:func:`sw.train.fakeexec.learnable_tensors`) trains as
+  ``log(scale)`` from its percentile initialisation, Adam at ``scale_lr``; zero points stay. The export
+  takes the learned scales (:func:`sw.train.fakeexec.with_scales`) and recomputes every multiplier,
+  shift and bias from them.
+
+Not yet: the detection loss from labels.
 The result is exported with :meth:`FakeQuantGraph.to_plan`, which the forward
 pass mirrors bit for bit in float64.
 """
@@ -22,6 +28,7 @@ pass mirrors bit for bit in float64.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -29,17 +36,18 @@ from sw.graph.model import ImportedModel
 from sw.runtime.executor import calibrate
 from sw.runtime.floatexec import run_float
 from sw.runtime.integer import IntegerPlan
-from sw.train.fakeexec import FakeQuantGraph
+from sw.train.fakeexec import FakeQuantGraph, alias_scales, learnable_tensors, with_scales
 from sw.extras import require
 from sw.train.jaxdeps import jax_modules
 
-__all__ = ["finetune", "DEFAULT_STEPS", "DEFAULT_LR", "DEFAULT_BATCH", "channel_variance"]
+__all__ = ["finetune", "DEFAULT_STEPS", "DEFAULT_LR", "DEFAULT_SCALE_LR", "DEFAULT_BATCH", "channel_variance"]
 
 jax, jnp, _ = jax_modules("hwsim quantize --method fqn")
 optax = require("optax", "train", "hwsim quantize --method fqn")
 
 DEFAULT_STEPS = 100
 DEFAULT_LR = 3e-4
+DEFAULT_SCALE_LR = 1e-3
 DEFAULT_BATCH = 4
 
 
@@ -78,7 +86,8 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
              progress: Callable[[Iterable], Iterator] = iter,
              act_ranges: str = "percentile", weight_ranges: str = "minmax",
              symmetric_weights: bool = False,
-             floors: Mapping[str, float] | None = None) -> tuple[IntegerPlan, list[float]]:
+             floors: Mapping[str, float] | None = None, learn_scales: bool = False,
+             scale_lr: float = DEFAULT_SCALE_LR) -> tuple[IntegerPlan, list[float]]:
     """Fine-tune ``model`` (at its widths) on ``samples``; returns the exported plan and the loss curve.
 
     The curve has ``steps + 1`` entries: the loss of each step's mini-batch before
@@ -89,7 +98,9 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
     for a ``seed``. ``act_ranges`` (:data:`sw.runtime.executor.RANGES`) and
     ``weight_ranges`` (:data:`sw.runtime.integer.WEIGHT_RANGES`) set the fixed grids;
     ``symmetric_weights`` gives the weight grids zero point 0; ``floors`` bound
-    outputs' ranges from below (:func:`sw.runtime.executor.floor_ranges`).
+    outputs' ranges from below (:func:`sw.runtime.executor.floor_ranges`). ``learn_scales`` also
+    trains the activation step sizes (module docstring) at learning rate ``scale_lr`` (Adam, on
+    ``log(scale)``); ``lr`` is the weights' learning rate.
     """
     if steps < 0:
         raise ValueError(f"steps: expected >= 0, got {steps}")
@@ -113,9 +124,11 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
     def take(index: np.ndarray | slice) -> tuple[dict, dict]:
         return {k: v[index] for k, v in codes.items()}, {k: v[index] for k, v in targets.items()}
 
-    def loss_fn(weights, x, y):
-        env = fq.forward(weights, x)
-        return sum(jnp.mean((fq.dequantize(k, env[k]) - y[k]) ** 2 / scale[k]) for k in outputs) / len(outputs)
+    def loss_fn(train, x, y):
+        scales = alias_scales(model, {k: jnp.exp(v) for k, v in train["log_s"].items()})
+        env = fq.forward(train["w"], x, scales)
+        return sum(jnp.mean((fq.dequantize(k, env[k], scales) - y[k]) ** 2 / scale[k])
+                   for k in outputs) / len(outputs)
 
     loss_jit = jax.jit(loss_fn)
 
@@ -124,8 +137,12 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
         return sum(float(loss_jit(weights, *take(slice(i, i + batch)))) * min(batch, n - i)
                    for i in range(0, n, batch)) / n
 
-    weights = jax.tree_util.tree_map(jnp.asarray, fq.initial_weights())
-    optimizer = optax.adam(lr)
+    learned = [k for k in learnable_tensors(model) if k in fq.params] if learn_scales else []
+    weights = {"w": jax.tree_util.tree_map(jnp.asarray, fq.initial_weights()),
+               "log_s": {k: jnp.asarray(np.log(float(fq.params[k].scale)), jnp.float32) for k in learned}}
+    optimizer = optax.multi_transform({"w": optax.adam(lr), "s": optax.adam(scale_lr)},
+                                      lambda t: {"w": jax.tree_util.tree_map(lambda _: "w", t["w"]),
+                                                 "log_s": {k: "s" for k in t["log_s"]}})
     state = optimizer.init(weights)
 
     @jax.jit
@@ -148,4 +165,11 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
             best = min(best, (full_loss(weights), weights), key=lambda b: b[0])
     losses.append(full_loss(weights))
     best = min(best, (losses[-1], weights), key=lambda b: b[0])
-    return fq.to_plan(jax.tree_util.tree_map(np.asarray, best[1])), losses
+    final = jax.tree_util.tree_map(np.asarray, best[1])
+    scales = {k: float(np.exp(np.float64(v))) for k, v in final["log_s"].items()}
+    bad = [k for k, v in scales.items() if not np.isfinite(v) or v <= 0.0]
+    if bad:
+        raise ValueError(f"fqn: the fine-tuning diverged (non-positive or non-finite step size of {', '.join(bad)})")
+    if scales:
+        fq = replace(fq, params=with_scales(model, fq.params, scales))
+    return fq.to_plan(final["w"]), losses

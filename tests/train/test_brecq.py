@@ -18,8 +18,8 @@ from sw.golden.fixedpoint import multiply_by_quantized_multiplier  # noqa: E402
 from sw.quant.multiplier import quantize_multiplier  # noqa: E402
 from sw.quant.rounding import round_half_away  # noqa: E402
 from sw.runtime.executor import calibrate  # noqa: E402
-from sw.train.brecq import partition, qdrop_mix, reconstruct, with_scales  # noqa: E402
-from sw.train.fakeexec import FakeQuantGraph  # noqa: E402
+from sw.train.brecq import partition, qdrop_mix, reconstruct  # noqa: E402
+from sw.train.fakeexec import FakeQuantGraph, with_scales  # noqa: E402
 from sw.train.fakequant import mbqm_learned_ste  # noqa: E402
 from sw.train.gptq import layer_columns  # noqa: E402
 from tests.importers.onnx_models import MODELS  # noqa: E402

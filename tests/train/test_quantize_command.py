@@ -41,17 +41,19 @@ def files(tmp_path):
     return tmp_path, path
 
 
-@pytest.mark.parametrize("key, method, bits, ranges", [
-    ("silu_resize_concat", "gptq", "4", "fqn"),
-    ("hardsigmoid_gap_gemm", "ptq", "w4a8", "fqn"),
-    ("depthwise_relu6", "gptq", "8,head=4", "fqn"),
-    ("conv_bn_relu", "fqn", "4", "fqn"),
-    ("depthwise_relu6", "adaround", "4", "fqn"),
-    ("silu_resize_concat", "brecq", "4", "fqn"),
-    ("silu_resize_concat", "ptq", "4", "mse"),
-    ("conv_bn_relu", "fqn", "4", "mse"),
+@pytest.mark.parametrize("key, method, bits, ranges, learn_scales", [
+    ("silu_resize_concat", "gptq", "4", "fqn", False),
+    ("hardsigmoid_gap_gemm", "ptq", "w4a8", "fqn", False),
+    ("depthwise_relu6", "gptq", "8,head=4", "fqn", False),
+    ("conv_bn_relu", "fqn", "4", "fqn", False),
+    ("depthwise_relu6", "adaround", "4", "fqn", False),
+    ("silu_resize_concat", "brecq", "4", "fqn", False),
+    ("silu_resize_concat", "ptq", "4", "mse", False),
+    ("conv_bn_relu", "fqn", "4", "mse", False),
+    ("silu_resize_concat", "fqn", "4", "fqn", True),
+    ("depthwise_relu6", "fqn", "w4a8", "fqn", True),
 ])
-def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, method, bits, ranges):
+def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, method, bits, ranges, learn_scales):
     model_proto, _ = MODELS[key]()
     path = tmp_path / "m.onnx"
     onnx.save(model_proto, path)
@@ -63,12 +65,13 @@ def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, metho
     np.save(tmp_path / "x.npy", x)
     steps = ("--steps", 5, "--plot", tmp_path / "loss.png") if method in ("fqn", "brecq") else ()
     assert _cli("quantize", path, "--method", method, "--bits", bits, "--calibration", tmp_path / "cal.npy",
-                "--out", tmp_path / "q.npz", "--seed", 3, "--ranges", ranges, *steps) == 0
+                "--out", tmp_path / "q.npz", "--seed", 3, "--ranges", ranges, *steps,
+                *(("--learn-scales",) if learn_scales else ())) == 0
     assert _cli("run", path, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npz",
                 "--quantized", tmp_path / "q.npz") == 0
     at_bits = model.with_bits(parse_bits(bits))
     samples = load_samples(tmp_path / "cal.npy", {model.input_names[0]: shape})
-    plan = quantize_plan(at_bits, samples, method, seed=3, steps=5, ranges=ranges)
+    plan = quantize_plan(at_bits, samples, method, seed=3, steps=5, ranges=ranges, learn_scales=learn_scales)
     expected = execute(at_bits, {model.input_names[0]: x}, plan=plan).outputs
     with np.load(tmp_path / "y.npz") as got:
         assert sorted(got.files) == sorted(expected)
@@ -175,6 +178,44 @@ def test_fqn_minibatches_are_seeded_and_decrease_the_loss_over_all_samples(files
     assert len(losses) == 31 and losses[-1] < 0.95 * start[0], (start, losses)
     assert all(np.array_equal(lp.weights, again.layers[n].weights) for n, lp in plan.layers.items()
                if lp.weights is not None)
+
+
+def test_fqn_learned_scales_move_the_grids_and_decrease_the_loss(files):
+    """LSQ under fine-tuning: step sizes move from the percentile start, zero points stay, pass-through
+    layers follow their input, and the exported plan's weights sit on the learned scales."""
+    pytest.importorskip("jax")
+    tmp, path = files
+    model = load_imported_model(path).with_bits(parse_bits("4"))
+    samples = load_samples(tmp / "cal.npy", {"x": model.native_shapes["x"]})
+    from sw.train.fakeexec import learnable_tensors
+    from sw.train.qat import finetune
+    _, start = finetune(model, samples, steps=0, batch=2, learn_scales=True)
+    plan, losses = finetune(model, samples, steps=30, batch=2, seed=1, scale_lr=1e-2, learn_scales=True)
+    assert len(losses) == 31 and losses[-1] < 0.9 * start[0], (start, losses)
+    calibrated = calibrate(model, samples)
+    names = learnable_tensors(model)
+    ops = {l.name: l.op for l in model.graph}
+    assert any(n.endswith(":pre") for n in names)  # the SiLU tables' input stages
+    assert all(ops[n] not in PASS_THROUGH for n in names if n in ops)
+    moved = [n for n in names if float(plan.params[n].scale) != float(calibrated[n].scale)]
+    assert len(moved) == len(names), sorted(set(names) - set(moved))
+    assert all(int(plan.params[n].zero_point) == int(calibrated[n].zero_point) for n in names)
+    for layer in model.graph:
+        if layer.op in PASS_THROUGH:
+            assert plan.params[layer.name] == plan.params[layer.inputs[0]]
+    # End to end through the golden model: the exported plan is closer to the float model than the start.
+    begin, _ = finetune(model, samples, steps=0, learn_scales=True)
+
+    def error(p) -> float:
+        total = 0.0
+        for sample in samples:
+            want = run_float(model, sample)
+            got = execute(model, sample, plan=p, dequantize=True).outputs
+            assert sorted(got) == sorted(want)
+            total += sum(float(np.mean((np.asarray(got[k], np.float64) - want[k]) ** 2)) for k in want)
+        return total
+
+    assert error(plan) < 0.9 * error(begin)
 
 
 def test_first_last_sets_the_widths_of_the_outer_weighted_layers(files):

@@ -59,6 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--symmetric-weights", action="store_true",
                         help="per-channel weight grids with zero point 0, as the RTL array multiplies them "
                              "(needed by hwsim cosim layer --quantized; --ranges fqn only)")
+    parser.add_argument("--learn-scales", action="store_true",
+                        help="fqn: also learn every activation step size (LSQ) from its percentile start")
     parser.add_argument("--bits", default="8", metavar="POLICY",
                         help="4, w4a8 (or 4/8), per part e.g. 8,head=4 (parts: backbone, neck, head); default 8")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -162,6 +164,8 @@ def quantize(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.model}: model is pre-quantized (int8); quantize takes float models")
     if args.symmetric_weights and args.ranges != "fqn":
         raise ValueError("--symmetric-weights: min/max weight ranges only (--ranges fqn)")
+    if args.learn_scales and args.method != "fqn":
+        raise ValueError("--learn-scales applies to --method fqn only (brecq always learns the scales)")
     if args.steps is not None and args.method not in STEPPED:
         raise ValueError(f"--steps applies to --method {', '.join(sorted(STEPPED))} only")
     model = model.with_bits(parse_bits(args.bits))
@@ -196,8 +200,9 @@ def quantize(args: argparse.Namespace) -> int:
     losses: list[float] = []
     integer = quantize_plan(model, samples, args.method, args.seed, progress_wrapper(f"{args.method} samples/layers/steps"),
                             steps=args.steps, losses=losses, ranges=args.ranges,
-                            symmetric_weights=args.symmetric_weights, floors=floors)
+                            symmetric_weights=args.symmetric_weights, floors=floors, learn_scales=args.learn_scales)
     provenance = {"method": args.method, "ranges": args.ranges, "symmetric_weights": args.symmetric_weights,
+                  "learn_scales": args.learn_scales,
                   "bits": args.bits, "first_last": args.first_last, "keep8": args.keep8, "kept": list(kept),
                   "score_floors": floors, "seed": args.seed,
                   "tool": f"hwsim {_tool_version()}", "losses": losses,
