@@ -43,7 +43,7 @@ NOISE_FRACTION = 0.05
 OBSERVER_VALUES = 1_000_000  # values kept per tensor (seeded sub-sampling beyond)
 Observer = PercentileObserver | MseObserver | MinMaxObserver | EmaObserver
 #: Activation range rules of :func:`calibrate`: FQN's percentile, or least quantization MSE.
-RANGES = ("percentile", "mse")
+RANGES = ("percentile", "mse", "minmax")
 #: Activations with a bounded output range (``[0, 1]``): calibrated with min / max, never clipped.
 BOUNDED_ACTIVATIONS = frozenset({Activation.SIGMOID, Activation.HARDSIGMOID})
 
@@ -190,8 +190,9 @@ def calibrate(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]],
               floors: Mapping[str, float] | None = None) -> dict[str, QuantParams]:
     """Calibrated signed activation parameters of every tensor the integer plan needs.
 
-    ``ranges`` (one of :data:`RANGES`): ``"percentile"`` (FQN, ``gamma``) or
-    ``"mse"`` (least quantization MSE at each tensor's width, :mod:`sw.quant.mse`);
+    ``ranges`` (one of :data:`RANGES`): ``"percentile"`` (FQN, ``gamma``),
+    ``"mse"`` (least quantization MSE at each tensor's width, :mod:`sw.quant.mse`) or
+    ``"minmax"`` (the observed extremes; FQN's ablation baseline);
     outputs of sigmoid / hard-sigmoid layers take min / max under both rules
     (:func:`bounded_outputs`). ``floors``: real lower bounds of model outputs
     (:func:`floor_ranges`), e.g. score logits of a detector family. Pass-through
@@ -211,7 +212,7 @@ def range_observers(model: ImportedModel, n_samples: int, ranges: str = "percent
     bounded = bounded_outputs(model.graph)
 
     def factory(key: str) -> Observer:
-        if key in bounded:
+        if key in bounded or ranges == "minmax":
             return MinMaxObserver()
         if ranges == "mse" and bits(key) != FLOAT_BITS:
             return MseObserver(bits=bits(key), max_values=OBSERVER_VALUES, n_expected=n_samples)

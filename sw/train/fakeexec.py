@@ -46,6 +46,7 @@ from sw.golden.requant import activation_range
 from sw.graph.ir import Activation, Layer, Op
 from sw.graph.model import ImportedModel
 from sw.quant.params import QuantParams
+from sw.quant.ranges import Granularity
 from sw.runtime.floatexec import LUT_ACTIVATIONS
 from sw.runtime.integer import (PASS_THROUGH, IntegerPlan, is_float_layer, layer_weight_params, plan_calibrated,
                                 tail_params)
@@ -101,12 +102,13 @@ class FakeQuantGraph:
     @classmethod
     def from_calibration(cls, model: ImportedModel, params: Mapping[str, QuantParams],
                          depthwise: str = "shift_add", weight_ranges: str = "minmax",
-                         symmetric_weights: bool = False) -> "FakeQuantGraph":
-        """Grids as :func:`sw.runtime.integer.plan_calibrated` makes them (per-channel weights, ``weight_ranges``,
+                         symmetric_weights: bool = False,
+                         granularity: Granularity = "per_channel") -> "FakeQuantGraph":
+        """Grids as :func:`sw.runtime.integer.plan_calibrated` makes them (``granularity``, ``weight_ranges``,
         zero point 0 if ``symmetric_weights``)."""
         grids = {l.name: layer_weight_params(model.tensors[f"{l.name}.weight"], model.tensors.get(f"{l.name}.bias"),
                                              params[l.inputs[0]], l.w_bits, ranges=weight_ranges,
-                                             symmetric=symmetric_weights)
+                                             symmetric=symmetric_weights, granularity=granularity)
                  for l in model.graph if l.op in WEIGHTED_OPS}
         return cls(model, dict(params), grids, depthwise)
 

@@ -22,9 +22,10 @@
     ``train`` extra): QAT of the folded weights distilled from the float model.
 
 Range rules (``ranges``, any method): ``"fqn"`` (FQN: percentile activation
-ranges, gamma 0.999; per-channel min/max weights) or ``"mse"`` (activation and
+ranges, gamma 0.999; per-channel min/max weights), ``"mse"`` (activation and
 per-channel weight ranges clipped where their quantization MSE is least,
-:mod:`sw.quant.mse`).
+:mod:`sw.quant.mse`) or ``"minmax"`` (activation ranges at the observed extremes,
+min/max weights: FQN's ablation of the percentile).
 
 ``ptq`` and ``gptq`` are numpy only; all are deterministic for a seed.
 The rows of ``adaround`` are all kept in memory (float32).
@@ -41,6 +42,7 @@ from sw.graph.ir import Layer, Op
 from sw.graph.model import ImportedModel
 from sw.quant.folding import quantize_bias
 from sw.quant.params import QuantParams
+from sw.quant.ranges import Granularity
 from sw.runtime.executor import calibrate
 from sw.runtime.floatexec import run_float
 from sw.runtime.integer import IntegerPlan, is_float_layer, layer_weight_params, plan_calibrated
@@ -53,7 +55,7 @@ METHODS = ("ptq", "gptq", "adaround", "brecq", "fqn")
 #: Methods that train for a number of steps (``--steps``).
 STEPPED = frozenset({"fqn", "brecq"})
 #: Range rules: name -> (activation ranges of :func:`calibrate`, weight ranges of :func:`plan_calibrated`).
-RANGE_RULES = {"fqn": ("percentile", "minmax"), "mse": ("mse", "mse")}
+RANGE_RULES = {"fqn": ("percentile", "minmax"), "mse": ("mse", "mse"), "minmax": ("minmax", "minmax")}
 ROWS_PER_SAMPLE = 1024
 Progress = Callable[[Iterable], Iterator]
 _WEIGHTED = (Op.CONV, Op.DEPTHWISE, Op.FC)
@@ -132,7 +134,7 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
                   progress: Progress = _identity, steps: int | None = None,
                   losses: list[float] | None = None, ranges: str = "fqn",
                   symmetric_weights: bool = False, floors: Mapping[str, float] | None = None,
-                  learn_scales: bool = False) -> IntegerPlan:
+                  learn_scales: bool = False, granularity: Granularity = "per_channel") -> IntegerPlan:
     """Integer plan of ``model`` (at its widths) by ``method`` (one of :data:`METHODS`).
 
     ``steps`` (``fqn``: training steps; ``brecq``: steps per block) overrides the
@@ -140,12 +142,15 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
     ``symmetric_weights``: per-channel weight grids with zero point 0 (what the RTL
     array multiplies; min/max ranges only). ``floors``: real lower bounds of model
     outputs' activation ranges (score logits, :func:`sw.runtime.executor.floor_ranges`).
-    ``learn_scales`` (``fqn`` only): also learn the activation step sizes (LSQ).
+    ``learn_scales`` (``fqn`` only): also learn the activation step sizes (LSQ). ``granularity``:
+    ``"per_tensor"`` gives every layer one weight range (``ptq`` and ``fqn`` only; FQN's ablation).
     """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
     if ranges not in RANGE_RULES:
         raise ValueError(f"ranges: expected one of {', '.join(RANGE_RULES)}, got {ranges!r}")
+    if granularity != "per_channel" and method not in ("ptq", "fqn"):
+        raise ValueError(f"granularity {granularity!r}: methods 'ptq' and 'fqn' only, got {method!r}")
     if learn_scales and method != "fqn":
         raise ValueError(f"learn_scales: applies to method 'fqn' only, got {method!r}")
     act_ranges, weight_ranges = RANGE_RULES[ranges]
@@ -154,7 +159,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
         plan, curve = finetune(model, samples, steps=DEFAULT_STEPS if steps is None else steps, seed=seed,
                                progress=progress,
                                act_ranges=act_ranges, weight_ranges=weight_ranges,
-                               symmetric_weights=symmetric_weights, floors=floors, learn_scales=learn_scales)
+                               symmetric_weights=symmetric_weights, floors=floors, learn_scales=learn_scales,
+                               granularity=granularity)
         if losses is not None:
             losses.extend(curve)
         return plan
@@ -165,7 +171,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
                            symmetric_weights=symmetric_weights, floors=floors)
     params = calibrate(model, samples, ranges=act_ranges, floors=floors)
     if method == "ptq":
-        return plan_calibrated(model, params, weight_ranges=weight_ranges, symmetric_weights=symmetric_weights)
+        return plan_calibrated(model, params, weight_ranges=weight_ranges, symmetric_weights=symmetric_weights,
+                               granularity=granularity)
     if method == "gptq":
         stats = layer_hessians(model, samples, seed, progress)
         rounding = _gptq_layer

@@ -33,6 +33,7 @@ from dataclasses import replace
 import numpy as np
 
 from sw.graph.model import ImportedModel
+from sw.quant.ranges import Granularity
 from sw.runtime.executor import calibrate
 from sw.runtime.floatexec import run_float
 from sw.runtime.integer import IntegerPlan
@@ -87,7 +88,8 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
              act_ranges: str = "percentile", weight_ranges: str = "minmax",
              symmetric_weights: bool = False,
              floors: Mapping[str, float] | None = None, learn_scales: bool = False,
-             scale_lr: float = DEFAULT_SCALE_LR) -> tuple[IntegerPlan, list[float]]:
+             scale_lr: float = DEFAULT_SCALE_LR,
+             granularity: Granularity = "per_channel") -> tuple[IntegerPlan, list[float]]:
     """Fine-tune ``model`` (at its widths) on ``samples``; returns the exported plan and the loss curve.
 
     The curve has ``steps + 1`` entries: the loss of each step's mini-batch before
@@ -100,14 +102,16 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
     ``symmetric_weights`` gives the weight grids zero point 0; ``floors`` bound
     outputs' ranges from below (:func:`sw.runtime.executor.floor_ranges`). ``learn_scales`` also
     trains the activation step sizes (module docstring) at learning rate ``scale_lr`` (Adam, on
-    ``log(scale)``); ``lr`` is the weights' learning rate.
+    ``log(scale)``); ``lr`` is the weights' learning rate. ``granularity="per_tensor"``: one weight
+    grid per layer (FQN's ablation of per-channel weights).
     """
     if steps < 0:
         raise ValueError(f"steps: expected >= 0, got {steps}")
     if batch < 1:
         raise ValueError(f"batch: expected >= 1, got {batch}")
     params = calibrate(model, samples, ranges=act_ranges, floors=floors)
-    fq = FakeQuantGraph.from_calibration(model, params, weight_ranges=weight_ranges, symmetric_weights=symmetric_weights)
+    fq = FakeQuantGraph.from_calibration(model, params, weight_ranges=weight_ranges, symmetric_weights=symmetric_weights,
+                                         granularity=granularity)
     outputs = model.graph.outputs
 
     def teacher(sample: Mapping) -> dict[str, np.ndarray]:

@@ -130,7 +130,10 @@ def test_bad_steps_are_one_line_errors(tmp_path, capsys):
     base = ["quantize", str(tmp_path / "m.onnx"), "--calibration", str(tmp_path / "cal.npy"),
             "--out", str(tmp_path / "q.npz"), "--bits", "4"]
     for extra, message in ((["--method", "gptq", "--steps", "5"], "--steps applies to --method brecq, fqn only"),
-                           (["--method", "brecq", "--steps", "-1"], "steps: expected >= 0, got -1")):
+                           (["--method", "brecq", "--steps", "-1"], "steps: expected >= 0, got -1"),
+                           (["--method", "brecq", "--learn-scales"], "--learn-scales applies to --method fqn only"),
+                           (["--method", "gptq", "--per-tensor-weights"], "--per-tensor-weights: --method ptq or fqn"),
+                           (["--per-tensor-weights", "--keep8", "sensitive:1"], "the sensitivity study measures")):
         assert hwsim.app.cli.main(base + extra) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and "\n" not in err

@@ -17,6 +17,7 @@ from sw.graph import load_imported_model
 from sw.graph.bits import parse_bits
 from sw.runtime.arrays import load_samples
 from sw.quant.mse import quantization_mse
+from sw.quant.ranges import params_from_range
 from sw.runtime.executor import calibrate, execute
 from sw.runtime.floatexec import run_float
 from sw.runtime.integer import PASS_THROUGH
@@ -41,19 +42,21 @@ def files(tmp_path):
     return tmp_path, path
 
 
-@pytest.mark.parametrize("key, method, bits, ranges, learn_scales", [
-    ("silu_resize_concat", "gptq", "4", "fqn", False),
-    ("hardsigmoid_gap_gemm", "ptq", "w4a8", "fqn", False),
-    ("depthwise_relu6", "gptq", "8,head=4", "fqn", False),
-    ("conv_bn_relu", "fqn", "4", "fqn", False),
-    ("depthwise_relu6", "adaround", "4", "fqn", False),
-    ("silu_resize_concat", "brecq", "4", "fqn", False),
-    ("silu_resize_concat", "ptq", "4", "mse", False),
-    ("conv_bn_relu", "fqn", "4", "mse", False),
-    ("silu_resize_concat", "fqn", "4", "fqn", True),
-    ("depthwise_relu6", "fqn", "w4a8", "fqn", True),
+@pytest.mark.parametrize("key, method, bits, ranges, options", [
+    ("silu_resize_concat", "gptq", "4", "fqn", ()),
+    ("hardsigmoid_gap_gemm", "ptq", "w4a8", "fqn", ()),
+    ("depthwise_relu6", "gptq", "8,head=4", "fqn", ()),
+    ("conv_bn_relu", "fqn", "4", "fqn", ()),
+    ("depthwise_relu6", "adaround", "4", "fqn", ()),
+    ("silu_resize_concat", "brecq", "4", "fqn", ()),
+    ("silu_resize_concat", "ptq", "4", "mse", ()),
+    ("conv_bn_relu", "fqn", "4", "mse", ()),
+    ("silu_resize_concat", "fqn", "4", "fqn", ("--learn-scales",)),
+    ("depthwise_relu6", "fqn", "w4a8", "fqn", ("--learn-scales",)),
+    ("silu_resize_concat", "ptq", "4", "minmax", ("--per-tensor-weights",)),
+    ("depthwise_relu6", "fqn", "4", "fqn", ("--per-tensor-weights",)),
 ])
-def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, method, bits, ranges, learn_scales):
+def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, method, bits, ranges, options):
     model_proto, _ = MODELS[key]()
     path = tmp_path / "m.onnx"
     onnx.save(model_proto, path)
@@ -65,13 +68,14 @@ def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, metho
     np.save(tmp_path / "x.npy", x)
     steps = ("--steps", 5, "--plot", tmp_path / "loss.png") if method in ("fqn", "brecq") else ()
     assert _cli("quantize", path, "--method", method, "--bits", bits, "--calibration", tmp_path / "cal.npy",
-                "--out", tmp_path / "q.npz", "--seed", 3, "--ranges", ranges, *steps,
-                *(("--learn-scales",) if learn_scales else ())) == 0
+                "--out", tmp_path / "q.npz", "--seed", 3, "--ranges", ranges, *steps, *options) == 0
     assert _cli("run", path, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npz",
                 "--quantized", tmp_path / "q.npz") == 0
     at_bits = model.with_bits(parse_bits(bits))
     samples = load_samples(tmp_path / "cal.npy", {model.input_names[0]: shape})
-    plan = quantize_plan(at_bits, samples, method, seed=3, steps=5, ranges=ranges, learn_scales=learn_scales)
+    plan = quantize_plan(at_bits, samples, method, seed=3, steps=5, ranges=ranges,
+                         learn_scales="--learn-scales" in options,
+                         granularity="per_tensor" if "--per-tensor-weights" in options else "per_channel")
     expected = execute(at_bits, {model.input_names[0]: x}, plan=plan).outputs
     with np.load(tmp_path / "y.npz") as got:
         assert sorted(got.files) == sorted(expected)
@@ -216,6 +220,29 @@ def test_fqn_learned_scales_move_the_grids_and_decrease_the_loss(files):
         return total
 
     assert error(plan) < 0.9 * error(begin)
+
+
+def test_ablation_switches_per_tensor_weights_and_minmax_ranges(files):
+    """FQN's ablation baselines: one weight grid per layer; activation ranges at the observed extremes."""
+    tmp, path = files
+    model = load_imported_model(path).with_bits(parse_bits("4"))
+    samples = load_samples(tmp / "cal.npy", {"x": model.native_shapes["x"]})
+    plan = quantize_plan(model, samples, "ptq", ranges="minmax", granularity="per_tensor")
+    per_channel = quantize_plan(model, samples, "ptq", ranges="minmax")
+    x = np.concatenate([s["x"] for s in samples])
+    assert plan.params["x"] == params_from_range(float(x.min()), float(x.max()), 4, True)
+    for name, lp in plan.layers.items():
+        if lp.weights is None:
+            continue
+        codes = lp.weights.reshape(lp.weights.shape[0], -1)
+        assert np.unique(lp.weight_zero_point).size == 1
+        # Per channel every channel spans its grid; one grid per layer leaves narrower channels inside it.
+        lo, hi = int(codes.min()), int(codes.max())
+        assert hi - lo == 15  # the layer's weights span the 4-bit grid
+        assert np.sum((codes.min(axis=1) == lo) & (codes.max(axis=1) == hi)) < codes.shape[0]
+        assert not np.array_equal(lp.weights, per_channel.layers[name].weights)
+    with pytest.raises(ValueError, match="granularity 'per_tensor': methods 'ptq' and 'fqn' only"):
+        quantize_plan(model, samples, "gptq", granularity="per_tensor")
 
 
 def test_first_last_sets_the_widths_of_the_outer_weighted_layers(files):

@@ -55,10 +55,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ranges", choices=tuple(RANGE_RULES), default="fqn",
                         help="fqn: percentile activation ranges (gamma 0.999) and per-channel min/max weights; "
                              "mse: activation and per-channel weight ranges clipped at least quantization MSE "
-                             "(default fqn)")
+                             "(default fqn); minmax: activation ranges at the observed extremes, min/max weights "
+                             "(FQN's ablation)")
     parser.add_argument("--symmetric-weights", action="store_true",
                         help="per-channel weight grids with zero point 0, as the RTL array multiplies them "
                              "(needed by hwsim cosim layer --quantized; --ranges fqn only)")
+    parser.add_argument("--per-tensor-weights", action="store_true",
+                        help="one weight range per layer instead of per output channel (ptq and fqn; FQN's "
+                             "ablation)")
     parser.add_argument("--learn-scales", action="store_true",
                         help="fqn: also learn every activation step size (LSQ) from its percentile start")
     parser.add_argument("--bits", default="8", metavar="POLICY",
@@ -162,8 +166,13 @@ def quantize(args: argparse.Namespace) -> int:
     model = load_imported_model(args.model)
     if model.prequantized:
         raise ValueError(f"{args.model}: model is pre-quantized (int8); quantize takes float models")
-    if args.symmetric_weights and args.ranges != "fqn":
-        raise ValueError("--symmetric-weights: min/max weight ranges only (--ranges fqn)")
+    if args.symmetric_weights and RANGE_RULES[args.ranges][1] != "minmax":
+        raise ValueError("--symmetric-weights: min/max weight ranges only (--ranges fqn or minmax)")
+    if args.per_tensor_weights and (args.method not in ("ptq", "fqn") or RANGE_RULES[args.ranges][1] != "minmax"):
+        raise ValueError("--per-tensor-weights: --method ptq or fqn with min/max weight ranges (--ranges fqn or minmax)")
+    if args.per_tensor_weights and (keep.sensitive or args.sensitivity or args.sensitivity_from):
+        raise ValueError("--per-tensor-weights: the sensitivity study measures per-channel weights; "
+                         "give --keep8 without sensitive:N")
     if args.learn_scales and args.method != "fqn":
         raise ValueError("--learn-scales applies to --method fqn only (brecq always learns the scales)")
     if args.steps is not None and args.method not in STEPPED:
@@ -200,9 +209,10 @@ def quantize(args: argparse.Namespace) -> int:
     losses: list[float] = []
     integer = quantize_plan(model, samples, args.method, args.seed, progress_wrapper(f"{args.method} samples/layers/steps"),
                             steps=args.steps, losses=losses, ranges=args.ranges,
-                            symmetric_weights=args.symmetric_weights, floors=floors, learn_scales=args.learn_scales)
+                            symmetric_weights=args.symmetric_weights, floors=floors, learn_scales=args.learn_scales,
+                            granularity="per_tensor" if args.per_tensor_weights else "per_channel")
     provenance = {"method": args.method, "ranges": args.ranges, "symmetric_weights": args.symmetric_weights,
-                  "learn_scales": args.learn_scales,
+                  "learn_scales": args.learn_scales, "per_tensor_weights": args.per_tensor_weights,
                   "bits": args.bits, "first_last": args.first_last, "keep8": args.keep8, "kept": list(kept),
                   "score_floors": floors, "seed": args.seed,
                   "tool": f"hwsim {_tool_version()}", "losses": losses,
