@@ -33,6 +33,7 @@ import numpy as np
 
 from sw.graph.bits import BitPolicy
 from sw.graph.ir import Graph
+from sw.quant.folding import BatchNorm
 from sw.quant.params import QuantParams
 
 __all__ = ["TailOp", "ImportedModel", "Layout"]
@@ -99,6 +100,10 @@ class ImportedModel:
         Slope of each layer whose activation is leaky ReLU.
     quant
         Pre-quantized models only: quantization parameters by tensor name, else None.
+    batch_norms
+        The batch norm folded into each weighted layer's weights and bias (``tensors`` holds the
+        folded ones), for training with live batch statistics (:mod:`sw.train.qat`); only layers
+        whose tensors are exactly the fold's result.
     """
 
     graph: Graph
@@ -109,6 +114,7 @@ class ImportedModel:
     outputs: tuple[str, ...] = ()
     leaky_alpha: Mapping[str, float] = field(default_factory=dict)
     quant: Mapping[str, QuantParams] | None = None
+    batch_norms: Mapping[str, BatchNorm] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         frozen = {}
@@ -123,6 +129,7 @@ class ImportedModel:
         object.__setattr__(self, "leaky_alpha", _frozen_map(self.leaky_alpha))
         if self.quant is not None:
             object.__setattr__(self, "quant", _frozen_map(self.quant))
+        object.__setattr__(self, "batch_norms", _frozen_map(self.batch_norms))
 
     @property
     def input_names(self) -> tuple[str, ...]:

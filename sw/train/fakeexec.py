@@ -219,21 +219,23 @@ class FakeQuantGraph:
         w = wb["codes"] if "codes" in wb else weight_codes_ste(wb["w"], wp)  # centered codes given (AdaRound)
         scale = jnp.asarray(wp.scale * s_in, dtype=x.dtype)
         bias = round_ste(exact_div(wb["b"], scale))
-        xc = x - z_in
-        if layer.op is Op.FC:
-            acc = xc.reshape(xc.shape[0], -1) @ w.T
-            acc = acc.reshape(xc.shape[0], 1, 1, -1)
-        elif layer.op is Op.DEPTHWISE and layer.groups == x.shape[-1]:
-            conv = depthwise_shift_add if self.depthwise == "shift_add" else depthwise_grouped
-            acc = conv(xc, w, layer.stride, layer.dilation, layer.padding)
-        else:
-            acc = lax.conv_general_dilated(xc, w, window_strides=layer.stride, padding=layer.padding,
-                                           rhs_dilation=layer.dilation, dimension_numbers=("NHWC", "OHWI", "NHWC"),
-                                           feature_group_count=layer.groups)
+        acc = self.conv(layer, x - z_in, w)
         lut = layer.activation in LUT_ACTIVATIONS
         s_t, _ = self._sz(f"{layer.name}:pre" if lut else layer.name, scales)
         multiplier = (s_in * wp.scale) / s_t
         return self._requantize(layer, acc + bias, multiplier, scales)
+
+    def conv(self, layer: Layer, x, w):
+        """The conv / depthwise / fc product of ``x`` ``[N, H, W, C]`` and ``w`` (OHWI), no bias: on
+        centered codes in the forward pass, on reals for batch statistics (:mod:`sw.train.livebn`)."""
+        if layer.op is Op.FC:
+            return (x.reshape(x.shape[0], -1) @ w.reshape(w.shape[0], -1).T).reshape(x.shape[0], 1, 1, -1)
+        if layer.op is Op.DEPTHWISE and layer.groups == x.shape[-1]:
+            conv = depthwise_shift_add if self.depthwise == "shift_add" else depthwise_grouped
+            return conv(x, w, layer.stride, layer.dilation, layer.padding)
+        return lax.conv_general_dilated(x, w, window_strides=layer.stride, padding=layer.padding,
+                                        rhs_dilation=layer.dilation, dimension_numbers=("NHWC", "OHWI", "NHWC"),
+                                        feature_group_count=layer.groups)
 
     def layer(self, layer: Layer, wb, xs: list, scales: Mapping | None = None):
         """Output codes of one layer from its inputs' codes ``xs`` (``wb``: its weights; ``scales``: see

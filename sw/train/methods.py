@@ -134,7 +134,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
                   progress: Progress = _identity, steps: int | None = None,
                   losses: list[float] | None = None, ranges: str = "fqn",
                   symmetric_weights: bool = False, floors: Mapping[str, float] | None = None,
-                  learn_scales: bool = False, granularity: Granularity = "per_channel") -> IntegerPlan:
+                  learn_scales: bool = False, granularity: Granularity = "per_channel",
+                  live_batch_norm: bool = False) -> IntegerPlan:
     """Integer plan of ``model`` (at its widths) by ``method`` (one of :data:`METHODS`).
 
     ``steps`` (``fqn``: training steps; ``brecq``: steps per block) overrides the
@@ -144,6 +145,7 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
     outputs' activation ranges (score logits, :func:`sw.runtime.executor.floor_ranges`).
     ``learn_scales`` (``fqn`` only): also learn the activation step sizes (LSQ). ``granularity``:
     ``"per_tensor"`` gives every layer one weight range (``ptq`` and ``fqn`` only; FQN's ablation).
+    ``live_batch_norm`` (``fqn`` only): batch statistics while training (FQN's ablation of frozen batch norm).
     """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
@@ -151,8 +153,9 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
         raise ValueError(f"ranges: expected one of {', '.join(RANGE_RULES)}, got {ranges!r}")
     if granularity != "per_channel" and method not in ("ptq", "fqn"):
         raise ValueError(f"granularity {granularity!r}: methods 'ptq' and 'fqn' only, got {method!r}")
-    if learn_scales and method != "fqn":
-        raise ValueError(f"learn_scales: applies to method 'fqn' only, got {method!r}")
+    for flag, value in (("learn_scales", learn_scales), ("live_batch_norm", live_batch_norm)):
+        if value and method != "fqn":
+            raise ValueError(f"{flag}: applies to method 'fqn' only, got {method!r}")
     act_ranges, weight_ranges = RANGE_RULES[ranges]
     if method == "fqn":
         from sw.train.qat import DEFAULT_STEPS, finetune  # JAX only when training (extra "train")
@@ -160,7 +163,7 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
                                progress=progress,
                                act_ranges=act_ranges, weight_ranges=weight_ranges,
                                symmetric_weights=symmetric_weights, floors=floors, learn_scales=learn_scales,
-                               granularity=granularity)
+                               granularity=granularity, live_batch_norm=live_batch_norm)
         if losses is not None:
             losses.extend(curve)
         return plan

@@ -1,7 +1,8 @@
 """FQN fine-tuning, minimal form: QAT of the weights on the fake-quant executor, distilled from the float model.
 
 * Batch norm is frozen: the importers fold it with the trained model's running
-  statistics (:mod:`sw.quant.folding`), and the folded weights are what trains.
+  statistics (:mod:`sw.quant.folding`), and the folded weights are what trains
+  (``live_batch_norm``: FQN's ablation, batch statistics while training, :mod:`sw.train.livebn`).
 * Activation ranges: FQN percentile calibration (gamma 0.999) on the training
   samples, then fixed; weight grids: per-channel min/max of the float weights,
   then fixed (:class:`sw.train.fakeexec.FakeQuantGraph`).
@@ -40,6 +41,7 @@ from sw.runtime.integer import IntegerPlan
 from sw.train.fakeexec import FakeQuantGraph, alias_scales, learnable_tensors, with_scales
 from sw.extras import require
 from sw.train.jaxdeps import jax_modules
+from sw.train.livebn import fold_batch, fold_running, running_stats, unfold, update_running
 
 __all__ = ["finetune", "DEFAULT_STEPS", "DEFAULT_LR", "DEFAULT_SCALE_LR", "DEFAULT_BATCH", "channel_variance"]
 
@@ -89,7 +91,8 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
              symmetric_weights: bool = False,
              floors: Mapping[str, float] | None = None, learn_scales: bool = False,
              scale_lr: float = DEFAULT_SCALE_LR,
-             granularity: Granularity = "per_channel") -> tuple[IntegerPlan, list[float]]:
+             granularity: Granularity = "per_channel",
+             live_batch_norm: bool = False) -> tuple[IntegerPlan, list[float]]:
     """Fine-tune ``model`` (at its widths) on ``samples``; returns the exported plan and the loss curve.
 
     The curve has ``steps + 1`` entries: the loss of each step's mini-batch before
@@ -103,12 +106,18 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
     outputs' ranges from below (:func:`sw.runtime.executor.floor_ranges`). ``learn_scales`` also
     trains the activation step sizes (module docstring) at learning rate ``scale_lr`` (Adam, on
     ``log(scale)``); ``lr`` is the weights' learning rate. ``granularity="per_tensor"``: one weight
-    grid per layer (FQN's ablation of per-channel weights).
+    grid per layer (FQN's ablation of per-channel weights). ``live_batch_norm``: the layers whose
+    graph carried a batch norm train unfolded, folding with each mini-batch's statistics
+    (:mod:`sw.train.livebn`, FQN's ablation of frozen batch norm); the loss over all samples and the
+    export fold with the running statistics.
     """
     if steps < 0:
         raise ValueError(f"steps: expected >= 0, got {steps}")
     if batch < 1:
         raise ValueError(f"batch: expected >= 1, got {batch}")
+    if live_batch_norm and not model.batch_norms:
+        raise ValueError(f"model '{model.graph.name}': no batch norm folded into a weighted layer "
+                         "(live batch norm needs the graph's batch-norm nodes)")
     params = calibrate(model, samples, ranges=act_ranges, floors=floors)
     fq = FakeQuantGraph.from_calibration(model, params, weight_ranges=weight_ranges, symmetric_weights=symmetric_weights,
                                          granularity=granularity)
@@ -128,34 +137,49 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
     def take(index: np.ndarray | slice) -> tuple[dict, dict]:
         return {k: v[index] for k, v in codes.items()}, {k: v[index] for k, v in targets.items()}
 
-    def loss_fn(train, x, y):
-        scales = alias_scales(model, {k: jnp.exp(v) for k, v in train["log_s"].items()})
-        env = fq.forward(train["w"], x, scales)
-        return sum(jnp.mean((fq.dequantize(k, env[k], scales) - y[k]) ** 2 / scale[k])
-                   for k in outputs) / len(outputs)
+    live = set(model.batch_norms) if live_batch_norm else set()
+    eps = {k: model.batch_norms[k].eps for k in live}
 
-    loss_jit = jax.jit(loss_fn)
+    def loss_fn(train, running, x, y, batch_stats: bool):
+        """The loss and, with ``batch_stats``, the batch statistics of the live batch norms."""
+        scales = alias_scales(model, {k: jnp.exp(v) for k, v in train["log_s"].items()})
+        env, stats = dict(x), {}
+        for layer in model.graph:
+            wb, xs = train["w"].get(layer.name), [env[n] for n in layer.inputs]
+            if layer.name in live and batch_stats:
+                wb, stats[layer.name] = fold_batch(fq, layer, wb, xs[0], eps[layer.name], scales)
+            elif layer.name in live:
+                wb = fold_running(wb, running[layer.name], eps[layer.name])
+            env[layer.name] = fq.layer(layer, wb, xs, scales)
+        value = sum(jnp.mean((fq.dequantize(k, env[k], scales) - y[k]) ** 2 / scale[k])
+                    for k in outputs) / len(outputs)
+        return value, stats
+
+    loss_jit = jax.jit(lambda t, r, x, y: loss_fn(t, r, x, y, False)[0])
 
     def full_loss(weights) -> float:
         """Loss over all samples, in chunks of ``batch`` (weighted by chunk size: the loss is a mean)."""
-        return sum(float(loss_jit(weights, *take(slice(i, i + batch)))) * min(batch, n - i)
+        return sum(float(loss_jit(*weights, *take(slice(i, i + batch)))) * min(batch, n - i)
                    for i in range(0, n, batch)) / n
 
     learned = [k for k in learnable_tensors(model) if k in fq.params] if learn_scales else []
-    weights = {"w": jax.tree_util.tree_map(jnp.asarray, fq.initial_weights()),
-               "log_s": {k: jnp.asarray(np.log(float(fq.params[k].scale)), jnp.float32) for k in learned}}
+    initial = {k: (unfold(model, k) if k in live else v) for k, v in fq.initial_weights().items()}
+    train = {"w": jax.tree_util.tree_map(jnp.asarray, initial),
+             "log_s": {k: jnp.asarray(np.log(float(fq.params[k].scale)), jnp.float32) for k in learned}}
+    weights = (train, jax.tree_util.tree_map(jnp.asarray, {k: v for k, v in running_stats(model).items() if k in live}))
     optimizer = optax.multi_transform({"w": optax.adam(lr), "s": optax.adam(scale_lr)},
                                       lambda t: {"w": jax.tree_util.tree_map(lambda _: "w", t["w"]),
                                                  "log_s": {k: "s" for k in t["log_s"]}})
-    state = optimizer.init(weights)
+    state = optimizer.init(train)
 
     @jax.jit
-    def step(w, s, x, y):
-        value, grads = jax.value_and_grad(loss_fn)(w, x, y)
-        updates, s = optimizer.update(grads, s, w)
-        return optax.apply_updates(w, updates), s, value
+    def step(weights, s, x, y):
+        t, running = weights
+        (value, stats), grads = jax.value_and_grad(lambda t: loss_fn(t, running, x, y, True), has_aux=True)(t)
+        updates, s = optimizer.update(grads, s, t)
+        return (optax.apply_updates(t, updates), update_running(running, stats)), s, value
 
-    whole = batch == n
+    whole = batch == n and not live  # live batch norm: the step's loss is on batch statistics, not the export's
     per_epoch = n // batch
     losses: list[float] = []
     best = (float("inf") if whole else full_loss(weights), weights)
@@ -169,11 +193,13 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
             best = min(best, (full_loss(weights), weights), key=lambda b: b[0])
     losses.append(full_loss(weights))
     best = min(best, (losses[-1], weights), key=lambda b: b[0])
-    final = jax.tree_util.tree_map(np.asarray, best[1])
+    final, running = jax.tree_util.tree_map(np.asarray, best[1])
     scales = {k: float(np.exp(np.float64(v))) for k, v in final["log_s"].items()}
     bad = [k for k, v in scales.items() if not np.isfinite(v) or v <= 0.0]
     if bad:
         raise ValueError(f"fqn: the fine-tuning diverged (non-positive or non-finite step size of {', '.join(bad)})")
     if scales:
         fq = replace(fq, params=with_scales(model, fq.params, scales))
-    return fq.to_plan(final["w"]), losses
+    folded = {k: (jax.tree_util.tree_map(np.asarray, fold_running(wb, running[k], eps[k])) if k in live else wb)
+              for k, wb in final["w"].items()}
+    return fq.to_plan(folded), losses

@@ -55,6 +55,7 @@ def files(tmp_path):
     ("depthwise_relu6", "fqn", "w4a8", "fqn", ("--learn-scales",)),
     ("silu_resize_concat", "ptq", "4", "minmax", ("--per-tensor-weights",)),
     ("depthwise_relu6", "fqn", "4", "fqn", ("--per-tensor-weights",)),
+    ("conv_bn_relu", "fqn", "4", "fqn", ("--live-batch-norm", "--learn-scales")),
 ])
 def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, method, bits, ranges, options):
     model_proto, _ = MODELS[key]()
@@ -75,7 +76,8 @@ def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, metho
     samples = load_samples(tmp_path / "cal.npy", {model.input_names[0]: shape})
     plan = quantize_plan(at_bits, samples, method, seed=3, steps=5, ranges=ranges,
                          learn_scales="--learn-scales" in options,
-                         granularity="per_tensor" if "--per-tensor-weights" in options else "per_channel")
+                         granularity="per_tensor" if "--per-tensor-weights" in options else "per_channel",
+                         live_batch_norm="--live-batch-norm" in options)
     expected = execute(at_bits, {model.input_names[0]: x}, plan=plan).outputs
     with np.load(tmp_path / "y.npz") as got:
         assert sorted(got.files) == sorted(expected)

@@ -63,6 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--per-tensor-weights", action="store_true",
                         help="one weight range per layer instead of per output channel (ptq and fqn; FQN's "
                              "ablation)")
+    parser.add_argument("--live-batch-norm", action="store_true",
+                        help="fqn: train the layers that carried a batch norm unfolded, folding with each "
+                             "mini-batch's statistics (FQN's ablation of frozen batch norm)")
     parser.add_argument("--learn-scales", action="store_true",
                         help="fqn: also learn every activation step size (LSQ) from its percentile start")
     parser.add_argument("--bits", default="8", metavar="POLICY",
@@ -175,6 +178,8 @@ def quantize(args: argparse.Namespace) -> int:
                          "give --keep8 without sensitive:N")
     if args.learn_scales and args.method != "fqn":
         raise ValueError("--learn-scales applies to --method fqn only (brecq always learns the scales)")
+    if args.live_batch_norm and args.method != "fqn":
+        raise ValueError("--live-batch-norm applies to --method fqn only")
     if args.steps is not None and args.method not in STEPPED:
         raise ValueError(f"--steps applies to --method {', '.join(sorted(STEPPED))} only")
     model = model.with_bits(parse_bits(args.bits))
@@ -210,9 +215,11 @@ def quantize(args: argparse.Namespace) -> int:
     integer = quantize_plan(model, samples, args.method, args.seed, progress_wrapper(f"{args.method} samples/layers/steps"),
                             steps=args.steps, losses=losses, ranges=args.ranges,
                             symmetric_weights=args.symmetric_weights, floors=floors, learn_scales=args.learn_scales,
-                            granularity="per_tensor" if args.per_tensor_weights else "per_channel")
+                            granularity="per_tensor" if args.per_tensor_weights else "per_channel",
+                            live_batch_norm=args.live_batch_norm)
     provenance = {"method": args.method, "ranges": args.ranges, "symmetric_weights": args.symmetric_weights,
                   "learn_scales": args.learn_scales, "per_tensor_weights": args.per_tensor_weights,
+                  "live_batch_norm": args.live_batch_norm,
                   "bits": args.bits, "first_last": args.first_last, "keep8": args.keep8, "kept": list(kept),
                   "score_floors": floors, "seed": args.seed,
                   "tool": f"hwsim {_tool_version()}", "losses": losses,

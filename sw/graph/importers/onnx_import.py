@@ -141,6 +141,7 @@ class OnnxImporter(OnnxOps):
         self.order: list[str] = []
         self.tensors: dict[str, np.ndarray] = {}
         self.alphas: dict[str, float] = {}
+        self.folded: dict[str, tuple] = {}  # layer -> (batch norm, folded weight, folded bias)
         self.tail: list[TailOp] = []
         self.native: dict[str, tuple[int, ...]] = {}
         self.used_names: set[str] = set()
@@ -425,7 +426,12 @@ class OnnxImporter(OnnxOps):
             graph = Graph(self.path.stem, tuple(graph_inputs), tuple(layers), tuple(ir_outputs))
         except ValueError as exc:
             raise ValueError(f"{self.path}: {exc}") from None
-        return ImportedModel(graph, self.tensors, "nchw", dict(self.native), tuple(tail), tuple(outputs), self.alphas)
+        names = {layer.name for layer in layers}
+        batch_norms = {k: bn for k, (bn, w, b) in self.folded.items()
+                       if k in names and np.array_equal(self.tensors.get(f"{k}.weight"), w)
+                       and np.array_equal(self.tensors.get(f"{k}.bias"), b)}
+        return ImportedModel(graph, self.tensors, "nchw", dict(self.native), tuple(tail), tuple(outputs), self.alphas,
+                             batch_norms=batch_norms)
 
 
 def _read(path: Path):
