@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
@@ -16,6 +19,12 @@ from sw.train.fakeexec import FakeQuantGraph  # noqa: E402
 from sw.train.livebn import fold_batch, fold_running, running_stats, unfold  # noqa: E402
 from sw.train.qat import finetune  # noqa: E402
 from tests.importers.onnx_models import MODELS  # noqa: E402
+
+
+def _imported(proto):
+    with tempfile.TemporaryDirectory() as d:
+        onnx.save(proto, Path(d) / "m.onnx")
+        return load_imported_model(Path(d) / "m.onnx")
 
 
 @pytest.fixture
@@ -45,16 +54,7 @@ def test_the_importer_keeps_the_folded_batch_norm_and_unfold_recovers_the_file_w
     np.testing.assert_allclose(np.asarray(folded["w"]), model.tensors[f"{name}.weight"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.asarray(folded["b"]), model.tensors[f"{name}.bias"], rtol=1e-5, atol=1e-6)
     silu, _ = MODELS["silu_resize_concat"]()
-    assert not load_imported_model_from(silu).batch_norms
-
-
-def load_imported_model_from(proto):
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as d:
-        onnx.save(proto, Path(d) / "m.onnx")
-        return load_imported_model(Path(d) / "m.onnx")
+    assert not _imported(silu).batch_norms
 
 
 def test_batch_statistics_are_those_of_the_float_conv_of_the_dequantized_batch(conv_bn):
@@ -95,7 +95,7 @@ def test_live_batch_norm_training_decreases_the_batch_statistics_loss(conv_bn):
     assert losses[-1] > 1.5 * start[0], (start, losses[-1])
 
 
-def test_live_batch_norm_needs_a_batch_norm(tmp_path):
-    model = load_imported_model_from(MODELS["silu_resize_concat"]()[0])
+def test_live_batch_norm_needs_a_batch_norm():
+    model = _imported(MODELS["silu_resize_concat"]()[0])
     with pytest.raises(ValueError, match="no batch norm folded into a weighted layer"):
         finetune(model.with_bits(parse_bits("4")), [{"x": np.zeros((1, 4, 12, 12))}], steps=1, live_batch_norm=True)
