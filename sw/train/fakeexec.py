@@ -217,8 +217,11 @@ class FakeQuantGraph:
         wp = self.weight_grids[layer.name]
         s_in, z_in = self._sz(layer.inputs[0], scales)
         w = wb["codes"] if "codes" in wb else weight_codes_ste(wb["w"], wp)  # centered codes given (AdaRound)
-        scale = jnp.asarray(wp.scale * s_in, dtype=x.dtype)
-        bias = round_ste(exact_div(wb["b"], scale))
+        if isinstance(s_in, float):  # one division, as quantize_bias rounds it
+            bias = round_ste(exact_div(wb["b"], jnp.asarray(wp.scale * s_in, dtype=x.dtype)))
+        else:  # learned input scale: divide by the fixed weight scale first, so that the gradient
+            # -b / (s_w s_in)^2 does not underflow to 0 / 0 where a dead channel's s_w is ~1e-27
+            bias = round_ste(exact_div(exact_div(wb["b"], jnp.asarray(wp.scale, dtype=x.dtype)), s_in))
         acc = self.conv(layer, x - z_in, w)
         lut = layer.activation in LUT_ACTIVATIONS
         s_t, _ = self._sz(f"{layer.name}:pre" if lut else layer.name, scales)

@@ -224,6 +224,40 @@ def test_fqn_learned_scales_move_the_grids_and_decrease_the_loss(files):
     assert error(plan) < 0.9 * error(begin)
 
 
+def test_learned_scale_gradients_stay_finite_next_to_a_near_zero_weight_channel(files):
+    """A channel of ~1e-28 weights (batch norm with a vanishing gamma) has a weight scale whose square
+    with the input scale underflows float32: the bias's gradient to a learned input scale was 0 / 0."""
+    pytest.importorskip("jax")
+    import jax
+    from dataclasses import replace
+    from sw.train.fakeexec import FakeQuantGraph, alias_scales, learnable_tensors
+
+    tmp, path = files
+    model = load_imported_model(path).with_bits(parse_bits("4"))
+    convs = [l for l in model.graph if l.op.value == "conv"]
+    second = convs[1]
+    tensors = dict(model.tensors)
+    w = np.array(tensors[f"{second.name}.weight"])
+    w[0] = 1e-28 * np.sign(w[0])
+    tensors[f"{second.name}.weight"] = w
+    tensors[f"{second.name}.bias"] = np.zeros(w.shape[0])
+    model = replace(model, tensors=tensors)
+    samples = load_samples(tmp / "cal.npy", {"x": model.native_shapes["x"]})
+    fq = FakeQuantGraph.from_calibration(model, calibrate(model, samples))
+    assert float(fq.weight_grids[second.name].scale[0]) < 1e-28
+    weights = jax.tree_util.tree_map(jax.numpy.asarray, fq.initial_weights())
+    codes = {"x": np.concatenate([fq.input_codes(s)["x"] for s in samples])}
+    names = [n for n in learnable_tensors(model) if n in fq.params]
+
+    def total(log_s):
+        scales = alias_scales(model, {k: jax.numpy.exp(v) for k, v in log_s.items()})
+        env = fq.forward(weights, codes, scales)
+        return sum(jax.numpy.sum(fq.dequantize(k, env[k], scales)) for k in model.graph.outputs)
+
+    grads = jax.grad(total)({n: jax.numpy.float32(np.log(float(fq.params[n].scale))) for n in names})
+    assert second.inputs[0] in grads and all(np.isfinite(float(g)) for g in grads.values()), grads
+
+
 def test_ablation_switches_per_tensor_weights_and_minmax_ranges(files):
     """FQN's ablation baselines: one weight grid per layer; activation ranges at the observed extremes."""
     tmp, path = files
