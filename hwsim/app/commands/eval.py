@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
             for c in classes))
     for name, a in result.agreement.items():
         print(f"agreement {name} vs float (score >= {AGREEMENT_SCORE}, IoU >= {AGREEMENT_IOU}): {a.matched} matched, "
-              f"{a.lost} lost, {a.gained} gained, mean IoU {a.mean_iou:.4f}")
+              f"{a.lost} lost, {a.gained} gained, mean IoU {f'{a.mean_iou:.4f}' if a.matched else '-'}")
     if json_out:
         doc = {"model": str(args.model), "family": detector.family.name, "data": str(args.data),
                "bits": bits_label, "quantized": args.quantized,
