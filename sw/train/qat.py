@@ -4,8 +4,9 @@
   statistics (:mod:`sw.quant.folding`), and the folded weights are what trains
   (``live_batch_norm``: FQN's ablation, batch statistics while training, :mod:`sw.train.livebn`).
 * Activation ranges: FQN percentile calibration (gamma 0.999) on the training
-  samples, then fixed; weight grids: per-channel min/max of the float weights,
-  then fixed (:class:`sw.train.fakeexec.FakeQuantGraph`).
+  samples, then fixed (unless ``learn_scales``); weight grids: per-channel min/max of the float
+  weights, then fixed (:class:`sw.train.fakeexec.FakeQuantGraph`). ``act_ranges="minmax"`` and
+  ``granularity="per_tensor"`` are FQN's ablation baselines.
 * Loss: distillation, the mean over the graph's IR outputs and their channels
   (last axis) of ``mean((dequantized fake-quant output - float output)^2) / var(float output)``,
   variance per channel over all training samples and positions, Adam (optax)
@@ -14,7 +15,6 @@
   sparse channels (a detector's objectness scores, near 0 at most anchors) from
   being traded for the dense ones: with one variance per tensor, 30 steps on
   YOLOX-tiny drove the objectness channel to a constant 0 (mAP 0).
-
 * Learned step sizes (``learn_scales``, LSQ as in Esser et al. 2020, an addition to FQN): the scale of
   every tensor with its own quantizer (:func:`sw.train.fakeexec.learnable_tensors`) trains as
   ``log(scale)`` from its percentile initialisation, Adam at ``scale_lr``; zero points stay. The export
