@@ -258,6 +258,41 @@ def test_learned_scale_gradients_stay_finite_next_to_a_near_zero_weight_channel(
     assert second.inputs[0] in grads and all(np.isfinite(float(g)) for g in grads.values()), grads
 
 
+def test_export_widens_the_grid_of_a_channel_whose_trained_bias_leaves_int32(files):
+    """A ~1e-28-weight channel's grid (scale ~1e-29) cannot hold a bias of 1 in int32: the export widens that
+    channel as calibration would (its weights then quantize to the zero point) and leaves the others alone."""
+    pytest.importorskip("jax")
+    from dataclasses import replace
+    from sw.quant.ints import INT32_MAX
+    from sw.train.fakeexec import FakeQuantGraph
+
+    tmp, path = files
+    model = load_imported_model(path).with_bits(parse_bits("4"))
+    name = next(l.name for l in model.graph if l.op.value == "conv")
+    tensors = dict(model.tensors)
+    w = np.array(tensors[f"{name}.weight"])
+    w[0] = 1e-28 * np.sign(w[0])
+    tensors[f"{name}.weight"], tensors[f"{name}.bias"] = w, np.zeros(w.shape[0])
+    model = replace(model, tensors=tensors)
+    samples = load_samples(tmp / "cal.npy", {"x": model.native_shapes["x"]})
+    fq = FakeQuantGraph.from_calibration(model, calibrate(model, samples))
+    weights = fq.initial_weights(np.float64)
+    before = fq.to_plan(weights)
+    trained = {k: dict(v) for k, v in weights.items()}
+    trained[name]["b"] = np.array(trained[name]["b"])
+    trained[name]["b"][0] = 1.0
+    after = fq.to_plan(trained)
+    lp, lp0 = after.layers[name], before.layers[name]
+    s_in = float(fq.params[model.graph.layer(name).inputs[0]].scale)
+    assert abs(int(lp.bias[0])) <= INT32_MAX and abs(int(lp.bias[0])) >= INT32_MAX // 4
+    np.testing.assert_array_equal(lp.weights[0], np.full(lp.weights[0].shape, lp.weight_zero_point[0]))
+    np.testing.assert_array_equal(lp.weights[1:], lp0.weights[1:])
+    np.testing.assert_array_equal(lp.bias[1:], lp0.bias[1:])
+    # The bias still means 1.0: code x s_in x (the widened channel's scale).
+    widened = 1.0 / (s_in * float(lp.bias[0]))
+    assert 2 * 1.0 / (s_in * INT32_MAX) <= widened * 1.0001
+
+
 def test_ablation_switches_per_tensor_weights_and_minmax_ranges(files):
     """FQN's ablation baselines: one weight grid per layer; activation ranges at the observed extremes."""
     tmp, path = files
