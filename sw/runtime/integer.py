@@ -48,7 +48,7 @@ from sw.quant.ranges import Granularity, params_from_range, weight_params
 from sw.runtime.floatexec import LUT_ACTIVATIONS, _pad, _upsample, float_layer_activated
 from sw.graph.model import ImportedModel
 
-__all__ = ["LayerPlan", "IntegerPlan", "plan_prequantized", "plan_calibrated", "layer_weight_params", "WEIGHT_RANGES",
+__all__ = ["LayerPlan", "IntegerPlan", "plan_prequantized", "plan_calibrated", "layer_weight_params", "widen_for_bias", "WEIGHT_RANGES",
            "run_integer", "run_layer", "integer_outputs", "tail_params", "PASS_THROUGH", "is_float_layer"]
 
 # Ops whose output codes share the input's quantization parameters.
@@ -179,16 +179,24 @@ def layer_weight_params(w: np.ndarray, b: np.ndarray | None, inp: QuantParams, b
         wp = weight_params(w, bits, granularity=granularity, symmetric=symmetric)
     if b is None or granularity != "per_channel":
         return wp
+    return widen_for_bias(wp, w, b, inp, symmetric=symmetric)
+
+
+def widen_for_bias(wp: QuantParams, w: np.ndarray, b: np.ndarray, inp: QuantParams, *,
+                   symmetric: bool = False) -> QuantParams:
+    """Per-channel weight parameters ``wp`` with every channel whose int32 bias ``b / (s_in * s_w)``
+    would overflow given the range of its weights ``w`` widened to at least twice the smallest span
+    that keeps the bias in int32 (zero-centred); the other channels keep ``wp``'s grid."""
     need = np.abs(np.asarray(b, dtype=np.float64)) / (float(inp.scale) * INT32_MAX)
-    if not np.any(wp.scale < need):
+    widen = np.asarray(wp.scale) < need
+    if not np.any(widen):
         return wp
     flat = np.asarray(w, dtype=np.float64).reshape(w.shape[0], -1)
-    lo, hi = flat.min(axis=1), flat.max(axis=1)
-    span = 2.0 * need * (2**bits - 1)  # twice the smallest range whose scale keeps the bias in int32
-    widen = wp.scale < need
-    lo = np.where(widen, np.minimum(lo, -span / 2), lo)
-    hi = np.where(widen, np.maximum(hi, span / 2), hi)
-    return params_from_range(lo, hi, bits, True, symmetric=symmetric, axis=0)
+    span = 2.0 * need * (2**wp.bits - 1)  # twice the smallest range whose scale keeps the bias in int32
+    wide = params_from_range(np.minimum(flat.min(axis=1), -span / 2), np.maximum(flat.max(axis=1), span / 2),
+                             wp.bits, wp.signed, symmetric=symmetric, axis=0)
+    return QuantParams(wp.bits, wp.signed, np.where(widen, wide.scale, wp.scale),
+                       np.where(widen, wide.zero_point, wp.zero_point).astype(np.int64), axis=0)
 
 
 def plan_calibrated(model: ImportedModel, params: Mapping[str, QuantParams], *,

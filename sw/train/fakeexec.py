@@ -45,18 +45,17 @@ from sw.golden.elementwise import LEFT_SHIFT
 from sw.golden.requant import activation_range
 from sw.graph.ir import Activation, Layer, Op
 from sw.graph.model import ImportedModel
-from sw.quant.ints import INT32_MAX
 from sw.quant.params import QuantParams
-from sw.quant.ranges import Granularity, params_from_range
+from sw.quant.ranges import Granularity
 from sw.runtime.floatexec import LUT_ACTIVATIONS
 from sw.runtime.integer import (PASS_THROUGH, IntegerPlan, is_float_layer, layer_weight_params, plan_calibrated,
-                                tail_params)
+                                tail_params, widen_for_bias)
 from sw.quant.folding import quantize_bias
 from sw.train.depthwise import depthwise_grouped, depthwise_shift_add
 from sw.train.fakequant import clamp_ste, exact_div, mbqm_learned_ste, mbqm_ste, quantize_ste, round_ste, weight_codes_ste
 from sw.train.jaxdeps import jax_modules
 
-__all__ = ["FakeQuantGraph", "WEIGHTED_OPS", "with_scales", "learnable_tensors", "alias_scales", "widen_for_bias"]
+__all__ = ["FakeQuantGraph", "WEIGHTED_OPS", "with_scales", "learnable_tensors", "alias_scales"]
 
 jax, jnp, lax = jax_modules("the fake-quant executor (sw.train)")
 
@@ -134,14 +133,16 @@ class FakeQuantGraph:
 
         A channel whose trained bias no longer fits int32 at its grid (a near-zero-weight channel whose
         bias moved, e.g. with live batch norm) gets the widened grid calibration would give it
-        (:func:`widen_for_bias`); the forward pass does not mirror such channels' weight codes.
+        (:func:`sw.runtime.integer.widen_for_bias`; grids with zero point 0 throughout stay symmetric);
+        the forward pass does not mirror such channels' weight codes.
         """
         quantized = {}
         for name, wb in weights.items():
             layer = self.model.graph.layer(name)
-            b = np.asarray(wb["b"], dtype=np.float64)
-            wp = widen_for_bias(self.weight_grids[name], b, self.params[layer.inputs[0]])
-            w = np.asarray(wb["w"], dtype=np.float64)
+            b, w = np.asarray(wb["b"], dtype=np.float64), np.asarray(wb["w"], dtype=np.float64)
+            grid = self.weight_grids[name]
+            wp = grid if np.ndim(grid.scale) == 0 else widen_for_bias(
+                grid, w, b, self.params[layer.inputs[0]], symmetric=not np.any(grid.zero_point))
             bias = quantize_bias(b, self.params[layer.inputs[0]], wp)
             quantized[name] = (wp.quantize(w), wp, bias)
         return plan_calibrated(self.model, self.params, weights=quantized)
@@ -321,22 +322,6 @@ def with_scales(model: ImportedModel, params: Mapping[str, QuantParams],
             out[layer.name] = out[layer.inputs[0]]
     tail_params(model, out)
     return out
-
-
-def widen_for_bias(wp: QuantParams, b: np.ndarray, inp: QuantParams) -> QuantParams:
-    """``wp`` with every channel whose int32 bias ``b / (s_in s_w)`` would overflow given a zero-centred
-    range twice the smallest that fits (the widening of :func:`sw.runtime.integer.layer_weight_params`);
-    other channels, and per-tensor grids, unchanged. Zero point 0 throughout stays 0 (symmetric grids)."""
-    scale = np.asarray(wp.scale, dtype=np.float64)
-    need = np.abs(b) / (float(inp.scale) * INT32_MAX)
-    if scale.ndim == 0 or not np.any(scale < need):
-        return wp
-    widen = scale < need
-    span = 2.0 * need * (2**wp.bits - 1)
-    symmetric = not np.any(np.asarray(wp.zero_point))
-    wide = params_from_range(-span / 2, span / 2, wp.bits, wp.signed, symmetric=symmetric, axis=0)
-    return QuantParams(wp.bits, wp.signed, np.where(widen, wide.scale, scale),
-                       np.where(widen, wide.zero_point, wp.zero_point).astype(np.int64), axis=0)
 
 
 def learnable_tensors(model: ImportedModel) -> tuple[str, ...]:

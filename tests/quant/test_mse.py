@@ -90,3 +90,26 @@ def test_weight_channels_each_take_their_least_error_fraction(bits):
 def test_bad_values_are_refused(bad):
     with pytest.raises(ValueError, match="MSE range"):
         mse_range(bad, 4)
+
+
+def test_calibration_widens_only_the_channel_whose_bias_leaves_int32():
+    """Channel 0 holds ~1e-30 weights and a bias of 1: at its min/max grid (scale ~1e-31) the int32 bias
+    code would be ~1e31, so its range widens to twice the smallest that fits (code about INT32_MAX / 2);
+    the other channels keep their grids (min/max or MSE-clipped) unchanged."""
+    from sw.quant.ints import INT32_MAX
+    from sw.quant.mse import mse_weight_params
+    from sw.quant.ranges import params_from_range, weight_params
+    from sw.runtime.integer import layer_weight_params
+
+    rng = np.random.default_rng(3)
+    w = rng.standard_t(3, size=(4, 3, 3, 32))
+    w[0] = 1e-30 * np.sign(w[0])
+    b = np.array([1.0, 0.1, -0.2, 0.3])
+    inp = params_from_range(-2.0, 2.0, 8, True)
+    assert not np.array_equal(mse_weight_params(w, 4).scale[1:], weight_params(w, 4).scale[1:])
+    for ranges, plain in (("minmax", weight_params(w, 4)), ("mse", mse_weight_params(w, 4))):
+        wp = layer_weight_params(w, b, inp, 4, ranges=ranges)
+        code = b[0] / (float(inp.scale) * wp.scale[0])
+        assert INT32_MAX / 4 < code <= INT32_MAX / 1.9
+        np.testing.assert_array_equal(wp.scale[1:], plain.scale[1:])
+        np.testing.assert_array_equal(wp.zero_point[1:], plain.zero_point[1:])
