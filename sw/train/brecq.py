@@ -41,7 +41,7 @@ from sw.runtime.executor import calibrate
 from sw.runtime.floatexec import run_float
 from sw.runtime.integer import PASS_THROUGH, IntegerPlan, is_float_layer, plan_calibrated
 from sw.train.adaround import REG_WEIGHT, initial_logits, rectified_sigmoid, rounding_regularizer
-from sw.train.fakeexec import WEIGHTED_OPS, FakeQuantGraph, with_scales
+from sw.train.fakeexec import WEIGHTED_OPS, FakeQuantGraph, alias_scales, with_scales
 from sw.train.jaxdeps import jax_modules
 from sw.train.qat import channel_variance
 
@@ -133,13 +133,9 @@ def _fit(fq: FakeQuantGraph, block: Block, floats: Mapping[str, np.ndarray], qua
     real = {n: (floats[n] / float(fq.params[n].scale) + float(fq.params[n].zero_point)).astype(np.float32)
             for n in block.inputs}
     var = {o: channel_variance(floats[o]) for o in block.outputs}
-    aliases = [(l.name, l.inputs[0]) for l in block.layers if l.op in PASS_THROUGH]
 
     def loss_fn(train, xs, targets, beta, reg):
-        scales = {r: jnp.exp(train["log_s"][r]) for r in block.learned}
-        for alias, source in aliases:
-            if source in scales:
-                scales[alias] = scales[source]
+        scales = alias_scales(fq.model, {r: jnp.exp(train["log_s"][r]) for r in block.learned})
         codes = jnp.clip(base + rectified_sigmoid(train["v"]) + z, wp.qmin, wp.qmax) - z
         env = dict(xs)
         for layer in block.layers:

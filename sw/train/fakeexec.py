@@ -317,9 +317,7 @@ def with_scales(model: ImportedModel, params: Mapping[str, QuantParams],
     for name, scale in scales.items():
         p = out[name]
         out[name] = QuantParams(bits=p.bits, signed=p.signed, scale=np.float64(scale), zero_point=p.zero_point)
-    for layer in model.graph:
-        if layer.op in PASS_THROUGH and layer.inputs[0] in out:
-            out[layer.name] = out[layer.inputs[0]]
+    out = alias_scales(model, out)
     tail_params(model, out)
     return out
 
@@ -338,9 +336,9 @@ def learnable_tensors(model: ImportedModel) -> tuple[str, ...]:
     return tuple(out)
 
 
-def alias_scales(model: ImportedModel, scales: dict) -> dict:
-    """``scales`` with an entry for every pass-through layer whose input has one (the same value), as
-    :meth:`FakeQuantGraph.forward` needs."""
+def alias_scales(model: ImportedModel, scales: Mapping) -> dict:
+    """``scales`` (or any per-tensor mapping) with an entry for every pass-through layer whose input
+    has one (the same value), as :meth:`FakeQuantGraph.forward` needs."""
     out = dict(scales)
     for layer in model.graph:
         if layer.op in PASS_THROUGH and layer.inputs[0] in out:

@@ -79,5 +79,4 @@ def fold_running(raw: Mapping, stats: Mapping, eps: float) -> dict:
 
 def update_running(stats: Mapping, batch: Mapping) -> dict:
     """Running statistics after one batch (momentum :data:`MOMENTUM`)."""
-    return jax.tree_util.tree_map(lambda r, b: (1.0 - MOMENTUM) * r + MOMENTUM * jax.lax.stop_gradient(b),
-                                  dict(stats), dict(batch))
+    return jax.tree_util.tree_map(lambda r, b: (1.0 - MOMENTUM) * r + MOMENTUM * b, dict(stats), dict(batch))

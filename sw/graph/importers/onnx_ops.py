@@ -94,10 +94,9 @@ class OnnxOps:
             key = x.name
             w, b = fold_batch_norm(self.tensors[f"{key}.weight"], self.tensors[f"{key}.bias"], bn)
             self.tensors[f"{key}.weight"], self.tensors[f"{key}.bias"] = w, b
-            if key not in self.folded:  # a second batch norm on the same layer: not unfoldable
-                self.folded[key] = (bn, w, b)
-            else:
-                self.folded[key] = (None, None, None)
+            # The first fold only: after a second batch norm the tensors differ from it, and the
+            # importer's result drops the layer (not unfoldable).
+            self.folded.setdefault(key, (bn, w, b))
             producer.attrs["bias"] = True
             self.check_inferred(node, x.shape)
             self.values[node.output[0]] = x
