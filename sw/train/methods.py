@@ -47,6 +47,7 @@ from sw.runtime.executor import calibrate
 from sw.runtime.floatexec import run_float
 from sw.runtime.integer import IntegerPlan, is_float_layer, layer_weight_params, plan_calibrated
 from sw.train.gptq import gptq_codes, layer_columns, second_moments
+from sw.train.labels import LabelTargets
 
 __all__ = ["METHODS", "STEPPED", "RANGE_RULES", "ROWS_PER_SAMPLE", "quantize_plan", "layer_inputs", "layer_hessians", "layer_rows",
            "with_first_last"]
@@ -135,7 +136,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
                   losses: list[float] | None = None, ranges: str = "fqn",
                   symmetric_weights: bool = False, floors: Mapping[str, float] | None = None,
                   learn_scales: bool = False, granularity: Granularity = "per_channel",
-                  live_batch_norm: bool = False) -> IntegerPlan:
+                  live_batch_norm: bool = False, labels: LabelTargets | None = None,
+                  label_weight: float = 1.0) -> IntegerPlan:
     """Integer plan of ``model`` (at its widths) by ``method`` (one of :data:`METHODS`).
 
     ``steps`` (``fqn``: training steps; ``brecq``: steps per block) overrides the
@@ -146,6 +148,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
     ``learn_scales`` (``fqn`` only): also learn the activation step sizes (LSQ). ``granularity``:
     ``"per_tensor"`` gives every layer one weight range (``ptq`` and ``fqn`` only; FQN's ablation).
     ``live_batch_norm`` (``fqn`` only): batch statistics while training (FQN's ablation of frozen batch norm).
+    ``labels`` (``fqn`` only): the detection loss from labels, weighted by ``label_weight``
+    (:func:`sw.train.labels.label_targets`).
     """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
@@ -153,7 +157,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
         raise ValueError(f"ranges: expected one of {', '.join(RANGE_RULES)}, got {ranges!r}")
     if granularity != "per_channel" and method not in ("ptq", "fqn"):
         raise ValueError(f"granularity {granularity!r}: methods 'ptq' and 'fqn' only, got {method!r}")
-    for flag, value in (("learn_scales", learn_scales), ("live_batch_norm", live_batch_norm)):
+    for flag, value in (("learn_scales", learn_scales), ("live_batch_norm", live_batch_norm),
+                        ("labels", labels is not None)):
         if value and method != "fqn":
             raise ValueError(f"{flag}: applies to method 'fqn' only, got {method!r}")
     act_ranges, weight_ranges = RANGE_RULES[ranges]
@@ -163,7 +168,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
                                progress=progress,
                                act_ranges=act_ranges, weight_ranges=weight_ranges,
                                symmetric_weights=symmetric_weights, floors=floors, learn_scales=learn_scales,
-                               granularity=granularity, live_batch_norm=live_batch_norm)
+                               granularity=granularity, live_batch_norm=live_batch_norm, labels=labels,
+                               label_weight=label_weight)
         if losses is not None:
             losses.extend(curve)
         return plan

@@ -21,7 +21,10 @@
   takes the learned scales (:func:`sw.train.fakeexec.with_scales`) and recomputes every multiplier,
   shift and bias from them.
 
-Not yet: the detection loss from labels.
+* Detection loss from labels (``labels``, :mod:`sw.train.labels`): where the samples carry boxes,
+  ``label_weight`` times the family's own loss on the positive cells (DFL + score quality for
+  PicoDet, L1 + objectness + score quality for YOLOX) is added to the distillation loss.
+
 The result is exported with :meth:`FakeQuantGraph.to_plan`, which the forward
 pass mirrors bit for bit in float64.
 """
@@ -41,9 +44,11 @@ from sw.runtime.integer import IntegerPlan
 from sw.train.fakeexec import FakeQuantGraph, alias_scales, learnable_tensors, with_scales
 from sw.extras import require
 from sw.train.jaxdeps import jax_modules
+from sw.train.labels import LabelTargets
 from sw.train.livebn import fold_batch, fold_running, running_stats, unfold, update_running
 
-__all__ = ["finetune", "DEFAULT_STEPS", "DEFAULT_LR", "DEFAULT_SCALE_LR", "DEFAULT_BATCH", "channel_variance"]
+__all__ = ["finetune", "DEFAULT_STEPS", "DEFAULT_LR", "DEFAULT_SCALE_LR", "DEFAULT_BATCH", "channel_variance",
+           "label_loss"]
 
 jax, jnp, _ = jax_modules("hwsim quantize --method fqn")
 optax = require("optax", "train", "hwsim quantize --method fqn")
@@ -75,6 +80,20 @@ def channel_variance(v: np.ndarray) -> np.ndarray:
     return np.where((var > floor) & (var > 0.0), var, 1.0).astype(np.float32)
 
 
+def label_loss(outputs: Mapping, targets: Mapping, bins: Mapping[str, int], positives):
+    """Sum of the label terms (:class:`sw.train.labels.DenseTarget`) over ``outputs`` (reals, IR layout)
+    divided by ``max(positives, 1)``; ``targets``: name -> (target, l1, l2, dfl) weights."""
+    total = 0.0
+    for k, (t, l1, l2, dfl) in targets.items():
+        y = outputs[k]
+        total = total + jnp.sum(l1 * jnp.abs(y - t)) + jnp.sum(l2 * (y - t) ** 2)
+        if bins[k]:
+            groups = y.reshape(*y.shape[:-1], y.shape[-1] // bins[k], bins[k])
+            log_p = jax.nn.log_softmax(groups, axis=-1).reshape(y.shape)
+            total = total - jnp.sum(dfl * t * log_p)
+    return total / jnp.maximum(positives, 1.0)
+
+
 def _batches(n: int, batch: int, steps: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Sample indices of each step: consecutive slices of a fresh permutation per epoch."""
     out: list[np.ndarray] = []
@@ -92,7 +111,8 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
              floors: Mapping[str, float] | None = None, learn_scales: bool = False,
              scale_lr: float = DEFAULT_SCALE_LR,
              granularity: Granularity = "per_channel",
-             live_batch_norm: bool = False) -> tuple[IntegerPlan, list[float]]:
+             live_batch_norm: bool = False, labels: LabelTargets | None = None,
+             label_weight: float = 1.0) -> tuple[IntegerPlan, list[float]]:
     """Fine-tune ``model`` (at its widths) on ``samples``; returns the exported plan and the loss curve.
 
     The curve has ``steps + 1`` entries: the loss of each step's mini-batch before
@@ -109,8 +129,13 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
     grid per layer (FQN's ablation of per-channel weights). ``live_batch_norm``: the layers whose
     graph carried a batch norm train unfolded, folding with each mini-batch's statistics
     (:mod:`sw.train.livebn`, FQN's ablation of frozen batch norm); the loss over all samples and the
-    export fold with the running statistics.
+    export fold with the running statistics. ``labels`` (stacked like ``samples``): add
+    ``label_weight`` times the detection loss from labels (:func:`label_loss`) to the distillation loss.
     """
+    if labels is not None and len(labels.positives) != len(samples):
+        raise ValueError(f"labels: expected targets of {len(samples)} samples, got {len(labels.positives)}")
+    if label_weight < 0.0 or not np.isfinite(label_weight):
+        raise ValueError(f"label_weight: expected a finite number >= 0, got {label_weight}")
     if steps < 0:
         raise ValueError(f"steps: expected >= 0, got {steps}")
     if batch < 1:
@@ -134,8 +159,13 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
     n = len(samples)
     batch = min(batch, n)
 
+    lab = {} if labels is None else {"t": labels.outputs, "n": labels.positives}
+
     def take(index: np.ndarray | slice) -> tuple[dict, dict]:
-        return {k: v[index] for k, v in codes.items()}, {k: v[index] for k, v in targets.items()}
+        y = {"float": {k: v[index] for k, v in targets.items()},
+             "labels": {"t": {k: tuple(a[index] for a in v) for k, v in lab["t"].items()},
+                        "n": lab["n"][index].sum()} if lab else {}}
+        return {k: v[index] for k, v in codes.items()}, y
 
     live = set(model.batch_norms) if live_batch_norm else set()
     eps = {k: model.batch_norms[k].eps for k in live}
@@ -151,8 +181,10 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
             elif layer.name in live:
                 wb = fold_running(wb, running[layer.name], eps[layer.name])
             env[layer.name] = fq.layer(layer, wb, xs, scales)
-        value = sum(jnp.mean((fq.dequantize(k, env[k], scales) - y[k]) ** 2 / scale[k])
-                    for k in outputs) / len(outputs)
+        real = {k: fq.dequantize(k, env[k], scales) for k in outputs}
+        value = sum(jnp.mean((real[k] - y["float"][k]) ** 2 / scale[k]) for k in outputs) / len(outputs)
+        if y["labels"]:
+            value = value + label_weight * label_loss(real, y["labels"]["t"], labels.bins, y["labels"]["n"])
         return value, stats
 
     loss_jit = jax.jit(lambda t, r, x, y: loss_fn(t, r, x, y, False)[0])

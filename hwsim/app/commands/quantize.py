@@ -10,7 +10,8 @@ detector family's own package does (:mod:`sw.detect.families`); with
 ``--data`` the score-logit outputs of the family get their calibrated lower
 bound raised to ``--score-floor`` (default -8). ``--keep8`` keeps weighted layers
 at 8 bits (:mod:`sw.train.keep`); ``--sensitivity FILE`` writes the per-layer
-sensitivity (:mod:`sw.train.sensitivity`) as JSON. Methods:
+sensitivity (:mod:`sw.train.sensitivity`) as JSON; ``--label-loss W`` adds the detection loss
+from the dataset's boxes to ``fqn`` (:mod:`sw.train.labels`). Methods:
 :mod:`sw.train.methods`. Deterministic for a seed; progress on stderr.
 """
 
@@ -18,19 +19,23 @@ from __future__ import annotations
 
 import argparse
 import io
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import numpy as np
 
 from hwsim.app.commands import HELP
 from hwsim.app.console import progress_wrapper
 from sw.fileio import OutputPlan
 from sw.graph import load_imported_model
 from sw.graph.bits import parse_bits
+from sw.graph.model import ImportedModel
 from sw.runtime.arrays import load_samples
 from sw.detect.families import SCORE_LOGIT_FLOOR
 from sw.runtime.qmodel import QuantizedModel, encode_quantized, file_sha256
 from sw.train.keep import DEFAULT_SENSITIVITY_SAMPLES, KeepPolicy, mixed_width, parse_keep
+from sw.train.labels import LabelTargets
 from sw.train.methods import METHODS, RANGE_RULES, STEPPED, quantize_plan, with_first_last
 from sw.train.sensitivity import layer_sensitivity, parse_sensitivity_json, sensitivity_json
 
@@ -68,6 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "mini-batch's statistics (FQN's ablation of frozen batch norm)")
     parser.add_argument("--learn-scales", action="store_true",
                         help="fqn: also learn every activation step size (LSQ) from its percentile start")
+    parser.add_argument("--label-loss", type=float, metavar="WEIGHT",
+                        help="fqn with --data: add WEIGHT x the detector's own loss on the labelled boxes "
+                             "(picodet, yolox; positive cells chosen with the float model) to the distillation")
     parser.add_argument("--bits", default="8", metavar="POLICY",
                         help="4, w4a8 (or 4/8), per part e.g. 8,head=4 (parts: backbone, neck, head); default 8")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -129,23 +137,37 @@ def _loss_png(losses: list[float], title: str) -> bytes:
     return buf.getvalue()
 
 
-def _dataset_samples(args: argparse.Namespace) -> tuple[list[dict], dict, dict[str, float]]:
+def _dataset_samples(args: argparse.Namespace) -> tuple[list[dict], dict, dict[str, float], Callable]:
     """The first ``--images`` images of the COCO dataset ``--data``, preprocessed for the detector,
-    the provenance, and the range floors of the family's score-logit outputs."""
+    the provenance, the range floors of the family's score-logit outputs, and a function of the
+    model returning the label targets of those images (:func:`sw.train.labels.label_targets`)."""
     from sw.data.synth.coco import load_coco
-    from sw.detect.evaluate import load_detector, score_logit_floors
+    from sw.detect.evaluate import category_map, load_detector, score_logit_floors
+    from sw.train.labels import label_targets
 
     if not 1 <= args.images <= MAX_IMAGES:
         raise ValueError(f"--images: expected a number in [1, {MAX_IMAGES}], got {args.images}")
     detector = load_detector(args.model, args.family)
     dataset = load_coco(args.data).subset(args.images)
-    samples = [{detector.input_name: detector.family.preprocess(dataset.load_image(r), detector.input_hw)[0]}
-               for r in dataset.images]
+    prepared = [detector.family.preprocess(dataset.load_image(r), detector.input_hw) for r in dataset.images]
+    samples = [{detector.input_name: x} for x, _ in prepared]
     ids = [int(r["id"]) for r in dataset.images]
     floors = {} if args.no_score_floor else score_logit_floors(detector, samples[0], args.score_floor)
+
+    def targets(model: ImportedModel) -> LabelTargets:
+        index = {int(c): i for i, c in enumerate(category_map(detector.class_names, dataset))}
+        boxes, classes = [], []
+        for image_id, (_, m) in zip(ids, prepared):
+            b, cats = dataset.boxes(image_id)
+            known = np.asarray([int(c) in index for c in cats], dtype=bool)
+            b = b[known] * [m.scale_x, m.scale_y, m.scale_x, m.scale_y] + [m.offset_x, m.offset_y] * 2
+            boxes.append(b)
+            classes.append(np.asarray([index[int(c)] for c in cats[known]], dtype=np.int64))
+        return label_targets(model, detector.family.name, samples, boxes, classes, detector.input_hw)
+
     return samples, {"data": Path(args.data).name, "family": detector.family.name,
                      "annotations_sha256": file_sha256(Path(args.data) / "annotations.json"),
-                     "image_ids": ids, "samples": len(samples)}, floors
+                     "image_ids": ids, "samples": len(samples)}, floors, targets
 
 
 def quantize(args: argparse.Namespace) -> int:
@@ -180,14 +202,19 @@ def quantize(args: argparse.Namespace) -> int:
         raise ValueError("--learn-scales applies to --method fqn only (brecq always learns the scales)")
     if args.live_batch_norm and args.method != "fqn":
         raise ValueError("--live-batch-norm applies to --method fqn only")
+    if args.label_loss is not None and (args.method != "fqn" or args.data is None):
+        raise ValueError("--label-loss applies to --method fqn with --data (the labelled images) only")
+    if args.label_loss is not None and not (np.isfinite(args.label_loss) and args.label_loss > 0.0):
+        raise ValueError(f"--label-loss: expected a weight > 0, got {args.label_loss}")
     if args.steps is not None and args.method not in STEPPED:
         raise ValueError(f"--steps applies to --method {', '.join(sorted(STEPPED))} only")
     model = model.with_bits(parse_bits(args.bits))
     if args.first_last is not None:
         model = with_first_last(model, args.first_last)
     floors: dict[str, float] = {}
+    targets = None
     if args.data is not None:
-        samples, source, floors = _dataset_samples(args)
+        samples, source, floors, targets = _dataset_samples(args)
     else:
         if args.images != DEFAULT_IMAGES or args.family is not None or args.no_score_floor \
                 or args.score_floor != SCORE_LOGIT_FLOOR:
@@ -211,15 +238,20 @@ def quantize(args: argparse.Namespace) -> int:
                                         floors=floors,
                                         progress=progress_wrapper("sensitivity layers"))
     model, kept, _ = mixed_width(model, keep, samples, sensitivity=sensitivity)
+    labels = targets(model) if args.label_loss is not None else None
     losses: list[float] = []
     integer = quantize_plan(model, samples, args.method, args.seed, progress_wrapper(f"{args.method} samples/layers/steps"),
                             steps=args.steps, losses=losses, ranges=args.ranges,
                             symmetric_weights=args.symmetric_weights, floors=floors, learn_scales=args.learn_scales,
                             granularity="per_tensor" if args.per_tensor_weights else "per_channel",
-                            live_batch_norm=args.live_batch_norm)
+                            live_batch_norm=args.live_batch_norm, labels=labels,
+                            label_weight=1.0 if labels is None else args.label_loss)
     provenance = {"method": args.method, "ranges": args.ranges, "symmetric_weights": args.symmetric_weights,
                   "learn_scales": args.learn_scales, "per_tensor_weights": args.per_tensor_weights,
                   "live_batch_norm": args.live_batch_norm,
+                  "label_loss": None if labels is None else {
+                      "weight": args.label_loss, "positive_cells": int(labels.positives.sum()),
+                      "boxes": labels.boxes, "boxes_with_positives": labels.covered},
                   "bits": args.bits, "first_last": args.first_last, "keep8": args.keep8, "kept": list(kept),
                   "score_floors": floors, "seed": args.seed,
                   "tool": f"hwsim {_tool_version()}", "losses": losses,
@@ -236,6 +268,9 @@ def quantize(args: argparse.Namespace) -> int:
     curve = f"; loss {losses[0]:.4g} -> {losses[-1]:.4g} in {len(losses) - 1} steps" if losses else ""
     kept_note = f"; kept at 8 bits: {', '.join(kept)}" if kept else ""
     floor_note = "".join(f"; {n} range floored at {f:g}" for n, f in floors.items())
+    if labels is not None:
+        floor_note += (f"; label loss x{args.label_loss:g} on {int(labels.positives.sum())} positive cells "
+                       f"covering {labels.covered} of {labels.boxes} boxes")
     print(f"{args.model}: {args.method} ({args.ranges} ranges) at bits {args.bits} on {len(samples)} samples"
           f"{curve}{kept_note}{floor_note}; wrote {args.out}")
     return 0
