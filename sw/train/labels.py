@@ -32,13 +32,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sw.data.synth.coco import CocoDataset
 from sw.detect.boxes import iou_matrix
+from sw.detect.evaluate import category_map
+from sw.detect.families import InputMap
 from sw.detect.picodet import picodet_centres
 from sw.detect.yolox import yolox_grid
 from sw.graph.model import ImportedModel
 from sw.runtime.floatexec import run_float, run_tail
 
-__all__ = ["LabelTargets", "label_targets", "LABEL_FAMILIES", "POSITIVE_IOU", "POSITIVE_SCORE", "DenseTarget"]
+__all__ = ["LabelTargets", "label_targets", "input_boxes", "LABEL_FAMILIES", "POSITIVE_IOU", "POSITIVE_SCORE", "DenseTarget"]
 
 #: Least IoU of the float model's box at a cell with a ground-truth box for the cell to be positive.
 POSITIVE_IOU = 0.5
@@ -185,6 +188,23 @@ def _ir_index(model: ImportedModel, shapes: Mapping[str, tuple[int, ...]]) -> tu
         at += size
     declared = run_tail(model, env)
     return {k: v.astype(np.int64) for k, v in declared.items()}, offsets
+
+
+def input_boxes(dataset: CocoDataset, input_maps: Sequence[InputMap],
+                class_names: Sequence[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Ground-truth boxes of ``dataset``'s images (in order) in input pixels, and their model class indices.
+
+    ``input_maps``: each image's :class:`~sw.detect.families.InputMap` (from the family's preprocessing);
+    boxes of categories that are not among ``class_names`` (:func:`sw.detect.evaluate.category_map`) are dropped.
+    """
+    index = {int(c): i for i, c in enumerate(category_map(class_names, dataset))}
+    boxes, classes = [], []
+    for record, m in zip(dataset.images, input_maps, strict=True):
+        b, cats = dataset.boxes(int(record["id"]))
+        known = np.asarray([int(c) in index for c in cats], dtype=bool)
+        boxes.append(b[known] * [m.scale_x, m.scale_y, m.scale_x, m.scale_y] + [m.offset_x, m.offset_y] * 2)
+        classes.append(np.asarray([index[int(c)] for c in cats[known]], dtype=np.int64))
+    return boxes, classes
 
 
 def label_targets(model: ImportedModel, family: str, samples: Sequence[Mapping[str, np.ndarray]],

@@ -142,8 +142,8 @@ def _dataset_samples(args: argparse.Namespace) -> tuple[list[dict], dict, dict[s
     the provenance, the range floors of the family's score-logit outputs, and a function of the
     model returning the label targets of those images (:func:`sw.train.labels.label_targets`)."""
     from sw.data.synth.coco import load_coco
-    from sw.detect.evaluate import category_map, load_detector, score_logit_floors
-    from sw.train.labels import label_targets
+    from sw.detect.evaluate import load_detector, score_logit_floors
+    from sw.train.labels import input_boxes, label_targets
 
     if not 1 <= args.images <= MAX_IMAGES:
         raise ValueError(f"--images: expected a number in [1, {MAX_IMAGES}], got {args.images}")
@@ -155,14 +155,7 @@ def _dataset_samples(args: argparse.Namespace) -> tuple[list[dict], dict, dict[s
     floors = {} if args.no_score_floor else score_logit_floors(detector, samples[0], args.score_floor)
 
     def targets(model: ImportedModel) -> LabelTargets:
-        index = {int(c): i for i, c in enumerate(category_map(detector.class_names, dataset))}
-        boxes, classes = [], []
-        for image_id, (_, m) in zip(ids, prepared):
-            b, cats = dataset.boxes(image_id)
-            known = np.asarray([int(c) in index for c in cats], dtype=bool)
-            b = b[known] * [m.scale_x, m.scale_y, m.scale_x, m.scale_y] + [m.offset_x, m.offset_y] * 2
-            boxes.append(b)
-            classes.append(np.asarray([index[int(c)] for c in cats[known]], dtype=np.int64))
+        boxes, classes = input_boxes(dataset, [m for _, m in prepared], detector.class_names)
         return label_targets(model, detector.family.name, samples, boxes, classes, detector.input_hw)
 
     return samples, {"data": Path(args.data).name, "family": detector.family.name,

@@ -55,7 +55,7 @@ def methods_page(result: MethodsResult, out: Path, command: str) -> PageSummary:
         a, m = r.agreement, r.metrics
         curve = f"{r.losses[0]:.3g} -> {min(r.losses):.3g}" if len(r.losses) > 1 else "-"
         mark = " **(file below)**" if any(r is h for h in headline) else ""
-        rows.append([f"`{r.row.method}`{mark}", r.row.bits, _kept(r), "-" if r.row.steps is None else str(r.row.steps),
+        rows.append([f"`{r.row.name}`{mark}", r.row.bits, _kept(r), "-" if r.row.steps is None else str(r.row.steps),
                      num(m.map, 3), num(m.map50, 3), num(m.map75, 3), f"{a.matched}/{ref}", str(a.gained),
                      curve, num(r.seconds, 0)])
     metric = "float detections matched" if spec.agreement else "mAP50:95"
@@ -98,7 +98,7 @@ def methods_page(result: MethodsResult, out: Path, command: str) -> PageSummary:
     ]
     page = f"{name}_methods.md"
     atomic_write_text(out / page, "\n".join(lines))
-    best = "; ".join(f"{r.row.bits}{'' if r.row.keep8 is None else ' keep8 ' + r.row.keep8}: `{r.row.method}` {num(r.metrics.map, 3)} / {num(r.metrics.map50, 3)}, "
+    best = "; ".join(f"{r.row.bits}{'' if r.row.keep8 is None else ' keep8 ' + r.row.keep8}: `{r.row.name}` {num(r.metrics.map, 3)} / {num(r.metrics.map50, 3)}, "
                      f"{r.agreement.matched}/{ref} matched" for r in headline)
     return PageSummary(page, f"{name}: quantization methods",
                        f"mAP50:95 / mAP50, float {num(f.map, 3)} / {num(f.map50, 3)}; best per width: {best}")

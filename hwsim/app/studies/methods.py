@@ -30,10 +30,22 @@ from sw.fileio import OutputPlan
 from sw.graph.bits import parse_bits
 from sw.runtime.qmodel import QuantizedModel, encode_quantized, file_sha256, load_quantized
 from sw.train.keep import mixed_width, parse_keep
+from sw.train.labels import LABEL_FAMILIES, input_boxes, label_targets
 from sw.train.methods import METHODS, STEPPED, quantize_plan
 from sw.train.sensitivity import LayerSensitivity
 
-__all__ = ["MethodRow", "MethodResult", "MethodsResult", "parse_methods", "run_methods_study"]
+__all__ = ["MethodRow", "MethodResult", "MethodsResult", "parse_methods", "run_methods_study", "VARIANTS"]
+
+#: Row variants (``--methods fqn+live-bn``): name -> (``hwsim quantize`` flags, methods it applies to).
+#: FQN's ablation under fine-tuning is ``fqn,fqn+minmax,fqn+per-tensor,fqn+live-bn``.
+VARIANTS: dict[str, tuple[str, frozenset[str]]] = {
+    "minmax": ("--ranges minmax", frozenset(METHODS)),
+    "mse": ("--ranges mse", frozenset(METHODS)),
+    "per-tensor": ("--per-tensor-weights", frozenset({"ptq", "fqn"})),
+    "live-bn": ("--live-batch-norm", frozenset({"fqn"})),
+    "lsq": ("--learn-scales", frozenset({"fqn"})),
+    "labels": ("--label-loss 1", frozenset({"fqn"})),
+}
 
 
 @dataclass(frozen=True)
@@ -50,26 +62,42 @@ class MethodRow:
         Training steps of a method in :data:`sw.train.methods.STEPPED` (``None``: its default).
     keep8
         Layers kept at 8 bits, in ``--keep8`` syntax (:func:`sw.train.keep.parse_keep`; ``None``: none).
+    variants
+        Keys of :data:`VARIANTS` applied to the method (e.g. FQN's ablation switches).
     """
 
     method: str
     bits: str
     steps: int | None = None
     keep8: str | None = None
+    variants: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The method with its variants, as ``--methods`` spells it (``fqn+live-bn``)."""
+        return "+".join((self.method, *self.variants))
+
+    def options(self) -> dict:
+        """Keyword arguments of :func:`sw.train.methods.quantize_plan` for the variants (labels aside)."""
+        flags = " ".join(VARIANTS[v][0] for v in self.variants)
+        return {"ranges": "minmax" if "minmax" in flags else "mse" if "mse" in flags else "fqn",
+                "granularity": "per_tensor" if "per-tensor" in self.variants else "per_channel",
+                "live_batch_norm": "live-bn" in self.variants, "learn_scales": "lsq" in self.variants}
 
     @property
     def stem(self) -> str:
         """File-name stem of the row's quantized-model file, e.g. ``gptq_w4a8`` or ``ptq_4_k-first-1``."""
         def safe(text: str) -> str:
             return "".join(c if c.isalnum() else "-" for c in text)
-        return (f"{self.method}_{safe(self.bits)}" + ("" if self.steps is None else f"_s{self.steps}")
+        return (f"{safe(self.name)}_{safe(self.bits)}" + ("" if self.steps is None else f"_s{self.steps}")
                 + ("" if self.keep8 is None else f"_k{safe(self.keep8)}"))
 
     def command(self, spec: StudySpec, images: int) -> str:
         """The ``hwsim quantize`` command that writes the same file."""
         steps = "" if self.steps is None else f" --steps {self.steps}"
         keep = "" if self.keep8 is None else f" --keep8 {self.keep8}"
-        return (f"hwsim quantize MODEL --method {self.method} --bits {self.bits}{steps}{keep} --data CAL "
+        flags = "".join(f" {VARIANTS[v][0]}" for v in self.variants)
+        return (f"hwsim quantize MODEL --method {self.method}{flags} --bits {self.bits}{steps}{keep} --data CAL "
                 f"--images {images} --out {self.stem}.npz")
 
 
@@ -102,16 +130,25 @@ class MethodsResult:
 
 def parse_methods(methods: str, bits: Sequence[str], steps: int | None,
                   keeps: Sequence[str | None] = (None,)) -> tuple[MethodRow, ...]:
-    """Rows of ``--methods`` (comma-separated) x ``--method-bits`` policies x ``--method-keep8`` rules.
+    """Rows of ``--methods`` (comma-separated, each ``METHOD[+VARIANT...]``) x ``--method-bits`` policies x
+    ``--method-keep8`` rules.
 
     ``keeps``: ``--keep8`` rules, ``None`` for a row without 8-bit layers. ValueError naming the option.
     """
     names = [m.strip() for m in methods.split(",")]
-    bad = [m for m in names if m not in METHODS]
+    bad = [m for m in names if m.split("+")[0] not in METHODS]
     if not methods.strip() or bad:
         raise ValueError(f"--methods: expected comma-separated names from {', '.join(METHODS)}, got {methods!r}")
     if len(set(names)) != len(names):
         raise ValueError(f"--methods: each method once, got {methods!r}")
+    for name in names:
+        method, *variants = name.split("+")
+        for v in variants:
+            if v not in VARIANTS or method not in VARIANTS[v][1]:
+                known = ", ".join(k for k, (_, ms) in VARIANTS.items() if method in ms)
+                raise ValueError(f"--methods: {name!r}: variant {v!r} of {method} unknown (known: {known})")
+        if len(set(variants)) != len(variants) or {"minmax", "mse"} <= set(variants):
+            raise ValueError(f"--methods: {name!r}: each variant once, and one range rule")
     policies = [(b, parse_bits(b, "--method-bits")) for b in bits]
     if steps is not None and steps < 0:
         raise ValueError(f"--steps: expected >= 0, got {steps}")
@@ -124,8 +161,8 @@ def parse_methods(methods: str, bits: Sequence[str], steps: int | None,
     for b, policy in policies:
         all8 = policy.default == (8, 8) and all(v == (8, 8) for v in (policy.parts or {}).values())
         # keeping layers at 8 bits changes nothing in an all-8-bit policy: one row per method
-        rows += [MethodRow(m, b, steps if m in STEPPED else None, k) for k in keeps for m in names
-                 if k is None or not all8]
+        rows += [MethodRow(m.split("+")[0], b, steps if m.split("+")[0] in STEPPED else None, k,
+                           tuple(m.split("+")[1:])) for k in keeps for m in names if k is None or not all8]
     if not rows:
         raise ValueError("--method-keep8: every row keeps layers at 8 bits of an all-8-bit policy; add 'none'")
     return tuple(rows)
@@ -148,11 +185,14 @@ def run_methods_study(spec: StudySpec, rows: Sequence[MethodRow], *, eval_images
     t0 = time.perf_counter()
     model_path = spec.model_path()
     detector = load_detector(model_path)
+    if any("labels" in row.variants for row in rows) and detector.family.name not in LABEL_FAMILIES:
+        raise ValueError(f"--methods: variant 'labels': no detection loss for {spec.name}'s family "
+                         f"'{detector.family.name}' (families with one: {', '.join(LABEL_FAMILIES)})")
     data = prepare_dataset(spec.kind, eval_images, EVAL_SEED, "eval", cache)
     calib = prepare_dataset(spec.kind, calibration_images, CALIB_SEED, "calib", cache)
     calib_set = load_coco(calib.path)
-    samples = [{detector.input_name: detector.family.preprocess(calib_set.load_image(r), detector.input_hw)[0]}
-               for r in calib_set.images]
+    prepared = [detector.family.preprocess(calib_set.load_image(r), detector.input_hw) for r in calib_set.images]
+    samples = [{detector.input_name: x} for x, _ in prepared]
     sha = file_sha256(model_path)
     floors = score_logit_floors(detector, samples[0], SCORE_LOGIT_FLOOR)
     files = Path(files)
@@ -162,7 +202,7 @@ def run_methods_study(spec: StudySpec, rows: Sequence[MethodRow], *, eval_images
     made: list[tuple[MethodRow, float, tuple[float, ...], Path, tuple[str, ...]]] = []
     sensitivities: dict[str, tuple[LayerSensitivity, ...] | None] = {}
     for row in rows:
-        log(f"{spec.name}: {row.method} at bits {row.bits}" + ("" if row.keep8 is None else f", keep8 {row.keep8}"))
+        log(f"{spec.name}: {row.name} at bits {row.bits}" + ("" if row.keep8 is None else f", keep8 {row.keep8}"))
         t = time.perf_counter()
         model = detector.model.with_bits(parse_bits(row.bits))
         kept: tuple[str, ...] = ()
@@ -171,8 +211,19 @@ def run_methods_study(spec: StudySpec, rows: Sequence[MethodRow], *, eval_images
                                                                samples, sensitivity=sensitivities.get(row.bits),
                                                                floors=floors)
         losses: list[float] = []
-        plan = quantize_plan(model, samples, row.method, seed, steps=row.steps, losses=losses, floors=floors)
-        provenance = {"method": row.method, "ranges": "fqn", "symmetric_weights": False, "bits": row.bits,
+        labels = None
+        if "labels" in row.variants:
+            boxes, classes = input_boxes(calib_set, [m for _, m in prepared], detector.class_names)
+            labels = label_targets(model, detector.family.name, samples, boxes, classes, detector.input_hw)
+        options = row.options()
+        plan = quantize_plan(model, samples, row.method, seed, steps=row.steps, losses=losses, floors=floors,
+                             labels=labels, **options)
+        provenance = {"method": row.method, "ranges": options["ranges"], "symmetric_weights": False,
+                      "per_tensor_weights": options["granularity"] == "per_tensor",
+                      "live_batch_norm": options["live_batch_norm"], "learn_scales": options["learn_scales"],
+                      "label_loss": None if labels is None else {
+                          "weight": 1.0, "positive_cells": int(labels.positives.sum()), "boxes": labels.boxes,
+                          "boxes_with_positives": labels.covered}, "bits": row.bits,
                       "first_last": None, "keep8": row.keep8, "kept": list(kept), "score_floors": floors,
                       "seed": seed, "tool": "hwsim report (methods study)", "losses": losses,
                       "calibration": {"data": calib.path.name, "family": detector.family.name,

@@ -23,23 +23,26 @@ def test_methods_rows_equal_independent_quantize_and_eval(tmp_path):
 
     out, data = tmp_path / "out", tmp_path / "data"
     assert main(["report", "--out", str(out), "--models", "blazeface", "--no-rtl", "--eval-images", "2",
-                 "--calibration-images", "2", "--data-dir", str(data), "--methods", "ptq,gptq",
+                 "--calibration-images", "2", "--data-dir", str(data), "--methods", "ptq,gptq,ptq+per-tensor+minmax",
                  "--method-bits", "w4a8", "--method-keep8", "none", "--method-keep8", "last:1,sensitive:2"]) == 0
     page = (out / "blazeface_methods.md").read_text()
     rows = _rows(page)
     keep = "last:1,sensitive:2"
+    variant = "ptq+per-tensor+minmax"
     assert set(rows) == {("float", "32", "-"), ("ptq", "w4a8", "-"), ("gptq", "w4a8", "-"), ("ptq", "w4a8", keep),
-                         ("gptq", "w4a8", keep)}
+                         ("gptq", "w4a8", keep), (variant, "w4a8", "-"), (variant, "w4a8", keep)}
+    assert "--method ptq --per-tensor-weights --ranges minmax --bits w4a8" in page
     assert rows[("ptq", "w4a8", keep)][2] == f"{keep} (3)"
     assert "blazeface_methods.md" in (out / "index.md").read_text()
 
     make_dataset("faces", 2, 0, tmp_path / "eval", split="eval")
     make_dataset("faces", 2, 0, tmp_path / "cal", split="calib")
     model = str(blazeface_path("short_range"))
-    for method, bits, rules in (("gptq", "w4a8", "-"), ("ptq", "w4a8", keep)):
+    for method, bits, rules, flags in (("gptq", "w4a8", "-", []), ("ptq", "w4a8", keep, []),
+                                       (variant, "w4a8", "-", ["--per-tensor-weights", "--ranges", "minmax"])):
         q = tmp_path / f"{method}_{bits}.npz"
-        assert main(["quantize", model, "--method", method, "--bits", bits, "--data", str(tmp_path / "cal"),
-                     "--images", "2", "--out", str(q)] + ([] if rules == "-" else ["--keep8", rules])) == 0
+        assert main(["quantize", model, "--method", method.split("+")[0], "--bits", bits, "--data", str(tmp_path / "cal"),
+                     "--images", "2", "--out", str(q)] + ([] if rules == "-" else ["--keep8", rules]) + flags) == 0
         assert main(["eval", model, "--data", str(tmp_path / "eval"), "--quantized", str(q), "--json",
                      str(tmp_path / "e.json"), "--quiet"]) == 0
         ref = json.loads((tmp_path / "e.json").read_text())
@@ -53,6 +56,8 @@ def test_methods_rows_equal_independent_quantize_and_eval(tmp_path):
     # the best file of each width sits beside the page and is named on it
     named = [p.name for p in (out / "blazeface" / "quantized").iterdir()]
     assert len(named) == 2 and all(f"blazeface/quantized/{n}" in page for n in named)
+    # the variant row really differs from plain ptq (per-tensor weights lose most detections at 4 bits)
+    assert rows[(variant, "w4a8", "-")][4:8] != rows[("ptq", "w4a8", "-")][4:8]
 
 
 def test_parse_methods_names_the_option():
@@ -69,6 +74,15 @@ def test_parse_methods_names_the_option():
         MethodRow("ptq", "8"), MethodRow("ptq", "4"), MethodRow("ptq", "4", None, "last:1"))
     with pytest.raises(ValueError, match="--method-keep8: expected rules"):
         parse_methods("ptq", ["4"], None, ["top:1"])
+    row = parse_methods("fqn+live-bn+lsq", ["w4a8"], 7)[0]
+    assert row == MethodRow("fqn", "w4a8", 7, None, ("live-bn", "lsq")) and row.name == "fqn+live-bn+lsq"
+    assert row.stem == "fqn-live-bn-lsq_w4a8_s7"
+    assert row.options() == {"ranges": "fqn", "granularity": "per_channel", "live_batch_norm": True,
+                             "learn_scales": True}
+    for bad, message in (("ptq+live-bn", "variant 'live-bn' of ptq unknown"), ("fqn+fast", "variant 'fast' of fqn"),
+                         ("fqn+minmax+mse", "one range rule"), ("nope+lsq", "expected comma-separated names")):
+        with pytest.raises(ValueError, match=message):
+            parse_methods(bad, ["4"], None)
 
 
 def test_method_options_without_methods_are_an_error(tmp_path, capsys):
@@ -76,3 +90,11 @@ def test_method_options_without_methods_are_an_error(tmp_path, capsys):
     assert "--method-bits, --method-keep8 and --steps apply to --methods only" in capsys.readouterr().err
     assert main(["report", "--out", str(tmp_path), "--models", "resnet18", "--methods", "ptq"]) == 2
     assert "--methods: needs a real detector" in capsys.readouterr().err
+
+
+def test_label_variant_needs_a_family_with_a_detection_loss(tmp_path, capsys):
+    assert main(["report", "--out", str(tmp_path / "out"), "--models", "blazeface", "--no-rtl", "--data-dir",
+                 str(tmp_path / "data"), "--methods", "fqn+labels", "--method-bits", "4"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("no detection loss for blazeface's family 'blazeface' (families with one: picodet, yolox)")
+    assert not (tmp_path / "out" / "blazeface_methods.md").exists()
