@@ -121,7 +121,7 @@ def _tool_version() -> str:
         return "unknown"
 
 
-def _loss_png(losses: list[float], title: str) -> bytes:
+def _loss_png(losses: list[float], title: str, ylabel: str = "loss (relative MSE)") -> bytes:
     """PNG of the training loss per step (fqn: distillation; brecq: block reconstruction)."""
     import matplotlib
     matplotlib.use("Agg")
@@ -129,7 +129,7 @@ def _loss_png(losses: list[float], title: str) -> bytes:
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(range(len(losses)), losses, marker=".")
-    ax.set(xlabel="step (brecq: block after block)", ylabel="loss (relative MSE)", title=title)
+    ax.set(xlabel="step (brecq: block after block)", ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -256,14 +256,15 @@ def quantize(args: argparse.Namespace) -> int:
         plan.stage(sensitivity_out, sensitivity_json(sensitivity, Path(args.model).name, args.bits,
                                                      min(len(samples), args.sensitivity_samples)).encode())
     if plot is not None:
-        plan.stage(plot, _loss_png(losses, f"{Path(args.model).name}: {args.method}, bits {args.bits}"))
+        plan.stage(plot, _loss_png(losses, f"{Path(args.model).name}: {args.method}, bits {args.bits}",
+                                   "loss (relative MSE)" if labels is None else
+                                   f"relative MSE + {args.label_loss:g} x label loss"))
     plan.commit()
     curve = f"; loss {losses[0]:.4g} -> {losses[-1]:.4g} in {len(losses) - 1} steps" if losses else ""
     kept_note = f"; kept at 8 bits: {', '.join(kept)}" if kept else ""
     floor_note = "".join(f"; {n} range floored at {f:g}" for n, f in floors.items())
-    if labels is not None:
-        floor_note += (f"; label loss x{args.label_loss:g} on {int(labels.positives.sum())} positive cells "
-                       f"covering {labels.covered} of {labels.boxes} boxes")
+    label_note = "" if labels is None else (f"; label loss x{args.label_loss:g} on {int(labels.positives.sum())} positive cells "
+                                            f"covering {labels.covered} of {labels.boxes} boxes")
     print(f"{args.model}: {args.method} ({args.ranges} ranges) at bits {args.bits} on {len(samples)} samples"
-          f"{curve}{kept_note}{floor_note}; wrote {args.out}")
+          f"{curve}{kept_note}{floor_note}{label_note}; wrote {args.out}")
     return 0
