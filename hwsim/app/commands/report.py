@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hwsim.app.commands import HELP
 from hwsim.app.report import ALL_MODELS, DEFAULT_CALIBRATION_IMAGES, DEFAULT_EVAL_IMAGES, REAL_MODELS, generate
-from hwsim.app.studies.methods import parse_methods
+from hwsim.app.studies.methods import parse_methods, parse_steps
 from sw.fileio import OutputPlan
 
 __all__ = ["register", "run", "DEFAULT_OUT"]
@@ -61,7 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--method-keep8", action="append", metavar="RULES",
                    help="--methods: weighted layers kept at w8a8 in hwsim quantize --keep8 syntax (e.g. "
                         "first:1,last:4,sensitive:4), or 'none'; repeatable, each a set of rows (default none)")
-    p.add_argument("--steps", type=int, metavar="N", help="--methods: training steps of fqn (default: its own)")
+    p.add_argument("--steps", metavar="N|METHOD=N,...",
+                   help="--methods: training steps of fqn and brecq (per block), one count or per method, "
+                        "e.g. brecq=20,fqn=120 (default: their own)")
     p.add_argument("--seed", type=int, default=0, help="--methods: seed of the methods' sampling (default 0)")
     p.set_defaults(func=run)
 
@@ -91,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     rows = ()
     if args.methods is not None:
         keeps = [None if k.strip() == "none" else k.strip() for k in args.method_keep8 or ("none",)]
-        rows = parse_methods(args.methods, args.method_bits or DEFAULT_METHOD_BITS, args.steps, keeps)
+        rows = parse_methods(args.methods, args.method_bits or DEFAULT_METHOD_BITS, parse_steps(args.steps), keeps)
         if not any(m in REAL_MODELS for m in models):
             raise ValueError(f"--methods: needs a real detector in --models ({', '.join(REAL_MODELS)})")
     elif args.method_bits or args.method_keep8 or args.steps is not None:

@@ -34,7 +34,7 @@ from sw.train.labels import LABEL_FAMILIES, input_boxes, label_targets
 from sw.train.methods import METHODS, STEPPED, quantize_plan
 from sw.train.sensitivity import LayerSensitivity
 
-__all__ = ["MethodRow", "MethodResult", "MethodsResult", "parse_methods", "run_methods_study", "VARIANTS"]
+__all__ = ["MethodRow", "MethodResult", "MethodsResult", "parse_methods", "parse_steps", "run_methods_study", "VARIANTS"]
 
 #: Row variants (``--methods fqn+live-bn``): name -> (``hwsim quantize`` flags, methods it applies to).
 #: FQN's ablation under fine-tuning is ``fqn,fqn+minmax,fqn+per-tensor,fqn+live-bn``.
@@ -128,12 +128,31 @@ class MethodsResult:
     seconds: Mapping[str, float] = field(default_factory=dict)
 
 
-def parse_methods(methods: str, bits: Sequence[str], steps: int | None,
+def parse_steps(text: str | None) -> int | dict[str, int] | None:
+    """``--steps``: ``N`` for every stepped method, or ``METHOD=N,...`` per method (e.g. ``brecq=20,fqn=120``)."""
+    if text is None:
+        return None
+    try:
+        if "=" not in text:
+            return int(text)
+        pairs = [item.split("=") for item in text.split(",")]
+        steps = {m.strip(): int(n) for m, n in pairs}
+    except ValueError:
+        raise ValueError(f"--steps: expected N or METHOD=N,... (e.g. brecq=20,fqn=120), got {text!r}") from None
+    bad = [m for m in steps if m not in STEPPED]
+    if bad or len(steps) != len(pairs):
+        raise ValueError(f"--steps: methods with steps are {', '.join(sorted(STEPPED))}, each once; got {text!r}")
+    return steps
+
+
+def parse_methods(methods: str, bits: Sequence[str], steps: int | Mapping[str, int] | None,
                   keeps: Sequence[str | None] = (None,)) -> tuple[MethodRow, ...]:
     """Rows of ``--methods`` (comma-separated, each ``METHOD[+VARIANT...]``) x ``--method-bits`` policies x
     ``--method-keep8`` rules.
 
-    ``keeps``: ``--keep8`` rules, ``None`` for a row without 8-bit layers. ValueError naming the option.
+    ``steps``: one count for every stepped method, or a count per method (:func:`parse_steps`; methods
+    not named keep their defaults). ``keeps``: ``--keep8`` rules, ``None`` for a row without 8-bit layers.
+    ValueError naming the option.
     """
     names = [m.strip() for m in methods.split(",")]
     bad = [m for m in names if m.split("+")[0] not in METHODS]
@@ -150,8 +169,9 @@ def parse_methods(methods: str, bits: Sequence[str], steps: int | None,
         if len(set(variants)) != len(variants) or {"minmax", "mse"} <= set(variants):
             raise ValueError(f"--methods: {name!r}: each variant once, and one range rule")
     policies = [(b, parse_bits(b, "--method-bits")) for b in bits]
-    if steps is not None and steps < 0:
-        raise ValueError(f"--steps: expected >= 0, got {steps}")
+    per_method = steps if isinstance(steps, Mapping) else {m: steps for m in STEPPED if steps is not None}
+    if any(n < 0 for n in per_method.values()):
+        raise ValueError(f"--steps: expected counts >= 0, got {steps}")
     for k in keeps:
         if k is not None:
             parse_keep(k, "--method-keep8")
@@ -161,7 +181,7 @@ def parse_methods(methods: str, bits: Sequence[str], steps: int | None,
     for b, policy in policies:
         all8 = policy.default == (8, 8) and all(v == (8, 8) for v in (policy.parts or {}).values())
         # keeping layers at 8 bits changes nothing in an all-8-bit policy: one row per method
-        rows += [MethodRow(m.split("+")[0], b, steps if m.split("+")[0] in STEPPED else None, k,
+        rows += [MethodRow(m.split("+")[0], b, per_method.get(m.split("+")[0]), k,
                            tuple(m.split("+")[1:])) for k in keeps for m in names if k is None or not all8]
     if not rows:
         raise ValueError("--method-keep8: every row keeps layers at 8 bits of an all-8-bit policy; add 'none'")

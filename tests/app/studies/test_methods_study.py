@@ -7,7 +7,7 @@ import json
 import pytest
 
 from hwsim.app.cli import main
-from hwsim.app.studies.methods import MethodRow, parse_methods
+from hwsim.app.studies.methods import MethodRow, parse_methods, parse_steps
 from sw.data.synth import make_dataset
 
 
@@ -83,6 +83,16 @@ def test_parse_methods_names_the_option():
                          ("fqn+minmax+mse", "one range rule"), ("nope+lsq", "expected comma-separated names")):
         with pytest.raises(ValueError, match=message):
             parse_methods(bad, ["4"], None)
+    # --steps: one count for every stepped method, or one per method (the others keep their defaults)
+    assert parse_steps("7") == 7 and parse_steps(None) is None
+    assert parse_methods("ptq,brecq,fqn+labels", ["4"], parse_steps("brecq=20,fqn=120")) == (
+        MethodRow("ptq", "4"), MethodRow("brecq", "4", 20), MethodRow("fqn", "4", 120, None, ("labels",)))
+    assert parse_methods("brecq,fqn", ["4"], parse_steps("fqn=5")) == (MethodRow("brecq", "4"), MethodRow("fqn", "4", 5))
+    for bad in ("fqn=x", "brecq=2,fqn", "ptq=3", "fqn=1,fqn=2"):
+        with pytest.raises(ValueError, match="--steps"):
+            parse_steps(bad)
+    with pytest.raises(ValueError, match="--steps: expected counts >= 0"):
+        parse_methods("fqn", ["4"], parse_steps("fqn=-1"))
 
 
 def test_method_options_without_methods_are_an_error(tmp_path, capsys):
