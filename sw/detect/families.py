@@ -46,6 +46,11 @@ class InputMap:
     offset_x: float = 0.0
     offset_y: float = 0.0
 
+    def to_input(self, boxes: np.ndarray) -> np.ndarray:
+        """``[N, 4]`` boxes (x1 y1 x2 y2) from image pixels to input pixels (the inverse of :meth:`to_image`)."""
+        b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        return b * [self.scale_x, self.scale_y, self.scale_x, self.scale_y] + [self.offset_x, self.offset_y] * 2
+
     def to_image(self, boxes: np.ndarray) -> np.ndarray:
         """``[N, 4]`` boxes (x1 y1 x2 y2) from input pixels to image pixels."""
         b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4).copy()

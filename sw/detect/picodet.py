@@ -20,7 +20,7 @@ import numpy as np
 
 from sw.detect.boxes import Detections, nms
 
-__all__ = ["PICODET_STRIDES", "picodet_centres", "decode_picodet"]
+__all__ = ["PICODET_STRIDES", "picodet_centres", "picodet_boxes", "decode_picodet"]
 
 PICODET_STRIDES = (8, 16, 32, 64)
 NMS_TOP_K = 1000
@@ -38,6 +38,14 @@ def picodet_centres(input_hw: tuple[int, int], stride: int) -> np.ndarray:
 def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def picodet_boxes(centres: np.ndarray, dist: np.ndarray, stride: int) -> np.ndarray:
+    """Every cell's box ``[N, 4]`` (x1 y1 x2 y2, input pixels) of one level from its centres ``[N, 2]`` and
+    distribution logits ``[N, 4 (R + 1)]``: each side the expected bin over ``R + 1`` bins, times the stride."""
+    bins = dist.shape[-1] // 4
+    distance = (_softmax(dist.reshape(-1, 4, bins)) * np.arange(bins)).sum(axis=-1) * stride  # [N, 4]
+    return np.concatenate([centres - distance[:, :2], centres + distance[:, 2:]], axis=1)
 
 
 def decode_picodet(
@@ -68,12 +76,8 @@ def decode_picodet(
         if score.shape[0] != centres.shape[0] or dist.shape[-1] % 4:
             raise ValueError(f"picodet: stride {stride}: expected {centres.shape[0]} cells and 4 (R + 1) bins, "
                              f"got scores {score.shape} and distributions {dist.shape}")
-        bins = dist.shape[-1] // 4
-        dist = dist.reshape(-1, 4, bins)
-        distance = (_softmax(dist) * np.arange(bins)).sum(axis=-1) * stride  # [N, 4]
         top = np.argsort(-score.max(axis=1), kind="stable")[:NMS_TOP_K]
-        c = centres[top]
-        all_boxes.append(np.concatenate([c - distance[top, :2], c + distance[top, 2:]], axis=1))
+        all_boxes.append(picodet_boxes(centres[top], dist.reshape(-1, dist.shape[-1])[top], stride))
         all_scores.append(score[top])
     boxes = np.concatenate(all_boxes)
     class_scores = np.concatenate(all_scores)

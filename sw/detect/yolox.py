@@ -13,7 +13,7 @@ import numpy as np
 
 from sw.detect.boxes import Detections, nms
 
-__all__ = ["yolox_grid", "decode_yolox"]
+__all__ = ["yolox_grid", "yolox_boxes", "decode_yolox"]
 
 STRIDES = (8, 16, 32)
 
@@ -29,6 +29,16 @@ def yolox_grid(input_hw: tuple[int, int], strides: tuple[int, ...] = STRIDES) ->
     return np.concatenate(cells).astype(np.float64), np.concatenate(cell_strides).astype(np.float64)
 
 
+def yolox_boxes(raw: np.ndarray, input_hw: tuple[int, int]) -> np.ndarray:
+    """Every cell's box ``[N, 4]`` (x1 y1 x2 y2, input pixels) from raw rows ``[N, 5 + classes]`` (float64)."""
+    cells, strides = yolox_grid(input_hw)
+    if raw.shape[0] != cells.shape[0] or raw.shape[1] < 6:
+        raise ValueError(f"yolox: expected [{cells.shape[0]}, 5 + classes] raw outputs, got {raw.shape}")
+    centre = (raw[:, 0:2] + cells) * strides
+    size = np.exp(np.clip(raw[:, 2:4], None, 30.0)) * strides
+    return np.concatenate([centre - size / 2, centre + size / 2], axis=1)
+
+
 def decode_yolox(
     raw: np.ndarray,
     input_hw: tuple[int, int] = (416, 416),
@@ -39,12 +49,7 @@ def decode_yolox(
     """Boxes in input pixels (x1 y1 x2 y2), scores and classes from the raw ``[1, N, 5 + classes]`` output."""
     raw = np.asarray(raw, dtype=np.float64)
     raw = raw.reshape(-1, raw.shape[-1])
-    cells, strides = yolox_grid(input_hw)
-    if raw.shape[0] != cells.shape[0] or raw.shape[1] < 6:
-        raise ValueError(f"yolox: expected [{cells.shape[0]}, 5 + classes] raw outputs, got {raw.shape}")
-    centre = (raw[:, 0:2] + cells) * strides
-    size = np.exp(np.clip(raw[:, 2:4], None, 30.0)) * strides
-    boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=1)
+    boxes = yolox_boxes(raw, input_hw)
     class_scores = raw[:, 4:5] * raw[:, 5:]
     classes = class_scores.argmax(axis=1)
     scores = class_scores[np.arange(classes.size), classes]

@@ -36,8 +36,8 @@ from sw.data.synth.coco import CocoDataset
 from sw.detect.boxes import iou_matrix
 from sw.detect.evaluate import category_map
 from sw.detect.families import InputMap
-from sw.detect.picodet import picodet_centres
-from sw.detect.yolox import yolox_grid
+from sw.detect.picodet import picodet_boxes, picodet_centres
+from sw.detect.yolox import yolox_boxes, yolox_grid
 from sw.graph.model import ImportedModel
 from sw.runtime.floatexec import run_float, run_tail
 
@@ -96,6 +96,11 @@ class LabelTargets:
     boxes: int
     covered: int
 
+    def provenance(self, weight: float) -> dict:
+        """The quantized-model file's record of a label loss of ``weight`` on these targets."""
+        return {"weight": weight, "positive_cells": int(self.positives.sum()), "boxes": self.boxes,
+                "boxes_with_positives": self.covered}
+
 
 def _assign(boxes: np.ndarray, class_scores: np.ndarray, gt: np.ndarray, gt_cls: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positive cells, their ground-truth index and IoU (module docstring's rule)."""
@@ -107,11 +112,6 @@ def _assign(boxes: np.ndarray, class_scores: np.ndarray, gt: np.ndarray, gt_cls:
     best = iou.argmax(axis=1)
     cells = np.flatnonzero(iou[np.arange(len(boxes)), best] >= 0.0)
     return cells, best[cells], iou[cells, best[cells]]
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _empty(shape: tuple[int, ...], bins: int = 0) -> DenseTarget:
@@ -126,11 +126,8 @@ def _picodet(outputs: Sequence[np.ndarray], input_hw: tuple[int, int], gt: np.nd
     bins = dists[0].shape[1] // 4
     strides = [8 * 2**k for k in range(half)]
     centres = [picodet_centres(input_hw, s) for s in strides]
-    level_boxes = []
-    for s, c, d in zip(strides, centres, dists):
-        distance = (_softmax(d.reshape(-1, 4, bins)) * np.arange(bins)).sum(axis=-1) * s
-        level_boxes.append(np.concatenate([c - distance[:, :2], c + distance[:, 2:]], axis=1))
-    cells, owner, iou = _assign(np.concatenate(level_boxes), np.concatenate(scores), gt, gt_cls)
+    boxes = np.concatenate([picodet_boxes(c, d, s) for s, c, d in zip(strides, centres, dists)])
+    cells, owner, iou = _assign(boxes, np.concatenate(scores), gt, gt_cls)
     out = [_empty(np.shape(o)) for o in outputs[:half]] + [_empty(np.shape(o), bins) for o in outputs[half:]]
     start = np.cumsum([0] + [len(c) for c in centres])
     for lvl, s in enumerate(strides):
@@ -157,10 +154,7 @@ def _yolox(outputs: Sequence[np.ndarray], input_hw: tuple[int, int], gt: np.ndar
            gt_cls: np.ndarray) -> tuple[list[DenseTarget], int, set[int]]:
     raw = np.asarray(outputs[0], np.float64).reshape(-1, np.shape(outputs[0])[-1])
     grid, strides = yolox_grid(input_hw)
-    centre = (raw[:, 0:2] + grid) * strides
-    size = np.exp(np.clip(raw[:, 2:4], None, 30.0)) * strides
-    boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=1)
-    cells, owner, iou = _assign(boxes, raw[:, 4:5] * raw[:, 5:], gt, gt_cls)
+    cells, owner, iou = _assign(yolox_boxes(raw, input_hw), raw[:, 4:5] * raw[:, 5:], gt, gt_cls)
     t = _empty(np.shape(outputs[0]))
     target, l1, l2 = (a.reshape(-1, raw.shape[1]) for a in (t.target, t.l1, t.l2))
     b, s = gt[owner], strides[cells]
@@ -179,15 +173,33 @@ Builder = Callable[[Sequence[np.ndarray], tuple[int, int], np.ndarray, np.ndarra
 LABEL_FAMILIES: dict[str, Builder] = {"picodet": _picodet, "yolox": _yolox}
 
 
-def _ir_index(model: ImportedModel, shapes: Mapping[str, tuple[int, ...]]) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-    """For every declared output, the flat index of each element in its IR output, and that output's offset."""
+def _placement(model: ImportedModel, shapes: Mapping[str, tuple[int, ...]],
+               dense: Sequence[DenseTarget]) -> tuple[dict[str, list], dict[str, int]]:
+    """Where the elements of each declared output sit in the IR outputs (``shapes``), and each IR output's
+    DFL group size: the model's tail run on element indices (every IR element numbered once, float64)."""
     env, offsets, at = {}, {}, 0
     for name, shape in shapes.items():
         size = int(np.prod(shape))
         env[name], offsets[name] = (at + np.arange(size, dtype=np.float64)).reshape(shape), at
         at += size
-    declared = run_tail(model, env)
-    return {k: v.astype(np.int64) for k, v in declared.items()}, offsets
+    index = {k: v.astype(np.int64).reshape(-1) for k, v in run_tail(model, env).items()}
+    place: dict[str, list] = {}
+    bins = {k: 0 for k in shapes}
+    for name, d in zip(model.outputs, dense):
+        src, place[name] = index[name], []
+        for k, shape in shapes.items():
+            part = (src >= offsets[k]) & (src < offsets[k] + env[k].size)
+            if not part.any():
+                continue
+            place[name].append((k, part, src[part] - offsets[k]))
+            if d.bins:
+                groups = src.reshape(-1, d.bins) - offsets[k]
+                if not part.all() or shape[-1] % d.bins or (groups[:, 0] % d.bins).any() \
+                        or (np.diff(groups, axis=1) != 1).any():
+                    raise ValueError(f"output '{name}': its distribution bins are not contiguous along "
+                                     f"the last axis of IR output '{k}'")
+                bins[k] = d.bins
+    return place, bins
 
 
 def input_boxes(dataset: CocoDataset, input_maps: Sequence[InputMap],
@@ -202,7 +214,7 @@ def input_boxes(dataset: CocoDataset, input_maps: Sequence[InputMap],
     for record, m in zip(dataset.images, input_maps, strict=True):
         b, cats = dataset.boxes(int(record["id"]))
         known = np.asarray([int(c) in index for c in cats], dtype=bool)
-        boxes.append(b[known] * [m.scale_x, m.scale_y, m.scale_x, m.scale_y] + [m.offset_x, m.offset_y] * 2)
+        boxes.append(m.to_input(b[known]))
         classes.append(np.asarray([index[int(c)] for c in cats[known]], dtype=np.int64))
     return boxes, classes
 
@@ -231,33 +243,20 @@ def label_targets(model: ImportedModel, family: str, samples: Sequence[Mapping[s
                          f"{', '.join(LABEL_FAMILIES)})")
     ir_names = model.graph.outputs
     per_sample, positives, total, covered = [], [], 0, 0
-    index = offsets = None
+    place = bins = None  # the same for every sample: computed with the first
     for sample, gt, cls in zip(samples, boxes, classes, strict=True):
         env: dict[str, np.ndarray] = {}
         declared = run_float(model, sample, lambda k, v: env.__setitem__(k, v) if k in ir_names else None)
-        if index is None:
-            index, offsets = _ir_index(model, {k: env[k].shape for k in ir_names})
         dense, n_pos, owners = LABEL_FAMILIES[family]([declared[k] for k in model.outputs], input_hw,
                                                        np.asarray(gt, np.float64).reshape(-1, 4),
                                                        np.asarray(cls, np.int64).reshape(-1))
+        if place is None:
+            place, bins = _placement(model, {k: env[k].shape for k in ir_names}, dense)
         flat = {k: np.zeros((4, env[k].size), np.float32) for k in ir_names}
-        bins = {k: 0 for k in ir_names}
         for name, d in zip(model.outputs, dense):
-            src = index[name].reshape(-1)
-            owner = [k for k in ir_names if offsets[k] <= src[0] < offsets[k] + env[k].size]
-            for k in ir_names:
-                part = (src >= offsets[k]) & (src < offsets[k] + env[k].size)
-                if not part.any():
-                    continue
+            for k, part, dst in place[name]:
                 for j, a in enumerate((d.target, d.l1, d.l2, d.dfl)):
-                    flat[k][j, src[part] - offsets[k]] = a.reshape(-1)[part]
-                if d.bins:
-                    groups = index[name].reshape(-1, d.bins) - offsets[owner[0]]
-                    if len(owner) != 1 or not part.all() or env[k].shape[-1] % d.bins \
-                            or (groups[:, 0] % d.bins).any() or (np.diff(groups, axis=1) != 1).any():
-                        raise ValueError(f"output '{name}': its distribution bins are not contiguous along "
-                                         f"the last axis of IR output '{k}'")
-                    bins[k] = d.bins
+                    flat[k][j, dst] = a.reshape(-1)[part]
         per_sample.append({k: flat[k].reshape(4, *env[k].shape) for k in ir_names})
         positives.append(n_pos)
         total += len(gt)

@@ -242,9 +242,7 @@ def quantize(args: argparse.Namespace) -> int:
     provenance = {"method": args.method, "ranges": args.ranges, "symmetric_weights": args.symmetric_weights,
                   "learn_scales": args.learn_scales, "per_tensor_weights": args.per_tensor_weights,
                   "live_batch_norm": args.live_batch_norm,
-                  "label_loss": None if labels is None else {
-                      "weight": args.label_loss, "positive_cells": int(labels.positives.sum()),
-                      "boxes": labels.boxes, "boxes_with_positives": labels.covered},
+                  "label_loss": None if labels is None else labels.provenance(args.label_loss),
                   "bits": args.bits, "first_last": args.first_last, "keep8": args.keep8, "kept": list(kept),
                   "score_floors": floors, "seed": args.seed,
                   "tool": f"hwsim {_tool_version()}", "losses": losses,

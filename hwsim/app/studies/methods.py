@@ -79,10 +79,10 @@ class MethodRow:
 
     def options(self) -> dict:
         """Keyword arguments of :func:`sw.train.methods.quantize_plan` for the variants (labels aside)."""
-        flags = " ".join(VARIANTS[v][0] for v in self.variants)
-        return {"ranges": "minmax" if "minmax" in flags else "mse" if "mse" in flags else "fqn",
-                "granularity": "per_tensor" if "per-tensor" in self.variants else "per_channel",
-                "live_batch_norm": "live-bn" in self.variants, "learn_scales": "lsq" in self.variants}
+        v = self.variants
+        return {"ranges": "minmax" if "minmax" in v else "mse" if "mse" in v else "fqn",
+                "granularity": "per_tensor" if "per-tensor" in v else "per_channel",
+                "live_batch_norm": "live-bn" in v, "learn_scales": "lsq" in v}
 
     @property
     def stem(self) -> str:
@@ -155,13 +155,13 @@ def parse_methods(methods: str, bits: Sequence[str], steps: int | Mapping[str, i
     ValueError naming the option.
     """
     names = [m.strip() for m in methods.split(",")]
-    bad = [m for m in names if m.split("+")[0] not in METHODS]
+    parsed = [(name, name.split("+")[0], tuple(name.split("+")[1:])) for name in names]
+    bad = [name for name, method, _ in parsed if method not in METHODS]
     if not methods.strip() or bad:
         raise ValueError(f"--methods: expected comma-separated names from {', '.join(METHODS)}, got {methods!r}")
     if len(set(names)) != len(names):
         raise ValueError(f"--methods: each method once, got {methods!r}")
-    for name in names:
-        method, *variants = name.split("+")
+    for name, method, variants in parsed:
         for v in variants:
             if v not in VARIANTS or method not in VARIANTS[v][1]:
                 known = ", ".join(k for k, (_, ms) in VARIANTS.items() if method in ms)
@@ -181,8 +181,8 @@ def parse_methods(methods: str, bits: Sequence[str], steps: int | Mapping[str, i
     for b, policy in policies:
         all8 = policy.default == (8, 8) and all(v == (8, 8) for v in (policy.parts or {}).values())
         # keeping layers at 8 bits changes nothing in an all-8-bit policy: one row per method
-        rows += [MethodRow(m.split("+")[0], b, per_method.get(m.split("+")[0]), k,
-                           tuple(m.split("+")[1:])) for k in keeps for m in names if k is None or not all8]
+        rows += [MethodRow(method, b, per_method.get(method), k, variants) for k in keeps
+                 for _, method, variants in parsed if k is None or not all8]
     if not rows:
         raise ValueError("--method-keep8: every row keeps layers at 8 bits of an all-8-bit policy; add 'none'")
     return tuple(rows)
@@ -241,9 +241,7 @@ def run_methods_study(spec: StudySpec, rows: Sequence[MethodRow], *, eval_images
         provenance = {"method": row.method, "ranges": options["ranges"], "symmetric_weights": False,
                       "per_tensor_weights": options["granularity"] == "per_tensor",
                       "live_batch_norm": options["live_batch_norm"], "learn_scales": options["learn_scales"],
-                      "label_loss": None if labels is None else {
-                          "weight": 1.0, "positive_cells": int(labels.positives.sum()), "boxes": labels.boxes,
-                          "boxes_with_positives": labels.covered}, "bits": row.bits,
+                      "label_loss": None if labels is None else labels.provenance(1.0), "bits": row.bits,
                       "first_last": None, "keep8": row.keep8, "kept": list(kept), "score_floors": floors,
                       "seed": seed, "tool": "hwsim report (methods study)", "losses": losses,
                       "calibration": {"data": calib.path.name, "family": detector.family.name,
