@@ -31,13 +31,13 @@ waiting for the drain, draining) sit in a register queue.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from rtl.arch import HI, ArrayArch
 from rtl.mac import PART_WIDTH, MacPE, operand_d
-from rtl.pipeline import delay, sign_extend
+from rtl.pipeline import delay, delay_line, select, sign_extend
 from rtl.requant import SHIFT_WIDTH, RequantUnit
 
 __all__ = ["SystolicArray", "operand_layout", "tile_layout", "requant_layout"]
@@ -137,29 +137,27 @@ class SystolicArray(wiring.Component):
         tile_x_signed = Mux(started, x_signed, beat.tile.x_signed)
         tile_x_zp = Mux(started, x_zp, beat.tile.x_zp)
 
-        # Edge and skew: bubbles enter as d = 0, last = 0.
+        # Edge, skew and the hops between PEs: PE (r, c) sees beat t in cycle t + r + c. Each row's d and
+        # each column's w travel through one delay line (tap r + c); last, x_hi and w_part are the
+        # same for every PE of a beat, so one line each serves the whole array (tap r + c).
+        hops = rows + cols - 2
+        last = delay_line(m, en, accept & beat.last, hops, "skew_last", reset_less=False)
+        if arch.splits:
+            x_hi = delay_line(m, en, beat.x_part == Const(HI, PART_WIDTH), hops, "skew_xhi")
+            w_part = delay_line(m, en, beat.w_part, hops, "skew_wpart")
         x_part = beat.x_part if arch.splits else None
         for r in range(rows):
             d = Signal(signed(arch.pe_bits + 1), name=f"edge_d{r}")
             m.d.comb += d.eq(Mux(accept, operand_d(arch, beat.x[r], x_part, tile_x_signed, tile_x_zp), 0))
-            pe = pes[r][0]
-            m.d.comb += [pe.d.eq(delay(m, en, d, r, f"skew_d{r}", reset_less=False)),
-                         pe.last.eq(delay(m, en, accept & beat.last, r, f"skew_last{r}", reset_less=False))]
-            if arch.splits:
-                m.d.comb += pe.x_hi.eq(delay(m, en, beat.x_part == Const(HI, PART_WIDTH), r, f"skew_xhi{r}"))
-            for c in range(1, cols):
-                right, left = pes[r][c], pes[r][c - 1]
-                m.d.comb += [right.d.eq(left.d_out), right.last.eq(left.last_out)]
+            taps = delay_line(m, en, d, r + cols - 1, f"skew_d{r}", reset_less=False)
+            for c in range(cols):
+                m.d.comb += [pes[r][c].d.eq(taps[r + c]), pes[r][c].last.eq(last[r + c])]
                 if arch.splits:
-                    m.d.comb += right.x_hi.eq(left.x_hi_out)
+                    m.d.comb += [pes[r][c].x_hi.eq(x_hi[r + c]), pes[r][c].w_part.eq(w_part[r + c])]
         for c in range(cols):
-            m.d.comb += pes[0][c].w.eq(delay(m, en, beat.w[c], c, f"skew_w{c}"))
-            if arch.splits:
-                m.d.comb += pes[0][c].w_part.eq(delay(m, en, beat.w_part, c, f"skew_wpart{c}"))
-            for r in range(1, rows):
-                m.d.comb += pes[r][c].w.eq(pes[r - 1][c].w_out)
-                if arch.splits:
-                    m.d.comb += pes[r][c].w_part.eq(pes[r - 1][c].w_part_out)
+            taps = delay_line(m, en, beat.w[c], c + rows - 1, f"skew_w{c}")
+            for r in range(rows):
+                m.d.comb += pes[r][c].w.eq(taps[r + c])
 
         # A tile's last beat waits until Dmin array cycles after the previous one.
         hold = Signal(range(arch.min_interval))
@@ -182,10 +180,7 @@ class SystolicArray(wiring.Component):
                     with m.Case(n):
                         m.d.sync += slot.eq(beat.tile.as_value()[offset:])
         params = Signal(layout)
-        with m.Switch(read):
-            for n, slot in enumerate(slots):
-                with m.Case(n):
-                    m.d.comb += params.as_value().eq(slot)
+        m.d.comb += params.as_value().eq(select(read, slots))
         add, raw = Signal(), Signal()  # the draining tile's partial-sum flags
         if self.psum:
             flags = [Signal(2, name=f"psum_flags{n}") for n in range(arch.param_slots)]
@@ -194,10 +189,7 @@ class SystolicArray(wiring.Component):
                     for n, slot in enumerate(flags):
                         with m.Case(n):
                             m.d.sync += slot.eq(Cat(self.psum_add, self.psum_raw))
-            with m.Switch(read):
-                for n, slot in enumerate(flags):
-                    with m.Case(n):
-                        m.d.comb += Cat(add, raw).eq(slot)
+            m.d.comb += Cat(add, raw).eq(select(read, flags))
 
         # Drain: starts S0 cycles after a last beat, one row of one column group per cycle.
         start = delay(m, en, accept & beat.last, arch.drain_start, "drain_start", reset_less=False)
@@ -220,18 +212,18 @@ class SystolicArray(wiring.Component):
         for lane, unit in enumerate(units):
             m.submodules[f"requant_{lane}"] = unit
             column = [g * lanes + lane for g in range(groups)]
-            results = Array(Array(pes[r][c].result for r in range(rows)) for c in column)
             payload = unit.i.payload
-            total = sign_extend(results[group][row], 32)
+            shadow = select(group, [select(row, [pes[r][c].result for r in range(rows)]) for c in column])
+            total = sign_extend(shadow, 32)
             if self.psum:
                 total = (total + Mux(add, self.p.payload[lane], 0))[:32].as_signed()
                 m.d.comb += self.raw[lane].eq(total)
             m.d.comb += [
                 unit.i.valid.eq(active & ~raw & psum_ok),
                 payload.acc.eq(total),
-                payload.bias.eq(Array(params.bias[c] for c in column)[group]),
-                payload.multiplier.eq(Array(params.multiplier[c] for c in column)[group]),
-                payload.shift.eq(Array(params.shift[c] for c in column)[group]),
+                payload.bias.eq(select(group, [params.bias[c] for c in column])),
+                payload.multiplier.eq(select(group, [params.multiplier[c] for c in column])),
+                payload.shift.eq(select(group, [params.shift[c] for c in column])),
                 payload.out_zp.eq(params.out_zp),
                 payload.act_min.eq(params.act_min),
                 payload.act_max.eq(params.act_max),

@@ -19,8 +19,9 @@ tile's first beat may follow in the next cycle while the drain reads ``result``.
 reduction fits (:attr:`rtl.arch.ArrayArch.element_bound`).
 
 Stage (``MAC_CYCLES`` = 1): operands presented in cycle t are multiplied, added and
-registered at the end of cycle t (when ``en``); they are forwarded to the neighbours
-through one register in the same cycle. A bubble is ``d = 0``, ``last = 0``.
+registered at the end of cycle t (when ``en``). A bubble is ``d = 0``, ``last = 0``. The PE has
+no operand registers of its own: :class:`rtl.array.SystolicArray` delays the operands through one
+register per PE hop in shared delay lines (:func:`rtl.pipeline.delay_line`).
 """
 
 from __future__ import annotations
@@ -87,8 +88,6 @@ class MacPE(wiring.Component):
         NATIVE / LO / HI weight part; only when ``arch.splits``.
     last : In(1)
         Last beat of a reduction: ``result <= acc + partial``, ``acc <= 0``.
-    d_out, x_hi_out, w_out, w_part_out, last_out : Out
-        The inputs delayed one register, to the right (``d``, ``x_hi``, ``last``) and lower neighbours.
     acc : Out(signed(acc_width))
         Running sum of the current reduction.
     result : Out(signed(acc_width))
@@ -107,7 +106,6 @@ class MacPE(wiring.Component):
         if arch.splits:
             members["w_part"] = In(PART_WIDTH)
         members["last"] = In(1)
-        members.update({f"{name}_out": Out(member.shape) for name, member in list(members.items())[1:]})
         members.update({"acc": Out(signed(acc)), "result": Out(signed(acc))})
         super().__init__(members)
 
@@ -128,9 +126,6 @@ class MacPE(wiring.Component):
                 m.d.sync += [self.result.eq(total), self.acc.eq(0)]
             with m.Else():
                 m.d.sync += self.acc.eq(total)
-            for name in ("d", "x_hi", "w", "w_part", "last"):
-                if hasattr(self, name):
-                    m.d.sync += getattr(self, f"{name}_out").eq(getattr(self, name))
         return m
 
 

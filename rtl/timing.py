@@ -65,7 +65,7 @@ REQUANT_STAGES: tuple[tuple[str, int], ...] = (
 REQUANT_PIPELINE_CYCLES = sum(cycles for _, cycles in REQUANT_STAGES)
 
 #: Latency of one MAC processing element [rtl]: operands presented in cycle t are in
-#: its accumulator (and forwarded to its neighbours) from cycle t + 1.
+#: its accumulator from cycle t + 1 (and one register per hop delays them to the next PE).
 MAC_CYCLES = 1
 
 #: Cycles of the accelerator top's controller around one layer program [rtl] (``rtl/top``):
