@@ -137,7 +137,7 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
                   symmetric_weights: bool = False, floors: Mapping[str, float] | None = None,
                   learn_scales: bool = False, granularity: Granularity = "per_channel",
                   live_batch_norm: bool = False, labels: LabelTargets | None = None,
-                  label_weight: float = 1.0) -> IntegerPlan:
+                  label_weight: float = 1.0, warmup: int = 0) -> IntegerPlan:
     """Integer plan of ``model`` (at its widths) by ``method`` (one of :data:`METHODS`).
 
     ``steps`` (``fqn``: training steps; ``brecq``: steps per block) overrides the
@@ -149,7 +149,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
     ``"per_tensor"`` gives every layer one weight range (``ptq`` and ``fqn`` only; FQN's ablation).
     ``live_batch_norm`` (``fqn`` only): batch statistics while training (FQN's ablation of frozen batch norm).
     ``labels`` (``fqn`` only): the detection loss from labels, weighted by ``label_weight``
-    (:func:`sw.train.labels.label_targets`).
+    (:func:`sw.train.labels.label_targets`). ``warmup`` (``fqn`` only): steps of linear learning-rate
+    warm-up (:func:`sw.train.qat.finetune`).
     """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
@@ -158,7 +159,7 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
     if granularity != "per_channel" and method not in ("ptq", "fqn"):
         raise ValueError(f"granularity {granularity!r}: methods 'ptq' and 'fqn' only, got {method!r}")
     for flag, value in (("learn_scales", learn_scales), ("live_batch_norm", live_batch_norm),
-                        ("labels", labels is not None)):
+                        ("labels", labels is not None), ("warmup", warmup != 0)):
         if value and method != "fqn":
             raise ValueError(f"{flag}: applies to method 'fqn' only, got {method!r}")
     act_ranges, weight_ranges = RANGE_RULES[ranges]
@@ -169,7 +170,7 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
                                act_ranges=act_ranges, weight_ranges=weight_ranges,
                                symmetric_weights=symmetric_weights, floors=floors, learn_scales=learn_scales,
                                granularity=granularity, live_batch_norm=live_batch_norm, labels=labels,
-                               label_weight=label_weight)
+                               label_weight=label_weight, warmup=warmup)
         if losses is not None:
             losses.extend(curve)
         return plan

@@ -56,6 +56,7 @@ def files(tmp_path):
     ("silu_resize_concat", "ptq", "4", "minmax", ("--per-tensor-weights",)),
     ("depthwise_relu6", "fqn", "4", "fqn", ("--per-tensor-weights",)),
     ("conv_bn_relu", "fqn", "4", "fqn", ("--live-batch-norm", "--learn-scales")),
+    ("silu_resize_concat", "fqn", "4", "fqn", ("--warmup", "3")),
 ])
 def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, method, bits, ranges, options):
     model_proto, _ = MODELS[key]()
@@ -77,7 +78,8 @@ def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, metho
     plan = quantize_plan(at_bits, samples, method, seed=3, steps=5, ranges=ranges,
                          learn_scales="--learn-scales" in options,
                          granularity="per_tensor" if "--per-tensor-weights" in options else "per_channel",
-                         live_batch_norm="--live-batch-norm" in options)
+                         live_batch_norm="--live-batch-norm" in options,
+                         warmup=int(options[options.index("--warmup") + 1]) if "--warmup" in options else 0)
     expected = execute(at_bits, {model.input_names[0]: x}, plan=plan).outputs
     with np.load(tmp_path / "y.npz") as got:
         assert sorted(got.files) == sorted(expected)
@@ -89,6 +91,7 @@ def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, metho
     loaded = load_quantized(tmp_path / "q.npz", model, path)
     assert loaded.provenance["method"] == method and loaded.provenance["seed"] == 3
     assert loaded.provenance["ranges"] == ranges
+    assert loaded.provenance["warmup"] == (3 if "--warmup" in options else 0)
     for name, lp in plan.layers.items():
         if lp.weights is not None:
             np.testing.assert_array_equal(loaded.plan.layers[name].weights, lp.weights)
@@ -152,6 +155,10 @@ def test_bad_quantized_files_are_one_line_errors(files, capsys):
     assert _cli("quantize", path, "--calibration", tmp / "cal.npy", "--out", tmp / "p.npz", "--plot", tmp / "l.png") == 2
     assert _cli("quantize", path, "--method", "gptq", "--calibration", tmp / "cal.npy", "--out", tmp / "p.npz",
                 "--steps", 3) == 2
+    assert _cli("quantize", path, "--method", "ptq", "--calibration", tmp / "cal.npy", "--out", tmp / "p.npz",
+                "--warmup", 3) == 2
+    assert _cli("quantize", path, "--method", "fqn", "--calibration", tmp / "cal.npy", "--out", tmp / "p.npz",
+                "--steps", 3, "--warmup", 4) == 2
     assert not (tmp / "p.npz").exists()
 
 
@@ -382,3 +389,21 @@ def test_mse_ranges_quantize_the_activations_more_accurately_at_4_bits(tmp_path)
     assert checked >= 5
     with pytest.raises(ValueError, match="ranges: expected one of percentile, mse"):
         calibrate(model, samples, ranges="max")
+
+
+def test_fqn_warmup_starts_at_a_fraction_of_the_learning_rate(files):
+    """Warm-up over W steps: the first step runs at lr / (W + 1), so one step with W = 3 at 4 x lr is the
+    step without warm-up at lr (the loss after it, on all samples, is equal to the last bit), and not the
+    step at 4 x lr."""
+    pytest.importorskip("jax")
+    tmp, path = files
+    model = load_imported_model(path).with_bits(parse_bits("4"))
+    samples = load_samples(tmp / "cal.npy", {"x": model.native_shapes["x"]})
+    from sw.train.qat import finetune
+    n = len(samples)
+    _, warm = finetune(model, samples, steps=1, batch=n, lr=4e-2, warmup=3)
+    _, plain = finetune(model, samples, steps=1, batch=n, lr=1e-2)
+    _, fast = finetune(model, samples, steps=1, batch=n, lr=4e-2)
+    assert warm == plain and warm[1] != fast[1], (warm, plain, fast)
+    with pytest.raises(ValueError, match="warmup: expected >= 0"):
+        finetune(model, samples, steps=1, warmup=-1)

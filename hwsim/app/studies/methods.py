@@ -36,6 +36,9 @@ from sw.train.sensitivity import LayerSensitivity
 
 __all__ = ["MethodRow", "MethodResult", "MethodsResult", "parse_methods", "parse_steps", "run_methods_study", "VARIANTS"]
 
+#: Warm-up steps of the ``warmup`` variant (``hwsim quantize --warmup``).
+VARIANT_WARMUP = 20
+
 #: Row variants (``--methods fqn+live-bn``): name -> (``hwsim quantize`` flags, methods it applies to).
 #: FQN's ablation under fine-tuning is ``fqn,fqn+minmax,fqn+per-tensor,fqn+live-bn``.
 VARIANTS: dict[str, tuple[str, frozenset[str]]] = {
@@ -45,6 +48,7 @@ VARIANTS: dict[str, tuple[str, frozenset[str]]] = {
     "live-bn": ("--live-batch-norm", frozenset({"fqn"})),
     "lsq": ("--learn-scales", frozenset({"fqn"})),
     "labels": ("--label-loss 1", frozenset({"fqn"})),
+    "warmup": (f"--warmup {VARIANT_WARMUP}", frozenset({"fqn"})),
 }
 
 
@@ -82,7 +86,8 @@ class MethodRow:
         v = self.variants
         return {"ranges": "minmax" if "minmax" in v else "mse" if "mse" in v else "fqn",
                 "granularity": "per_tensor" if "per-tensor" in v else "per_channel",
-                "live_batch_norm": "live-bn" in v, "learn_scales": "lsq" in v}
+                "live_batch_norm": "live-bn" in v, "learn_scales": "lsq" in v,
+                "warmup": VARIANT_WARMUP if "warmup" in v else 0}
 
     @property
     def stem(self) -> str:
@@ -241,6 +246,7 @@ def run_methods_study(spec: StudySpec, rows: Sequence[MethodRow], *, eval_images
         provenance = {"method": row.method, "ranges": options["ranges"], "symmetric_weights": False,
                       "per_tensor_weights": options["granularity"] == "per_tensor",
                       "live_batch_norm": options["live_batch_norm"], "learn_scales": options["learn_scales"],
+                      "warmup": options["warmup"],
                       "label_loss": None if labels is None else labels.provenance(1.0), "bits": row.bits,
                       "first_last": None, "keep8": row.keep8, "kept": list(kept), "score_floors": floors,
                       "seed": seed, "tool": "hwsim report (methods study)", "losses": losses,

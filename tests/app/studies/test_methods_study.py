@@ -78,7 +78,8 @@ def test_parse_methods_names_the_option():
     assert row == MethodRow("fqn", "w4a8", 7, None, ("live-bn", "lsq")) and row.name == "fqn+live-bn+lsq"
     assert row.stem == "fqn-live-bn-lsq_w4a8_s7"
     assert row.options() == {"ranges": "fqn", "granularity": "per_channel", "live_batch_norm": True,
-                             "learn_scales": True}
+                             "learn_scales": True, "warmup": 0}
+    assert parse_methods("fqn+warmup", ["4"], None)[0].options()["warmup"] == 20
     for bad, message in (("ptq+live-bn", "variant 'live-bn' of ptq unknown"), ("fqn+fast", "variant 'fast' of fqn"),
                          ("fqn+minmax+mse", "one range rule"), ("nope+lsq", "expected comma-separated names")):
         with pytest.raises(ValueError, match=message):
