@@ -137,9 +137,10 @@ class SystolicArray(wiring.Component):
         tile_x_signed = Mux(started, x_signed, beat.tile.x_signed)
         tile_x_zp = Mux(started, x_zp, beat.tile.x_zp)
 
-        # Edge, skew and the hops between PEs: PE (r, c) sees beat t in cycle t + r + c. Each row's d and
-        # each column's w travel through one delay line (tap r + c); last, x_hi and w_part are the
-        # same for every PE of a beat, so one line each serves the whole array (tap r + c).
+        # Edge and skew: bubbles enter as d = 0, last = 0. PE (r, c) sees beat t in cycle t + r + c: row r's
+        # d is skewed by r registers, then forwarded PE to PE; column c's w likewise. last, x_hi and
+        # w_part are the same for every PE of a beat: one register line each serves the whole array
+        # along its diagonals (tap r + c), where a copy per PE would cost 3 x rows x cols registers.
         hops = rows + cols - 2
         last = delay_line(m, en, accept & beat.last, hops, "skew_last", reset_less=False)
         if arch.splits:
@@ -149,15 +150,17 @@ class SystolicArray(wiring.Component):
         for r in range(rows):
             d = Signal(signed(arch.pe_bits + 1), name=f"edge_d{r}")
             m.d.comb += d.eq(Mux(accept, operand_d(arch, beat.x[r], x_part, tile_x_signed, tile_x_zp), 0))
-            taps = delay_line(m, en, d, r + cols - 1, f"skew_d{r}", reset_less=False)
+            m.d.comb += pes[r][0].d.eq(delay(m, en, d, r, f"skew_d{r}", reset_less=False))
             for c in range(cols):
-                m.d.comb += [pes[r][c].d.eq(taps[r + c]), pes[r][c].last.eq(last[r + c])]
+                m.d.comb += pes[r][c].last.eq(last[r + c])
+                if c:
+                    m.d.comb += pes[r][c].d.eq(pes[r][c - 1].d_out)
                 if arch.splits:
                     m.d.comb += [pes[r][c].x_hi.eq(x_hi[r + c]), pes[r][c].w_part.eq(w_part[r + c])]
         for c in range(cols):
-            taps = delay_line(m, en, beat.w[c], c + rows - 1, f"skew_w{c}")
-            for r in range(rows):
-                m.d.comb += pes[r][c].w.eq(taps[r + c])
+            m.d.comb += pes[0][c].w.eq(delay(m, en, beat.w[c], c, f"skew_w{c}"))
+            for r in range(1, rows):
+                m.d.comb += pes[r][c].w.eq(pes[r - 1][c].w_out)
 
         # A tile's last beat waits until Dmin array cycles after the previous one.
         hold = Signal(range(arch.min_interval))

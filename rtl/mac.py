@@ -19,9 +19,10 @@ tile's first beat may follow in the next cycle while the drain reads ``result``.
 reduction fits (:attr:`rtl.arch.ArrayArch.element_bound`).
 
 Stage (``MAC_CYCLES`` = 1): operands presented in cycle t are multiplied, added and
-registered at the end of cycle t (when ``en``). A bubble is ``d = 0``, ``last = 0``. The PE has
-no operand registers of its own: :class:`rtl.array.SystolicArray` delays the operands through one
-register per PE hop in shared delay lines (:func:`rtl.pipeline.delay_line`).
+registered at the end of cycle t (when ``en``); ``d`` and ``w`` are forwarded to the
+neighbours through one register in the same cycle. A bubble is ``d = 0``, ``last = 0``.
+``last`` and the digit parts are the same for every PE of a beat: :class:`rtl.array.SystolicArray`
+delays them in one register line along its diagonals instead of a copy per PE.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ class MacPE(wiring.Component):
         NATIVE / LO / HI weight part; only when ``arch.splits``.
     last : In(1)
         Last beat of a reduction: ``result <= acc + partial``, ``acc <= 0``.
+    d_out, w_out : Out
+        ``d`` and ``w`` delayed one register, to the right and lower neighbours.
     acc : Out(signed(acc_width))
         Running sum of the current reduction.
     result : Out(signed(acc_width))
@@ -106,6 +109,7 @@ class MacPE(wiring.Component):
         if arch.splits:
             members["w_part"] = In(PART_WIDTH)
         members["last"] = In(1)
+        members.update({"d_out": Out(signed(pe + 1)), "w_out": Out(unsigned(pe))})
         members.update({"acc": Out(signed(acc)), "result": Out(signed(acc))})
         super().__init__(members)
 
@@ -126,6 +130,7 @@ class MacPE(wiring.Component):
                 m.d.sync += [self.result.eq(total), self.acc.eq(0)]
             with m.Else():
                 m.d.sync += self.acc.eq(total)
+            m.d.sync += [self.d_out.eq(self.d), self.w_out.eq(self.w)]
         return m
 
 
