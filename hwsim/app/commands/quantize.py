@@ -204,7 +204,7 @@ def quantize(args: argparse.Namespace) -> int:
         raise ValueError(f"--label-loss: expected a weight > 0, got {args.label_loss}")
     if args.warmup and args.method != "fqn":
         raise ValueError("--warmup applies to --method fqn only")
-    if args.warmup < 0 or (args.steps is not None and args.warmup > args.steps):
+    if args.warmup < 0 or (args.warmup and args.steps is not None and args.warmup > args.steps):
         raise ValueError(f"--warmup: expected 0 to --steps steps, got {args.warmup}")
     if args.steps is not None and args.method not in STEPPED:
         raise ValueError(f"--steps applies to --method {', '.join(sorted(STEPPED))} only")
