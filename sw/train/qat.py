@@ -53,8 +53,7 @@ from sw.train.jaxdeps import jax_modules
 from sw.train.labels import LabelTargets
 from sw.train.livebn import fold_batch, fold_running, running_stats, unfold, update_running
 
-__all__ = ["finetune", "DEFAULT_STEPS", "DEFAULT_LR", "DEFAULT_SCALE_LR", "DEFAULT_BATCH", "DEFAULT_WARMUP",
-           "channel_variance",
+__all__ = ["finetune", "DEFAULT_STEPS", "DEFAULT_LR", "DEFAULT_SCALE_LR", "DEFAULT_BATCH", "channel_variance",
            "label_loss"]
 
 jax, jnp, _ = jax_modules("hwsim quantize --method fqn")
@@ -64,7 +63,6 @@ DEFAULT_STEPS = 100
 DEFAULT_LR = 3e-4
 DEFAULT_SCALE_LR = 1e-3
 DEFAULT_BATCH = 4
-DEFAULT_WARMUP = 0
 
 
 def _stack(samples: Sequence[Mapping[str, np.ndarray]], fn: Callable[[Mapping], Mapping]) -> dict[str, np.ndarray]:
@@ -120,7 +118,7 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
              scale_lr: float = DEFAULT_SCALE_LR,
              granularity: Granularity = "per_channel",
              live_batch_norm: bool = False, labels: LabelTargets | None = None,
-             label_weight: float = 1.0, warmup: int = DEFAULT_WARMUP) -> tuple[IntegerPlan, list[float]]:
+             label_weight: float = 1.0, warmup: int = 0) -> tuple[IntegerPlan, list[float]]:
     """Fine-tune ``model`` (at its widths) on ``samples``; returns the exported plan and the loss curve.
 
     The curve has ``steps + 1`` entries: the loss of each step's mini-batch before
@@ -210,6 +208,7 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
     train = {"w": jax.tree_util.tree_map(jnp.asarray, initial),
              "log_s": {k: jnp.asarray(np.log(float(fq.params[k].scale)), jnp.float32) for k in learned}}
     weights = (train, jax.tree_util.tree_map(jnp.asarray, {k: v for k, v in running_stats(model).items() if k in live}))
+
     def rate(value: float):
         """``value`` after a linear warm-up: step i (from 0) at (i + 1) / (warmup + 1) of it."""
         return optax.linear_schedule(value / (warmup + 1), value, warmup)
