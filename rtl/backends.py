@@ -210,6 +210,9 @@ class VerilatorBuild:
         Export memories without their zero initialisers (:func:`rtl.export.to_verilog`).
     cflags
         C++ optimisation flags (``-O0`` builds a large design ~2x faster, runs ~4x slower).
+    trace
+        Build with Verilator's VCD tracing (``--trace``; the harness decides what to dump). A separate
+        cached build: tracing slows the model even when nothing is dumped.
     key
         A complete description of the design's parameters (e.g. ``repr`` of its frozen description):
         the cache is then keyed by it and the sources of the ``rtl`` package instead of by the
@@ -225,14 +228,16 @@ class VerilatorBuild:
 
     def __init__(self, component: wiring.Component, workdir: str | os.PathLike[str],
                  harness: Callable[[str, list[Port]], str], log: Callable[[str], None] | None = None, *,
-                 uninitialized_memories: bool = False, cflags: str = "-O2", key: str | None = None):
+                 uninitialized_memories: bool = False, cflags: str = "-O2", key: str | None = None,
+                 trace: bool = False):
         from rtl.export import to_verilog  # export imports the designs; keep this module light
 
         self.ports = component_ports(component)
         verilator = find_verilator()
         main = harness("dut", self.ports)
         self.cflags = cflags
-        flags = "" if cflags == "-O2" else cflags
+        self.trace = trace
+        flags = ("" if cflags == "-O2" else cflags) + (" --trace" if trace else "")
         verilog = None
         if key is None:
             verilog = to_verilog(component, "dut", uninitialized_memories=uninitialized_memories)
@@ -267,7 +272,7 @@ class VerilatorBuild:
                    "-j", str(os.cpu_count() or 1), "--Mdir", "obj", "-o", "harness",
                    # The PyPI wheel's verilated.mk leaves the precompiled-header flag empty.
                    "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include",
-                   "-CFLAGS", self.cflags, "dut.v", "main.cpp"]
+                   "-CFLAGS", self.cflags, *(["--trace"] if self.trace else []), "dut.v", "main.cpp"]
             result = subprocess.run(cmd, cwd=staging, capture_output=True, text=True)
             if result.returncode != 0 or not (staging / "obj" / "harness").exists():
                 raise RuntimeError(f"Verilator build failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")

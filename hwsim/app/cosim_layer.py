@@ -94,6 +94,23 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return h, w
 
 
+def parse_window(text: str | None) -> tuple[int, int] | None:
+    """``START:END`` -> ``(START, END)`` run cycles, ``0 <= START < END``; ValueError naming --vcd-window otherwise."""
+    if text is None:
+        return None
+    try:
+        start, end = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise ValueError(f"--vcd-window: expected START:END run cycles (e.g. 0:1000), got {text!r}") from None
+    if not 0 <= start < end:
+        raise ValueError(f"--vcd-window: expected 0 <= START < END, got {text!r}")
+    return start, end
+
+
+#: Run cycles a Verilator VCD covers when no --vcd-window is given.
+DEFAULT_VCD_WINDOW = (0, 1000)
+
+
 def _model_inputs(name: str, seed: int):
     """``(model, calibration samples, input sample)`` of a real model name or a model file."""
     from hwsim.app.studies.setups import RTL_SETUPS, real_setup
@@ -125,13 +142,16 @@ VERILATOR_CFLAGS = "-O2"
 
 def cosim_layer(model: str, layer: str, config: str | None, bits: int | None, size: tuple[int, int] | None,
                 backend: str, seed: int = 0, log=None, workdir=None, vcd=None,
-                quantized: str | None = None, cflags: str = VERILATOR_CFLAGS) -> LayerReport:
+                quantized: str | None = None, cflags: str = VERILATOR_CFLAGS,
+                vcd_window: tuple[int, int] | None = None) -> LayerReport:
     """Run one layer on the top (module docstring); Verilator builds are cached in ``workdir``
     (default :func:`hwsim.app.commands.cosim.verilator_cache`).
 
     ``quantized``: a quantized-model file of ``model`` (a model file) from ``hwsim quantize
     --symmetric-weights``; its plan and widths replace the calibration and ``bits``. ``cflags``: the
-    Verilated model's C++ optimisation flags (a separate cached build per value).
+    Verilated model's C++ optimisation flags (a separate cached build per value). ``vcd``: write
+    waveforms there: the whole run (Amaranth) or the run cycles ``vcd_window`` (Verilator, default
+    :data:`DEFAULT_VCD_WINDOW`; a separate tracing build).
     """
     from rtl.backends import AmaranthModel, find_verilator
     from rtl.top.dram import TopBench
@@ -146,9 +166,12 @@ def cosim_layer(model: str, layer: str, config: str | None, bits: int | None, si
         raise ValueError(f"--bits: expected 4 or 8, got {bits}")
     cfg = load_config(config)
     top = top_arch(cfg)
+    if vcd_window is not None and vcd is None:
+        raise ValueError("--vcd-window: give --vcd FILE too")
+    if vcd_window is not None and backend != "verilator":
+        raise ValueError("--vcd-window: the Amaranth backend writes the whole run; the window is for "
+                         "--backend verilator")
     if backend == "verilator":
-        if vcd is not None:
-            raise ValueError("--vcd: waveforms come from the Amaranth simulator; add --backend amaranth")
         find_verilator()
     net, calibration, sample = _model_inputs(model, seed)
     if quantized is None:
@@ -171,9 +194,11 @@ def cosim_layer(model: str, layer: str, config: str | None, bits: int | None, si
         from rtl.top.verilator import TopVerilatorModel
 
         key = f"TopBench({top!r}, dram_words={bench.dram_words}, latency={latency})"
-        sim = TopVerilatorModel(bench, workdir or verilator_cache(), log=log, cflags=cflags, key=key)
+        sim = TopVerilatorModel(bench, workdir or verilator_cache(), log=log, cflags=cflags, key=key,
+                                trace=vcd is not None)
     build = time.perf_counter() - t0
-    result = run_layer(sim, top, program, ops, latency)
+    options = {} if backend == "amaranth" or vcd is None else {"vcd": vcd, "window": vcd_window or DEFAULT_VCD_WINDOW}
+    result = run_layer(sim, top, program, ops, latency, **options)
     bw = cfg.memory.dram_bytes_per_cycle
     # the tiles' cycles plus the controller's program start and end (rtl.timing.PROGRAM_CYCLES), as simulate does
     event, fast = layer_cycles(sched, cfg, "event"), layer_cycles(sched, cfg, "fast")
@@ -219,7 +244,12 @@ def register(designs: argparse._SubParsersAction) -> None:
     sub.add_argument("--backend", choices=("verilator", "amaranth"), default="verilator",
                      help="compiled Verilator model (default) or the Amaranth simulator")
     sub.add_argument("--json", default=None, help="write the report as JSON to this file")
-    sub.add_argument("--vcd", default=None, help="write the run's waveforms (Amaranth backend; use a small --size)")
+    sub.add_argument("--vcd", default=None,
+                     help="write waveforms to this file: with Verilator the run cycles of --vcd-window (a separate, "
+                          "slower tracing build), with Amaranth the whole run (use a small --size)")
+    sub.add_argument("--vcd-window", default=None, metavar="START:END",
+                     help="Verilator: run cycles [START, END) after the start pulse to write (default "
+                          f"{DEFAULT_VCD_WINDOW[0]}:{DEFAULT_VCD_WINDOW[1]}); cycle c at 10c ns")
     sub.add_argument("--seed", type=int, default=0, help="seed of a model file's random input (default 0)")
     sub.set_defaults(func=run)
 
@@ -229,12 +259,17 @@ def run(args: argparse.Namespace) -> int:
     plan = OutputPlan(inputs=[p for p in (args.model, args.config, args.quantized) if p])
     out = plan.file(args.json, "--json") if args.json else None
     vcd = plan.file(args.vcd, "--vcd") if args.vcd else None
+    size, window = parse_size(args.size), parse_window(args.vcd_window)
     staging = None if vcd is None else vcd.with_name(f".{vcd.name}.partial")
-    report = cosim_layer(args.model, args.layer, args.config, args.bits, parse_size(args.size), args.backend,
-                         args.seed, log=lambda m: print(f"hwsim cosim: {m}", file=sys.stderr), vcd=staging,
-                         quantized=args.quantized)
-    if staging is not None:
-        os.replace(staging, vcd)
+    try:
+        report = cosim_layer(args.model, args.layer, args.config, args.bits, size, args.backend, args.seed,
+                             log=lambda m: print(f"hwsim cosim: {m}", file=sys.stderr), vcd=staging,
+                             quantized=args.quantized, vcd_window=window)
+        if staging is not None:
+            os.replace(staging, vcd)
+    finally:
+        if staging is not None:
+            staging.unlink(missing_ok=True)
     g = report.gemm
     per = f" per group, {g['groups']} groups" if g["groups"] > 1 else ""
     print(f"layer {report.layer} ({report.model}, {report.config}, int{report.bits}): GEMM M={g['m']} N={g['n']} "
@@ -259,6 +294,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"time: build {report.build_seconds:.1f} s, run {report.run_seconds:.2f} s "
           f"({report.rtl_cycles / max(report.run_seconds, 1e-9):,.0f} simulated cycles/s incl. process start and "
           f"preload{model})")
+    if vcd is not None and args.backend == "verilator":
+        start, end = window or DEFAULT_VCD_WINDOW
+        last = min(end - 1, report.rtl_cycles)
+        span = (f"run cycles {start}-{last} at 10 ns each" if start <= last else
+                f"no cycles: the window starts after the layer's last cycle {report.rtl_cycles}")
+        print(f"waveforms: {vcd} ({span})")
+    elif vcd is not None:
+        print(f"waveforms: {vcd} (the whole run, preload included, at 10 ns a cycle)")
     if out is not None:
         plan.stage(out, (json.dumps(report.to_dict(), indent=1) + "\n").encode())
         plan.commit()

@@ -189,10 +189,12 @@ def stimulus(arch: TopArch, program: TopProgram, image: np.ndarray, budget: int)
     return stim, start
 
 
-def run_layer(model, arch: TopArch, program: TopProgram, ops: LayerOperands, latency: int) -> LayerRun:
+def run_layer(model, arch: TopArch, program: TopProgram, ops: LayerOperands, latency: int,
+              **run_options) -> LayerRun:
     """Run ``program`` on ``model`` (a :class:`rtl.backends.AmaranthModel` / ``VerilatorModel`` or a
     :class:`rtl.top.verilator.TopVerilatorModel` of a :class:`rtl.top.dram.TopBench` with this
-    ``latency``) and read the outputs back.
+    ``latency``) and read the outputs back. ``run_options`` go to a ``TopVerilatorModel``'s
+    ``run_program`` (its ``vcd`` and ``window``).
 
     Raises
     ------
@@ -202,7 +204,9 @@ def run_layer(model, arch: TopArch, program: TopProgram, ops: LayerOperands, lat
     image = dram_image(arch, program, ops)
     budget = cycle_budget(arch, program, latency)
     if hasattr(model, "run_program"):
-        trace = model.run_program(program_words(program), image, budget)
+        trace = model.run_program(program_words(program), image, budget, **run_options)
+    elif run_options:
+        raise ValueError(f"run options {sorted(run_options)}: only a closed-loop Verilator model takes them")
     else:
         trace = _per_cycle(model, arch, program, image, budget)
     if trace.done is None:

@@ -14,12 +14,17 @@ runs in C++ what :func:`rtl.top.cosim.run_layer` needs:
 * output: the done cycle, the DRAM writes (address, data), counts of beats, reads and writes,
   the first and last beat cycles, the read-run lengths between writes, and the wall time of the
   preload and of the run measured around the model's ``eval`` loop.
+* optionally (a ``trace`` build, :class:`TopVerilatorModel`), a VCD of every signal over a window of
+  run cycles ``[start, end)``: cycle ``c``'s settled inputs and combinational values at 10c ns, the
+  state after its rising edge at 10c + 5 ns (the Amaranth simulator's 10 ns clock; cycle 0 is the
+  ``start`` pulse, the preload is not dumped).
 
 The DRAM model and every timing stay in the RTL; the harness only drives and watches ports.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import time
@@ -38,14 +43,29 @@ __all__ = ["TopVerilatorModel", "top_harness"]
 _HEADER = ("done", "beats", "reads", "writes", "first_beat", "last_beat", "runs", "preload_cycles",
            "preload_ns", "run_ns")
 
+#: The trace harness's window arguments (``VCD START END``; the file's times in ns).
+_TRACE_OPEN = """VerilatedVcdC* vcd = nullptr;
+    uint64_t w0 = 0, w1 = 0;
+    if (argc >= 4) {
+        ctx.traceEverOn(true);  // before the model is built
+        vcd = new VerilatedVcdC;
+        w0 = strtoull(argv[2], nullptr, 10); w1 = strtoull(argv[3], nullptr, 10);
+    }"""
+_TRACE_ATTACH = """if (vcd) {
+        top->trace(vcd, 99);  // every signal of the hierarchy
+        vcd->set_time_unit("1ns"); vcd->set_time_resolution("1ns");
+        vcd->open(argv[1]);
+    }"""
 
-def top_harness(top: str, ports: list[Port]) -> str:
+
+def top_harness(top: str, ports: list[Port], trace: bool = False) -> str:
     """C++ main of the closed-loop run (module docstring) for a :class:`TopBench` with ``ports``.
 
     stdin: uint32 ``n_prog, n_image, budget``, then the program (``n_prog`` instruction words) and
     the DRAM image (``n_image`` bus words), each word as its uint32 words, LSB first. stdout: the
     uint64 header ``_HEADER``, then per DRAM write uint32 ``addr`` and the data words, then
-    the read-run lengths as uint32.
+    the read-run lengths as uint32. With ``trace`` (a model built with ``--trace``), the arguments
+    ``VCD START END`` write the window of run cycles ``[START, END)`` to the file ``VCD``.
     """
     by_name = {port.name: port for port in ports}
     prog, host = by_name["prog_data"], by_name["host_data"]
@@ -58,10 +78,12 @@ def top_harness(top: str, ports: list[Port]) -> str:
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstdio>
 #include <vector>
 #include "V{top}.h"
 #include "verilated.h"
+{'#include "verilated_vcd_c.h"' if trace else ""}
 
 static bool read_all(void* p, size_t bytes) {{ return fread(p, 1, bytes, stdin) == bytes; }}
 static uint64_t ns_since(std::chrono::steady_clock::time_point t) {{
@@ -71,7 +93,9 @@ static uint64_t ns_since(std::chrono::steady_clock::time_point t) {{
 int main(int argc, char** argv) {{
     VerilatedContext ctx;
     ctx.commandArgs(argc, argv);
+    {_TRACE_OPEN if trace else ""}
     V{top}* top = new V{top}{{&ctx}};
+    {_TRACE_ATTACH if trace else ""}
     uint32_t head[3];
     if (!read_all(head, sizeof head)) return 2;
     const uint32_t n_prog = head[0], n_image = head[1], budget = head[2];
@@ -105,6 +129,7 @@ int main(int argc, char** argv) {{
     for (uint32_t c = 0; c <= budget; ++c) {{
         top->start = c == 0;
         top->clk = 0; top->eval();
+        {"if (vcd && c >= w0 && c < w1) vcd->dump((uint64_t)10 * c);" if trace else ""}
         if (top->beat) {{ if (!beats) first_beat = c; last_beat = c; ++beats; }}
         if (top->rd_valid) {{ ++reads; ++run; }}
         if (top->wr_valid) {{
@@ -118,6 +143,7 @@ int main(int argc, char** argv) {{
         }}
         const bool finished = c > 0 && top->done;
         top->clk = 1; top->eval();
+        {"if (vcd && c >= w0 && c < w1) vcd->dump((uint64_t)10 * c + 5);" if trace else ""}
         if (finished) {{ done = c; break; }}
     }}
     if (run) runs.push_back(run);
@@ -128,35 +154,50 @@ int main(int argc, char** argv) {{
     fwrite(events.data(), 4, events.size(), stdout);
     fwrite(runs.data(), 4, runs.size(), stdout);
     top->final();
+    {"if (vcd) { vcd->close(); delete vcd; }" if trace else ""}
     delete top;
     return 0;
 }}
 """
 
 
+
 class TopVerilatorModel(VerilatorBuild):
     """A :class:`TopBench` compiled with Verilator into the closed-loop harness (module docstring).
 
     Parameters are those of :class:`rtl.backends.VerilatorBuild`; memories are exported without
-    initialisers (the bench preloads what it reads).
+    initialisers (the bench preloads what it reads). ``trace``: build the VCD-writing harness, for
+    :meth:`run_program`'s ``vcd`` (a separate cached build, slower).
     """
 
     def __init__(self, bench: TopBench, workdir: str | os.PathLike[str],
-                 log: Callable[[str], None] | None = None, *, cflags: str = "-O2", key: str | None = None):
-        super().__init__(bench, workdir, top_harness, log, uninitialized_memories=True, cflags=cflags, key=key)
+                 log: Callable[[str], None] | None = None, *, cflags: str = "-O2", key: str | None = None,
+                 trace: bool = False):
+        harness = functools.partial(top_harness, trace=True) if trace else top_harness
+        super().__init__(bench, workdir, harness, log, uninitialized_memories=True, cflags=cflags, key=key,
+                         trace=trace)
         widths = {port.name: port.width for port in self.ports}
         self.bus_bytes = widths["host_data"] // 8
 
-    def run_program(self, program: np.ndarray, image: np.ndarray, budget: int) -> BenchTrace:
+    def run_program(self, program: np.ndarray, image: np.ndarray, budget: int,
+                    vcd: str | os.PathLike[str] | None = None, window: tuple[int, int] = (0, 1000)) -> BenchTrace:
         """Preload ``program`` (``(n, words)`` uint32 instruction words) and ``image`` (``(n, bus
-        bytes)`` uint8 DRAM words), pulse ``start``, run until ``done`` or ``budget`` cycles after it."""
+        bytes)`` uint8 DRAM words), pulse ``start``, run until ``done`` or ``budget`` cycles after it.
+
+        ``vcd``: write every signal over the run cycles ``window`` = ``[start, end)`` to this file (a
+        ``trace`` build only; module docstring for the times)."""
+        if vcd is not None and not self.trace:
+            raise ValueError("vcd: this model was built without tracing (TopVerilatorModel(..., trace=True))")
+        if not 0 <= window[0] < window[1]:
+            raise ValueError(f"window: expected 0 <= start < end run cycles, got {window[0]}:{window[1]}")
+        args = [] if vcd is None else [os.fspath(vcd), str(window[0]), str(window[1])]
         nbus = words_for(8 * self.bus_bytes)
         bus = np.zeros((len(image), 4 * nbus), dtype=np.uint8)
         bus[:, :image.shape[1]] = image
         stdin = (np.array([len(program), len(image), budget], dtype=np.uint32).tobytes()
                  + np.ascontiguousarray(program, dtype=np.uint32).tobytes() + bus.tobytes())
         t0 = time.perf_counter()
-        out = subprocess.run([str(self.binary)], input=stdin, capture_output=True, check=True).stdout
+        out = subprocess.run([str(self.binary), *args], input=stdin, capture_output=True, check=True).stdout
         seconds = time.perf_counter() - t0
         head = dict(zip(_HEADER, np.frombuffer(out, dtype=np.uint64, count=len(_HEADER)).tolist()))
         body = np.frombuffer(out, dtype=np.uint32, offset=8 * len(_HEADER))

@@ -3,6 +3,8 @@ simulator, one real 16x16 int4 layer on Verilator (slow)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -172,6 +174,15 @@ def test_cli_layer_refuses_bad_input(capsys):
                  "--backend", "amaranth"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--size: expected HxW (e.g. 8x8), got '8by8'" in err[0]
+    base = ["cosim", "layer", "--model", "blazeface", "--layer", "conv2d", "--size", "8x8"]
+    for extra, message in ((["--vcd-window", "200:100", "--vcd", "w.vcd"], "--vcd-window: expected 0 <= START < END"),
+                           (["--vcd-window", "100", "--vcd", "w.vcd"], "--vcd-window: expected START:END run cycles"),
+                           (["--vcd-window", "0:100"], "--vcd-window: give --vcd FILE too"),
+                           (["--vcd-window", "0:100", "--vcd", "w.vcd", "--backend", "amaranth"],
+                            "the window is for --backend verilator")):
+        assert main(base + extra) == 2, extra
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], extra
 
 
 @pytest.mark.slow
@@ -207,6 +218,75 @@ def test_real_layer_16x16_int4_verilator(tmp_path):
         assert report.gemm["groups"] == groups and report.first_mismatch is None, layer
         assert report.rtl_cycles == report.event_cycles == report.fast_cycles, layer
         assert report.rtl_split["dram_reads"] == report.sim_split["dram_loads"], layer
+
+
+def _port_samples(path: Path, names: tuple[str, ...]) -> dict[int, dict[str, int]]:
+    """The top-level ports ``names`` of a VCD at every dumped time: ``{time: {name: value}}`` (values held
+    between changes; read with pyvcd's tokenizer, independently of the harness that wrote the file)."""
+    from vcd.reader import TokenKind, tokenize
+
+    scope, ids, now, values, samples = [], {}, None, {}, {}
+    with open(path, "rb") as f:
+        for tok in tokenize(f):
+            if tok.kind is TokenKind.SCOPE:
+                scope.append(tok.scope.ident)
+            elif tok.kind is TokenKind.UPSCOPE:
+                scope.pop()
+            elif tok.kind is TokenKind.VAR and scope == ["TOP"] and tok.var.reference in names:
+                ids[tok.var.id_code] = tok.var.reference
+            elif tok.kind is TokenKind.CHANGE_TIME:
+                if now is not None:
+                    samples[now] = dict(values)
+                now = tok.time_change
+            elif tok.kind is TokenKind.CHANGE_SCALAR and tok.scalar_change.id_code in ids:
+                values[ids[tok.scalar_change.id_code]] = int(tok.scalar_change.value == "1")
+            elif tok.kind is TokenKind.CHANGE_VECTOR and tok.vector_change.id_code in ids:
+                values[ids[tok.vector_change.id_code]] = int(tok.vector_change.value)
+    if now is not None:
+        samples[now] = dict(values)
+    return samples
+
+
+@pytest.mark.slow
+def test_cli_layer_vcd_window_verilator(tmp_path, monkeypatch, capsys):
+    """hwsim cosim layer --backend verilator --vcd --vcd-window on a real BlazeFace layer (4x4 top): read back
+    from the file, the ports at cycle c's 10c ns sample give the report's numbers (done at the RTL cycle count,
+    the array beats, DRAM reads and writes), the window bounds the times, and a narrower window holds the
+    same values as the full one at the same times."""
+    import json
+
+    from hwsim.app.cli import main
+    from rtl.backends import find_verilator
+    from sw.extras import MissingExtra
+
+    try:
+        find_verilator()
+    except MissingExtra as exc:
+        pytest.skip(str(exc))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    config = Path(__file__).resolve().parents[2] / "examples" / "top4_small_sram.toml"
+    base = ["cosim", "layer", "--model", "blazeface", "--layer", "conv2d_2", "--config", str(config), "--bits", "4",
+            "--size", "4x4"]
+    assert main(base + ["--vcd", str(tmp_path / "all.vcd"), "--vcd-window", "0:100000",
+                        "--json", str(tmp_path / "r.json")]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    done = report["rtl_cycles"]
+    assert f"run cycles 0-{done} at 10 ns each" in capsys.readouterr().out
+    ports = ("done", "beat", "rd_valid", "wr_valid", "start")
+    full = _port_samples(tmp_path / "all.vcd", ports)
+    assert sorted(full) == [t for c in range(done + 1) for t in (10 * c, 10 * c + 5)]
+    cycle = [full[10 * c] for c in range(done + 1)]  # settled, before the rising edge: what the harness samples
+    assert [c for c, v in enumerate(cycle) if v["start"]] == [0]
+    assert [c for c, v in enumerate(cycle) if v["done"] and c > 0] == [done]
+    split = report["rtl_split"]
+    assert sum(v["beat"] for v in cycle) == split["array_beats"] > 0
+    assert sum(v["rd_valid"] for v in cycle) == split["dram_reads"] > 0
+    assert sum(v["wr_valid"] for v in cycle) == split["dram_writes"] > 0
+    assert main(base + ["--vcd", str(tmp_path / "part.vcd"), "--vcd-window", "40:60"]) == 0
+    part = _port_samples(tmp_path / "part.vcd", ports)
+    assert sorted(part) == list(range(400, 600, 5))
+    assert all(part[t] == full[t] for t in part)
+    assert not list(tmp_path.glob(".*partial"))
 
 
 def test_top_arch_from_the_simulator_config():
