@@ -188,8 +188,9 @@ def test_cli_layer_refuses_bad_input(capsys):
 @pytest.mark.slow
 def test_real_layer_16x16_int4_verilator(tmp_path):
     """Real BlazeFace layers (a 1x1 conv, the 5x5 stride-2 stem and a stride-2 depthwise conv, cropped, int4) on
-    a 16x16 int4 top in Verilator: bit-exact with the golden model; their cycles equal the simulator's event
-    mode and fast path, their DMA reads its loads (docs/rtl.md)."""
+    a 16x16 int4 top in Verilator, then random layers of every kind (3x3 at stride 1 and 2 with padding, 1x1,
+    depthwise, FC, a reduction split over chunks with partial sums spilled): bit-exact with the golden model;
+    their cycles equal the simulator's event mode and fast path, their DMA reads its loads (docs/rtl.md)."""
     from hwsim.app.cosim_layer import cosim_layer
     from rtl.backends import find_verilator
     from sw.data.models import blazeface_path
@@ -218,6 +219,24 @@ def test_real_layer_16x16_int4_verilator(tmp_path):
         assert report.gemm["groups"] == groups and report.first_mismatch is None, layer
         assert report.rtl_cycles == report.event_cycles == report.fast_cycles, layer
         assert report.rtl_split["dram_reads"] == report.sim_split["dram_loads"], layer
+    # every layer kind of the small top's test on the same Verilated 16x16 top (the build above, found by its key),
+    # and a 1x1 conv whose reduction (K 5,120) exceeds the accumulator depth (4,608): two K chunks, partial
+    # sums spilled to DRAM
+    from hwsim.app.cosim_layer import VERILATOR_CFLAGS
+    from hwsim.app.rtltop import top_arch
+    from hwsim.configfile import load_config
+    from rtl.top.verilator import TopVerilatorModel
+    from tests.rtl.test_top_small_sram import _random_conv
+    from tests.rtl.test_top_verilator import _layer_kinds, check_layer_kinds
+
+    cfg = load_config(str(config))
+    top, lat, words = top_arch(cfg), cfg.memory.dram_latency_cycles, 1 << 16
+    assert top.array.max_depth == 4608
+    key = f"TopBench({top!r}, dram_words={words}, latency={lat})"  # as cosim_layer names the bench
+    model = TopVerilatorModel(TopBench(top, words, lat), tmp_path, cflags=VERILATOR_CFLAGS, key=key)
+    kinds = check_layer_kinds(model, cfg, [*_layer_kinds(), ("K 5120", *_random_conv(25, 4, 4, 5120, 20, (-11, -7)))],
+                              words)
+    assert {(True, True, False), (False, False, True), (False, False, False)} <= kinds
 
 
 def _port_samples(path: Path, names: tuple[str, ...]) -> dict[int, dict[str, int]]:

@@ -108,13 +108,25 @@ def test_every_layer_kind_on_verilator_matches_golden_and_simulator(tmp_path):
     top = top_arch(cfg)
     lat = cfg.memory.dram_latency_cycles
     model = TopVerilatorModel(TopBench(top, 1 << 12, lat), tmp_path, cflags="-O0")  # one build for every layer
+    kinds = check_layer_kinds(model, cfg, _layer_kinds(), 1 << 12)
+    assert {(True, True, False), (False, False, True)} <= kinds  # the split with spills, the grouped layer
+
+
+def check_layer_kinds(model, cfg, layers, dram_words: int) -> set[tuple[bool, bool, bool]]:
+    """Run ``(name, operands, IR layer)`` ``layers`` on ``model`` (a Verilated top of ``cfg`` with a DRAM of
+    ``dram_words`` bus words) on the compiler's
+    schedules; assert each bit-exact with the golden model, its DMA words the simulator's load / store bytes, its
+    RTL cycles the event mode's and the fast path's. Returns the ``(K split, partial sums spilled, grouped)``
+    kinds that ran."""
+    top = top_arch(cfg)
+    lat = cfg.memory.dram_latency_cycles
     kinds = set()
-    for name, ops, layer in _layer_kinds():
+    for name, ops, layer in layers:
         sched = compile_layer(layer, cfg)
         t = sched.tiling
         program = grouped_program(top, ops.layer, ops.groups, t["tile_out_pixels"], t["tile_out_channels"],
                                   t["loop_order"], t["tile_in_channels"])
-        assert bench_words(top, program) <= 1 << 12, name
+        assert bench_words(top, program) <= dram_words, name
         run = run_layer(model, top, program, ops, lat)
         assert run.first_mismatch() is None, name
         tot = tree_totals(sched.root)
@@ -122,4 +134,4 @@ def test_every_layer_kind_on_verilator_matches_golden_and_simulator(tmp_path):
         assert run.writes * top.bus_bytes == tot["store_bytes"], name
         assert run.cycles == layer_cycles(sched, cfg, "event") == layer_cycles(sched, cfg, "fast"), name
         kinds.add((t["k_chunks"] > 1, any(i.get("psum_raw") for i in program.instructions), ops.groups > 1))
-    assert {(True, True, False), (False, False, True)} <= kinds  # the split with spills, the grouped layer
+    return kinds
