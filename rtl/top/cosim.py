@@ -108,10 +108,12 @@ class LayerRun:
 
     def split(self) -> dict[str, int]:
         """Where the cycles went: ``total``, ``array_beats``, ``dram_reads``, ``dram_writes``,
-        ``before_first_beat`` (first loads + latency) and ``after_last_beat`` (drain + last store)."""
+        ``before_first_beat`` (cycles before the first beat: first loads + latency) and ``after_last_beat``
+        (cycles after the last beat: drain + last store), as the simulator's ``before_first_compute`` and
+        ``after_last_compute`` count them."""
         return {"total": self.cycles, "array_beats": self.beats, "dram_reads": self.reads,
                 "dram_writes": self.writes, "before_first_beat": self.first_beat,
-                "after_last_beat": self.cycles - self.last_beat}
+                "after_last_beat": self.cycles - self.last_beat - 1}
 
     @property
     def mismatches(self) -> int:

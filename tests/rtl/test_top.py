@@ -212,6 +212,11 @@ def test_real_layer_16x16_int4_verilator(tmp_path):
     assert report.first_mismatch is None
     # the top frees a tile's input halves at its last beat (K 24 < Dmin 64), as the simulator's release rule
     assert report.rtl_cycles == report.event_cycles == report.fast_cycles
+    # the first loads: cycles before the first beat; after the last, the RTL counts from the last beat, the
+    # simulator from the end of the last tile's interval (max(K, Dmin) = 64 cycles for its K = 24 beats)
+    r, m = report.rtl_split, report.sim_split
+    assert r["before_first_beat"] == m["before_first_compute"]
+    assert r["after_last_beat"] == m["after_last_compute"] + 64 - 24
     # the same Verilated top on the 5x5 stride-2 stem (host im2col, charged by the simulator) and a stride-2
     # depthwise layer (28 groups)
     for layer, size, groups in (("conv2d", (16, 16), 1), ("depthwise_conv2d_2", (8, 8), 28)):
@@ -219,6 +224,7 @@ def test_real_layer_16x16_int4_verilator(tmp_path):
         assert report.gemm["groups"] == groups and report.first_mismatch is None, layer
         assert report.rtl_cycles == report.event_cycles == report.fast_cycles, layer
         assert report.rtl_split["dram_reads"] == report.sim_split["dram_loads"], layer
+        assert report.rtl_split["before_first_beat"] == report.sim_split["before_first_compute"], layer
     # every layer kind of the small top's test on the same Verilated 16x16 top (the build above, found by its key),
     # and a 1x1 conv whose reduction (K 5,120) exceeds the accumulator depth (4,608): two K chunks, partial
     # sums spilled to DRAM
