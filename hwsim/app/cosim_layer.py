@@ -35,6 +35,7 @@ from rtl.top.cosim import bench_words, run_layer
 from rtl.top.grouped import grouped_program
 from rtl.top.layer import model_layer, planned_layer
 from rtl.top.program import TopProgram
+from rtl.top.verilator import DEFAULT_VCD_WINDOW
 from sw.fileio import OutputPlan
 
 __all__ = ["register", "run", "LayerReport", "cosim_layer", "parse_size"]
@@ -105,10 +106,6 @@ def parse_window(text: str | None) -> tuple[int, int] | None:
     if not 0 <= start < end:
         raise ValueError(f"--vcd-window: expected 0 <= START < END, got {text!r}")
     return start, end
-
-
-#: Run cycles a Verilator VCD covers when no --vcd-window is given.
-DEFAULT_VCD_WINDOW = (0, 1000)
 
 
 def _model_inputs(name: str, seed: int):

@@ -37,11 +37,14 @@ from rtl.ports import Port, words_for
 from rtl.top.cosim import BenchTrace
 from rtl.top.dram import TopBench
 
-__all__ = ["TopVerilatorModel", "top_harness"]
+__all__ = ["DEFAULT_VCD_WINDOW", "TopVerilatorModel", "top_harness"]
 
 #: uint64 fields of the output header, in order.
 _HEADER = ("done", "beats", "reads", "writes", "first_beat", "last_beat", "runs", "preload_cycles",
            "preload_ns", "run_ns")
+
+#: Run cycles ``[start, end)`` a trace run writes when no window is given.
+DEFAULT_VCD_WINDOW = (0, 1000)
 
 #: The trace harness's window arguments (``VCD START END``; the file's times in ns).
 _TRACE_OPEN = """VerilatedVcdC* vcd = nullptr;
@@ -180,7 +183,8 @@ class TopVerilatorModel(VerilatorBuild):
         self.bus_bytes = widths["host_data"] // 8
 
     def run_program(self, program: np.ndarray, image: np.ndarray, budget: int,
-                    vcd: str | os.PathLike[str] | None = None, window: tuple[int, int] = (0, 1000)) -> BenchTrace:
+                    vcd: str | os.PathLike[str] | None = None,
+                    window: tuple[int, int] = DEFAULT_VCD_WINDOW) -> BenchTrace:
         """Preload ``program`` (``(n, words)`` uint32 instruction words) and ``image`` (``(n, bus
         bytes)`` uint8 DRAM words), pulse ``start``, run until ``done`` or ``budget`` cycles after it.
 
