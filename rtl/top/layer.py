@@ -222,7 +222,7 @@ def planned_layer(model: ImportedModel, plan: IntegerPlan, name: str, sample: Ma
         raise ValueError(f"layer '{name}': the RTL top runs w4a4 or w8a8 layers, got w{layer.w_bits}a{layer.a_bits}")
     bits = layer.w_bits
     lp = plan.layers[name]
-    if np.any(np.asarray(lp.weight_zero_point) != 0):
+    if name in plan.asymmetric_weight_layers():
         raise ValueError(f"layer '{name}': weights with nonzero zero points; the RTL array multiplies symmetric "
                          "weight codes (hwsim quantize --symmetric-weights)")
     seen: dict[str, np.ndarray] = {}

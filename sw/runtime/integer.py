@@ -79,6 +79,12 @@ class IntegerPlan:
     layers: Mapping[str, LayerPlan]
     params: Mapping[str, QuantParams]
 
+    def asymmetric_weight_layers(self) -> tuple[str, ...]:
+        """Layers whose weight codes have a nonzero zero point (the accelerator's array multiplies
+        symmetric weight codes only), in plan order."""
+        return tuple(name for name, lp in self.layers.items()
+                     if lp.weights is not None and np.any(np.asarray(lp.weight_zero_point) != 0))
+
 
 def is_float_layer(layer: Layer) -> bool:
     """True for a layer executed in float (weights or activations at 32 bits)."""

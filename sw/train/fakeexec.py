@@ -55,7 +55,7 @@ from sw.train.depthwise import depthwise_grouped, depthwise_shift_add
 from sw.train.fakequant import clamp_ste, exact_div, mbqm_learned_ste, mbqm_ste, quantize_ste, round_ste, weight_codes_ste
 from sw.train.jaxdeps import jax_modules
 
-__all__ = ["FakeQuantGraph", "WEIGHTED_OPS", "with_scales", "learnable_tensors", "alias_scales"]
+__all__ = ["FakeQuantGraph", "WEIGHTED_OPS", "with_scales", "with_weight_scales", "learned_weight_codes", "learnable_tensors", "alias_scales"]
 
 jax, jnp, lax = jax_modules("the fake-quant executor (sw.train)")
 
@@ -161,7 +161,8 @@ class FakeQuantGraph:
             Optional learned activation scales ``{tensor: scalar}`` (JAX values, gradients flow to them)
             replacing ``params[tensor].scale``; zero points stay. Pass-through layers of such a tensor
             need their own entry (the same value). Requantizations touching a learned scale use
-            :func:`sw.train.fakequant.mbqm_learned_ste`.
+            :func:`sw.train.fakequant.mbqm_learned_ste`. A layer's ``{"w", "b", "log_s"}`` learns its
+            per-channel weight step sizes (:func:`learned_weight_codes`).
         """
         env = dict(codes)
         for layer in self.model.graph:
@@ -225,17 +226,23 @@ class FakeQuantGraph:
     def _weighted(self, layer: Layer, wb, x, scales):
         wp = self.weight_grids[layer.name]
         s_in, z_in = self._sz(layer.inputs[0], scales)
-        w = wb["codes"] if "codes" in wb else weight_codes_ste(wb["w"], wp)  # centered codes given (AdaRound)
+        if "log_s" in wb:  # learned per-channel weight step sizes
+            w, s_w, unit = learned_weight_codes(wb["w"], wb["log_s"], wp)
+            s_fixed = jax.lax.stop_gradient(s_w)
+        else:
+            w = wb["codes"] if "codes" in wb else weight_codes_ste(wb["w"], wp)  # centered codes given (AdaRound)
+            s_w = s_fixed = jnp.asarray(wp.scale, dtype=x.dtype)
+            unit = 1.0
         if isinstance(s_in, float):  # one division, as quantize_bias rounds it
-            bias = round_ste(exact_div(wb["b"], jnp.asarray(wp.scale * s_in, dtype=x.dtype)))
-        else:  # learned input scale: divide by the fixed weight scale first, so that the gradient
+            bias = round_ste(exact_div(wb["b"], s_fixed * s_in))
+        else:  # learned input scale: divide by the weight scale first, so that the gradient
             # -b / (s_w s_in)^2 does not underflow to 0 / 0 where a dead channel's s_w is ~1e-27
-            bias = round_ste(exact_div(exact_div(wb["b"], jnp.asarray(wp.scale, dtype=x.dtype)), s_in))
+            bias = round_ste(exact_div(exact_div(wb["b"], s_fixed), s_in))
         acc = self.conv(layer, x - z_in, w)
         lut = layer.activation in LUT_ACTIVATIONS
         s_t, _ = self._sz(f"{layer.name}:pre" if lut else layer.name, scales)
-        multiplier = (s_in * wp.scale) / s_t
-        return self._requantize(layer, acc + bias, multiplier, scales)
+        multiplier = (s_in * s_w) / s_t if "log_s" in wb else (s_in * wp.scale) / s_t
+        return self._requantize(layer, acc + bias * unit, multiplier, scales)
 
     def conv(self, layer: Layer, x, w):
         """The conv / depthwise / fc product of ``x`` ``[N, H, W, C]`` and ``w`` (OHWI), no bias: on
@@ -307,6 +314,37 @@ class FakeQuantGraph:
             extra = layer.out_shape[2] - x.shape[3]
             return jnp.pad(x, ((0, 0), (t, b), (l, r), (0, extra)), constant_values=float(inp.zero_point))
         raise ValueError(f"layer '{layer.name}': op {op.value} has no fake-quant form")
+
+
+def learned_weight_codes(w, log_s, wp: QuantParams):
+    """Centered codes ``clamp(round(w / s) + z) - z`` on a grid with learned per-channel step sizes ``s = exp(log_s)``.
+
+    Returns ``(codes, s, unit)``. The division uses ``s`` without its gradient and then multiplies by
+    ``unit`` (exactly 1 forward, ``d unit / d log_s = -1``), so ``d (w / s) / d log_s = -w / s`` is formed
+    without ``s**2`` (which underflows in float32 for a dead channel's ~1e-27 scale): the codes get LSQ's
+    gradient (Esser et al. 2020). The caller multiplies the integer bias by ``unit`` too: the bias code
+    ``b / (s_in s)`` and the multiplier's ``s`` then cancel in the gradient, as they do in the real value.
+    Zero points stay.
+    """
+    shape = (-1,) + (1,) * (w.ndim - 1)
+    s = jnp.exp(log_s)
+    unit = 1.0 - (log_s - jax.lax.stop_gradient(log_s))
+    zp = np.asarray(wp.zero_point, dtype=np.float64).reshape(shape)
+    ratio = exact_div(w, jax.lax.stop_gradient(s).reshape(shape)) * unit.reshape(shape)
+    return clamp_ste(round_ste(ratio) + zp, wp.qmin, wp.qmax) - zp, s, unit
+
+
+def with_weight_scales(grids: Mapping[str, QuantParams], log_scales: Mapping[str, np.ndarray]) -> dict[str, QuantParams]:
+    """``grids`` with the per-channel step sizes ``exp(log_scales[layer])`` (float64) of the named layers, zero
+    points kept."""
+    out = dict(grids)
+    for name, log_s in log_scales.items():
+        g = out[name]
+        scale = np.exp(np.asarray(log_s, dtype=np.float64))
+        if scale.shape != np.shape(g.scale) or not np.all(np.isfinite(scale) & (scale > 0.0)):
+            raise ValueError(f"layer '{name}': learned weight step sizes must be finite and > 0, one per channel")
+        out[name] = QuantParams(bits=g.bits, signed=g.signed, scale=scale, zero_point=g.zero_point, axis=g.axis)
+    return out
 
 
 def with_scales(model: ImportedModel, params: Mapping[str, QuantParams],

@@ -135,7 +135,7 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
                   progress: Progress = _identity, steps: int | None = None,
                   losses: list[float] | None = None, ranges: str = "fqn",
                   symmetric_weights: bool = False, floors: Mapping[str, float] | None = None,
-                  learn_scales: bool = False, granularity: Granularity = "per_channel",
+                  learn_scales: bool = False, learn_weight_scales: bool = False, granularity: Granularity = "per_channel",
                   live_batch_norm: bool = False, labels: LabelTargets | None = None,
                   label_weight: float = 1.0, warmup: int = 0) -> IntegerPlan:
     """Integer plan of ``model`` (at its widths) by ``method`` (one of :data:`METHODS`).
@@ -145,7 +145,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
     ``symmetric_weights``: per-channel weight grids with zero point 0 (what the RTL
     array multiplies; min/max ranges only). ``floors``: real lower bounds of model
     outputs' activation ranges (score logits, :func:`sw.runtime.executor.floor_ranges`).
-    ``learn_scales`` (``fqn`` only): also learn the activation step sizes (LSQ). ``granularity``:
+    ``learn_scales`` (``fqn`` only): also learn the activation step sizes (LSQ); ``learn_weight_scales``
+    (``fqn`` only): the per-channel weight step sizes. ``granularity``:
     ``"per_tensor"`` gives every layer one weight range (``ptq`` and ``fqn`` only; FQN's ablation).
     ``live_batch_norm`` (``fqn`` only): batch statistics while training (FQN's ablation of frozen batch norm).
     ``labels`` (``fqn`` only): the detection loss from labels, weighted by ``label_weight``
@@ -158,7 +159,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
         raise ValueError(f"ranges: expected one of {', '.join(RANGE_RULES)}, got {ranges!r}")
     if granularity != "per_channel" and method not in ("ptq", "fqn"):
         raise ValueError(f"granularity {granularity!r}: methods 'ptq' and 'fqn' only, got {method!r}")
-    for flag, value in (("learn_scales", learn_scales), ("live_batch_norm", live_batch_norm),
+    for flag, value in (("learn_scales", learn_scales), ("learn_weight_scales", learn_weight_scales),
+                        ("live_batch_norm", live_batch_norm),
                         ("labels", labels is not None), ("warmup", warmup != 0)):
         if value and method != "fqn":
             raise ValueError(f"{flag}: applies to method 'fqn' only, got {method!r}")
@@ -169,7 +171,7 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
                                progress=progress,
                                act_ranges=act_ranges, weight_ranges=weight_ranges,
                                symmetric_weights=symmetric_weights, floors=floors, learn_scales=learn_scales,
-                               granularity=granularity, live_batch_norm=live_batch_norm, labels=labels,
+                               learn_weight_scales=learn_weight_scales, granularity=granularity, live_batch_norm=live_batch_norm, labels=labels,
                                label_weight=label_weight, warmup=warmup)
         if losses is not None:
             losses.extend(curve)

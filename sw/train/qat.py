@@ -19,7 +19,10 @@
   every tensor with its own quantizer (:func:`sw.train.fakeexec.learnable_tensors`) trains as
   ``log(scale)`` from its percentile initialisation, Adam at ``scale_lr``; zero points stay. The export
   takes the learned scales (:func:`sw.train.fakeexec.with_scales`) and recomputes every multiplier,
-  shift and bias from them.
+  shift and bias from them. ``learn_weight_scales`` (LSQ's weight half) trains the per-channel weight
+  step sizes as ``log(scale)`` from the min/max grid, same optimizer and rate, zero points kept
+  (:func:`sw.train.fakeexec.learned_weight_codes`); exported as new weight grids
+  (:func:`sw.train.fakeexec.with_weight_scales`), the codes rounded on them.
 
 * Warm-up (``warmup``, an addition to FQN): both learning rates ramp linearly over the first
   ``warmup`` steps, step ``i`` at ``(i + 1) / (warmup + 1)`` of the rate, then stay. Adam's first
@@ -47,7 +50,7 @@ from sw.quant.ranges import Granularity
 from sw.runtime.executor import calibrate
 from sw.runtime.floatexec import run_float
 from sw.runtime.integer import IntegerPlan
-from sw.train.fakeexec import FakeQuantGraph, alias_scales, learnable_tensors, with_scales
+from sw.train.fakeexec import FakeQuantGraph, alias_scales, learnable_tensors, with_scales, with_weight_scales
 from sw.extras import require
 from sw.train.jaxdeps import jax_modules
 from sw.train.labels import LabelTargets
@@ -115,7 +118,7 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
              act_ranges: str = "percentile", weight_ranges: str = "minmax",
              symmetric_weights: bool = False,
              floors: Mapping[str, float] | None = None, learn_scales: bool = False,
-             scale_lr: float = DEFAULT_SCALE_LR,
+             scale_lr: float = DEFAULT_SCALE_LR, learn_weight_scales: bool = False,
              granularity: Granularity = "per_channel",
              live_batch_norm: bool = False, labels: LabelTargets | None = None,
              label_weight: float = 1.0, warmup: int = 0) -> tuple[IntegerPlan, list[float]]:
@@ -131,7 +134,8 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
     ``symmetric_weights`` gives the weight grids zero point 0; ``floors`` bound
     outputs' ranges from below (:func:`sw.runtime.executor.floor_ranges`). ``learn_scales`` also
     trains the activation step sizes (module docstring) at learning rate ``scale_lr`` (Adam, on
-    ``log(scale)``); ``lr`` is the weights' learning rate. ``granularity="per_tensor"``: one weight
+    ``log(scale)``); ``lr`` is the weights' learning rate. ``learn_weight_scales`` trains every weight
+    grid's per-channel step sizes likewise (module docstring). ``granularity="per_tensor"``: one weight
     grid per layer (FQN's ablation of per-channel weights). ``live_batch_norm``: the layers whose
     graph carried a batch norm train unfolded, folding with each mini-batch's statistics
     (:mod:`sw.train.livebn`, FQN's ablation of frozen batch norm); the loss over all samples and the
@@ -189,6 +193,8 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
                 wb, stats[layer.name] = fold_batch(fq, layer, wb, xs[0], eps[layer.name], scales)
             elif layer.name in live:
                 wb = fold_running(wb, running[layer.name], eps[layer.name])
+            if layer.name in train["log_sw"]:
+                wb = {**wb, "log_s": train["log_sw"][layer.name]}
             env[layer.name] = fq.layer(layer, wb, xs, scales)
         real = {k: fq.dequantize(k, env[k], scales) for k in outputs}
         value = sum(jnp.mean((real[k] - y["float"][k]) ** 2 / scale[k]) for k in outputs) / len(outputs)
@@ -206,7 +212,9 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
     learned = [k for k in learnable_tensors(model) if k in fq.params] if learn_scales else []
     initial = {k: (unfold(model, k) if k in live else v) for k, v in fq.initial_weights().items()}
     train = {"w": jax.tree_util.tree_map(jnp.asarray, initial),
-             "log_s": {k: jnp.asarray(np.log(float(fq.params[k].scale)), jnp.float32) for k in learned}}
+             "log_s": {k: jnp.asarray(np.log(float(fq.params[k].scale)), jnp.float32) for k in learned},
+             "log_sw": {k: jnp.asarray(np.log(np.asarray(g.scale, np.float64)), jnp.float32)
+                        for k, g in fq.weight_grids.items()} if learn_weight_scales else {}}
     weights = (train, jax.tree_util.tree_map(jnp.asarray, {k: v for k, v in running_stats(model).items() if k in live}))
 
     def rate(value: float):
@@ -215,7 +223,8 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
 
     optimizer = optax.multi_transform({"w": optax.adam(rate(lr)), "s": optax.adam(rate(scale_lr))},
                                       lambda t: {"w": jax.tree_util.tree_map(lambda _: "w", t["w"]),
-                                                 "log_s": {k: "s" for k in t["log_s"]}})
+                                                 "log_s": {k: "s" for k in t["log_s"]},
+                                                 "log_sw": {k: "s" for k in t["log_sw"]}})
     state = optimizer.init(train)
 
     @jax.jit
@@ -246,6 +255,8 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
         raise ValueError(f"fqn: the fine-tuning diverged (non-positive or non-finite step size of {', '.join(bad)})")
     if scales:
         fq = replace(fq, params=with_scales(model, fq.params, scales))
+    if final["log_sw"]:
+        fq = replace(fq, weight_grids=with_weight_scales(fq.weight_grids, final["log_sw"]))
     folded = {k: (jax.tree_util.tree_map(np.asarray, fold_running(wb, running[k], eps[k])) if k in live else wb)
               for k, wb in final["w"].items()}
     return fq.to_plan(folded), losses

@@ -76,6 +76,46 @@ def test_learned_multiplier_rounds_like_the_golden_model():
     assert float(grad) == 37.0
 
 
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_learned_weight_scales_get_the_lsq_gradient(tmp_path, symmetric):
+    """d/d log s_o of sum(real output) over a conv+ReLU layer is s_in s_o sum x (q - z - w/s_o) inside the weight
+    grid and s_in s_o sum x (q - z) where the code clamps, over the output positions not clamped by ReLU / the
+    range; the bias adds nothing (its real value does not depend on s_o)."""
+    model, samples = _model(tmp_path, "conv_bn_relu")
+    params = calibrate(model, samples[:2])
+    fq = FakeQuantGraph.from_calibration(model, params, symmetric_weights=symmetric)
+    layer = model.graph.layers[0]
+    codes = fq.input_codes(samples[0])[model.input_names[0]]
+    wp = fq.weight_grids[layer.name]
+    log_s0 = np.log(np.asarray(wp.scale, np.float64) * 0.8).astype(np.float32)  # 0.8: some codes clamp
+    wb = {k: jax.numpy.asarray(v) for k, v in fq.initial_weights()[layer.name].items()}
+
+    def total(log_s):
+        out = fq.layer(layer, {**wb, "log_s": log_s}, [codes])
+        return fq.dequantize(layer.name, out).sum()
+
+    got = np.asarray(jax.grad(total)(jax.numpy.asarray(log_s0)), np.float64)
+    # Independent: numpy codes on the scaled grid, im2col rows, the golden requantization for the clamp mask.
+    s = np.exp(log_s0.astype(np.float64))
+    inp, out = params[model.input_names[0]], params[layer.name]
+    w = np.asarray(model.tensors[f"{layer.name}.weight"], np.float64).reshape(s.size, -1)
+    zw = np.asarray(wp.zero_point, np.float64)[:, None]
+    ratio = w / s[:, None]
+    q = np.clip(round_half_away(ratio) + zw, wp.qmin, wp.qmax)
+    inside = (round_half_away(ratio) + zw >= wp.qmin) & (round_half_away(ratio) + zw <= wp.qmax)
+    g = np.where(inside, q - zw - ratio, q - zw)  # d (q - z) s / d log s, per weight, over s
+    assert np.sum(~inside) > 0 and np.sum(inside) > 0  # both cases occur
+    cols = layer_columns(layer, np.asarray(codes, np.float64) - float(inp.zero_point))[0]
+    bias = round_half_away(model.tensors[f"{layer.name}.bias"] / (float(inp.scale) * s))
+    acc = cols @ (q - zw).T + bias
+    m = quantize_multiplier(float(inp.scale) * s / float(out.scale))
+    qo = multiply_by_quantized_multiplier(acc.astype(np.int64), *m) + float(out.zero_point)
+    live = (qo >= max(out.qmin, float(out.zero_point))) & (qo <= out.qmax)  # fused ReLU, then the range
+    assert np.sum(live) > 0 and np.sum(~live) > 0
+    want = float(inp.scale) * s * np.sum(np.where(live, cols @ g.T, 0.0), axis=0)
+    np.testing.assert_allclose(got, want, rtol=2e-3, atol=1e-6 * np.max(np.abs(want)))
+
+
 def test_learned_scale_gets_the_lsq_gradient(tmp_path):
     """d/ds of sum(s (q - z)) over a conv+ReLU output is q - z - x/s inside, the clamped q - z outside."""
     model, samples = _model(tmp_path, "conv_bn_relu")

@@ -57,6 +57,8 @@ def files(tmp_path):
     ("depthwise_relu6", "fqn", "4", "fqn", ("--per-tensor-weights",)),
     ("conv_bn_relu", "fqn", "4", "fqn", ("--live-batch-norm", "--learn-scales")),
     ("silu_resize_concat", "fqn", "4", "fqn", ("--warmup", "3")),
+    ("depthwise_relu6", "fqn", "4", "fqn", ("--learn-weight-scales", "--symmetric-weights")),
+    ("conv_bn_relu", "fqn", "w4a8", "fqn", ("--learn-weight-scales", "--learn-scales", "--live-batch-norm")),
 ])
 def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, method, bits, ranges, options):
     model_proto, _ = MODELS[key]()
@@ -77,6 +79,8 @@ def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, metho
     samples = load_samples(tmp_path / "cal.npy", {model.input_names[0]: shape})
     plan = quantize_plan(at_bits, samples, method, seed=3, steps=5, ranges=ranges,
                          learn_scales="--learn-scales" in options,
+                         learn_weight_scales="--learn-weight-scales" in options,
+                         symmetric_weights="--symmetric-weights" in options,
                          granularity="per_tensor" if "--per-tensor-weights" in options else "per_channel",
                          live_batch_norm="--live-batch-norm" in options,
                          warmup=int(options[options.index("--warmup") + 1]) if "--warmup" in options else 0)
@@ -231,6 +235,38 @@ def test_fqn_learned_scales_move_the_grids_and_decrease_the_loss(files):
     assert error(plan) < 0.9 * error(begin)
 
 
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_fqn_learned_weight_scales_move_the_grids_and_decrease_the_loss(files, symmetric):
+    """LSQ's weight half: every weight grid's per-channel step sizes move from the min/max start (0 steps: the
+    min/max grid's codes), zero points stay (0 with symmetric grids, which the RTL top accepts), and the golden
+    model's error drops."""
+    pytest.importorskip("jax")
+    tmp, path = files
+    model = load_imported_model(path).with_bits(parse_bits("4"))
+    samples = load_samples(tmp / "cal.npy", {"x": model.native_shapes["x"]})
+    from sw.train.fakeexec import FakeQuantGraph
+    from sw.train.qat import finetune
+    begin, start = finetune(model, samples, steps=0, batch=2, symmetric_weights=symmetric, learn_weight_scales=True)
+    plan, losses = finetune(model, samples, steps=30, batch=2, seed=1, scale_lr=1e-2, symmetric_weights=symmetric,
+                            learn_weight_scales=True)
+    assert len(losses) == 31 and losses[-1] < 0.9 * start[0], (start, losses)
+    grids = FakeQuantGraph.from_calibration(model, calibrate(model, samples), symmetric_weights=symmetric).weight_grids
+    assert grids
+    for name, grid in grids.items():
+        # Activation scales fixed: the real multiplier s_in s_w / s_out moves with s_w alone.
+        ratio = plan.layers[name].stage.real_multiplier / begin.layers[name].stage.real_multiplier
+        assert np.all(ratio != 1.0) and np.all(np.abs(np.log(ratio)) < 0.5), (name, ratio)
+        np.testing.assert_array_equal(plan.layers[name].weight_zero_point, grid.zero_point)
+        assert not symmetric or not np.any(plan.layers[name].weight_zero_point)
+        np.testing.assert_array_equal(begin.layers[name].weights, grid.quantize(model.tensors[f"{name}.weight"]))
+
+    def error(p) -> float:
+        return sum(float(np.mean((np.asarray(execute(model, s, plan=p, dequantize=True).outputs[k], np.float64)
+                                  - v) ** 2)) for s in samples for k, v in run_float(model, s).items())
+
+    assert error(plan) < 0.9 * error(begin)
+
+
 def test_learned_scale_gradients_stay_finite_next_to_a_near_zero_weight_channel(files):
     """A channel of ~1e-28 weights (batch norm with a vanishing gamma) has a weight scale whose square
     with the input scale underflows float32: the bias's gradient to a learned input scale was 0 / 0."""
@@ -354,7 +390,7 @@ def test_simulate_runs_at_the_quantized_files_widths(files):
     tmp, model_path = files
     qfile, out, ref = tmp / "q.npz", tmp / "s.json", tmp / "r.json"
     assert _cli("quantize", model_path, "--bits", "4", "--first-last", "8", "--calibration", tmp / "cal.npy",
-                "--out", qfile) == 0
+                "--symmetric-weights", "--out", qfile) == 0
     assert _cli("simulate", "--model", model_path, "--quantized", qfile, "--json", out, "--no-layers") == 0
     from sw.train.methods import with_first_last
     widths = {l.name: (l.w_bits, l.a_bits)
@@ -365,6 +401,22 @@ def test_simulate_runs_at_the_quantized_files_widths(files):
     assert _cli("simulate", "--model", model_path, "--bits", "4", "--json", ref, "--no-layers") == 0
     assert json.loads(ref.read_text())["total"] != json.loads(out.read_text())["total"]
     assert _cli("simulate", "--model", model_path, "--quantized", qfile, "--bits", "8") == 2
+
+
+def test_simulate_rejects_weight_zero_points_the_array_cannot_multiply(files, capsys):
+    """A file with asymmetric weight grids runs on the golden model but not on the accelerator: simulate
+    refuses it (exit 2, one line naming the file and a layer) instead of timing it."""
+    tmp, model_path = files
+    qfile = tmp / "q.npz"
+    assert _cli("quantize", model_path, "--bits", "4", "--calibration", tmp / "cal.npy", "--out", qfile) == 0
+    model = load_imported_model(model_path)
+    plan = load_quantized(qfile, model, model_path).plan
+    layers = plan.asymmetric_weight_layers()
+    assert layers and all(np.any(plan.layers[n].weight_zero_point) for n in layers)
+    capsys.readouterr()
+    assert _cli("simulate", "--model", model_path, "--quantized", qfile, "--no-layers") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(qfile) in err[0] and f"layer '{layers[0]}'" in err[0] and "--symmetric-weights" in err[0]
 
 
 def test_mse_ranges_quantize_the_activations_more_accurately_at_4_bits(tmp_path):

@@ -73,6 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "mini-batch's statistics (FQN's ablation of frozen batch norm)")
     parser.add_argument("--learn-scales", action="store_true",
                         help="fqn: also learn every activation step size (LSQ) from its percentile start")
+    parser.add_argument("--learn-weight-scales", action="store_true",
+                        help="fqn: also learn every weight grid's per-channel step sizes (LSQ) from the min/max "
+                             "grid, zero points kept (with --symmetric-weights the files stay RTL-executable)")
     parser.add_argument("--label-loss", type=float, metavar="WEIGHT",
                         help="fqn with --data: add WEIGHT x the detector's own loss on the labelled boxes "
                              "(picodet, yolox; positive cells chosen with the float model) to the distillation")
@@ -196,6 +199,8 @@ def quantize(args: argparse.Namespace) -> int:
                          "give --keep8 without sensitive:N")
     if args.learn_scales and args.method != "fqn":
         raise ValueError("--learn-scales applies to --method fqn only (brecq always learns the scales)")
+    if args.learn_weight_scales and args.method != "fqn":
+        raise ValueError("--learn-weight-scales applies to --method fqn only")
     if args.live_batch_norm and args.method != "fqn":
         raise ValueError("--live-batch-norm applies to --method fqn only")
     if args.label_loss is not None and (args.method != "fqn" or args.data is None):
@@ -243,11 +248,12 @@ def quantize(args: argparse.Namespace) -> int:
     integer = quantize_plan(model, samples, args.method, args.seed, progress_wrapper(f"{args.method} samples/layers/steps"),
                             steps=args.steps, losses=losses, ranges=args.ranges,
                             symmetric_weights=args.symmetric_weights, floors=floors, learn_scales=args.learn_scales,
-                            granularity="per_tensor" if args.per_tensor_weights else "per_channel",
+                            learn_weight_scales=args.learn_weight_scales, granularity="per_tensor" if args.per_tensor_weights else "per_channel",
                             live_batch_norm=args.live_batch_norm, labels=labels,
                             label_weight=1.0 if labels is None else args.label_loss, warmup=args.warmup)
     provenance = {"method": args.method, "ranges": args.ranges, "symmetric_weights": args.symmetric_weights,
-                  "learn_scales": args.learn_scales, "per_tensor_weights": args.per_tensor_weights,
+                  "learn_scales": args.learn_scales, "learn_weight_scales": args.learn_weight_scales,
+                  "per_tensor_weights": args.per_tensor_weights,
                   "live_batch_norm": args.live_batch_norm, "warmup": args.warmup,
                   "label_loss": None if labels is None else labels.provenance(args.label_loss),
                   "bits": args.bits, "first_last": args.first_last, "keep8": args.keep8, "kept": list(kept),

@@ -144,6 +144,11 @@ def _quantized_graph(args: argparse.Namespace) -> tuple[object, str]:
                          f"got '{args.model}'")
     model = load_imported_model(args.model, input_shapes(args))
     qm = load_quantized(args.quantized, model, args.model)
+    asymmetric = qm.plan.asymmetric_weight_layers()
+    if asymmetric:
+        raise ValueError(f"{args.quantized}: layer '{asymmetric[0]}' (and {len(asymmetric) - 1} more) has weights "
+                         "with nonzero zero points, which the accelerator's array cannot multiply; re-quantize "
+                         "with hwsim quantize --symmetric-weights")
     return qm.apply_bits(model).graph, str(qm.provenance.get("bits", "quantized"))
 
 

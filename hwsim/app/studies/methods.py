@@ -47,6 +47,8 @@ VARIANTS: dict[str, tuple[str, frozenset[str]]] = {
     "per-tensor": ("--per-tensor-weights", frozenset({"ptq", "fqn"})),
     "live-bn": ("--live-batch-norm", frozenset({"fqn"})),
     "lsq": ("--learn-scales", frozenset({"fqn"})),
+    "lsqw": ("--learn-weight-scales", frozenset({"fqn"})),
+    "sym": ("--symmetric-weights", frozenset(METHODS)),
     "labels": ("--label-loss 1", frozenset({"fqn"})),
     "warmup": (f"--warmup {VARIANT_WARMUP}", frozenset({"fqn"})),
 }
@@ -87,6 +89,7 @@ class MethodRow:
         return {"ranges": "minmax" if "minmax" in v else "mse" if "mse" in v else "fqn",
                 "granularity": "per_tensor" if "per-tensor" in v else "per_channel",
                 "live_batch_norm": "live-bn" in v, "learn_scales": "lsq" in v,
+                "learn_weight_scales": "lsqw" in v, "symmetric_weights": "sym" in v,
                 "warmup": VARIANT_WARMUP if "warmup" in v else 0}
 
     @property
@@ -173,6 +176,8 @@ def parse_methods(methods: str, bits: Sequence[str], steps: int | Mapping[str, i
                 raise ValueError(f"--methods: {name!r}: variant {v!r} of {method} unknown (known: {known})")
         if len(set(variants)) != len(variants) or {"minmax", "mse"} <= set(variants):
             raise ValueError(f"--methods: {name!r}: each variant once, and one range rule")
+        if {"sym", "mse"} <= set(variants):
+            raise ValueError(f"--methods: {name!r}: symmetric weights take min/max ranges, not mse")
     policies = [(b, parse_bits(b, "--method-bits")) for b in bits]
     per_method = steps if isinstance(steps, Mapping) else {m: steps for m in STEPPED if steps is not None}
     if any(n < 0 for n in per_method.values()):
@@ -243,10 +248,11 @@ def run_methods_study(spec: StudySpec, rows: Sequence[MethodRow], *, eval_images
         options = row.options()
         plan = quantize_plan(model, samples, row.method, seed, steps=row.steps, losses=losses, floors=floors,
                              labels=labels, **options)
-        provenance = {"method": row.method, "ranges": options["ranges"], "symmetric_weights": False,
+        provenance = {"method": row.method, "ranges": options["ranges"],
+                      "symmetric_weights": options["symmetric_weights"],
                       "per_tensor_weights": options["granularity"] == "per_tensor",
                       "live_batch_norm": options["live_batch_norm"], "learn_scales": options["learn_scales"],
-                      "warmup": options["warmup"],
+                      "learn_weight_scales": options["learn_weight_scales"], "warmup": options["warmup"],
                       "label_loss": None if labels is None else labels.provenance(1.0), "bits": row.bits,
                       "first_last": None, "keep8": row.keep8, "kept": list(kept), "score_floors": floors,
                       "seed": seed, "tool": "hwsim report (methods study)", "losses": losses,
