@@ -34,7 +34,7 @@ from sw.runtime.floatexec import run_float
 from sw.runtime.integer import PASS_THROUGH, IntegerPlan, is_float_layer, plan_calibrated, plan_prequantized, run_integer, tail_params
 from sw.graph.model import ImportedModel
 
-__all__ = ["calibrate", "calibration_ranges", "bounded_outputs", "BOUNDED_ACTIVATIONS", "floor_ranges", "params_from_ranges",
+__all__ = ["calibrate", "calibration_ranges", "bounded_outputs", "BOUNDED_ACTIVATIONS", "floor_ranges", "floored_tensors", "params_from_ranges",
            "range_observers", "RANGES", "tensor_bits",
            "default_calibration", "execute", "Result", "DEFAULT_PERTURBATIONS", "NOISE_FRACTION", "OBSERVER_VALUES"]
 
@@ -137,16 +137,9 @@ def calibration_ranges(model: ImportedModel, samples: Sequence[Mapping[str, np.n
     return {name: {key: obs.range() for key, obs in per_key.items()} for name, per_key in state.items()}
 
 
-def floor_ranges(model: ImportedModel, ranges: Mapping[str, tuple[float, float]],
-                 floors: Mapping[str, float]) -> dict[str, tuple[float, float]]:
-    """``ranges`` with the lower bound of every floored output raised to its floor.
-
-    ``floors`` maps model output names (e.g. score logits, whose small values a
-    detector never resolves) to a real lower bound; the floor also applies to every
-    tensor the output is reshaped or concatenated from (tail operations and the
-    producing layers), so that no tensor on the way spends codes below it. The
-    upper bound is raised to the floor if it lies below.
-    """
+def floored_tensors(model: ImportedModel, floors: Mapping[str, float]) -> dict[str, float]:
+    """The real lower bound of every tensor a floored model output is reshaped or concatenated from
+    (tail operations and the producing layers; the largest floor where several meet), the output included."""
     producers = {op.output: op.inputs for op in model.tail}
     floored: dict[str, float] = {}
     stack = []
@@ -159,8 +152,21 @@ def floor_ranges(model: ImportedModel, ranges: Mapping[str, tuple[float, float]]
         key, floor = stack.pop()
         floored[key] = max(floor, floored.get(key, floor))
         stack.extend((k, floor) for k in producers.get(key, ()))
+    return floored
+
+
+def floor_ranges(model: ImportedModel, ranges: Mapping[str, tuple[float, float]],
+                 floors: Mapping[str, float]) -> dict[str, tuple[float, float]]:
+    """``ranges`` with the lower bound of every floored output raised to its floor.
+
+    ``floors`` maps model output names (e.g. score logits, whose small values a
+    detector never resolves) to a real lower bound; the floor also applies to every
+    tensor the output is reshaped or concatenated from (tail operations and the
+    producing layers), so that no tensor on the way spends codes below it. The
+    upper bound is raised to the floor if it lies below.
+    """
     out = dict(ranges)
-    for key, floor in floored.items():
+    for key, floor in floored_tensors(model, floors).items():
         if key in out:
             lb, ub = out[key]
             out[key] = (max(lb, floor), max(ub, floor))

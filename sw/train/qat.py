@@ -30,6 +30,12 @@
   4-bit codes at once: YOLOX-tiny w4a4's loss jumped from 2.2 to 8.8 in the first step and the
   run on 64 images ended at mAP 0.223; with 20 warm-up steps it ended at 0.517 (docs/train.md).
 
+* Floored targets (``floor_targets``, an addition to FQN): an output whose range is floored (a detector's
+  score logits, :func:`sw.runtime.executor.floor_ranges`) cannot go below its floor, so the float targets
+  are raised to it too. Otherwise the unreachable part (logits of -20 and below at most anchors against a
+  floor of -8) dominates both the error and the channel variance that normalises it, and the loss hardly
+  sees the logits near the detection threshold.
+
 * Detection loss from labels (``labels``, :mod:`sw.train.labels`): where the samples carry boxes,
   ``label_weight`` times the family's own loss on the positive cells (DFL + score quality for
   PicoDet, L1 + objectness + score quality for YOLOX) is added to the distillation loss.
@@ -47,7 +53,7 @@ import numpy as np
 
 from sw.graph.model import ImportedModel
 from sw.quant.ranges import Granularity
-from sw.runtime.executor import calibrate
+from sw.runtime.executor import calibrate, floored_tensors
 from sw.runtime.floatexec import run_float
 from sw.runtime.integer import IntegerPlan
 from sw.train.fakeexec import FakeQuantGraph, alias_scales, learnable_tensors, with_scales, with_weight_scales
@@ -121,7 +127,8 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
              scale_lr: float = DEFAULT_SCALE_LR, learn_weight_scales: bool = False,
              granularity: Granularity = "per_channel",
              live_batch_norm: bool = False, labels: LabelTargets | None = None,
-             label_weight: float = 1.0, warmup: int = 0) -> tuple[IntegerPlan, list[float]]:
+             label_weight: float = 1.0, warmup: int = 0,
+             floor_targets: bool = False) -> tuple[IntegerPlan, list[float]]:
     """Fine-tune ``model`` (at its widths) on ``samples``; returns the exported plan and the loss curve.
 
     The curve has ``steps + 1`` entries: the loss of each step's mini-batch before
@@ -142,6 +149,7 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
     export fold with the running statistics. ``labels`` (stacked like ``samples``): add
     ``label_weight`` times the detection loss from labels (:func:`label_loss`) to the distillation loss.
     ``warmup``: steps over which both learning rates ramp up linearly (module docstring).
+    ``floor_targets``: distil towards the float outputs raised to their ``floors`` (module docstring).
     """
     if labels is not None and len(labels.positives) != len(samples):
         raise ValueError(f"labels: expected targets of {len(samples)} samples, got {len(labels.positives)}")
@@ -167,6 +175,9 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
         return {k: env[k].astype(np.float32) for k in outputs}
 
     targets = _stack(samples, teacher)
+    if floor_targets:
+        lows = floored_tensors(model, floors or {})
+        targets = {k: (np.maximum(v, np.float32(lows[k])) if k in lows else v) for k, v in targets.items()}
     codes = _stack(samples, fq.input_codes)
     scale = {k: channel_variance(v) for k, v in targets.items()}
     n = len(samples)

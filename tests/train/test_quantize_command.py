@@ -267,6 +267,27 @@ def test_fqn_learned_weight_scales_move_the_grids_and_decrease_the_loss(files, s
     assert error(plan) < 0.9 * error(begin)
 
 
+@pytest.mark.parametrize("floor_targets", [False, True])
+def test_fqn_loss_with_floored_targets_matches_the_golden_model(files, floor_targets):
+    """The start loss of ``fqn`` (0 steps) is the per-channel-normalised error of the golden model's dequantized
+    output against the float output, raised to the range floor with ``floor_targets`` (numpy, independently)."""
+    pytest.importorskip("jax")
+    from sw.train.qat import finetune
+    tmp, path = files
+    model = load_imported_model(path).with_bits(parse_bits("4"))
+    samples = load_samples(tmp / "cal.npy", {"x": model.native_shapes["x"]})
+    (out,) = model.outputs
+    want = np.concatenate([run_float(model, s)[out] for s in samples])
+    floor = float(np.quantile(want, 0.4))  # active: 40 % of the float outputs lie below it
+    plan, losses = finetune(model, samples, steps=0, floors={out: floor}, floor_targets=floor_targets)
+    got = np.concatenate([execute(model, s, plan=plan, dequantize=True).outputs[out] for s in samples])
+    target = np.maximum(want, floor) if floor_targets else want
+    nhwc = lambda a: np.moveaxis(a, 1, -1)  # noqa: E731  (the loss normalises channels on the IR's last axis)
+    var = np.var(nhwc(target).reshape(-1, target.shape[1]), axis=0)
+    expected = float(np.mean((nhwc(got) - nhwc(target)) ** 2 / var))
+    assert losses == pytest.approx([expected], rel=2e-3)
+
+
 def test_learned_scale_gradients_stay_finite_next_to_a_near_zero_weight_channel(files):
     """A channel of ~1e-28 weights (batch norm with a vanishing gamma) has a weight scale whose square
     with the input scale underflows float32: the bias's gradient to a learned input scale was 0 / 0."""

@@ -76,6 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--learn-weight-scales", action="store_true",
                         help="fqn: also learn every weight grid's per-channel step sizes (LSQ) from the min/max "
                              "grid, zero points kept (with --symmetric-weights the files stay RTL-executable)")
+    parser.add_argument("--floor-targets", action="store_true",
+                        help="fqn: distil towards the float outputs raised to their range floors (the score "
+                             "logits' --score-floor), so that logits far below the floor do not dominate the loss")
     parser.add_argument("--label-loss", type=float, metavar="WEIGHT",
                         help="fqn with --data: add WEIGHT x the detector's own loss on the labelled boxes "
                              "(picodet, yolox; positive cells chosen with the float model) to the distillation")
@@ -199,6 +202,8 @@ def quantize(args: argparse.Namespace) -> int:
                          "give --keep8 without sensitive:N")
     if args.learn_scales and args.method != "fqn":
         raise ValueError("--learn-scales applies to --method fqn only (brecq always learns the scales)")
+    if args.floor_targets and args.method != "fqn":
+        raise ValueError("--floor-targets applies to --method fqn only")
     if args.learn_weight_scales and args.method != "fqn":
         raise ValueError("--learn-weight-scales applies to --method fqn only")
     if args.live_batch_norm and args.method != "fqn":
@@ -248,11 +253,14 @@ def quantize(args: argparse.Namespace) -> int:
     integer = quantize_plan(model, samples, args.method, args.seed, progress_wrapper(f"{args.method} samples/layers/steps"),
                             steps=args.steps, losses=losses, ranges=args.ranges,
                             symmetric_weights=args.symmetric_weights, floors=floors, learn_scales=args.learn_scales,
-                            learn_weight_scales=args.learn_weight_scales, granularity="per_tensor" if args.per_tensor_weights else "per_channel",
+                            learn_weight_scales=args.learn_weight_scales,
+                            granularity="per_tensor" if args.per_tensor_weights else "per_channel",
                             live_batch_norm=args.live_batch_norm, labels=labels,
-                            label_weight=1.0 if labels is None else args.label_loss, warmup=args.warmup)
+                            label_weight=1.0 if labels is None else args.label_loss, warmup=args.warmup,
+                            floor_targets=args.floor_targets)
     provenance = {"method": args.method, "ranges": args.ranges, "symmetric_weights": args.symmetric_weights,
                   "learn_scales": args.learn_scales, "learn_weight_scales": args.learn_weight_scales,
+                  "floor_targets": args.floor_targets,
                   "per_tensor_weights": args.per_tensor_weights,
                   "live_batch_norm": args.live_batch_norm, "warmup": args.warmup,
                   "label_loss": None if labels is None else labels.provenance(args.label_loss),
