@@ -137,7 +137,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
                   symmetric_weights: bool = False, floors: Mapping[str, float] | None = None,
                   learn_scales: bool = False, learn_weight_scales: bool = False, granularity: Granularity = "per_channel",
                   live_batch_norm: bool = False, labels: LabelTargets | None = None,
-                  label_weight: float = 1.0, warmup: int = 0, floor_targets: bool = False) -> IntegerPlan:
+                  label_weight: float = 1.0, warmup: int = 0, floor_targets: bool = False,
+                  ld_weight: float = 0.0) -> IntegerPlan:
     """Integer plan of ``model`` (at its widths) by ``method`` (one of :data:`METHODS`).
 
     ``steps`` (``fqn``: training steps; ``brecq``: steps per block) overrides the
@@ -152,7 +153,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
     ``labels`` (``fqn`` only): the detection loss from labels, weighted by ``label_weight``
     (:func:`sw.train.labels.label_targets`). ``warmup`` (``fqn`` only): steps of linear learning-rate
     warm-up (:func:`sw.train.qat.finetune`). ``floor_targets`` (``fqn`` only): distil towards the float
-    outputs raised to ``floors``.
+    outputs raised to ``floors``. ``ld_weight`` (``fqn`` with ``labels``): localization distillation
+    (:func:`sw.train.qat.label_loss`).
     """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
@@ -161,7 +163,7 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
     if granularity != "per_channel" and method not in ("ptq", "fqn"):
         raise ValueError(f"granularity {granularity!r}: methods 'ptq' and 'fqn' only, got {method!r}")
     for flag, value in (("learn_scales", learn_scales), ("learn_weight_scales", learn_weight_scales),
-                        ("floor_targets", floor_targets),
+                        ("floor_targets", floor_targets), ("ld_weight", ld_weight != 0.0),
                         ("live_batch_norm", live_batch_norm),
                         ("labels", labels is not None), ("warmup", warmup != 0)):
         if value and method != "fqn":
@@ -174,7 +176,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
                                act_ranges=act_ranges, weight_ranges=weight_ranges,
                                symmetric_weights=symmetric_weights, floors=floors, learn_scales=learn_scales,
                                learn_weight_scales=learn_weight_scales, granularity=granularity, live_batch_norm=live_batch_norm, labels=labels,
-                               label_weight=label_weight, warmup=warmup, floor_targets=floor_targets)
+                               label_weight=label_weight, warmup=warmup, floor_targets=floor_targets,
+                               ld_weight=ld_weight)
         if losses is not None:
             losses.extend(curve)
         return plan

@@ -95,17 +95,28 @@ def channel_variance(v: np.ndarray) -> np.ndarray:
     return np.where((var > floor) & (var > 0.0), var, 1.0).astype(np.float32)
 
 
-def label_loss(outputs: Mapping, targets: Mapping, bins: Mapping[str, int], positives):
+def label_loss(outputs: Mapping, targets: Mapping, bins: Mapping[str, int], positives,
+               teacher: Mapping | None = None, ld_weight: float = 0.0):
     """Sum of the label terms (:class:`sw.train.labels.DenseTarget`) over ``outputs`` (reals, IR layout)
-    divided by ``max(positives, 1)``; ``targets``: name -> (target, l1, l2, dfl) weights."""
+    divided by ``max(positives, 1)``; ``targets``: name -> (target, l1, l2, dfl) weights.
+
+    ``ld_weight`` > 0 adds localization distillation (LD, Zheng et al. 2022) on the same positive cells:
+    ``ld_weight`` times the cross-entropy of each side's bin distribution against the float ``teacher``'s
+    softmax (its KL divergence up to the teacher's entropy), weighted like the DFL term.
+    """
     total = 0.0
     for k, (t, l1, l2, dfl) in targets.items():
         y = outputs[k]
         total = total + jnp.sum(l1 * jnp.abs(y - t)) + jnp.sum(l2 * (y - t) ** 2)
         if bins[k]:
-            groups = y.reshape(*y.shape[:-1], y.shape[-1] // bins[k], bins[k])
-            log_p = jax.nn.log_softmax(groups, axis=-1).reshape(y.shape)
+            def groups(v):
+                return v.reshape(*v.shape[:-1], v.shape[-1] // bins[k], bins[k])
+
+            log_p = jax.nn.log_softmax(groups(y), axis=-1).reshape(y.shape)
             total = total - jnp.sum(dfl * t * log_p)
+            if ld_weight:
+                p_teacher = jax.nn.softmax(groups(teacher[k]), axis=-1).reshape(y.shape)
+                total = total - ld_weight * jnp.sum(dfl * p_teacher * log_p)
     return total / jnp.maximum(positives, 1.0)
 
 
@@ -128,7 +139,7 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
              granularity: Granularity = "per_channel",
              live_batch_norm: bool = False, labels: LabelTargets | None = None,
              label_weight: float = 1.0, warmup: int = 0,
-             floor_targets: bool = False) -> tuple[IntegerPlan, list[float]]:
+             floor_targets: bool = False, ld_weight: float = 0.0) -> tuple[IntegerPlan, list[float]]:
     """Fine-tune ``model`` (at its widths) on ``samples``; returns the exported plan and the loss curve.
 
     The curve has ``steps + 1`` entries: the loss of each step's mini-batch before
@@ -150,11 +161,15 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
     ``label_weight`` times the detection loss from labels (:func:`label_loss`) to the distillation loss.
     ``warmup``: steps over which both learning rates ramp up linearly (module docstring).
     ``floor_targets``: distil towards the float outputs raised to their ``floors`` (module docstring).
+    ``ld_weight`` (with ``labels``): localization distillation on the positive cells (:func:`label_loss`).
     """
     if labels is not None and len(labels.positives) != len(samples):
         raise ValueError(f"labels: expected targets of {len(samples)} samples, got {len(labels.positives)}")
     if label_weight < 0.0 or not np.isfinite(label_weight):
         raise ValueError(f"label_weight: expected a finite number >= 0, got {label_weight}")
+    if ld_weight < 0.0 or not np.isfinite(ld_weight) or (ld_weight and labels is None):
+        raise ValueError(f"ld_weight: expected a finite number >= 0 with labels (their positive cells), "
+                         f"got {ld_weight}{'' if labels is not None else ' without labels'}")
     if steps < 0:
         raise ValueError(f"steps: expected >= 0, got {steps}")
     if batch < 1:
@@ -210,7 +225,8 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
         real = {k: fq.dequantize(k, env[k], scales) for k in outputs}
         value = sum(jnp.mean((real[k] - y["float"][k]) ** 2 / scale[k]) for k in outputs) / len(outputs)
         if y["labels"]:
-            value = value + label_weight * label_loss(real, y["labels"]["t"], labels.bins, y["labels"]["n"])
+            value = value + label_weight * label_loss(real, y["labels"]["t"], labels.bins, y["labels"]["n"],
+                                                      y["float"], ld_weight)
         return value, stats
 
     loss_jit = jax.jit(lambda t, r, x, y: loss_fn(t, r, x, y, False)[0])

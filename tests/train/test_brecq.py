@@ -172,6 +172,10 @@ def test_bad_steps_are_one_line_errors(tmp_path, capsys):
     for extra, message in ((["--method", "gptq", "--steps", "5"], "--steps applies to --method brecq, fqn only"),
                            (["--method", "brecq", "--steps", "-1"], "steps: expected >= 0, got -1"),
                            (["--method", "brecq", "--learn-scales"], "--learn-scales applies to --method fqn only"),
+                           (["--method", "brecq", "--learn-weight-scales"],
+                            "--learn-weight-scales applies to --method fqn only"),
+                           (["--method", "gptq", "--floor-targets"], "--floor-targets applies to --method fqn only"),
+                           (["--method", "fqn", "--ld-loss", "1"], "--ld-loss applies with --label-loss only"),
                            (["--method", "gptq", "--per-tensor-weights"], "--per-tensor-weights: --method ptq or fqn"),
                            (["--per-tensor-weights", "--keep8", "sensitive:1"], "the sensitivity study measures")):
         assert hwsim.app.cli.main(base + extra) == 2

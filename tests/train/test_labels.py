@@ -108,6 +108,12 @@ def test_label_loss_matches_hand_values():
     # the DFL grouping covers the whole last axis: the plain values form a second group, weighted 0
     assert got == pytest.approx((ce + 2.0 * 0.8 + 3.0 * 0.4 ** 2) / 2.0, rel=1e-6)
     assert float(label_loss({"o": y}, {"o": (t, l1, l2, 0 * dfl)}, {"o": 0}, 0.0)) == pytest.approx(1.6 + 0.48)
+    # Localization distillation: the same DFL-weighted cross-entropy against the teacher's bin softmax
+    # (teacher logits 0, log 1/3: probabilities 3/4, 1/4), times the weight.
+    teacher = {"o": jnp.asarray([[0.0, math.log(1.0 / 3.0), 5.0, 5.0]])}
+    ld = float(label_loss({"o": y}, {"o": (t, l1, l2, dfl)}, {"o": 2}, 2.0, teacher, 0.5))
+    ce_teacher = -(0.75 * math.log(1 / 4) + 0.25 * math.log(3 / 4))
+    assert ld == pytest.approx((ce + 0.5 * ce_teacher + 2.0 * 0.8 + 3.0 * 0.4 ** 2) / 2.0, rel=1e-6)
 
 
 @pytest.mark.slow

@@ -82,6 +82,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--label-loss", type=float, metavar="WEIGHT",
                         help="fqn with --data: add WEIGHT x the detector's own loss on the labelled boxes "
                              "(picodet, yolox; positive cells chosen with the float model) to the distillation")
+    parser.add_argument("--ld-loss", type=float, metavar="WEIGHT",
+                        help="fqn with --label-loss (picodet): add WEIGHT x localization distillation, the "
+                             "cross-entropy of the box-side bin distributions against the float model's on the "
+                             "positive cells")
     parser.add_argument("--warmup", type=int, default=0, metavar="N",
                         help="fqn: ramp the learning rates up linearly over the first N steps (default 0; "
                              "20 of 120 steps kept YOLOX-tiny w4a4 on 64 images from collapsing)")
@@ -212,6 +216,10 @@ def quantize(args: argparse.Namespace) -> int:
         raise ValueError("--label-loss applies to --method fqn with --data (the labelled images) only")
     if args.label_loss is not None and not (np.isfinite(args.label_loss) and args.label_loss > 0.0):
         raise ValueError(f"--label-loss: expected a weight > 0, got {args.label_loss}")
+    if args.ld_loss is not None and args.label_loss is None:
+        raise ValueError("--ld-loss applies with --label-loss only (its positive cells)")
+    if args.ld_loss is not None and not (np.isfinite(args.ld_loss) and args.ld_loss > 0.0):
+        raise ValueError(f"--ld-loss: expected a weight > 0, got {args.ld_loss}")
     if args.warmup and args.method != "fqn":
         raise ValueError("--warmup applies to --method fqn only")
     if args.warmup < 0 or (args.warmup and args.steps is not None and args.warmup > args.steps):
@@ -257,10 +265,10 @@ def quantize(args: argparse.Namespace) -> int:
                             granularity="per_tensor" if args.per_tensor_weights else "per_channel",
                             live_batch_norm=args.live_batch_norm, labels=labels,
                             label_weight=1.0 if labels is None else args.label_loss, warmup=args.warmup,
-                            floor_targets=args.floor_targets)
+                            floor_targets=args.floor_targets, ld_weight=args.ld_loss or 0.0)
     provenance = {"method": args.method, "ranges": args.ranges, "symmetric_weights": args.symmetric_weights,
                   "learn_scales": args.learn_scales, "learn_weight_scales": args.learn_weight_scales,
-                  "floor_targets": args.floor_targets,
+                  "floor_targets": args.floor_targets, "ld_loss": args.ld_loss,
                   "per_tensor_weights": args.per_tensor_weights,
                   "live_batch_norm": args.live_batch_norm, "warmup": args.warmup,
                   "label_loss": None if labels is None else labels.provenance(args.label_loss),

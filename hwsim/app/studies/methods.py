@@ -50,6 +50,8 @@ VARIANTS: dict[str, tuple[str, frozenset[str]]] = {
     "lsqw": ("--learn-weight-scales", frozenset({"fqn"})),
     "sym": ("--symmetric-weights", frozenset(METHODS)),
     "labels": ("--label-loss 1", frozenset({"fqn"})),
+    "ld": ("--ld-loss 1", frozenset({"fqn"})),
+    "floored": ("--floor-targets", frozenset({"fqn"})),
     "warmup": (f"--warmup {VARIANT_WARMUP}", frozenset({"fqn"})),
 }
 
@@ -90,6 +92,7 @@ class MethodRow:
                 "granularity": "per_tensor" if "per-tensor" in v else "per_channel",
                 "live_batch_norm": "live-bn" in v, "learn_scales": "lsq" in v,
                 "learn_weight_scales": "lsqw" in v, "symmetric_weights": "sym" in v,
+                "floor_targets": "floored" in v, "ld_weight": 1.0 if "ld" in v else 0.0,
                 "warmup": VARIANT_WARMUP if "warmup" in v else 0}
 
     @property
@@ -178,6 +181,8 @@ def parse_methods(methods: str, bits: Sequence[str], steps: int | Mapping[str, i
             raise ValueError(f"--methods: {name!r}: each variant once, and one range rule")
         if {"sym", "mse"} <= set(variants):
             raise ValueError(f"--methods: {name!r}: symmetric weights take min/max ranges, not mse")
+        if "ld" in variants and "labels" not in variants:
+            raise ValueError(f"--methods: {name!r}: ld needs labels (their positive cells)")
     policies = [(b, parse_bits(b, "--method-bits")) for b in bits]
     per_method = steps if isinstance(steps, Mapping) else {m: steps for m in STEPPED if steps is not None}
     if any(n < 0 for n in per_method.values()):
@@ -252,7 +257,8 @@ def run_methods_study(spec: StudySpec, rows: Sequence[MethodRow], *, eval_images
                       "symmetric_weights": options["symmetric_weights"],
                       "per_tensor_weights": options["granularity"] == "per_tensor",
                       "live_batch_norm": options["live_batch_norm"], "learn_scales": options["learn_scales"],
-                      "learn_weight_scales": options["learn_weight_scales"], "warmup": options["warmup"],
+                      "learn_weight_scales": options["learn_weight_scales"],
+                      "floor_targets": options["floor_targets"], "ld_loss": options["ld_weight"] or None, "warmup": options["warmup"],
                       "label_loss": None if labels is None else labels.provenance(1.0), "bits": row.bits,
                       "first_last": None, "keep8": row.keep8, "kept": list(kept), "score_floors": floors,
                       "seed": seed, "tool": "hwsim report (methods study)", "losses": losses,
