@@ -40,6 +40,21 @@ def _kept(r: MethodResult) -> str:
     return "-" if r.row.keep8 is None else f"{r.row.keep8} ({len(r.kept)})"
 
 
+def loss_summary(r: MethodResult) -> str:
+    """The row's loss column: ``start -> best`` of its curve; for ``brecq`` (a curve of ``steps`` entries per
+    weighted block, block after block) the sums over the blocks of each block's first and best loss."""
+    losses = r.losses
+    if len(losses) <= 1:
+        return "-"
+    if r.row.method != "brecq":
+        return f"{losses[0]:.3g} -> {min(losses):.3g}"
+    from sw.train.brecq import DEFAULT_STEPS  # a brecq row was trained here: the train extra is installed
+
+    steps = DEFAULT_STEPS if r.row.steps is None else r.row.steps
+    blocks = [losses[i:i + steps] for i in range(0, len(losses), steps)]
+    return f"{sum(b[0] for b in blocks):.3g} -> {sum(min(b) for b in blocks):.3g} ({len(blocks)} blocks)"
+
+
 def methods_page(result: MethodsResult, out: Path, command: str) -> PageSummary:
     """Write ``<name>_methods.md`` and the headline files into ``out``; returns the index entry."""
     spec, f = result.spec, result.float_metrics
@@ -53,7 +68,7 @@ def methods_page(result: MethodsResult, out: Path, command: str) -> PageSummary:
     rows = [["float", "32", "-", "-", num(f.map, 3), num(f.map50, 3), num(f.map75, 3), "(reference)", "-", "-", "-"]]
     for r in result.rows:
         a, m = r.agreement, r.metrics
-        curve = f"{r.losses[0]:.3g} -> {min(r.losses):.3g}" if len(r.losses) > 1 else "-"
+        curve = loss_summary(r)
         mark = " **(file below)**" if any(r is h for h in headline) else ""
         rows.append([f"`{r.row.name}`{mark}", r.row.bits, _kept(r), "-" if r.row.steps is None else str(r.row.steps),
                      num(m.map, 3), num(m.map50, 3), num(m.map75, 3), f"{a.matched}/{ref}", str(a.gained),
@@ -89,7 +104,8 @@ def methods_page(result: MethodsResult, out: Path, command: str) -> PageSummary:
         md_table(["method", "bits", "8-bit layers (count)", "steps", "mAP50:95", "mAP50", "mAP75", "float dets matched", "gained",
                   "loss start -> best", "time s"], rows),
         "8-bit layers: the row's `--keep8` rules and the number of weighted layers they keep at w8a8 "
-        "(the rest run at the row's bits).",
+        "(the rest run at the row's bits). Loss: the training loss of the first step and the lowest of the "
+        "curve; `brecq`: each block's first-step and lowest reconstruction loss, summed over its blocks.",
         "",
         f"Files of the best row per width and 8-bit-layer rule ({metric}), under `{name}/quantized/`: "
         + ", ".join(f"[`{r.file.name}`]({name}/quantized/{r.file.name}) ({r.file_bytes / 1024:.0f} KiB)"

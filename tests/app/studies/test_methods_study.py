@@ -116,3 +116,20 @@ def test_label_variant_needs_a_family_with_a_detection_loss(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].endswith("no detection loss for blazeface's family 'blazeface' (families with one: picodet, yolox)")
     assert not (tmp_path / "out" / "blazeface_methods.md").exists()
+
+
+def test_loss_column_sums_brecq_blocks_and_keeps_fqn_start_and_best():
+    """brecq's curve is ``steps`` entries per block, block after block: its column sums each block's first
+    and lowest loss (hand values); other methods show the curve's first and lowest entry."""
+    from pathlib import Path
+
+    from hwsim.app.report.methods_page import loss_summary
+    from hwsim.app.studies.methods import MethodResult
+
+    def result(method, steps, losses):
+        return MethodResult(MethodRow(method, "4", steps), None, None, 0.0, tuple(losses), Path("f.npz"), 0)
+
+    # blocks [4, 2, 3] and [0.5, 0.25, 1]: first 4 + 0.5, best 2 + 0.25
+    assert loss_summary(result("brecq", 3, [4.0, 2.0, 3.0, 0.5, 0.25, 1.0])) == "4.5 -> 2.25 (2 blocks)"
+    assert loss_summary(result("fqn", 5, [4.0, 2.0, 3.0, 0.5, 0.25, 1.0])) == "4 -> 0.25"
+    assert loss_summary(result("gptq", None, [])) == "-"
