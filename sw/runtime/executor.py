@@ -34,7 +34,8 @@ from sw.runtime.floatexec import run_float
 from sw.runtime.integer import PASS_THROUGH, IntegerPlan, is_float_layer, plan_calibrated, plan_prequantized, run_integer, tail_params
 from sw.graph.model import ImportedModel
 
-__all__ = ["calibrate", "calibration_ranges", "bounded_outputs", "BOUNDED_ACTIVATIONS", "floor_ranges", "floored_tensors", "params_from_ranges",
+__all__ = ["calibrate", "calibration_ranges", "bounded_outputs", "BOUNDED_ACTIVATIONS", "floor_ranges",
+           "floored_tensors", "params_from_ranges",
            "range_observers", "RANGES", "tensor_bits",
            "default_calibration", "execute", "Result", "DEFAULT_PERTURBATIONS", "NOISE_FRACTION", "OBSERVER_VALUES"]
 

@@ -55,7 +55,8 @@ from sw.train.depthwise import depthwise_grouped, depthwise_shift_add
 from sw.train.fakequant import clamp_ste, exact_div, mbqm_learned_ste, mbqm_ste, quantize_ste, round_ste, weight_codes_ste
 from sw.train.jaxdeps import jax_modules
 
-__all__ = ["FakeQuantGraph", "WEIGHTED_OPS", "with_scales", "with_weight_scales", "learned_weight_codes", "learnable_tensors", "alias_scales"]
+__all__ = ["FakeQuantGraph", "WEIGHTED_OPS", "with_scales", "with_weight_scales", "learned_weight_codes",
+           "learnable_tensors", "alias_scales"]
 
 jax, jnp, lax = jax_modules("the fake-quant executor (sw.train)")
 
@@ -334,7 +335,8 @@ def learned_weight_codes(w, log_s, wp: QuantParams):
     return clamp_ste(round_ste(ratio) + zp, wp.qmin, wp.qmax) - zp, s, unit
 
 
-def with_weight_scales(grids: Mapping[str, QuantParams], log_scales: Mapping[str, np.ndarray]) -> dict[str, QuantParams]:
+def with_weight_scales(grids: Mapping[str, QuantParams],
+                       log_scales: Mapping[str, np.ndarray]) -> dict[str, QuantParams]:
     """``grids`` with the per-channel step sizes ``exp(log_scales[layer])`` (float64) of the named layers, zero
     points kept."""
     out = dict(grids)

@@ -135,7 +135,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
                   progress: Progress = _identity, steps: int | None = None,
                   losses: list[float] | None = None, ranges: str = "fqn",
                   symmetric_weights: bool = False, floors: Mapping[str, float] | None = None,
-                  learn_scales: bool = False, learn_weight_scales: bool = False, granularity: Granularity = "per_channel",
+                  learn_scales: bool = False, learn_weight_scales: bool = False,
+                  granularity: Granularity = "per_channel",
                   live_batch_norm: bool = False, labels: LabelTargets | None = None,
                   label_weight: float = 1.0, warmup: int = 0, floor_targets: bool = False,
                   ld_weight: float = 0.0) -> IntegerPlan:
@@ -175,7 +176,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
                                progress=progress,
                                act_ranges=act_ranges, weight_ranges=weight_ranges,
                                symmetric_weights=symmetric_weights, floors=floors, learn_scales=learn_scales,
-                               learn_weight_scales=learn_weight_scales, granularity=granularity, live_batch_norm=live_batch_norm, labels=labels,
+                               learn_weight_scales=learn_weight_scales, granularity=granularity,
+                               live_batch_norm=live_batch_norm, labels=labels,
                                label_weight=label_weight, warmup=warmup, floor_targets=floor_targets,
                                ld_weight=ld_weight)
         if losses is not None:
