@@ -232,7 +232,7 @@ class FakeQuantGraph:
             s_fixed = jax.lax.stop_gradient(s_w)
         else:
             w = wb["codes"] if "codes" in wb else weight_codes_ste(wb["w"], wp)  # centered codes given (AdaRound)
-            s_w = s_fixed = jnp.asarray(wp.scale, dtype=x.dtype)
+            s_w = s_fixed = wp.scale  # float64: the products below round once, as the golden model's
             unit = 1.0
         if isinstance(s_in, float):  # one division, as quantize_bias rounds it
             bias = round_ste(exact_div(wb["b"], s_fixed * s_in))
@@ -242,7 +242,7 @@ class FakeQuantGraph:
         acc = self.conv(layer, x - z_in, w)
         lut = layer.activation in LUT_ACTIVATIONS
         s_t, _ = self._sz(f"{layer.name}:pre" if lut else layer.name, scales)
-        multiplier = (s_in * s_w) / s_t if "log_s" in wb else (s_in * wp.scale) / s_t
+        multiplier = (s_in * s_w) / s_t
         return self._requantize(layer, acc + bias * unit, multiplier, scales)
 
     def conv(self, layer: Layer, x, w):
