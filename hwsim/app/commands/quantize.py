@@ -204,24 +204,19 @@ def quantize(args: argparse.Namespace) -> int:
     if args.per_tensor_weights and (keep.sensitive or args.sensitivity or args.sensitivity_from):
         raise ValueError("--per-tensor-weights: the sensitivity study measures per-channel weights; "
                          "give --keep8 without sensitive:N")
-    if args.learn_scales and args.method != "fqn":
-        raise ValueError("--learn-scales applies to --method fqn only (brecq always learns the scales)")
-    if args.floor_targets and args.method != "fqn":
-        raise ValueError("--floor-targets applies to --method fqn only")
-    if args.learn_weight_scales and args.method != "fqn":
-        raise ValueError("--learn-weight-scales applies to --method fqn only")
-    if args.live_batch_norm and args.method != "fqn":
-        raise ValueError("--live-batch-norm applies to --method fqn only")
+    for flag, on, why in (("--learn-scales", args.learn_scales, " (brecq always learns the scales)"),
+                          ("--learn-weight-scales", args.learn_weight_scales, ""),
+                          ("--floor-targets", args.floor_targets, ""),
+                          ("--live-batch-norm", args.live_batch_norm, ""), ("--warmup", args.warmup, "")):
+        if on and args.method != "fqn":
+            raise ValueError(f"{flag} applies to --method fqn only{why}")
     if args.label_loss is not None and (args.method != "fqn" or args.data is None):
         raise ValueError("--label-loss applies to --method fqn with --data (the labelled images) only")
-    if args.label_loss is not None and not (np.isfinite(args.label_loss) and args.label_loss > 0.0):
-        raise ValueError(f"--label-loss: expected a weight > 0, got {args.label_loss}")
     if args.ld_loss is not None and args.label_loss is None:
         raise ValueError("--ld-loss applies with --label-loss only (its positive cells)")
-    if args.ld_loss is not None and not (np.isfinite(args.ld_loss) and args.ld_loss > 0.0):
-        raise ValueError(f"--ld-loss: expected a weight > 0, got {args.ld_loss}")
-    if args.warmup and args.method != "fqn":
-        raise ValueError("--warmup applies to --method fqn only")
+    for flag, weight in (("--label-loss", args.label_loss), ("--ld-loss", args.ld_loss)):
+        if weight is not None and not (np.isfinite(weight) and weight > 0.0):
+            raise ValueError(f"{flag}: expected a weight > 0, got {weight}")
     if args.warmup < 0 or (args.warmup and args.steps is not None and args.warmup > args.steps):
         raise ValueError(f"--warmup: expected 0 to --steps steps, got {args.warmup}")
     if args.steps is not None and args.method not in STEPPED:
