@@ -139,7 +139,7 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
                   granularity: Granularity = "per_channel",
                   live_batch_norm: bool = False, labels: LabelTargets | None = None,
                   label_weight: float = 1.0, warmup: int = 0, floor_targets: bool = False,
-                  ld_weight: float = 0.0) -> IntegerPlan:
+                  ld_weight: float = 0.0, step_lr: float | None = None) -> IntegerPlan:
     """Integer plan of ``model`` (at its widths) by ``method`` (one of :data:`METHODS`).
 
     ``steps`` (``fqn``: training steps; ``brecq``: steps per block) overrides the
@@ -155,7 +155,8 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
     (:func:`sw.train.labels.label_targets`). ``warmup`` (``fqn`` only): steps of linear learning-rate
     warm-up (:func:`sw.train.qat.finetune`). ``floor_targets`` (``fqn`` only): distil towards the float
     outputs raised to ``floors``. ``ld_weight`` (``fqn`` with ``labels``): localization distillation
-    (:func:`sw.train.qat.label_loss`).
+    (:func:`sw.train.qat.label_loss`). ``step_lr`` (``fqn`` only): the weights' learning rate in weight steps
+    (:func:`sw.train.qat.weight_rates`).
     """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
@@ -166,7 +167,7 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
     for flag, value in (("learn_scales", learn_scales), ("learn_weight_scales", learn_weight_scales),
                         ("floor_targets", floor_targets), ("ld_weight", ld_weight != 0.0),
                         ("live_batch_norm", live_batch_norm),
-                        ("labels", labels is not None), ("warmup", warmup != 0)):
+                        ("labels", labels is not None), ("warmup", warmup != 0), ("step_lr", step_lr is not None)):
         if value and method != "fqn":
             raise ValueError(f"{flag}: applies to method 'fqn' only, got {method!r}")
     act_ranges, weight_ranges = RANGE_RULES[ranges]
@@ -179,7 +180,7 @@ def quantize_plan(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarra
                                learn_weight_scales=learn_weight_scales, granularity=granularity,
                                live_batch_norm=live_batch_norm, labels=labels,
                                label_weight=label_weight, warmup=warmup, floor_targets=floor_targets,
-                               ld_weight=ld_weight)
+                               ld_weight=ld_weight, step_lr=step_lr)
         if losses is not None:
             losses.extend(curve)
         return plan

@@ -30,6 +30,13 @@
   4-bit codes at once: YOLOX-tiny w4a4's loss jumped from 2.2 to 8.8 in the first step and the
   run on 64 images ended at mAP 0.223; with 20 warm-up steps it ended at 0.517 (docs/train.md).
 
+* Step-relative weight updates (``step_lr``, an addition to FQN): Adam moves every parameter by about
+  its learning rate per step whatever the gradient's size, so one absolute rate (3e-4) moves a layer
+  whose 4-bit weight step is 0.005 by 0.06 codes per step and a folded depthwise layer whose step is
+  0.5 by 0.0006: PicoDet's per-layer median weight steps span 1e-7 .. 1.3 (median 0.046), and in 40 steps
+  its depthwise layers' codes cannot move. With ``step_lr`` each weight's rate is ``step_lr`` times its
+  channel's initial step size (:func:`weight_rates`): about ``step_lr`` codes per step in every layer.
+
 * Floored targets (``floor_targets``, an addition to FQN): an output whose range is floored (a detector's
   score logits, :func:`sw.runtime.executor.floor_ranges`) cannot go below its floor, so the float targets
   are raised to it too. Otherwise the unreachable part (logits of -20 and below at most anchors against a
@@ -52,6 +59,7 @@ from dataclasses import replace
 import numpy as np
 
 from sw.graph.model import ImportedModel
+from sw.quant.params import QuantParams
 from sw.quant.ranges import Granularity
 from sw.runtime.executor import calibrate, floored_tensors
 from sw.runtime.floatexec import run_float
@@ -63,7 +71,7 @@ from sw.train.labels import LabelTargets
 from sw.train.livebn import fold_batch, fold_running, running_stats, unfold, update_running
 
 __all__ = ["finetune", "DEFAULT_STEPS", "DEFAULT_LR", "DEFAULT_SCALE_LR", "DEFAULT_BATCH", "channel_variance",
-           "label_loss"]
+           "label_loss", "weight_rates"]
 
 jax, jnp, _ = jax_modules("hwsim quantize --method fqn")
 optax = require("optax", "train", "hwsim quantize --method fqn")
@@ -120,6 +128,25 @@ def label_loss(outputs: Mapping, targets: Mapping, bins: Mapping[str, int], posi
     return total / jnp.maximum(positives, 1.0)
 
 
+def weight_rates(grids: Mapping[str, QuantParams], weights: Mapping[str, Mapping[str, np.ndarray]],
+                 step_lr: float, bias_lr: float) -> dict[str, dict[str, np.ndarray]]:
+    """Per-element learning rates of the ``{layer: {"w", "b"}}`` weights for step-relative updates.
+
+    A weight's rate is ``step_lr`` times its channel's step size in ``grids`` (real units per code, the
+    initial grid), so Adam's unit-sized early updates move every layer's codes by about ``step_lr`` codes
+    per step; a bias's rate is ``bias_lr`` (absolute). Float32 arrays broadcastable to the weights.
+    """
+    out = {}
+    for name, wb in weights.items():
+        grid, w = grids[name], np.asarray(wb["w"])
+        shape = [1] * w.ndim
+        if np.ndim(grid.scale):
+            shape[grid.axis] = -1
+        out[name] = {"w": (step_lr * np.asarray(grid.scale, np.float64).reshape(shape)).astype(np.float32),
+                     "b": np.float32(bias_lr)}
+    return out
+
+
 def _batches(n: int, batch: int, steps: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Sample indices of each step: consecutive slices of a fresh permutation per epoch."""
     out: list[np.ndarray] = []
@@ -139,7 +166,8 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
              granularity: Granularity = "per_channel",
              live_batch_norm: bool = False, labels: LabelTargets | None = None,
              label_weight: float = 1.0, warmup: int = 0,
-             floor_targets: bool = False, ld_weight: float = 0.0) -> tuple[IntegerPlan, list[float]]:
+             floor_targets: bool = False, ld_weight: float = 0.0,
+             step_lr: float | None = None) -> tuple[IntegerPlan, list[float]]:
     """Fine-tune ``model`` (at its widths) on ``samples``; returns the exported plan and the loss curve.
 
     The curve has ``steps + 1`` entries: the loss of each step's mini-batch before
@@ -162,7 +190,12 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
     ``warmup``: steps over which both learning rates ramp up linearly (module docstring).
     ``floor_targets``: distil towards the float outputs raised to their ``floors`` (module docstring).
     ``ld_weight`` (with ``labels``): localization distillation on the positive cells (:func:`label_loss`).
+    ``step_lr`` (not with ``live_batch_norm``): the weights' learning rate in weight steps (module docstring,
+    :func:`weight_rates`); ``lr`` then applies to the biases only.
     """
+    if step_lr is not None and (not np.isfinite(step_lr) or step_lr <= 0.0 or live_batch_norm):
+        raise ValueError(f"step_lr: expected a finite number > 0 (codes per step) without live batch norm, "
+                         f"got {step_lr}{' with live batch norm' if live_batch_norm else ''}")
     if labels is not None and len(labels.positives) != len(samples):
         raise ValueError(f"labels: expected targets of {len(samples)} samples, got {len(labels.positives)}")
     if label_weight < 0.0 or not np.isfinite(label_weight):
@@ -248,7 +281,15 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
         """``value`` after a linear warm-up: step i (from 0) at (i + 1) / (warmup + 1) of it."""
         return optax.linear_schedule(value / (warmup + 1), value, warmup)
 
-    optimizer = optax.multi_transform({"w": optax.adam(rate(lr)), "s": optax.adam(rate(scale_lr))},
+    if step_lr is None:
+        weight_rule = optax.adam(rate(lr))
+    else:
+        per_leaf = weight_rates(fq.weight_grids, initial, step_lr, lr)
+        weight_rule = optax.chain(optax.scale_by_adam(),
+                                  optax.stateless(lambda u, _: {**u, "w": jax.tree_util.tree_map(jnp.multiply, u["w"],
+                                                                                                 per_leaf)}),
+                                  optax.scale_by_learning_rate(rate(1.0)))
+    optimizer = optax.multi_transform({"w": weight_rule, "s": optax.adam(rate(scale_lr))},
                                       lambda t: {"w": jax.tree_util.tree_map(lambda _: "w", t["w"]),
                                                  "log_s": {k: "s" for k in t["log_s"]},
                                                  "log_sw": {k: "s" for k in t["log_sw"]}})

@@ -89,6 +89,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--warmup", type=int, default=0, metavar="N",
                         help="fqn: ramp the learning rates up linearly over the first N steps (default 0; "
                              "20 of 120 steps kept YOLOX-tiny w4a4 on 64 images from collapsing)")
+    parser.add_argument("--step-lr", type=float, metavar="CODES",
+                        help="fqn: the weights' learning rate in units of each output channel's weight step "
+                             "(about CODES codes per step in every layer) instead of the absolute 3e-4, which "
+                             "hardly moves layers with large steps (folded depthwise weights); biases keep 3e-4")
     parser.add_argument("--bits", default="8", metavar="POLICY",
                         help="4, w4a8 (or 4/8), per part e.g. 8,head=4 (parts: backbone, neck, head); default 8")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -207,13 +211,18 @@ def quantize(args: argparse.Namespace) -> int:
     for flag, on, why in (("--learn-scales", args.learn_scales, " (brecq always learns the scales)"),
                           ("--learn-weight-scales", args.learn_weight_scales, ""),
                           ("--floor-targets", args.floor_targets, ""),
-                          ("--live-batch-norm", args.live_batch_norm, ""), ("--warmup", args.warmup, "")):
+                          ("--live-batch-norm", args.live_batch_norm, ""), ("--warmup", args.warmup, ""),
+                          ("--step-lr", args.step_lr is not None, "")):
         if on and args.method != "fqn":
             raise ValueError(f"{flag} applies to --method fqn only{why}")
     if args.label_loss is not None and (args.method != "fqn" or args.data is None):
         raise ValueError("--label-loss applies to --method fqn with --data (the labelled images) only")
     if args.ld_loss is not None and args.label_loss is None:
         raise ValueError("--ld-loss applies with --label-loss only (its positive cells)")
+    if args.step_lr is not None and args.live_batch_norm:
+        raise ValueError("--step-lr: not with --live-batch-norm (its layers train unfolded, off the weight grids)")
+    if args.step_lr is not None and not (np.isfinite(args.step_lr) and args.step_lr > 0.0):
+        raise ValueError(f"--step-lr: expected a rate > 0 (codes per step), got {args.step_lr}")
     for flag, weight in (("--label-loss", args.label_loss), ("--ld-loss", args.ld_loss)):
         if weight is not None and not (np.isfinite(weight) and weight > 0.0):
             raise ValueError(f"{flag}: expected a weight > 0, got {weight}")
@@ -260,10 +269,10 @@ def quantize(args: argparse.Namespace) -> int:
                             granularity="per_tensor" if args.per_tensor_weights else "per_channel",
                             live_batch_norm=args.live_batch_norm, labels=labels,
                             label_weight=1.0 if labels is None else args.label_loss, warmup=args.warmup,
-                            floor_targets=args.floor_targets, ld_weight=args.ld_loss or 0.0)
+                            floor_targets=args.floor_targets, ld_weight=args.ld_loss or 0.0, step_lr=args.step_lr)
     provenance = {"method": args.method, "ranges": args.ranges, "symmetric_weights": args.symmetric_weights,
                   "learn_scales": args.learn_scales, "learn_weight_scales": args.learn_weight_scales,
-                  "floor_targets": args.floor_targets, "ld_loss": args.ld_loss,
+                  "floor_targets": args.floor_targets, "ld_loss": args.ld_loss, "step_lr": args.step_lr,
                   "per_tensor_weights": args.per_tensor_weights,
                   "live_batch_norm": args.live_batch_norm, "warmup": args.warmup,
                   "label_loss": None if labels is None else labels.provenance(args.label_loss),
