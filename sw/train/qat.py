@@ -71,7 +71,7 @@ from sw.train.labels import LabelTargets
 from sw.train.livebn import fold_batch, fold_running, running_stats, unfold, update_running
 
 __all__ = ["finetune", "DEFAULT_STEPS", "DEFAULT_LR", "DEFAULT_SCALE_LR", "DEFAULT_BATCH", "channel_variance",
-           "label_loss", "weight_rates"]
+           "label_loss", "weight_rates", "make_optimizer"]
 
 jax, jnp, _ = jax_modules("hwsim quantize --method fqn")
 optax = require("optax", "train", "hwsim quantize --method fqn")
@@ -145,6 +145,30 @@ def weight_rates(grids: Mapping[str, QuantParams], weights: Mapping[str, Mapping
         out[name] = {"w": (step_lr * np.asarray(grid.scale, np.float64).reshape(shape)).astype(np.float32),
                      "b": np.float32(bias_lr)}
     return out
+
+
+def make_optimizer(*, lr: float, scale_lr: float, warmup: int = 0,
+                   rates: Mapping[str, Mapping[str, np.ndarray]] | None = None):
+    """The optax optimizer of the trained tree ``{"w": {layer: {...}}, "log_s": {...}, "log_sw": {...}}``.
+
+    Adam on the weights at ``lr`` or, with ``rates`` (:func:`weight_rates`), Adam's direction times each
+    element's rate; Adam at ``scale_lr`` on the log step sizes. Both rates warm up linearly: step i (from 0)
+    at ``(i + 1) / (warmup + 1)`` of the rate for the first ``warmup`` steps.
+    """
+    def rate(value: float):
+        return optax.linear_schedule(value / (warmup + 1), value, warmup)
+
+    if rates is None:
+        weight_rule = optax.adam(rate(lr))
+    else:
+        weight_rule = optax.chain(optax.scale_by_adam(),
+                                  optax.stateless(lambda u, _: {**u, "w": jax.tree_util.tree_map(jnp.multiply, u["w"],
+                                                                                                 rates)}),
+                                  optax.scale_by_learning_rate(rate(1.0)))
+    return optax.multi_transform({"w": weight_rule, "s": optax.adam(rate(scale_lr))},
+                                 lambda t: {"w": jax.tree_util.tree_map(lambda _: "w", t["w"]),
+                                            "log_s": {k: "s" for k in t["log_s"]},
+                                            "log_sw": {k: "s" for k in t["log_sw"]}})
 
 
 def _batches(n: int, batch: int, steps: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -277,22 +301,8 @@ def finetune(model: ImportedModel, samples: Sequence[Mapping[str, np.ndarray]], 
                         for k, g in fq.weight_grids.items()} if learn_weight_scales else {}}
     weights = (train, jax.tree_util.tree_map(jnp.asarray, {k: v for k, v in running_stats(model).items() if k in live}))
 
-    def rate(value: float):
-        """``value`` after a linear warm-up: step i (from 0) at (i + 1) / (warmup + 1) of it."""
-        return optax.linear_schedule(value / (warmup + 1), value, warmup)
-
-    if step_lr is None:
-        weight_rule = optax.adam(rate(lr))
-    else:
-        per_leaf = weight_rates(fq.weight_grids, initial, step_lr, lr)
-        weight_rule = optax.chain(optax.scale_by_adam(),
-                                  optax.stateless(lambda u, _: {**u, "w": jax.tree_util.tree_map(jnp.multiply, u["w"],
-                                                                                                 per_leaf)}),
-                                  optax.scale_by_learning_rate(rate(1.0)))
-    optimizer = optax.multi_transform({"w": weight_rule, "s": optax.adam(rate(scale_lr))},
-                                      lambda t: {"w": jax.tree_util.tree_map(lambda _: "w", t["w"]),
-                                                 "log_s": {k: "s" for k in t["log_s"]},
-                                                 "log_sw": {k: "s" for k in t["log_sw"]}})
+    optimizer = make_optimizer(lr=lr, scale_lr=scale_lr, warmup=warmup,
+                               rates=None if step_lr is None else weight_rates(fq.weight_grids, initial, step_lr, lr))
     state = optimizer.init(train)
 
     @jax.jit

@@ -58,6 +58,7 @@ def files(tmp_path):
     ("conv_bn_relu", "fqn", "4", "fqn", ("--live-batch-norm", "--learn-scales")),
     ("silu_resize_concat", "fqn", "4", "fqn", ("--warmup", "3")),
     ("depthwise_relu6", "fqn", "4", "fqn", ("--learn-weight-scales", "--symmetric-weights")),
+    ("depthwise_relu6", "fqn", "4", "fqn", ("--step-lr", "0.1", "--symmetric-weights")),
     ("conv_bn_relu", "fqn", "w4a8", "fqn", ("--learn-weight-scales", "--learn-scales", "--live-batch-norm")),
 ])
 def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, method, bits, ranges, options):
@@ -83,7 +84,8 @@ def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, metho
                          symmetric_weights="--symmetric-weights" in options,
                          granularity="per_tensor" if "--per-tensor-weights" in options else "per_channel",
                          live_batch_norm="--live-batch-norm" in options,
-                         warmup=int(options[options.index("--warmup") + 1]) if "--warmup" in options else 0)
+                         warmup=int(options[options.index("--warmup") + 1]) if "--warmup" in options else 0,
+                         step_lr=float(options[options.index("--step-lr") + 1]) if "--step-lr" in options else None)
     expected = execute(at_bits, {model.input_names[0]: x}, plan=plan).outputs
     with np.load(tmp_path / "y.npz") as got:
         assert sorted(got.files) == sorted(expected)
@@ -96,6 +98,7 @@ def test_exported_file_runs_exactly_like_the_in_memory_plan(tmp_path, key, metho
     assert loaded.provenance["method"] == method and loaded.provenance["seed"] == 3
     assert loaded.provenance["ranges"] == ranges
     assert loaded.provenance["warmup"] == (3 if "--warmup" in options else 0)
+    assert loaded.provenance["step_lr"] == (0.1 if "--step-lr" in options else None)
     for name, lp in plan.layers.items():
         if lp.weights is not None:
             np.testing.assert_array_equal(loaded.plan.layers[name].weights, lp.weights)
