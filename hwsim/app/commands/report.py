@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--methods", metavar="LIST",
                    help="quantization methods study instead of the detector pages: comma-separated methods "
                         "(e.g. ptq,gptq,fqn), each with optional +variants (minmax, mse, per-tensor, live-bn, lsq, "
-                        "lsqw, sym, floored, labels, ld, warmup: hwsim quantize's switches; FQN's ablation: "
+                        "lsqw, sym, floored, labels, ld, warmup, slr: hwsim quantize's switches; FQN's ablation: "
                         "fqn,fqn+minmax,fqn+per-tensor,"
                         "fqn+live-bn) x --method-bits, each exported, re-imported and scored; writes "
                         "<model>_methods.md and the best file per width (long: run outside CI)")

@@ -39,6 +39,9 @@ __all__ = ["MethodRow", "MethodResult", "MethodsResult", "parse_methods", "parse
 #: Warm-up steps of the ``warmup`` variant (``hwsim quantize --warmup``).
 VARIANT_WARMUP = 20
 
+#: Weight learning rate of the ``slr`` variant, in weight steps (``hwsim quantize --step-lr``).
+VARIANT_STEP_LR = 0.01
+
 #: Row variants (``--methods fqn+live-bn``): name -> (``hwsim quantize`` flags, methods it applies to).
 #: FQN's ablation under fine-tuning is ``fqn,fqn+minmax,fqn+per-tensor,fqn+live-bn``.
 VARIANTS: dict[str, tuple[str, frozenset[str]]] = {
@@ -53,6 +56,7 @@ VARIANTS: dict[str, tuple[str, frozenset[str]]] = {
     "ld": ("--ld-loss 1", frozenset({"fqn"})),
     "floored": ("--floor-targets", frozenset({"fqn"})),
     "warmup": (f"--warmup {VARIANT_WARMUP}", frozenset({"fqn"})),
+    "slr": (f"--step-lr {VARIANT_STEP_LR}", frozenset({"fqn"})),
 }
 
 
@@ -93,7 +97,8 @@ class MethodRow:
                 "live_batch_norm": "live-bn" in v, "learn_scales": "lsq" in v,
                 "learn_weight_scales": "lsqw" in v, "symmetric_weights": "sym" in v,
                 "floor_targets": "floored" in v, "ld_weight": 1.0 if "ld" in v else 0.0,
-                "warmup": VARIANT_WARMUP if "warmup" in v else 0}
+                "warmup": VARIANT_WARMUP if "warmup" in v else 0,
+                "step_lr": VARIANT_STEP_LR if "slr" in v else None}
 
     @property
     def stem(self) -> str:
@@ -259,7 +264,7 @@ def run_methods_study(spec: StudySpec, rows: Sequence[MethodRow], *, eval_images
                       "live_batch_norm": options["live_batch_norm"], "learn_scales": options["learn_scales"],
                       "learn_weight_scales": options["learn_weight_scales"],
                       "floor_targets": options["floor_targets"], "ld_loss": options["ld_weight"] or None,
-                      "warmup": options["warmup"],
+                      "warmup": options["warmup"], "step_lr": options["step_lr"],
                       "label_loss": None if labels is None else labels.provenance(1.0), "bits": row.bits,
                       "first_last": None, "keep8": row.keep8, "kept": list(kept), "score_floors": floors,
                       "seed": seed, "tool": "hwsim report (methods study)", "losses": losses,

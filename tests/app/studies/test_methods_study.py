@@ -79,15 +79,17 @@ def test_parse_methods_names_the_option():
     assert row.stem == "fqn-live-bn-lsq_w4a8_s7"
     assert row.options() == {"ranges": "fqn", "granularity": "per_channel", "live_batch_norm": True,
                              "learn_scales": True, "learn_weight_scales": False, "symmetric_weights": False,
-                             "floor_targets": False, "ld_weight": 0.0, "warmup": 0}
+                             "floor_targets": False, "ld_weight": 0.0, "warmup": 0, "step_lr": None}
     assert parse_methods("fqn+labels+ld+floored", ["4"], None)[0].options()["ld_weight"] == 1.0
     row = parse_methods("fqn+sym+lsqw", ["4"], None)[0]
     assert row.stem == "fqn-sym-lsqw_4" and row.options()["symmetric_weights"] and row.options()["learn_weight_scales"]
     assert parse_methods("gptq+sym", ["4"], None)[0].options()["symmetric_weights"]
     assert parse_methods("fqn+warmup", ["4"], None)[0].options()["warmup"] == 20
+    assert parse_methods("fqn+slr", ["4"], None)[0].options()["step_lr"] == 0.01
     for bad, message in (("ptq+live-bn", "variant 'live-bn' of ptq unknown"), ("fqn+fast", "variant 'fast' of fqn"),
                          ("fqn+minmax+mse", "one range rule"),
                          ("ptq+sym+mse", "symmetric weights take min/max"), ("gptq+lsqw", "variant 'lsqw' of gptq"),
+                         ("brecq+slr", "variant 'slr' of brecq"),
                          ("fqn+ld", "ld needs labels"), ("nope+lsq", "expected comma-separated names")):
         with pytest.raises(ValueError, match=message):
             parse_methods(bad, ["4"], None)
